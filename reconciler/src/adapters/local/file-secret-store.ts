@@ -1,0 +1,158 @@
+/**
+ * The local secret store: one JSON file per secret under `<state>/secrets/`, mode 0600, holding
+ * the same RDS credentials JSON as Secrets Manager would, with AWSCURRENT / AWSPENDING /
+ * AWSPREVIOUS versions. Deleted secrets are only marked, so they stay recoverable.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SecretMeta } from '../../model/types.js';
+import type { RdsCredentials, SecretSpec, SecretStore } from '../../ports/index.js';
+
+type Stage = 'AWSCURRENT' | 'AWSPENDING' | 'AWSPREVIOUS';
+
+/** The file's content. */
+export interface SecretFile {
+  name: string;
+  description: string;
+  tags: Record<string, string>;
+  createdAt: string;
+  deletedAt?: string;
+  deletionDate?: string;
+  versions: { id: string; stages: Stage[]; createdAt: string; value: RdsCredentials }[];
+}
+
+/** Letters and digits only: nothing to escape in SQL, JSON, shells or URLs. */
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A crypto-strong password of `length` letters and digits (no modulo bias). */
+export function generatePassword(length = 32): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248 && out.length < length) out += ALPHABET[byte % 62];
+    }
+  }
+  return out;
+}
+
+/** Secrets kept as files in a folder. */
+export class FileSecretStore implements SecretStore {
+  constructor(
+    readonly dir: string,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  private path(name: string): string {
+    return join(this.dir, `${encodeURIComponent(name)}.json`);
+  }
+
+  /** Read a secret file; undefined when it does not exist. */
+  read(name: string): SecretFile | undefined {
+    const p = this.path(name);
+    return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as SecretFile) : undefined;
+  }
+
+  private write(file: SecretFile): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const p = this.path(file.name);
+    const tmp = `${p}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, p); // atomic: a crash leaves the old file or the new one, never half of one
+  }
+
+  /** Every secret file's name. */
+  names(): string[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => decodeURIComponent(f.slice(0, -5)));
+  }
+
+  async describe(name: string): Promise<SecretMeta | undefined> {
+    const file = this.read(name);
+    if (!file) return undefined;
+    const current = file.versions.find((v) => v.stages.includes('AWSCURRENT'));
+    return {
+      name,
+      tags: file.tags,
+      changedAt: current ? Math.floor(Date.parse(current.createdAt) / 1000) : undefined,
+      hasCurrent: current !== undefined,
+      hasPending: file.versions.some((v) => v.stages.includes('AWSPENDING') && !v.stages.includes('AWSCURRENT')),
+      rotationEnabled: false,
+      deleted: file.deletedAt !== undefined,
+    };
+  }
+
+  async describeMany(names: readonly string[]): Promise<Record<string, SecretMeta>> {
+    const out: Record<string, SecretMeta> = {};
+    for (const name of names) {
+      const meta = await this.describe(name);
+      if (meta) out[name] = meta;
+    }
+    return out;
+  }
+
+  async ensure(spec: SecretSpec): Promise<void> {
+    const file = this.read(spec.name);
+    if (!file) {
+      this.write({ name: spec.name, description: spec.description, tags: spec.tags, createdAt: this.clock().toISOString(), versions: [] });
+    } else if (file.deletedAt) {
+      delete file.deletedAt;
+      delete file.deletionDate;
+      this.write(file);
+    }
+  }
+
+  /** Store a whole value as current (the master secret of a local cluster). */
+  putCurrent(spec: SecretSpec, value: RdsCredentials): void {
+    const file = this.read(spec.name) ?? { ...spec, createdAt: this.clock().toISOString(), versions: [] };
+    for (const v of file.versions) v.stages = [];
+    file.versions = [{ id: randomUUID(), stages: ['AWSCURRENT'], createdAt: this.clock().toISOString(), value }];
+    this.write(file);
+  }
+
+  async getValue(name: string, stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<RdsCredentials | undefined> {
+    const file = this.read(name);
+    if (!file || file.deletedAt) return undefined;
+    const version = file.versions.find((v) => v.stages.includes(stage) && (stage === 'AWSCURRENT' || !v.stages.includes('AWSCURRENT')));
+    return version?.value;
+  }
+
+  async putPending(name: string, value: RdsCredentials): Promise<void> {
+    const file = this.read(name);
+    if (!file) throw new Error(`secret ${name} does not exist`);
+    for (const v of file.versions) v.stages = v.stages.filter((s) => s !== 'AWSPENDING');
+    file.versions.push({ id: randomUUID(), stages: ['AWSPENDING'], createdAt: this.clock().toISOString(), value });
+    this.write(file);
+  }
+
+  async promotePending(name: string): Promise<void> {
+    const file = this.read(name);
+    const pending = file?.versions.find((v) => v.stages.includes('AWSPENDING') && !v.stages.includes('AWSCURRENT'));
+    if (!file || !pending) return; // already promoted: idempotent
+    for (const v of file.versions) {
+      v.stages = v.stages.filter((s) => s !== 'AWSPREVIOUS');
+      if (v.stages.includes('AWSCURRENT')) v.stages = ['AWSPREVIOUS'];
+    }
+    pending.stages = ['AWSCURRENT'];
+    pending.createdAt = this.clock().toISOString();
+    // Keep the current and the previous version only, as Secrets Manager's labelled versions do.
+    file.versions = file.versions.filter((v) => v.stages.length > 0);
+    this.write(file);
+  }
+
+  async scheduleDeletion(name: string, recoveryDays: number): Promise<void> {
+    const file = this.read(name);
+    if (!file || file.deletedAt) return;
+    const now = this.clock();
+    file.deletedAt = now.toISOString();
+    file.deletionDate = new Date(now.getTime() + recoveryDays * 86_400_000).toISOString();
+    this.write(file);
+  }
+
+  async randomPassword(): Promise<string> {
+    return generatePassword();
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * `dbusers`: validate, plan, apply, drift and import in local mode. The CLI only chooses adapters
+ * (the users/ folder, the local secret store, the in-process executor) and hands them to reconcile().
+ *
+ * Exit codes: 0 success / no changes, 2 changes (plan, drift), 1 error or invalid input.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import { LocalDispatcher, LocalEnvironment } from '../adapters/local/local-dispatcher.js';
+import { FolderSource } from '../adapters/local/folder-source.js';
+import { formatDiagnostic, loadDesired } from '../desired/load.js';
+import { importYaml } from '../desired/import.js';
+import type { Plan } from '../model/types.js';
+import { POLICY_NAMES, type PolicyName } from '../plan/policy.js';
+import { renderMarkdown, renderText, summarise } from '../plan/render.js';
+import type { EventSink } from '../ports/index.js';
+import { reconcile, type ReconcileResult } from '../reconcile.js';
+
+const USAGE = `dbusers: GitOps for MySQL / Aurora MySQL / MariaDB users
+
+Usage:
+  dbusers validate [DIR]            check every YAML file (exit 0 valid, 1 invalid)
+  dbusers plan [DIR]                show what apply would do (exit 0 no changes, 2 changes, 1 error)
+  dbusers apply [DIR]               make the servers match the YAML (asks first, or --yes)
+  dbusers drift [DIR]               report drift only (exit 0 in sync, 2 drift, 1 error)
+  dbusers import [DIR] --cluster C  print YAML declaring the existing accounts of cluster C
+
+DIR defaults to ./users. Options:
+  --json | --markdown               plan output as JSON data or as a pull-request comment
+  --policy sync|upsert-only|create-only   which changes are allowed (default sync)
+  --cluster NAME                    only this cluster (repeatable; NAME or alias/NAME)
+  --allow-deletes                   allow a plan over the delete limit
+  --reset USER@HOST                 reset this user's password (repeatable)
+  --create-missing                  create declared databases and the tables grants name (test servers)
+  --yes                             apply without asking
+  --events                          print result events as JSON lines on stdout
+
+Environment:
+  DBUSERS_DATABASE_URL   mysql://user:password@host:port used for every cluster
+  DBUSERS_STATE_DIR      state folder: local secrets and the embedded MariaDB (default .dbusers)
+`;
+
+/** Writes events as JSON lines: to stdout with --events, else to <state>/events.jsonl. */
+class JsonLinesSink implements EventSink {
+  constructor(private readonly write: (line: string) => void) {}
+  async publish(event: { type: string; detail: Record<string, unknown> }): Promise<void> {
+    this.write(JSON.stringify({ time: new Date().toISOString(), source: 'dbusers', 'detail-type': event.type, detail: event.detail }) + '\n');
+  }
+}
+
+/** Run the CLI; returns the exit code. */
+export async function main(argv: string[], io = { out: (s: string) => process.stdout.write(s), err: (s: string) => process.stderr.write(s) }): Promise<number> {
+  let args: ReturnType<typeof parse>;
+  try {
+    args = parse(argv);
+  } catch (error) {
+    io.err(`dbusers: ${(error as Error).message}\n\n${USAGE}`);
+    return 1;
+  }
+  const { values, positionals } = args;
+  const [command, dirArg] = positionals;
+  if (values.help || !command) {
+    io.out(USAGE);
+    return command || values.help ? 0 : 1;
+  }
+  const dir = resolve(dirArg ?? 'users');
+  const policy = values.policy as PolicyName;
+  if (!POLICY_NAMES.includes(policy)) {
+    io.err(`dbusers: --policy ${JSON.stringify(policy)} is not a policy; use one of ${POLICY_NAMES.join(', ')}\n`);
+    return 1;
+  }
+  const source = new FolderSource(dir);
+
+  if (command === 'validate') {
+    const files = await source.readTree();
+    const { diagnostics } = loadDesired(files);
+    for (const d of diagnostics) io.err(formatDiagnostic(d, files.get(d.file)) + '\n');
+    if (diagnostics.length > 0) {
+      io.err(`${diagnostics.length} problem(s) in ${new Set(diagnostics.map((d) => d.file)).size} file(s); nothing was applied.\n`);
+      return 1;
+    }
+    io.out(`${files.size} file(s) valid.\n`);
+    return 0;
+  }
+  if (!['plan', 'apply', 'drift', 'import'].includes(command)) {
+    io.err(`dbusers: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    return 1;
+  }
+
+  const stateDir = resolve(process.env.DBUSERS_STATE_DIR || '.dbusers');
+  mkdirSync(stateDir, { recursive: true });
+  const env = new LocalEnvironment({
+    stateDir,
+    databaseUrl: process.env.DBUSERS_DATABASE_URL || undefined,
+    createMissing: values['create-missing'],
+    log: (line) => io.err(`dbusers: ${line}\n`),
+  });
+  const stop = () => void env.close().finally(() => process.exit(130));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    if (command === 'import') return await runImport(source, env, values.cluster, io);
+    const events = new JsonLinesSink(values.events ? io.out : (line) => appendFileSync(join(stateDir, 'events.jsonl'), line));
+    const result = await reconcile(
+      { source, dispatcher: new LocalDispatcher(env, {}, (line) => io.err(`  ${line}\n`)), events },
+      {
+        mode: command === 'apply' ? 'apply' : command === 'drift' ? 'drift' : 'plan',
+        policy,
+        only: values.cluster,
+        planOptions: { now: Math.floor(Date.now() / 1000), allowDeletes: values['allow-deletes'], resetRequested: values.reset },
+        confirm: (plans) => confirm(plans, io, values.yes),
+      },
+    );
+    return report(command, result, values, io);
+  } catch (error) {
+    io.err(`dbusers: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await env.close();
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      markdown: { type: 'boolean', default: false },
+      policy: { type: 'string', default: 'sync' },
+      cluster: { type: 'string', multiple: true },
+      'allow-deletes': { type: 'boolean', default: false },
+      reset: { type: 'string', multiple: true },
+      'create-missing': { type: 'boolean', default: false },
+      yes: { type: 'boolean', short: 'y', default: false },
+      events: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+
+type Values = ReturnType<typeof parse>['values'];
+type IO = { out: (s: string) => void; err: (s: string) => void };
+
+async function confirm(plans: Plan[], io: IO, yes: boolean): Promise<boolean> {
+  io.out(renderText(plans) + '\n\n');
+  if (yes) return true;
+  if (!process.stdin.isTTY) {
+    io.err('dbusers: apply asks before changing anything; pass --yes when no one is at a terminal\n');
+    return false;
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await rl.question("Apply these changes? Only 'yes' is accepted: ");
+  rl.close();
+  return answer.trim() === 'yes';
+}
+
+function report(command: string, result: ReconcileResult, values: Values, io: IO): number {
+  if (result.status === 'invalid') {
+    for (const d of result.diagnostics) io.err(formatDiagnostic(d, result.files.get(d.file)) + '\n');
+    io.err(`${result.diagnostics.length} problem(s); nothing was applied.\n`);
+    return 1;
+  }
+  if (values.json) io.out(JSON.stringify({ status: result.status, plans: result.plans, results: result.results }, null, 2) + '\n');
+  else if (values.markdown) io.out(renderMarkdown(result.plans) + '\n');
+  else if (command !== 'apply' || result.status === 'in sync') io.out(renderText(result.plans) + '\n');
+  switch (result.status) {
+    case 'in sync':
+      if (command === 'apply' && !values.json) io.out('Nothing to apply: the servers match the YAML.\n');
+      return 0;
+    case 'changes':
+      return command === 'apply' ? 0 : 2;
+    case 'cancelled':
+      io.err('Apply cancelled; nothing was changed.\n');
+      return 1;
+    case 'applied': {
+      const s = summarise(result.plans);
+      if (!values.json) io.out(`Apply complete: ${s.create} created, ${s.change} changed, ${s.delete} deleted.\n`);
+      return command === 'drift' ? 2 : 0;
+    }
+    case 'failed': {
+      const failed = result.results.flatMap((r) => r.results.filter((x) => x.status !== 'ok'));
+      io.err(`Apply failed: ${failed.length} action(s) did not complete:\n${failed.map((f) => `  ${f.status}: ${f.message}`).join('\n')}\n`);
+      return 1;
+    }
+  }
+}
+
+async function runImport(source: FolderSource, env: LocalEnvironment, clusters: string[] | undefined, io: IO): Promise<number> {
+  const { targets, diagnostics } = loadDesired(await source.readTree());
+  if (diagnostics.length > 0) {
+    io.err('dbusers import: the YAML folder is invalid; run dbusers validate\n');
+    return 1;
+  }
+  const target = targets.find((t) => clusters?.includes(t.cluster.name) || clusters?.includes(`${t.cluster.alias}/${t.cluster.name}`));
+  if (!target) {
+    io.err(`dbusers import: name a declared cluster with --cluster (declared: ${targets.map((t) => `${t.cluster.alias}/${t.cluster.name}`).join(', ')})\n`);
+    return 1;
+  }
+  const actual = await new LocalDispatcher(env).inspect(target.cluster, []);
+  io.out(importYaml(target.cluster, actual));
+  return 0;
+}

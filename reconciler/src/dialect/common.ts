@@ -1,0 +1,86 @@
+/**
+ * What every dialect provides, and the pieces they share. The dialects themselves are in
+ * mariadb.ts and mysql.ts; index.ts picks one.
+ */
+import type { AccountId, ActualAccount, Grant } from '../model/types.js';
+import { quoteAccount, quoteString } from '../sql/escape.js';
+
+/** The rows of every bulk query, by query name. */
+export type QueryResults = Record<string, Record<string, unknown>[]>;
+
+/** One bulk read query; `optional` ones may fail (a missing table) and then read as empty. */
+export interface InspectQuery {
+  name: string;
+  sql: string;
+  optional?: boolean;
+}
+
+export type DialectName = 'mariadb' | 'mysql8' | 'mysql57';
+
+export interface Dialect {
+  name: DialectName;
+  supportsRoles: boolean;
+  /** Roles have no host on MariaDB (''); MySQL gives them '%'. */
+  roleHost: string;
+  maxUserLength: number;
+  maxHostLength: number;
+  /** More than one default role per account. */
+  multipleDefaultRoles: boolean;
+  privileges: { global: string[]; database: string[]; table: string[]; column: string[]; routine: string[] };
+  /** Bulk queries that read a whole server, their number independent of the number of accounts. */
+  inspectQueries: InspectQuery[];
+  /** Bulk rows → accounts with grants, roles and default roles. */
+  readAccounts(results: QueryResults): ActualAccount[];
+  /** How statements name the account or role. */
+  account(a: AccountId, kind: 'user' | 'role'): string;
+  createUser(a: AccountId, auth: { password: string } | { iam: true } | { locked: true }): string;
+  setPassword(a: AccountId, password: string): string;
+  createRole(name: string): string;
+  dropAccount(a: AccountId, kind: 'user' | 'role'): string;
+  grantRole(role: string, grantee: string): string;
+  revokeRole(role: string, grantee: string): string;
+  /** Statements that make `roles` the default roles of a user (none → NONE). */
+  setDefaultRoles(grantee: string, roles: readonly string[]): string[];
+}
+
+/** Account clauses common to every dialect. */
+export const common = {
+  account(a: AccountId): string {
+    return quoteAccount(a.user, a.host);
+  },
+  createUser(a: AccountId, auth: { password: string } | { iam: true } | { locked: true }): string {
+    const clause =
+      'password' in auth
+        ? `IDENTIFIED BY ${quoteString(auth.password)}`
+        : 'iam' in auth
+          ? `IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`
+          : 'ACCOUNT LOCK';
+    return `CREATE USER IF NOT EXISTS ${quoteAccount(a.user, a.host)} ${clause}`;
+  },
+  setPassword(a: AccountId, password: string): string {
+    return `ALTER USER ${quoteAccount(a.user, a.host)} IDENTIFIED BY ${quoteString(password)}`;
+  },
+};
+
+/** Attach grants, role memberships and default roles to their accounts. */
+export function assembleAccounts(
+  accounts: Omit<ActualAccount, 'grants' | 'roles' | 'defaultRoles'>[],
+  grants: (AccountId & { grant: Grant })[],
+  memberships: { grantee: AccountId; role: string }[],
+  defaults: { grantee: AccountId; role: string }[],
+): ActualAccount[] {
+  const byKey = new Map<string, ActualAccount>();
+  for (const a of accounts) byKey.set(`${a.user}\0${a.host}`, { ...a, grants: [], roles: [], defaultRoles: [] });
+  const find = (id: AccountId) => byKey.get(`${id.user}\0${id.host}`);
+  for (const g of grants) find(g)?.grants.push(g.grant);
+  for (const m of memberships) find(m.grantee)?.roles.push(m.role);
+  for (const d of defaults) find(d.grantee)?.defaultRoles.push(d.role);
+  return [...byKey.values()];
+}
+
+/** Read one text cell whatever the driver returned (string, Buffer, null). */
+export function text(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return String(value);
+}

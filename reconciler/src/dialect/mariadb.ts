@@ -1,0 +1,98 @@
+/** MariaDB 10.4+: accounts in `mysql.global_priv` (JSON), roles in `roles_mapping`, one default role. */
+import type { ActualAccount, AuthKind } from '../model/types.js';
+import { quoteString } from '../sql/escape.js';
+import { GRANT_TABLE_QUERIES, readObjectGrants } from './grant-tables.js';
+import { assembleAccounts, common, text, type Dialect, type QueryResults } from './common.js';
+import {
+  COLUMN_PRIVILEGES, COMMON_GLOBAL_PRIVILEGES, MARIADB_ACCESS_BITS, MYSQL_DATABASE_PRIVILEGES, ROUTINE_PRIVILEGES,
+  TABLE_PRIVILEGES, decodeAccessBits,
+} from './privileges.js';
+
+/** `Priv` arrives parsed (mysql2 reads the JSON metadata) or as text; accept both. */
+function privJson(value: unknown): Record<string, unknown> {
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) return value as Record<string, unknown>;
+  const raw = text(value);
+  try {
+    return raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function authKind(priv: Record<string, unknown>, isRole: boolean): AuthKind {
+  if (isRole) return 'none';
+  if (String(priv.plugin ?? '') === 'AWSAuthenticationPlugin') return 'iam';
+  return text(priv.authentication_string) !== '' ? 'password' : 'none';
+}
+
+function readAccounts(results: QueryResults): ActualAccount[] {
+  const accounts: Omit<ActualAccount, 'grants' | 'roles' | 'defaultRoles'>[] = [];
+  const grants = readObjectGrants(results);
+  const defaults: { grantee: { user: string; host: string }; role: string }[] = [];
+  for (const row of results.accounts ?? []) {
+    const id = { user: text(row.User), host: text(row.Host) };
+    const priv = privJson(row.Priv);
+    const isRole = priv.is_role === true || priv.is_role === 1;
+    const changed = Number(priv.password_last_changed ?? NaN);
+    accounts.push({
+      ...id,
+      kind: isRole ? 'role' : 'user',
+      auth: authKind(priv, isRole),
+      plugin: text(priv.plugin),
+      locked: priv.account_locked === true || priv.account_locked === 1,
+      passwordChangedAt: Number.isFinite(changed) && changed > 0 ? changed : undefined,
+    });
+    for (const privilege of decodeAccessBits(priv.access)) grants.push({ ...id, grant: { level: 'global', privilege } });
+    if (typeof priv.default_role === 'string' && priv.default_role !== '') defaults.push({ grantee: id, role: priv.default_role });
+  }
+  const memberships = (results.roles ?? []).map((row) => ({
+    grantee: { user: text(row.User), host: text(row.Host) },
+    role: text(row.Role),
+  }));
+  return assembleAccounts(accounts, grants, memberships, defaults);
+}
+
+/** MariaDB 10.4+ (RDS for MariaDB 10.6, 10.11, 11.x). */
+export const mariadb: Dialect = {
+  name: 'mariadb',
+  supportsRoles: true,
+  roleHost: '',
+  maxUserLength: 128,
+  maxHostLength: 255,
+  multipleDefaultRoles: false,
+  privileges: {
+    // DELETE HISTORY is left out of profiles: the RDS for MariaDB master does not hold it.
+    global: [...new Set([...COMMON_GLOBAL_PRIVILEGES, ...MARIADB_ACCESS_BITS])].filter((p) => p !== 'GRANT OPTION'),
+    database: [...MYSQL_DATABASE_PRIVILEGES, 'DELETE HISTORY', 'SHOW CREATE ROUTINE'],
+    table: [...TABLE_PRIVILEGES, 'DELETE HISTORY'],
+    column: COLUMN_PRIVILEGES,
+    routine: ROUTINE_PRIVILEGES,
+  },
+  inspectQueries: [
+    { name: 'accounts', sql: 'SELECT User, Host, Priv FROM mysql.global_priv' },
+    ...GRANT_TABLE_QUERIES,
+    { name: 'roles', sql: 'SELECT Host, User, Role FROM mysql.roles_mapping' },
+  ],
+  readAccounts,
+  account(a, kind) {
+    return kind === 'role' ? quoteString(a.user) : common.account(a);
+  },
+  createUser: common.createUser,
+  setPassword: common.setPassword,
+  createRole(name) {
+    return `CREATE ROLE IF NOT EXISTS ${quoteString(name)}`;
+  },
+  dropAccount(a, kind) {
+    return kind === 'role' ? `DROP ROLE IF EXISTS ${quoteString(a.user)}` : `DROP USER IF EXISTS ${common.account(a)}`;
+  },
+  grantRole(role, grantee) {
+    return `GRANT ${quoteString(role)} TO ${grantee}`;
+  },
+  revokeRole(role, grantee) {
+    return `REVOKE ${quoteString(role)} FROM ${grantee}`;
+  },
+  setDefaultRoles(grantee, roles) {
+    // MariaDB activates exactly one default role; validation refuses more than one role per user.
+    return [`SET DEFAULT ROLE ${roles[0] === undefined ? 'NONE' : quoteString(roles[0])} FOR ${grantee}`];
+  },
+};

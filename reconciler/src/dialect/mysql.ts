@@ -1,0 +1,121 @@
+/**
+ * MySQL 8.0 / Aurora MySQL 3 and MySQL 5.7 / Aurora MySQL 2: accounts and static global privileges
+ * in `mysql.user`, dynamic ones in `global_grants`, roles in `role_edges` / `default_roles` (8.0 only).
+ * No MySQL server runs in the tests; this module is unit-tested on the documented table formats.
+ */
+import type { AccountId, ActualAccount } from '../model/types.js';
+import { quoteAccount } from '../sql/escape.js';
+import { GRANT_TABLE_QUERIES, readObjectGrants } from './grant-tables.js';
+import { assembleAccounts, common, text, type Dialect, type QueryResults } from './common.js';
+import {
+  COLUMN_PRIVILEGES, COMMON_GLOBAL_PRIVILEGES, MYSQL_DATABASE_PRIVILEGES, ROUTINE_PRIVILEGES, TABLE_PRIVILEGES,
+  privilegesOfRow,
+} from './privileges.js';
+
+const MYSQL8_DYNAMIC_PRIVILEGES = [
+  'APPLICATION_PASSWORD_ADMIN', 'AUDIT_ADMIN', 'BACKUP_ADMIN', 'BINLOG_ADMIN', 'BINLOG_ENCRYPTION_ADMIN',
+  'CONNECTION_ADMIN', 'ENCRYPTION_KEY_ADMIN', 'FLUSH_OPTIMIZER_COSTS', 'FLUSH_STATUS', 'FLUSH_TABLES',
+  'FLUSH_USER_RESOURCES', 'GROUP_REPLICATION_ADMIN', 'PERSIST_RO_VARIABLES_ADMIN', 'REPLICATION_APPLIER',
+  'REPLICATION_SLAVE_ADMIN', 'RESOURCE_GROUP_ADMIN', 'RESOURCE_GROUP_USER', 'ROLE_ADMIN', 'SESSION_VARIABLES_ADMIN',
+  'SET_USER_ID', 'SHOW_ROUTINE', 'SYSTEM_USER', 'SYSTEM_VARIABLES_ADMIN', 'TABLE_ENCRYPTION_ADMIN', 'XA_RECOVER_ADMIN',
+];
+
+function readAccounts(results: QueryResults, withRoles: boolean): ActualAccount[] {
+  const grants = readObjectGrants(results);
+  const idOf = (user: unknown, host: unknown): AccountId => ({ user: text(user), host: text(host) });
+  const edges = withRoles ? (results.role_edges ?? []) : [];
+  const roleKeys = new Set(edges.map((e) => `${text(e.FROM_USER)}\0${text(e.FROM_HOST)}`));
+  const accounts = (results.accounts ?? []).map((row) => {
+    const id = idOf(row.User, row.Host);
+    const hasAuth = Number(row.has_auth) === 1;
+    // MySQL has no role flag: a role is a FROM in role_edges, or a locked, expired account without a password.
+    const isRole =
+      withRoles &&
+      (roleKeys.has(`${id.user}\0${id.host}`) || (row.account_locked === 'Y' && row.password_expired === 'Y' && !hasAuth));
+    for (const privilege of privilegesOfRow(row)) grants.push({ ...id, grant: { level: 'global', privilege } });
+    const changed = Number(row.pw_changed_unix ?? NaN);
+    const plugin = text(row.plugin);
+    return {
+      ...id,
+      kind: isRole ? ('role' as const) : ('user' as const),
+      auth: isRole ? ('none' as const) : plugin === 'AWSAuthenticationPlugin' ? ('iam' as const) : hasAuth ? ('password' as const) : ('none' as const),
+      plugin,
+      locked: row.account_locked === 'Y',
+      passwordChangedAt: Number.isFinite(changed) && changed > 0 ? changed : undefined,
+    };
+  });
+  for (const row of results.global_grants ?? []) {
+    const id = idOf(row.USER, row.HOST);
+    grants.push({ ...id, grant: { level: 'global', privilege: text(row.PRIV) } });
+    if (row.WITH_GRANT_OPTION === 'Y') grants.push({ ...id, grant: { level: 'global', privilege: 'GRANT OPTION' } });
+  }
+  const memberships = edges.map((e) => ({ grantee: idOf(e.TO_USER, e.TO_HOST), role: text(e.FROM_USER) }));
+  const defaults = (withRoles ? (results.default_roles ?? []) : []).map((d) => ({
+    grantee: idOf(d.USER, d.HOST),
+    role: text(d.DEFAULT_ROLE_USER),
+  }));
+  return assembleAccounts(accounts, grants, memberships, defaults);
+}
+
+const ACCOUNTS_QUERY =
+  'SELECT *, authentication_string <> \'\' AS has_auth, UNIX_TIMESTAMP(password_last_changed) AS pw_changed_unix FROM mysql.user';
+
+const privileges = {
+  global: [...COMMON_GLOBAL_PRIVILEGES, 'CREATE ROLE', 'DROP ROLE', ...MYSQL8_DYNAMIC_PRIVILEGES],
+  database: MYSQL_DATABASE_PRIVILEGES,
+  table: TABLE_PRIVILEGES,
+  column: COLUMN_PRIVILEGES,
+  routine: ROUTINE_PRIVILEGES,
+};
+
+/** MySQL 8.0 / Aurora MySQL 3. */
+export const mysql8: Dialect = {
+  name: 'mysql8',
+  supportsRoles: true,
+  roleHost: '%',
+  maxUserLength: 32,
+  maxHostLength: 255,
+  multipleDefaultRoles: true,
+  privileges,
+  inspectQueries: [
+    { name: 'accounts', sql: ACCOUNTS_QUERY },
+    { name: 'global_grants', sql: 'SELECT USER, HOST, PRIV, WITH_GRANT_OPTION FROM mysql.global_grants' },
+    ...GRANT_TABLE_QUERIES,
+    { name: 'role_edges', sql: 'SELECT FROM_HOST, FROM_USER, TO_HOST, TO_USER, WITH_ADMIN_OPTION FROM mysql.role_edges' },
+    { name: 'default_roles', sql: 'SELECT HOST, USER, DEFAULT_ROLE_HOST, DEFAULT_ROLE_USER FROM mysql.default_roles' },
+  ],
+  readAccounts: (results) => readAccounts(results, true),
+  account(a, kind) {
+    return kind === 'role' ? quoteAccount(a.user, '%') : common.account(a);
+  },
+  createUser: common.createUser,
+  setPassword: common.setPassword,
+  createRole(name) {
+    return `CREATE ROLE IF NOT EXISTS ${quoteAccount(name, '%')}`;
+  },
+  dropAccount(a, kind) {
+    return kind === 'role' ? `DROP ROLE IF EXISTS ${quoteAccount(a.user, '%')}` : `DROP USER IF EXISTS ${common.account(a)}`;
+  },
+  grantRole(role, grantee) {
+    return `GRANT ${quoteAccount(role, '%')} TO ${grantee}`;
+  },
+  revokeRole(role, grantee) {
+    return `REVOKE ${quoteAccount(role, '%')} FROM ${grantee}`;
+  },
+  setDefaultRoles(grantee, roles) {
+    const list = roles.length === 0 ? 'NONE' : roles.map((r) => quoteAccount(r, '%')).join(', ');
+    return [`SET DEFAULT ROLE ${list} TO ${grantee}`];
+  },
+};
+
+/** MySQL 5.7 / Aurora MySQL 2: no roles, no dynamic privileges. */
+export const mysql57: Dialect = {
+  ...mysql8,
+  name: 'mysql57',
+  supportsRoles: false,
+  maxHostLength: 60,
+  multipleDefaultRoles: false,
+  privileges: { ...privileges, global: COMMON_GLOBAL_PRIVILEGES },
+  inspectQueries: [{ name: 'accounts', sql: ACCOUNTS_QUERY }, ...GRANT_TABLE_QUERIES],
+  readAccounts: (results) => readAccounts(results, false),
+};

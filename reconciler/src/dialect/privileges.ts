@@ -1,0 +1,120 @@
+/** Privilege names as the grant tables store them, per level, and the seed's profiles. */
+
+/** `mysql.db` / `mysql.user` column → privilege name. Unknown `*_priv` columns are derived. */
+const PRIV_COLUMNS: Record<string, string> = {
+  Select_priv: 'SELECT',
+  Insert_priv: 'INSERT',
+  Update_priv: 'UPDATE',
+  Delete_priv: 'DELETE',
+  Create_priv: 'CREATE',
+  Drop_priv: 'DROP',
+  Reload_priv: 'RELOAD',
+  Shutdown_priv: 'SHUTDOWN',
+  Process_priv: 'PROCESS',
+  File_priv: 'FILE',
+  Grant_priv: 'GRANT OPTION',
+  References_priv: 'REFERENCES',
+  Index_priv: 'INDEX',
+  Alter_priv: 'ALTER',
+  Show_db_priv: 'SHOW DATABASES',
+  Super_priv: 'SUPER',
+  Create_tmp_table_priv: 'CREATE TEMPORARY TABLES',
+  Lock_tables_priv: 'LOCK TABLES',
+  Execute_priv: 'EXECUTE',
+  Repl_slave_priv: 'REPLICATION SLAVE',
+  Repl_client_priv: 'REPLICATION CLIENT',
+  Create_view_priv: 'CREATE VIEW',
+  Show_view_priv: 'SHOW VIEW',
+  Create_routine_priv: 'CREATE ROUTINE',
+  Alter_routine_priv: 'ALTER ROUTINE',
+  Create_user_priv: 'CREATE USER',
+  Event_priv: 'EVENT',
+  Trigger_priv: 'TRIGGER',
+  Create_tablespace_priv: 'CREATE TABLESPACE',
+  Create_role_priv: 'CREATE ROLE',
+  Drop_role_priv: 'DROP ROLE',
+  Delete_history_priv: 'DELETE HISTORY',
+  Show_create_routine_priv: 'SHOW CREATE ROUTINE',
+};
+
+/** The privilege a `*_priv` column holds. */
+export function privilegeOfColumn(column: string): string {
+  return PRIV_COLUMNS[column] ?? column.replace(/_priv$/i, '').replace(/_/g, ' ').toUpperCase();
+}
+
+/** Privileges named by the `Y` columns of one grant-table row. */
+export function privilegesOfRow(row: Record<string, unknown>): string[] {
+  return Object.keys(row)
+    .filter((c) => /_priv$/i.test(c) && row[c] === 'Y')
+    .map(privilegeOfColumn);
+}
+
+/** Values of a SET column (`'Select,Insert,Grant'`) as privilege names. */
+export function privilegesOfSet(value: unknown): string[] {
+  if (typeof value !== 'string' || value === '') return [];
+  return value.split(',').map((p) => SET_NAMES[p.toLowerCase()] ?? p.toUpperCase());
+}
+
+const SET_NAMES: Record<string, string> = {
+  grant: 'GRANT OPTION',
+  'delete versioning rows': 'DELETE HISTORY',
+  'show view': 'SHOW VIEW',
+  'create view': 'CREATE VIEW',
+  'alter routine': 'ALTER ROUTINE',
+};
+
+/** MariaDB `global_priv.Priv.access`: bit n → privilege (10.11, see reference §1.1). */
+export const MARIADB_ACCESS_BITS = [
+  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'RELOAD', 'SHUTDOWN', 'PROCESS', 'FILE',
+  'GRANT OPTION', 'REFERENCES', 'INDEX', 'ALTER', 'SHOW DATABASES', 'SUPER', 'CREATE TEMPORARY TABLES',
+  'LOCK TABLES', 'EXECUTE', 'REPLICATION SLAVE', 'BINLOG MONITOR', 'CREATE VIEW', 'SHOW VIEW',
+  'CREATE ROUTINE', 'ALTER ROUTINE', 'CREATE USER', 'EVENT', 'TRIGGER', 'CREATE TABLESPACE',
+  'DELETE HISTORY', 'SET USER', 'FEDERATED ADMIN', 'CONNECTION ADMIN', 'READ_ONLY ADMIN',
+  'REPLICATION SLAVE ADMIN', 'REPLICATION MASTER ADMIN', 'BINLOG ADMIN', 'BINLOG REPLAY', 'SLAVE MONITOR',
+] as const;
+
+/** Decode a MariaDB access bitmask (a number or a decimal string up to 2^64-1). */
+export function decodeAccessBits(access: unknown): string[] {
+  if (access === undefined || access === null) return [];
+  const bits = BigInt(String(access));
+  return MARIADB_ACCESS_BITS.filter((_, bit) => (bits >> BigInt(bit)) & 1n);
+}
+
+/** MariaDB stores and shows these under another name; compare on the stored one. */
+export const PRIVILEGE_ALIASES: Record<string, string> = {
+  'REPLICATION CLIENT': 'BINLOG MONITOR',
+  'REPLICA MONITOR': 'SLAVE MONITOR',
+};
+
+/** Database-level privileges of MySQL 8 / 5.7 (`mysql.db` columns, GRANT OPTION aside). */
+export const MYSQL_DATABASE_PRIVILEGES = [
+  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'REFERENCES', 'INDEX', 'ALTER',
+  'CREATE TEMPORARY TABLES', 'LOCK TABLES', 'EXECUTE', 'CREATE VIEW', 'SHOW VIEW', 'CREATE ROUTINE',
+  'ALTER ROUTINE', 'EVENT', 'TRIGGER',
+];
+
+/** Table-level privileges (`tables_priv.Table_priv`, GRANT OPTION aside). */
+export const TABLE_PRIVILEGES = [
+  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'REFERENCES', 'INDEX', 'ALTER',
+  'CREATE VIEW', 'SHOW VIEW', 'TRIGGER',
+];
+export const COLUMN_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'REFERENCES'];
+export const ROUTINE_PRIVILEGES = ['EXECUTE', 'ALTER ROUTINE'];
+
+/** Static global privileges shared by MySQL and MariaDB. */
+export const COMMON_GLOBAL_PRIVILEGES = [
+  ...MYSQL_DATABASE_PRIVILEGES, 'RELOAD', 'SHUTDOWN', 'PROCESS', 'FILE', 'SHOW DATABASES', 'SUPER',
+  'REPLICATION SLAVE', 'REPLICATION CLIENT', 'CREATE USER', 'CREATE TABLESPACE',
+];
+
+/** The seed's profiles, as explicit privilege lists: never `ALL PRIVILEGES` (fails on RDS for MariaDB). */
+export function profilePrivileges(profile: 'readonly' | 'readwrite' | 'admin', databasePrivileges: readonly string[]): string[] {
+  switch (profile) {
+    case 'readonly':
+      return ['SELECT'];
+    case 'readwrite':
+      return ['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
+    case 'admin':
+      return [...databasePrivileges];
+  }
+}

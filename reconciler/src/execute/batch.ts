@@ -1,0 +1,43 @@
+/** What the executor receives and returns: plain JSON, the same in-process and through SSM. */
+import type { Action, ClusterSpec } from '../model/types.js';
+
+/** How the executor behaves where a choice is a matter of policy. */
+export interface ExecutorOptions {
+  /** Stop running actions after this many failures; the rest are reported as not run. */
+  maxFailures: number;
+  /** Refuse (default) or only warn when a user to drop is the DEFINER of views, routines, triggers or events. */
+  definers: 'refuse' | 'warn';
+  /** Days a deleted secret stays recoverable. */
+  recoveryDays: number;
+  /**
+   * When the server has no AWSAuthenticationPlugin (a local MariaDB): 'fail' (AWS), or 'lock' to
+   * create the IAM user locked, so grants can still be tried locally.
+   */
+  iamFallback: 'fail' | 'lock';
+}
+
+export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = { maxFailures: 5, definers: 'refuse', recoveryDays: 7, iamFallback: 'fail' };
+
+/** One batch: every action of one plan for one cluster. */
+export interface ExecutorBatch {
+  target: ClusterSpec;
+  actions: Action[];
+  options?: Partial<ExecutorOptions>;
+}
+
+/** The outcome of one action. Never holds a password. */
+export interface ActionResult {
+  kind: Action['kind'];
+  user: string;
+  host: string;
+  status: 'ok' | 'failed' | 'not run';
+  message: string;
+  warnings?: string[];
+}
+
+/** The outcome of a batch. */
+export interface BatchResult {
+  cluster: string;
+  ok: boolean;
+  results: ActionResult[];
+}

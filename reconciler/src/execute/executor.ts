@@ -1,0 +1,264 @@
+/**
+ * The executor: runs a batch of actions on one server and its secret store. It holds a GET_LOCK
+ * for the cluster the whole time, reads the server once under that lock, and makes every action
+ * idempotent, so a redelivered or repeated batch converges instead of failing or running twice.
+ */
+import type { Database } from '../adapters/mysql/database.js';
+import { dialectForVersion, type Dialect } from '../dialect/index.js';
+import { renderGrants, renderRevokes } from '../dialect/statements.js';
+import { inspect } from '../inspect/inspect.js';
+import { diffGrants, diffNames } from '../model/grants.js';
+import {
+  accountKey, displayAccount, type AccountId, type Action, type ActualAccount, type ClusterSpec, type Grant,
+} from '../model/types.js';
+import type { RdsCredentials, SecretStore } from '../ports/index.js';
+import { claim, ensureRegistry, release } from '../registry/registry.js';
+import {
+  DEFAULT_EXECUTOR_OPTIONS, type ActionResult, type BatchResult, type ExecutorBatch, type ExecutorOptions,
+} from './batch.js';
+
+/** Raised by one action; the batch records it and goes on. */
+export class ActionError extends Error {
+  override name = 'ActionError';
+  constructor(
+    message: string,
+    readonly account: AccountId,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** What the executor needs from the outside. */
+export interface ExecutorDeps {
+  /** A connection as the admin (master) account. */
+  db: Database;
+  secrets: SecretStore;
+  /** Open a connection as another account, to test a new password. */
+  connectAs(user: string, password: string): Promise<Database>;
+  /** Progress lines; never given a password. */
+  progress?: (result: ActionResult) => void;
+  /** Clock for secret tags (the planner has none; the executor may). */
+  now?: () => Date;
+}
+
+const LOCK_TIMEOUT_SECONDS = 30;
+
+/** The GET_LOCK name of a cluster: at most 64 characters (MySQL refuses longer names). */
+export function lockName(cluster: ClusterSpec): string {
+  return `dbusers:${cluster.account}:${cluster.name}`.slice(0, 64);
+}
+
+/** Run a batch; returns one result per action, in order. */
+export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Promise<BatchResult> {
+  const options: ExecutorOptions = { ...DEFAULT_EXECUTOR_OPTIONS, ...batch.options };
+  const { db } = deps;
+  const results: ActionResult[] = [];
+  const record = (r: ActionResult) => {
+    results.push(r);
+    deps.progress?.(r);
+  };
+  const [got] = await db.query<{ got: number | null }>('SELECT GET_LOCK(?, ?) AS got', [lockName(batch.target), LOCK_TIMEOUT_SECONDS]);
+  if (Number(got?.got) !== 1) {
+    for (const a of batch.actions) {
+      record({ kind: a.kind, user: a.user, host: a.host, status: 'not run', message: `another dbusers run holds the lock ${lockName(batch.target)}` });
+    }
+    return { cluster: batch.target.name, ok: false, results };
+  }
+  try {
+    await ensureRegistry(db);
+    const state = await inspect(db, { cluster: batch.target.name, engine: batch.target.engine });
+    const run = new ActionRunner(batch.target, dialectForVersion(state.version), state.accounts, state.supportsIamAuth, deps, options);
+    let failures = 0;
+    for (const action of batch.actions) {
+      if (failures >= options.maxFailures) {
+        record({ kind: action.kind, user: action.user, host: action.host, status: 'not run', message: `not run: ${failures} actions failed, the most one batch tolerates` });
+        continue;
+      }
+      try {
+        const warnings = await run.action(action);
+        record({ kind: action.kind, user: action.user, host: action.host, status: 'ok', message: action.reason, ...(warnings.length ? { warnings } : {}) });
+      } catch (error) {
+        failures++;
+        record({ kind: action.kind, user: action.user, host: action.host, status: 'failed', message: `${action.kind} ${displayAccount(action)}: ${(error as Error).message}` });
+      }
+    }
+  } finally {
+    await db.query('SELECT RELEASE_LOCK(?)', [lockName(batch.target)]).catch(() => undefined);
+  }
+  return { cluster: batch.target.name, ok: results.every((r) => r.status === 'ok'), results };
+}
+
+/** Runs single actions against the state read at the start of the batch, keeping it current. */
+class ActionRunner {
+  private readonly accounts: Map<string, ActualAccount>;
+
+  constructor(
+    private readonly target: ClusterSpec,
+    private readonly dialect: Dialect,
+    accounts: ActualAccount[],
+    private readonly supportsIam: boolean,
+    private readonly deps: ExecutorDeps,
+    private readonly options: ExecutorOptions,
+  ) {
+    this.accounts = new Map(accounts.map((a) => [accountKey(a), a]));
+  }
+
+  /** Run one action; returns warnings. */
+  async action(a: Action): Promise<string[]> {
+    switch (a.kind) {
+      case 'create_role':
+        await claim(this.deps.db, { user: a.user, host: a.host, kind: 'role' });
+        await this.sql(this.dialect.createRole(a.user));
+        this.remember(a, 'role');
+        await this.converge(a, 'role', a.grants, a.roles);
+        return [];
+      case 'create_user':
+        return this.createUser(a);
+      case 'update_grant':
+        await this.converge(a, a.accountKind, a.grants, a.roles);
+        return [];
+      case 'reset_password': {
+        const current = await this.deps.secrets.getValue(a.secretName, 'AWSCURRENT');
+        return this.setPassword(a, a.secretName, current?.dbname, true);
+      }
+      case 'delete_user':
+        return this.deleteUser(a);
+      case 'drop_role':
+        await this.sql(this.dialect.dropAccount(a, 'role'));
+        this.accounts.delete(accountKey(a));
+        await release(this.deps.db, a);
+        return [];
+    }
+  }
+
+  private async sql(statement: string): Promise<void> {
+    await this.deps.db.query(statement);
+  }
+
+  private remember(a: AccountId, kind: 'user' | 'role'): ActualAccount {
+    const key = accountKey(a);
+    const known = this.accounts.get(key) ?? { user: a.user, host: a.host, kind, auth: 'none', plugin: '', locked: false, grants: [], roles: [], defaultRoles: [] };
+    this.accounts.set(key, known);
+    return known;
+  }
+
+  private async createUser(a: Extract<Action, { kind: 'create_user' }>): Promise<string[]> {
+    const existed = this.accounts.has(accountKey(a));
+    await claim(this.deps.db, { user: a.user, host: a.host, kind: 'user', secretName: a.secretName });
+    const warnings: string[] = [];
+    if (a.auth === 'password' && a.secretName) {
+      const secret = await this.deps.secrets.describe(a.secretName);
+      // A redelivered create finds the account made and its secret current: nothing to redo.
+      const done = existed && !a.adopt && secret?.hasCurrent && !secret.hasPending && !secret.deleted;
+      const database = a.grants.find((g) => g.level !== 'global') as { database?: string } | undefined;
+      if (!done) warnings.push(...(await this.setPassword(a, a.secretName, database?.database, existed)));
+    } else if (a.auth === 'iam') {
+      if (this.supportsIam) await this.sql(this.dialect.createUser(a, { iam: true }));
+      else if (this.options.iamFallback === 'lock') {
+        await this.sql(this.dialect.createUser(a, { locked: true }));
+        warnings.push('this server has no AWSAuthenticationPlugin: the IAM user was created locked (local mode)');
+      } else throw new ActionError('the server has no AWSAuthenticationPlugin: enable IAM database authentication on the cluster', a);
+    }
+    this.remember(a, 'user');
+    await this.converge(a, 'user', a.grants, a.roles);
+    return warnings;
+  }
+
+  /**
+   * Lockout-proof password change: the new password is written as the pending secret version first,
+   * then set on the server, tested with a login, and only then promoted to current. A crash at any
+   * point leaves the server's password in the current or the pending version, and the next run
+   * finishes the job with the pending value instead of making a new one.
+   */
+  private async setPassword(a: AccountId, secretName: string, database: string | undefined, exists: boolean): Promise<string[]> {
+    const { secrets } = this.deps;
+    await secrets.ensure({
+      name: secretName,
+      description: `Credentials for ${displayAccount(a)} on ${this.target.engine} cluster ${this.target.name} (managed by dbusers)`,
+      tags: {
+        'managed-by': 'dbusers', 'dbusers:account': this.target.account, 'dbusers:cluster': this.target.name,
+        'dbusers:user': a.user, 'dbusers:host': a.host, 'dbusers:created-at': (this.deps.now?.() ?? new Date()).toISOString(),
+      },
+    });
+    let pending = await secrets.getValue(secretName, 'AWSPENDING');
+    if (!pending || pending.username !== a.user) {
+      pending = this.credentials(a, await secrets.randomPassword(), database);
+      await secrets.putPending(secretName, pending);
+    }
+    await this.sql(exists ? this.dialect.setPassword(a, pending.password) : this.dialect.createUser(a, { password: pending.password }));
+    const warnings: string[] = [];
+    if (a.host === '%') await this.testLogin(a, pending.password);
+    else warnings.push(`login not tested: host '${a.host}' may not match where the executor connects from`);
+    await secrets.promotePending(secretName);
+    this.remember(a, 'user').auth = 'password';
+    return warnings;
+  }
+
+  private credentials(a: AccountId, password: string, database: string | undefined): RdsCredentials {
+    return {
+      engine: this.target.engine,
+      host: this.target.endpoint,
+      port: this.target.port,
+      username: a.user,
+      password,
+      dbname: database ?? this.target.databases[0],
+      masterarn: this.target.masterSecretArn,
+    };
+  }
+
+  private async testLogin(a: AccountId, password: string): Promise<void> {
+    let conn: Database | undefined;
+    try {
+      conn = await this.deps.connectAs(a.user, password);
+      const [row] = await conn.query<{ me: string }>('SELECT CURRENT_USER() AS me');
+      if (row?.me !== `${a.user}@${a.host}`) throw new Error(`logged in as ${row?.me}, not ${a.user}@${a.host}`);
+    } catch (cause) {
+      throw new ActionError(`login test with the new password failed (the pending secret version holds it; the next run retries): ${(cause as Error).message}`, a, { cause });
+    } finally {
+      await conn?.close();
+    }
+  }
+
+  /** Make the account hold exactly `grants` and `roles`: add first, then revoke, so access never drops. */
+  private async converge(a: AccountId, kind: 'user' | 'role', grants: readonly Grant[], roles: readonly string[]): Promise<void> {
+    const current = this.remember(a, kind);
+    const who = this.dialect.account(a, kind);
+    const g = diffGrants(grants, current.grants);
+    const r = diffNames(roles, current.roles);
+    for (const s of renderGrants(g.add, who)) await this.sql(s);
+    for (const role of r.add) await this.sql(this.dialect.grantRole(role, who));
+    if (kind === 'user' && this.dialect.supportsRoles && diffNames(roles, current.defaultRoles).add.length + diffNames(roles, current.defaultRoles).remove.length > 0) {
+      for (const s of this.dialect.setDefaultRoles(who, [...roles].sort())) await this.sql(s);
+    }
+    for (const s of renderRevokes(g.remove, who)) await this.sql(s);
+    for (const role of r.remove) await this.sql(this.dialect.revokeRole(role, who));
+    current.grants = [...grants];
+    current.roles = [...roles];
+    current.defaultRoles = kind === 'user' ? [...roles] : [];
+  }
+
+  private async deleteUser(a: Extract<Action, { kind: 'delete_user' }>): Promise<string[]> {
+    const warnings: string[] = [];
+    const definer = `${a.user}@${a.host}`;
+    const objects = await this.deps.db.query<{ kind: string; s: string; n: string }>(
+      `SELECT 'view' AS kind, TABLE_SCHEMA AS s, TABLE_NAME AS n FROM information_schema.VIEWS WHERE DEFINER = ?
+       UNION ALL SELECT 'routine', ROUTINE_SCHEMA, ROUTINE_NAME FROM information_schema.ROUTINES WHERE DEFINER = ?
+       UNION ALL SELECT 'trigger', TRIGGER_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS WHERE DEFINER = ?
+       UNION ALL SELECT 'event', EVENT_SCHEMA, EVENT_NAME FROM information_schema.EVENTS WHERE DEFINER = ?`,
+      [definer, definer, definer, definer],
+    );
+    if (objects.length > 0) {
+      const list = objects.map((o) => `${o.kind} ${o.s}.${o.n}`).join(', ');
+      if (this.options.definers === 'refuse') {
+        throw new ActionError(`refused: it is the DEFINER of ${list}; change their definer first (or run with definers: warn)`, a);
+      }
+      warnings.push(`dropped while DEFINER of ${list}; those objects now fail until their definer is changed`);
+    }
+    await this.sql(this.dialect.dropAccount(a, 'user'));
+    this.accounts.delete(accountKey(a));
+    if (a.secretName) await this.deps.secrets.scheduleDeletion(a.secretName, this.options.recoveryDays);
+    await release(this.deps.db, a);
+    return warnings;
+  }
+}

@@ -1,0 +1,70 @@
+/** Grant sets: a stable key per grant, sorting, and the delta between two sets. */
+import type { Grant } from './types.js';
+
+/** One string that identifies a grant; equal keys mean the same privilege on the same object. */
+export function grantKey(g: Grant): string {
+  switch (g.level) {
+    case 'global':
+      return `global\0\0${g.privilege}`;
+    case 'database':
+      return `database\0${g.pattern ? '\u0001' + g.pattern : g.database}\0${g.privilege}`;
+    case 'table':
+      return `table\0${g.database}\0${g.table}\0${g.privilege}`;
+    case 'column':
+      return `column\0${g.database}\0${g.table}\0${g.column}\0${g.privilege}`;
+    case 'routine':
+      return `routine\0${g.database}\0${g.routineType}\0${g.routine}\0${g.privilege}`;
+  }
+}
+
+/** The object part of a grant, for grouping privileges into one statement. */
+export function objectKey(g: Grant): string {
+  const key = grantKey(g);
+  return key.slice(0, key.lastIndexOf('\0'));
+}
+
+/** Sorted copy without duplicates, so plans and golden files are stable. */
+export function normaliseGrants(grants: readonly Grant[]): Grant[] {
+  const byKey = new Map<string, Grant>();
+  for (const g of grants) byKey.set(grantKey(g), g);
+  return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
+}
+
+/** What to add and what to remove to turn `actual` into `desired`. */
+export function diffGrants(desired: readonly Grant[], actual: readonly Grant[]): { add: Grant[]; remove: Grant[] } {
+  const want = new Set(desired.map(grantKey));
+  const have = new Set(actual.map(grantKey));
+  return {
+    add: normaliseGrants(desired.filter((g) => !have.has(grantKey(g)))),
+    remove: normaliseGrants(actual.filter((g) => !want.has(grantKey(g)))),
+  };
+}
+
+/** Sorted set difference of names. */
+export function diffNames(desired: readonly string[], actual: readonly string[]): { add: string[]; remove: string[] } {
+  return {
+    add: [...new Set(desired)].filter((r) => !actual.includes(r)).sort(),
+    remove: [...new Set(actual)].filter((r) => !desired.includes(r)).sort(),
+  };
+}
+
+/** How a grant reads to a person: `SELECT on audit.*`. Names are shown as written, not escaped. */
+export function describeGrant(g: Grant): string {
+  return `${g.privilege} on ${describeTarget(g)}`;
+}
+
+/** The object of a grant as a person reads it. */
+export function describeTarget(g: Grant): string {
+  switch (g.level) {
+    case 'global':
+      return '*.*';
+    case 'database':
+      return g.pattern ? `${g.pattern}.* (wildcard pattern)` : `${g.database}.*`;
+    case 'table':
+      return `${g.database}.${g.table}`;
+    case 'column':
+      return `${g.database}.${g.table}(${g.column})`;
+    case 'routine':
+      return `${g.routineType} ${g.database}.${g.routine}`;
+  }
+}

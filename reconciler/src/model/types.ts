@@ -1,0 +1,232 @@
+/** Types shared by every stage: desired state, actual state, grants, plans and diagnostics. */
+
+/** Database engines dbusers manages. */
+export const ENGINES = ['mysql', 'aurora-mysql', 'mariadb'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+/** How an account authenticates: a password held in a secret, an IAM token, or nothing (roles). */
+export type AuthKind = 'password' | 'iam' | 'none';
+
+/**
+ * What a grant applies to. Names are literal: a database name is never a pattern here, except for
+ * a database grant read from the server whose stored name holds an unescaped `_` or `%`
+ * (`pattern` is then the stored text, so it can be revoked exactly as stored).
+ */
+export type GrantTarget =
+  | { level: 'global' }
+  | { level: 'database'; database: string; pattern?: string }
+  | { level: 'table'; database: string; table: string }
+  | { level: 'column'; database: string; table: string; column: string }
+  | { level: 'routine'; database: string; routine: string; routineType: 'PROCEDURE' | 'FUNCTION' };
+
+/**
+ * One privilege on one object: the unit both sides are compared in. `GRANT OPTION` is a privilege
+ * of its own here, because the server stores it per object, not per privilege.
+ */
+export type Grant = GrantTarget & { privilege: string };
+
+/** An account is a user or a role, named as the server names it. */
+export interface AccountId {
+  user: string;
+  host: string;
+}
+
+/** What the YAML declares for one account of one cluster. */
+export interface DesiredAccount extends AccountId {
+  kind: 'user' | 'role';
+  cluster: string;
+  auth: AuthKind;
+  grants: Grant[];
+  /** Roles granted to this account (also made its default roles). */
+  roles: string[];
+  /** Take over an existing account that dbusers did not create. */
+  adopt: boolean;
+  /** Secret holding the password (password users only). */
+  secretName?: string;
+  rotationDays?: number;
+  /** IAM principals allowed to connect as this user (auth: iam). */
+  iamPrincipals: string[];
+  /** Where it was declared, for messages. */
+  source: string;
+}
+
+/** Connection and identity of one database cluster. */
+export interface ClusterSpec {
+  name: string;
+  account: string;
+  alias: string;
+  region: string;
+  engine: Engine;
+  endpoint: string;
+  port: number;
+  masterSecretArn: string;
+  databases: string[];
+  /** `engineVersion` as declared, e.g. "8.0.36" or "10.11"; optional. */
+  engineVersion?: string;
+  /** Extra accounts never to touch, from the YAML (`protected`). */
+  protectedAccounts: string[];
+  /** What drift detection may repair by itself. */
+  remediateDrift: boolean;
+  /** RDS cluster/instance resource id, for rds-db:connect ARNs. */
+  resourceId?: string;
+}
+
+/** The whole desired state of one cluster: what a plan is computed for. */
+export interface DesiredTarget {
+  cluster: ClusterSpec;
+  accounts: DesiredAccount[];
+}
+
+/** What inspection found for one account. */
+export interface ActualAccount extends AccountId {
+  kind: 'user' | 'role';
+  auth: AuthKind;
+  plugin: string;
+  locked: boolean;
+  /** Unix seconds, or undefined when the server does not say. */
+  passwordChangedAt?: number;
+  grants: Grant[];
+  roles: string[];
+  defaultRoles: string[];
+}
+
+/** Metadata of a secret; never its value. */
+export interface SecretMeta {
+  name: string;
+  arn?: string;
+  tags: Record<string, string>;
+  /** Unix seconds of the current version. */
+  changedAt?: number;
+  hasCurrent: boolean;
+  hasPending: boolean;
+  /** The store rotates the secret itself (Secrets Manager with a rotation Lambda). */
+  rotationEnabled: boolean;
+  deleted: boolean;
+}
+
+/** A row of the ownership registry kept on the target server. */
+export interface OwnershipRecord extends AccountId {
+  kind: 'user' | 'role';
+  secretName?: string;
+}
+
+/** Everything inspection found on one server. */
+export interface ActualState {
+  engine: Engine;
+  version: string;
+  /** The account the inspection connected as: always protected. */
+  currentUser: AccountId;
+  supportsRoles: boolean;
+  /** The host roles have on this server: '' on MariaDB, '%' on MySQL. */
+  roleHost: string;
+  supportsIamAuth: boolean;
+  accounts: ActualAccount[];
+  owned: OwnershipRecord[];
+  /** Secrets by name, for the password accounts that name one. */
+  secrets: Record<string, SecretMeta>;
+}
+
+/** The reason attached to every action and skip: why the plan says so. */
+export type Reason = string;
+
+interface ActionBase extends AccountId {
+  reason: Reason;
+}
+
+/** Create a user: claim ownership, set its password through its secret (or IAM), then grants. */
+export interface CreateUserAction extends ActionBase {
+  kind: 'create_user';
+  auth: AuthKind;
+  adopt: boolean;
+  secretName?: string;
+  grants: Grant[];
+  roles: string[];
+}
+export interface CreateRoleAction extends ActionBase {
+  kind: 'create_role';
+  adopt: boolean;
+  grants: Grant[];
+  roles: string[];
+}
+/** Converge one account to exactly this grant set, role set and default roles. */
+export interface UpdateGrantAction extends ActionBase {
+  kind: 'update_grant';
+  accountKind: 'user' | 'role';
+  grants: Grant[];
+  roles: string[];
+  before: { grants: Grant[]; roles: string[] };
+}
+export interface ResetPasswordAction extends ActionBase {
+  kind: 'reset_password';
+  secretName: string;
+}
+export interface DeleteUserAction extends ActionBase {
+  kind: 'delete_user';
+  secretName?: string;
+}
+export interface DropRoleAction extends ActionBase {
+  kind: 'drop_role';
+}
+
+export type Action =
+  | CreateRoleAction
+  | CreateUserAction
+  | UpdateGrantAction
+  | ResetPasswordAction
+  | DeleteUserAction
+  | DropRoleAction;
+export type ActionKind = Action['kind'];
+
+/** Something the planner saw and deliberately did not act on. */
+export interface Skipped extends AccountId {
+  reason: 'unmanaged' | 'protected' | 'over delete limit' | 'not adopted' | 'filtered by policy' | 'unsupported';
+  detail: string;
+}
+
+/** The plan for one cluster: JSON data, deterministic order. */
+export interface Plan {
+  cluster: string;
+  account: string;
+  alias: string;
+  actions: Action[];
+  skipped: Skipped[];
+  /** IAM `rds-db:connect` resources the declared principals need (auth: iam). */
+  iamConnect: { user: string; resource: string; principals: string[] }[];
+}
+
+export const DIAGNOSTIC_CODES = [
+  'YAML_SYNTAX',
+  'SCHEMA',
+  'DUPLICATE_USER',
+  'DUPLICATE_CLUSTER',
+  'UNKNOWN_CLUSTER',
+  'UNKNOWN_ROLE',
+  'UNKNOWN_DATABASE',
+  'UNKNOWN_PRIVILEGE',
+  'BAD_GRANT_TARGET',
+  'ACCOUNT_MISMATCH',
+  'ENGINE_UNSUPPORTED',
+  'NAME_TOO_LONG',
+  'SECRET_NAME',
+  'PROTECTED_ACCOUNT',
+] as const;
+export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
+
+/** A problem in a YAML file, pointing at the node. */
+export interface Diagnostic {
+  code: DiagnosticCode;
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+/** The key of an account, as used in maps and registry rows. */
+export function accountKey(a: AccountId): string {
+  return `${a.user}@${a.host}`;
+}
+
+/** 'user'@'host' for messages (not SQL). */
+export function displayAccount(a: AccountId): string {
+  return `'${a.user}'@'${a.host}'`;
+}

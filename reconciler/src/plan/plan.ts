@@ -1,0 +1,178 @@
+/**
+ * The planner: desired × actual → the actions that make the server match the YAML. Pure: no I/O,
+ * no clock (`now` is an input), no logging; what it does not act on is returned as `skipped`.
+ *
+ *   declared | on server | ours (registry) | → action
+ *   ---------+-----------+-----------------+-------------------------------------------------------
+ *   any      | any       | any             | protected account            → skipped 'protected'
+ *   yes      | no        | any             | create_role / create_user    (missing)
+ *   yes      | yes       | yes             | update_grant if grants, roles or default roles differ;
+ *            |           |                 | reset_password if the secret is missing, a reset was
+ *            |           |                 | interrupted, requested, or rotation is due
+ *   yes      | yes       | no, adopt: true | create_role / create_user with adopt (claims it)
+ *   yes      | yes       | no              | skipped 'not adopted'
+ *   no       | yes       | yes             | drop_role / delete_user      (not declared)
+ *   no       | no        | yes             | delete_user (a claim left by an interrupted run: clean up)
+ *   no       | yes       | no              | skipped 'unmanaged'
+ *   deletes over the limit (count or share of owned accounts) → all skipped 'over delete limit'
+ */
+import { describeGrant, diffGrants, diffNames } from '../model/grants.js';
+import {
+  accountKey, type Action, type ActualAccount, type ActualState, type DesiredAccount, type DesiredTarget, type Plan,
+  type Skipped,
+} from '../model/types.js';
+import { isProtected } from './protected.js';
+
+/** What a run allows; every field has a safe default. */
+export interface PlanOptions {
+  /** Unix seconds, for rotation; the planner never reads the clock. */
+  now: number;
+  /** Refuse a plan deleting more than `count` accounts, or more than `share` of the owned ones. */
+  deleteLimit?: { count: number; share: number };
+  allowDeletes?: boolean;
+  /** Accounts (`user@host`) whose password a person asked to reset. */
+  resetRequested?: readonly string[];
+}
+
+export const DEFAULT_DELETE_LIMIT = { count: 10, share: 0.5 };
+
+const ORDER: Record<Action['kind'], number> = {
+  create_role: 0, create_user: 1, update_grant: 2, reset_password: 3, delete_user: 4, drop_role: 5,
+};
+
+/** Compute the plan for one cluster. */
+export function plan(target: DesiredTarget, actual: ActualState, options: PlanOptions): Plan {
+  // Roles take the host the server gives them ('' on MariaDB, '%' on MySQL), whatever was declared.
+  const desired = { ...target, accounts: target.accounts.map((a) => (a.kind === 'role' ? { ...a, host: actual.roleHost } : a)) };
+  const { cluster } = desired;
+  const onServer = new Map(actual.accounts.map((a) => [accountKey(a), a]));
+  const owned = new Map(actual.owned.map((o) => [accountKey(o), o]));
+  const declared = new Map(desired.accounts.map((d) => [accountKey(d), d]));
+  const isSafe = (a: { user: string; host: string }) => !isProtected(a, actual.currentUser, cluster.protectedAccounts);
+  const actions: Action[] = [];
+  const skipped: Skipped[] = [];
+
+  for (const want of desired.accounts) {
+    if (!isSafe(want)) {
+      skipped.push({ user: want.user, host: want.host, reason: 'protected', detail: 'declared, but protected accounts are never changed' });
+      continue;
+    }
+    const have = onServer.get(accountKey(want));
+    if (!have) actions.push(createAction(want, false, 'missing'));
+    else if (owned.has(accountKey(want))) actions.push(...convergeActions(want, have, actual, options));
+    else if (want.adopt) actions.push(createAction(want, true, 'adopt existing account'));
+    else skipped.push({ user: want.user, host: want.host, reason: 'not adopted', detail: `exists but dbusers did not create it; set adopt: true to manage it (${want.source})` });
+  }
+
+  const deletes: Action[] = [];
+  for (const have of actual.accounts) {
+    const key = accountKey(have);
+    if (declared.has(key)) continue;
+    if (!isSafe(have)) skipped.push({ user: have.user, host: have.host, reason: 'protected', detail: 'protected account' });
+    else if (!owned.has(key)) skipped.push({ user: have.user, host: have.host, reason: 'unmanaged', detail: 'not declared and not created by dbusers' });
+    else if (have.kind === 'role') deletes.push({ kind: 'drop_role', user: have.user, host: have.host, reason: 'not declared' });
+    else deletes.push({ kind: 'delete_user', user: have.user, host: have.host, secretName: owned.get(key)!.secretName, reason: 'not declared' });
+  }
+  for (const claim of actual.owned) {
+    const key = accountKey(claim);
+    if (declared.has(key) || onServer.has(key) || !isSafe(claim)) continue;
+    deletes.push({ kind: 'delete_user', user: claim.user, host: claim.host, secretName: claim.secretName, reason: 'not declared (ownership record left by an interrupted run)' });
+  }
+  const limit = options.deleteLimit ?? DEFAULT_DELETE_LIMIT;
+  const share = actual.owned.length > 0 ? deletes.length / actual.owned.length : 0;
+  if (!options.allowDeletes && (deletes.length > limit.count || (deletes.length > 1 && share > limit.share))) {
+    const detail = `the plan deletes ${deletes.length} of ${actual.owned.length} managed accounts, over the limit (${limit.count}, or ${Math.round(limit.share * 100)}%); run again allowing deletes if this is meant`;
+    skipped.push(...deletes.map((d) => ({ user: d.user, host: d.host, reason: 'over delete limit' as const, detail })));
+  } else actions.push(...deletes);
+
+  return {
+    cluster: cluster.name,
+    account: cluster.account,
+    alias: cluster.alias,
+    actions: sortActions(actions),
+    skipped: skipped.sort((a, b) => cmp(accountKey(a), accountKey(b))),
+    iamConnect: desired.accounts
+      .filter((d) => d.auth === 'iam')
+      .map((d) => ({
+        user: d.user,
+        resource: `arn:aws:rds-db:${cluster.region}:${cluster.account}:dbuser:${cluster.resourceId ?? '<DbClusterResourceId>'}/${d.user}`,
+        principals: d.iamPrincipals,
+      })),
+  };
+}
+
+function createAction(want: DesiredAccount, adopt: boolean, reason: string): Action {
+  return want.kind === 'role'
+    ? { kind: 'create_role', user: want.user, host: want.host, adopt, grants: want.grants, roles: want.roles, reason }
+    : {
+        kind: 'create_user', user: want.user, host: want.host, auth: want.auth, adopt, secretName: want.secretName,
+        grants: want.grants, roles: want.roles, reason,
+      };
+}
+
+/** An owned account that exists: what differs between it and its declaration. */
+function convergeActions(want: DesiredAccount, have: ActualAccount, actual: ActualState, options: PlanOptions): Action[] {
+  const out: Action[] = [];
+  const grants = diffGrants(want.grants, have.grants);
+  const roles = diffNames(want.roles, have.roles);
+  const defaults = want.kind === 'user' ? diffNames(want.roles, have.defaultRoles) : { add: [], remove: [] };
+  const why = [
+    ...grants.add.map((g) => `+${describeGrant(g)}`),
+    ...grants.remove.map((g) => `-${describeGrant(g)}`),
+    ...roles.add.map((r) => `+role ${r}`),
+    ...roles.remove.map((r) => `-role ${r}`),
+  ];
+  if (why.length > 0 || defaults.add.length + defaults.remove.length > 0) {
+    out.push({
+      kind: 'update_grant', user: want.user, host: want.host, accountKind: want.kind, grants: want.grants, roles: want.roles,
+      before: { grants: [...have.grants], roles: [...have.roles].sort() },
+      reason: why.length > 0 ? `grants differ: ${why.join(', ')}` : 'default roles differ',
+    });
+  }
+  const reset = resetReason(want, have, actual, options);
+  if (reset && want.secretName) out.push({ kind: 'reset_password', user: want.user, host: want.host, secretName: want.secretName, reason: reset });
+  return out;
+}
+
+function resetReason(want: DesiredAccount, have: ActualAccount, actual: ActualState, options: PlanOptions): string | undefined {
+  if (want.auth !== 'password' || !want.secretName) return undefined;
+  const secret = actual.secrets[want.secretName];
+  if (have.auth === 'iam') return 'authentication changes from iam to password';
+  if (!secret || secret.deleted || (!secret.hasCurrent && !secret.hasPending)) return 'secret missing';
+  if (secret.hasPending) return 'finish an interrupted reset (pending secret version)';
+  if (options.resetRequested?.includes(accountKey(want))) return 'reset requested';
+  if (want.rotationDays && !secret.rotationEnabled && secret.changedAt !== undefined) {
+    const days = Math.floor((options.now - secret.changedAt) / 86_400);
+    if (days >= want.rotationDays) return `password is ${days} days old (rotationDays: ${want.rotationDays})`;
+  }
+  return undefined;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Deterministic order: by kind, then roles a new role holds before it, then by account. */
+function sortActions(actions: Action[]): Action[] {
+  const sorted = [...actions].sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || cmp(accountKey(a), accountKey(b)));
+  const roles = sorted.filter((a) => a.kind === 'create_role');
+  const ordered: Action[] = [];
+  const placed = new Set<string>();
+  const place = (a: Action, seen: Set<string>) => {
+    if (placed.has(a.user) || seen.has(a.user)) return;
+    seen.add(a.user);
+    for (const dep of a.kind === 'create_role' ? a.roles : []) {
+      const needed = roles.find((r) => r.user === dep);
+      if (needed) place(needed, seen);
+    }
+    placed.add(a.user);
+    ordered.push(a);
+  };
+  for (const r of roles) place(r, new Set());
+  return [...ordered, ...sorted.filter((a) => a.kind !== 'create_role')];
+}
+
+/** True when the plan would change something. */
+export function hasChanges(p: Plan): boolean {
+  return p.actions.length > 0;
+}

@@ -1,0 +1,63 @@
+/**
+ * The small interfaces every external system sits behind, in dbusers' own words. Each has an AWS
+ * adapter and a local one; the database has one adapter only, a real server.
+ */
+import type { ActualState, ClusterSpec, SecretMeta } from '../model/types.js';
+import type { BatchResult, ExecutorBatch } from '../execute/batch.js';
+
+/** The YAML desired state at a given revision. */
+export interface SourceRepo {
+  /** Every `users/*.yaml` file: path (as shown in diagnostics) → text. */
+  readTree(revision?: string): Promise<Map<string, string>>;
+}
+
+/** The RDS credentials JSON AWS's rotation functions read. */
+export interface RdsCredentials {
+  engine: string;
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  dbname?: string;
+  masterarn?: string;
+  [extra: string]: unknown;
+}
+
+/** Metadata given when a secret is first made. */
+export interface SecretSpec {
+  name: string;
+  description: string;
+  tags: Record<string, string>;
+}
+
+/** Secrets with version stages, as Secrets Manager keeps them. Reads never mutate; create and delete are idempotent. */
+export interface SecretStore {
+  describe(name: string): Promise<SecretMeta | undefined>;
+  /** Metadata of many secrets at once (inspection). */
+  describeMany(names: readonly string[]): Promise<Record<string, SecretMeta>>;
+  /** Make the secret with no version if it does not exist (restore it if it is scheduled for deletion). */
+  ensure(spec: SecretSpec): Promise<void>;
+  getValue(name: string, stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<RdsCredentials | undefined>;
+  /** Write a new value under AWSPENDING, replacing an earlier pending value. */
+  putPending(name: string, value: RdsCredentials): Promise<void>;
+  /** Move AWSCURRENT to the pending version (the old current becomes AWSPREVIOUS). */
+  promotePending(name: string): Promise<void>;
+  /** Schedule deletion with a recovery window; never forced. */
+  scheduleDeletion(name: string, recoveryDays: number): Promise<void>;
+  /** A new password with characters that need no escaping anywhere. */
+  randomPassword(): Promise<string>;
+}
+
+/**
+ * Reaches the executor where the database lives (in-process, or in the target account): reads a
+ * cluster's actual state and runs batches. The reconciler never holds another account's credentials.
+ */
+export interface Dispatcher {
+  inspect(cluster: ClusterSpec, secretNames: readonly string[]): Promise<ActualState>;
+  dispatch(batch: ExecutorBatch): Promise<BatchResult>;
+}
+
+/** Where results are published (EventBridge, or stdout). */
+export interface EventSink {
+  publish(event: { type: string; detail: Record<string, unknown> }): Promise<void>;
+}

@@ -1,0 +1,89 @@
+/**
+ * The one orchestrator. Reads top to bottom: load desired → inspect actual → plan → apply policy →
+ * dispatch (or "up to date") → publish. Handlers and the CLI only choose the adapters they pass.
+ */
+import type { BatchResult } from './execute/batch.js';
+import { loadDesired } from './desired/load.js';
+import type { DesiredTarget, Diagnostic, Plan } from './model/types.js';
+import { applyPolicy, type PolicyName } from './plan/policy.js';
+import { hasChanges, plan, type PlanOptions } from './plan/plan.js';
+import type { Dispatcher, EventSink, SourceRepo } from './ports/index.js';
+
+/** The adapters a run uses. */
+export interface ReconcileDeps {
+  source: SourceRepo;
+  dispatcher: Dispatcher;
+  events: EventSink;
+}
+
+/** What a run does. */
+export interface ReconcileOptions {
+  /** plan: read only; apply: dispatch the plans; drift: read only, report drift (apply where the YAML asks). */
+  mode: 'plan' | 'apply' | 'drift';
+  policy: PolicyName;
+  planOptions: PlanOptions;
+  revision?: string;
+  /** Only these clusters (`cluster` or `alias/cluster`); all when empty. */
+  only?: readonly string[];
+  /** Asked before anything is dispatched; false cancels. */
+  confirm?: (plans: Plan[]) => Promise<boolean>;
+  /** Called once per target before it is inspected (progress). */
+  onTarget?: (target: DesiredTarget) => void;
+}
+
+/** How a run ended. */
+export interface ReconcileResult {
+  status: 'invalid' | 'in sync' | 'changes' | 'applied' | 'cancelled' | 'failed';
+  diagnostics: Diagnostic[];
+  files: Map<string, string>;
+  plans: Plan[];
+  results: BatchResult[];
+}
+
+/** Run one reconciliation. */
+export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions): Promise<ReconcileResult> {
+  const files = await deps.source.readTree(options.revision);
+  const { targets, diagnostics } = loadDesired(files);
+  if (diagnostics.length > 0) {
+    await deps.events.publish({ type: 'Validation Failed', detail: { revision: options.revision, diagnostics } });
+    return { status: 'invalid', diagnostics, files, plans: [], results: [] };
+  }
+
+  const selected = targets.filter((t) => isSelected(t, options.only));
+  const plans: Plan[] = [];
+  for (const target of selected) {
+    options.onTarget?.(target);
+    const secretNames = target.accounts.flatMap((a) => (a.secretName ? [a.secretName] : []));
+    const actual = await deps.dispatcher.inspect(target.cluster, secretNames);
+    plans.push(applyPolicy(plan(target, actual, options.planOptions), options.policy));
+  }
+  const changed = plans.filter(hasChanges);
+
+  if (options.mode === 'drift') {
+    for (const p of changed) await deps.events.publish({ type: 'Drift Detected', detail: { revision: options.revision, plan: p } });
+  }
+  const toApply = changed.filter((p) =>
+    options.mode === 'apply' || (options.mode === 'drift' && selected.find((t) => t.cluster.name === p.cluster && t.cluster.account === p.account)?.cluster.remediateDrift),
+  );
+  if (toApply.length === 0) {
+    await deps.events.publish({ type: 'Plan Computed', detail: { revision: options.revision, plans } });
+    return { status: changed.length > 0 ? 'changes' : 'in sync', diagnostics, files, plans, results: [] };
+  }
+  if (options.confirm && !(await options.confirm(toApply))) {
+    return { status: 'cancelled', diagnostics, files, plans, results: [] };
+  }
+
+  const results: BatchResult[] = [];
+  for (const p of toApply) {
+    const target = selected.find((t) => t.cluster.name === p.cluster && t.cluster.account === p.account)!;
+    results.push(await deps.dispatcher.dispatch({ target: target.cluster, actions: p.actions }));
+  }
+  const ok = results.every((r) => r.ok);
+  await deps.events.publish({ type: ok ? 'Apply Succeeded' : 'Apply Failed', detail: { revision: options.revision, plans: toApply, results } });
+  return { status: ok ? 'applied' : 'failed', diagnostics, files, plans, results };
+}
+
+function isSelected(t: DesiredTarget, only: readonly string[] | undefined): boolean {
+  if (!only || only.length === 0) return true;
+  return only.includes(t.cluster.name) || only.includes(`${t.cluster.alias}/${t.cluster.name}`);
+}

@@ -1,0 +1,53 @@
+/**
+ * The ownership registry: a small table on the target server listing the accounts dbusers created
+ * or adopted. MariaDB has no user COMMENT/ATTRIBUTE, and a table works on every engine. A row is
+ * written before its account is created and removed after it is dropped, so a crash in between
+ * leaves a claim on a missing account (which the next run repairs), never an orphan account.
+ */
+import type { Database } from '../adapters/mysql/database.js';
+import type { AccountId, OwnershipRecord } from '../model/types.js';
+
+/** Schema and table of the registry. */
+export const REGISTRY_SCHEMA = '_dbusers';
+export const REGISTRY_TABLE = `${REGISTRY_SCHEMA}.managed_accounts`;
+
+/** Read by inspection; a missing or unreadable registry reads as empty (nothing is ours). */
+export const REGISTRY_QUERY = `SELECT user, host, kind, secret_name FROM ${REGISTRY_TABLE}`;
+
+/** Registry rows → ownership records. */
+export function readRegistry(rows: Record<string, unknown>[]): OwnershipRecord[] {
+  return rows
+    .filter((r) => r.kind === 'user' || r.kind === 'role')
+    .map((r) => ({
+      user: String(r.user),
+      host: String(r.host),
+      kind: r.kind as 'user' | 'role',
+      secretName: r.secret_name ? String(r.secret_name) : undefined,
+    }));
+}
+
+/** Create the registry if it does not exist yet. */
+export async function ensureRegistry(db: Database): Promise<void> {
+  await db.query(`CREATE DATABASE IF NOT EXISTS ${REGISTRY_SCHEMA}`);
+  await db.query(
+    `CREATE TABLE IF NOT EXISTS ${REGISTRY_TABLE} (
+       user VARCHAR(128) NOT NULL, host VARCHAR(255) NOT NULL, kind ENUM('user','role') NOT NULL,
+       secret_name VARCHAR(512) NULL, claimed_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+       PRIMARY KEY (user, host)
+     ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+  );
+}
+
+/** Claim an account before it is created or adopted. */
+export async function claim(db: Database, record: OwnershipRecord): Promise<void> {
+  await db.query(
+    `INSERT INTO ${REGISTRY_TABLE} (user, host, kind, secret_name) VALUES (?, ?, ?, ?)
+     ON DUPLICATE KEY UPDATE kind = VALUES(kind), secret_name = VALUES(secret_name)`,
+    [record.user, record.host, record.kind, record.secretName ?? null],
+  );
+}
+
+/** Release an account after it is dropped. */
+export async function release(db: Database, account: AccountId): Promise<void> {
+  await db.query(`DELETE FROM ${REGISTRY_TABLE} WHERE user = ? AND host = ?`, [account.user, account.host]);
+}
