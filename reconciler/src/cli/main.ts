@@ -168,6 +168,11 @@ function report(command: string, result: ReconcileResult, values: Values, io: IO
   if (values.json) io.out(JSON.stringify({ status: result.status, plans: result.plans, results: result.results }, null, 2) + '\n');
   else if (values.markdown) io.out(renderMarkdown(result.plans) + '\n');
   else if (command !== 'apply' || result.status === 'in sync') io.out(renderText(result.plans) + '\n');
+  const refused = result.plans.flatMap((p) => p.skipped.filter((s) => s.reason === 'over delete limit'));
+  if (refused.length > 0) {
+    io.err(`dbusers: refused to delete ${refused.length} account(s): ${refused[0]!.detail} (--allow-deletes)\n`);
+    return 1;
+  }
   switch (result.status) {
     case 'in sync':
       if (command === 'apply' && !values.json) io.out('Nothing to apply: the servers match the YAML.\n');

@@ -1,0 +1,157 @@
+/**
+ * The ldap2pg rhythm, end to end through the CLI on a real MariaDB: plan says out of sync → apply →
+ * in sync → change the database by hand → drift found → apply → in sync. An account made by hand
+ * and every protected account survive every run.
+ */
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
+import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { main } from '../../reconciler/src/cli/main.js';
+import { allowed, loginAs, startTestServer, tempDir, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let admin: Database;
+let work: string;
+const usersDir = () => join(work, 'users');
+const secrets = () => new FileSecretStore(join(work, 'state', 'secrets', '111122223333'));
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main([...argv], { out: (s) => void (out += s), err: (s) => void (err += s) });
+  return { code, out, err };
+}
+
+async function passwordOf(secretName: string): Promise<string> {
+  const value = await secrets().getValue(secretName, 'AWSCURRENT');
+  if (!value) throw new Error(`no current value in ${secretName}`);
+  return value.password;
+}
+
+async function accounts(): Promise<string[]> {
+  const rows = await admin.query<{ a: string }>("SELECT CONCAT(User, '@', Host) AS a FROM mysql.global_priv ORDER BY 1");
+  return rows.map((r) => r.a);
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  admin = await server.admin();
+  for (const sql of [
+    'CREATE DATABASE orders', 'CREATE DATABASE audit', 'CREATE TABLE orders.invoices (id INT PRIMARY KEY, total INT)',
+    'CREATE TABLE orders.customers (id INT PRIMARY KEY)', 'CREATE TABLE audit.events (id INT PRIMARY KEY)',
+    "CREATE USER 'handmade'@'%' IDENTIFIED BY 'by-hand-1'", "GRANT SELECT ON orders.* TO 'handmade'@'%'",
+  ]) await admin.query(sql);
+  work = tempDir();
+  mkdirSync(usersDir());
+  copyFileSync('users/payments-prod.yaml', join(usersDir(), 'payments-prod.yaml'));
+  process.env.DBUSERS_DATABASE_URL = server.url;
+  process.env.DBUSERS_STATE_DIR = join(work, 'state');
+});
+
+afterAll(async () => {
+  await admin?.close();
+  await server?.stop();
+});
+
+describe('dbusers CLI on the DESIGN §3 example', () => {
+  let before: string[];
+
+  it('validates the example as it stands', async () => {
+    const r = await cli('validate', usersDir());
+    expect(r.code).toBe(0);
+  });
+
+  it('plan exits 2 when the server is out of sync and changes nothing', async () => {
+    before = await accounts();
+    const r = await cli('plan', usersDir());
+    expect(r.code).toBe(2);
+    expect(r.out).toContain("+ create user 'audit_rw'@'%'");
+    expect(r.out).toContain("+ create role 'reporting'");
+    expect(r.out).toContain('Plan: 3 to create, 0 to change, 0 to delete.');
+    expect(await accounts()).toEqual(before);
+  });
+
+  it('apply --yes exits 0 and plan then exits 0', async () => {
+    const r = await cli('apply', usersDir(), '--yes');
+    expect(r.err).not.toContain('failed');
+    expect(r.code).toBe(0);
+    expect((await cli('plan', usersDir())).code).toBe(0);
+  });
+
+  it('audit_rw logs in with its secret and holds exactly the declared rights', async () => {
+    const db = await loginAs(server, 'audit_rw', await passwordOf('rds-orders-audit_rw-secret'));
+    try {
+      expect(await allowed(db, 'INSERT INTO audit.events VALUES (1)')).toBe(true);
+      expect(await allowed(db, 'UPDATE audit.events SET id = 2')).toBe(true);
+      expect(await allowed(db, 'SELECT * FROM audit.events')).toBe(true);
+      expect(await allowed(db, 'DELETE FROM audit.events')).toBe(true);
+      expect(await allowed(db, 'SELECT * FROM orders.invoices')).toBe(true);
+      expect(await allowed(db, 'INSERT INTO orders.invoices VALUES (1, 1)')).toBe(false);
+      expect(await allowed(db, 'SELECT * FROM orders.customers')).toBe(false);
+      expect(await allowed(db, 'CREATE TABLE audit.mine (id INT)')).toBe(false);
+      const [role] = await db.query<{ r: string }>('SELECT CURRENT_ROLE() AS r');
+      expect(role?.r).toBe('reporting');
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a hand-made GRANT is drift: plan and drift exit 2, apply removes it', async () => {
+    await admin.query("GRANT INSERT ON orders.invoices TO 'audit_rw'@'%'");
+    const plan = await cli('plan', usersDir());
+    expect(plan.code).toBe(2);
+    expect(plan.out).toContain('- INSERT on orders.invoices');
+    expect((await cli('drift', usersDir())).code).toBe(2);
+    expect((await cli('apply', usersDir(), '--yes')).code).toBe(0);
+    expect((await cli('plan', usersDir())).code).toBe(0);
+    const db = await loginAs(server, 'audit_rw', await passwordOf('rds-orders-audit_rw-secret'));
+    expect(await allowed(db, 'INSERT INTO orders.invoices VALUES (2, 2)')).toBe(false);
+    await db.close();
+  });
+
+  it('never touches the account made by hand, nor root', async () => {
+    const handmade = await loginAs(server, 'handmade', 'by-hand-1');
+    expect(await allowed(handmade, 'SELECT * FROM orders.customers')).toBe(true);
+    await handmade.close();
+    const grants = await admin.query("SHOW GRANTS FOR 'handmade'@'%'");
+    expect(grants.map((g) => Object.values(g)[0])).toContain('GRANT SELECT ON `orders`.* TO `handmade`@`%`');
+    expect(await accounts()).toEqual(expect.arrayContaining(['handmade@%', 'root@localhost', 'mariadb.sys@localhost']));
+  });
+
+  it('deletes a user removed from the YAML, schedules its secret for deletion, and keeps the rest', async () => {
+    const file = join(usersDir(), 'payments-prod.yaml');
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.replace(/  - name: app_iam[\s\S]*$/, ''));
+    const plan = await cli('plan', usersDir());
+    expect(plan.out).toContain("- delete user 'app_iam'@'%'");
+    expect((await cli('apply', usersDir(), '--yes')).code).toBe(0);
+    expect(await accounts()).not.toContain('app_iam@%');
+    expect(await accounts()).toEqual(expect.arrayContaining(['audit_rw@%', 'handmade@%', 'root@localhost']));
+    writeFileSync(file, text.replace(/users:[\s\S]*$/, 'users: []\n'));
+    const refused = await cli('apply', usersDir(), '--yes');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('over the limit');
+    expect(await accounts()).toContain('audit_rw@%');
+    expect((await cli('apply', usersDir(), '--yes', '--allow-deletes')).code).toBe(0);
+    expect(await accounts()).not.toContain('audit_rw@%');
+    const secret = secrets().read('rds-orders-audit_rw-secret');
+    expect(secret?.deletedAt).toBeDefined();
+    expect(secret?.versions.length).toBeGreaterThan(0);
+    expect(await accounts()).toEqual(expect.arrayContaining(['handmade@%', 'root@localhost']));
+    writeFileSync(file, text);
+  });
+
+  it('reports every problem of an invalid file and applies nothing', async () => {
+    const file = join(usersDir(), 'payments-prod.yaml');
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.replace('cluster: orders\n    auth: iam', 'cluster: ordrs\n    auth: iam').replace('profile: readwrite', 'profile: writer'));
+    const before = await accounts();
+    const r = await cli('apply', usersDir(), '--yes');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/payments-prod\.yaml:\d+:\d+ SCHEMA .*writer/);
+    expect(await accounts()).toEqual(before);
+    writeFileSync(file, text);
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * A real MariaDB for every database test: a throwaway server in a temp folder on a free port, or
+ * the server in DBUSERS_TEST_DATABASE_URL (which must be a throwaway: it is wiped before use).
+ * There is no mocked database.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedMariadb } from '../../reconciler/src/adapters/local/embedded-mariadb.js';
+import { connect, parseDatabaseUrl, type ConnectionSpec, type Database } from '../../reconciler/src/adapters/mysql/database.js';
+import type { SourceRepo } from '../../reconciler/src/ports/index.js';
+
+/** A server for one test file. */
+export interface TestServer {
+  url: string;
+  spec: ConnectionSpec;
+  admin(): Promise<Database>;
+  stop(): Promise<void>;
+}
+
+/** A temp folder removed by the returned function. */
+export function tempDir(prefix = 'dbusers-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Start a throwaway server (or wipe the one named by DBUSERS_TEST_DATABASE_URL). */
+export async function startTestServer(): Promise<TestServer> {
+  const given = process.env.DBUSERS_TEST_DATABASE_URL;
+  if (given) {
+    const spec = parseDatabaseUrl(given);
+    const db = await connect(spec);
+    await db.query('DROP DATABASE IF EXISTS _dbusers');
+    const accounts = await db.query<{ User: string; Host: string }>(
+      "SELECT User, Host FROM mysql.global_priv WHERE User NOT IN ('root', 'mariadb.sys', 'PUBLIC', '') AND User <> SUBSTRING_INDEX(CURRENT_USER(), '@', 1)",
+    );
+    for (const a of accounts) await db.query(`DROP USER IF EXISTS ?@?`, [a.User, a.Host]).catch(() => db.query('DROP ROLE IF EXISTS ?', [a.User]));
+    await db.close();
+    return { url: given, spec, admin: () => connect(spec), stop: async () => undefined };
+  }
+  const dir = tempDir('dbusers-mariadb-');
+  const server = await startEmbeddedMariadb(dir);
+  const spec = parseDatabaseUrl(server.url);
+  return {
+    url: server.url,
+    spec,
+    admin: () => connect(spec),
+    async stop() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Log in as a user; the promise rejects when the login is refused. */
+export function loginAs(server: TestServer, user: string, password: string): Promise<Database> {
+  return connect({ ...server.spec, user, password });
+}
+
+/** Run a statement; true when allowed, false when the server denies it for lack of privilege. */
+export async function allowed(db: Database, sql: string): Promise<boolean> {
+  try {
+    await db.query(sql);
+    return true;
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (/DENIED|ER_TABLEACCESS|ER_COLUMNACCESS|ER_PROCACCESS/.test(code)) return false;
+    throw error;
+  }
+}
+
+/** YAML files held in memory, as a SourceRepo. */
+export class MemorySource implements SourceRepo {
+  constructor(public files: Record<string, string>) {}
+  async readTree(): Promise<Map<string, string>> {
+    return new Map(Object.entries(this.files));
+  }
+}
