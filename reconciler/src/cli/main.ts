@@ -51,7 +51,7 @@ class JsonLinesSink implements EventSink {
 }
 
 /** Run the CLI; returns the exit code. */
-export async function main(argv: string[], io = { out: (s: string) => process.stdout.write(s), err: (s: string) => process.stderr.write(s) }): Promise<number> {
+export async function main(argv: string[], io: IO = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s) }): Promise<number> {
   let args: ReturnType<typeof parse>;
   try {
     args = parse(argv);

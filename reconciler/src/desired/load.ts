@@ -16,7 +16,7 @@ import { isBuiltInProtected } from '../plan/protected.js';
 
 const require = createRequire(import.meta.url);
 const schema = require('../../../schemas/users.schema.json') as object;
-const ajv = new Ajv2020.default({ allErrors: true, strict: false, useDefaults: false });
+const ajv = new Ajv2020.default({ allErrors: true, strict: false, verbose: true });
 const validateSchema = ajv.compile(schema);
 
 /** The default secret name: the seed's `rds-<db>-<user>-secret` collides across clusters; this does not. */
@@ -276,7 +276,7 @@ export function loadDesired(files: ReadonlyMap<string, string>): LoadResult {
     const file = new SourceFile(path, files.get(path)!);
     if (file.doc.errors.length > 0) {
       for (const e of file.doc.errors) {
-        const [line, col] = e.linePos?.[0] ? [e.linePos[0].line, e.linePos[0].col] : [1, 1];
+        const { line, col } = file.lines.linePos(e.pos[0]);
         diags.list.push({ code: 'YAML_SYNTAX', file: path, line, col, message: e.message.split('\n')[0]! });
       }
       continue;
@@ -299,7 +299,8 @@ export function loadDesired(files: ReadonlyMap<string, string>): LoadResult {
     checkFileIdentity(file, data, accountsSeen, diags);
     targets.push(...readFile(file, data, diags));
   }
-  return { targets: diags.list.length > 0 ? [] : targets, diagnostics: diags.list };
+  const diagnostics = diags.list.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col));
+  return { targets: diagnostics.length > 0 ? [] : targets, diagnostics };
 }
 
 /** The account id must agree with the file name (alias or account) and any account-id folder. */

@@ -228,14 +228,16 @@ class ActionRunner {
     const r = diffNames(roles, current.roles);
     for (const s of renderGrants(g.add, who)) await this.sql(s);
     for (const role of r.add) await this.sql(this.dialect.grantRole(role, who));
-    if (kind === 'user' && this.dialect.supportsRoles && diffNames(roles, current.defaultRoles).add.length + diffNames(roles, current.defaultRoles).remove.length > 0) {
-      for (const s of this.dialect.setDefaultRoles(who, [...roles].sort())) await this.sql(s);
+    const defaults = this.dialect.multipleDefaultRoles ? [...roles].sort() : [...roles].sort().slice(0, 1);
+    const d = diffNames(defaults, current.defaultRoles);
+    if (kind === 'user' && this.dialect.supportsRoles && d.add.length + d.remove.length > 0) {
+      for (const s of this.dialect.setDefaultRoles(who, defaults)) await this.sql(s);
     }
     for (const s of renderRevokes(g.remove, who)) await this.sql(s);
     for (const role of r.remove) await this.sql(this.dialect.revokeRole(role, who));
     current.grants = [...grants];
     current.roles = [...roles];
-    current.defaultRoles = kind === 'user' ? [...roles] : [];
+    current.defaultRoles = kind === 'user' ? defaults : [];
   }
 
   private async deleteUser(a: Extract<Action, { kind: 'delete_user' }>): Promise<string[]> {

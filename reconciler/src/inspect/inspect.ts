@@ -61,6 +61,7 @@ export async function inspect(
     currentUser: { user: current.slice(0, at), host: current.slice(at + 1) },
     supportsRoles: dialect.supportsRoles,
     roleHost: dialect.roleHost,
+    multipleDefaultRoles: dialect.multipleDefaultRoles,
     supportsIamAuth: Number(server?.iam_plugin ?? 0) > 0,
     accounts: dialect.readAccounts(results),
     owned,

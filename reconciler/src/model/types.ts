@@ -119,6 +119,8 @@ export interface ActualState {
   supportsRoles: boolean;
   /** The host roles have on this server: '' on MariaDB, '%' on MySQL. */
   roleHost: string;
+  /** MySQL activates several default roles; MariaDB only one (the first declared). */
+  multipleDefaultRoles: boolean;
   supportsIamAuth: boolean;
   accounts: ActualAccount[];
   owned: OwnershipRecord[];

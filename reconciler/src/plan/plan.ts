@@ -115,7 +115,8 @@ function convergeActions(want: DesiredAccount, have: ActualAccount, actual: Actu
   const out: Action[] = [];
   const grants = diffGrants(want.grants, have.grants);
   const roles = diffNames(want.roles, have.roles);
-  const defaults = want.kind === 'user' ? diffNames(want.roles, have.defaultRoles) : { add: [], remove: [] };
+  const defaultRoles = actual.multipleDefaultRoles ? want.roles : want.roles.slice(0, 1);
+  const defaults = want.kind === 'user' ? diffNames(defaultRoles, have.defaultRoles) : { add: [], remove: [] };
   const why = [
     ...grants.add.map((g) => `+${describeGrant(g)}`),
     ...grants.remove.map((g) => `-${describeGrant(g)}`),

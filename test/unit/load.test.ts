@@ -1,0 +1,92 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatDiagnostic, loadDesired, parseOn, secretNameFor } from '../../reconciler/src/desired/load.js';
+
+const INVALID = 'test/fixtures/invalid';
+
+function folder(dir: string): Map<string, string> {
+  return new Map(readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => [`users/${f}`, readFileSync(join(dir, f), 'utf8')]));
+}
+
+describe('loadDesired', () => {
+  it('accepts the DESIGN §3 example unchanged', () => {
+    const { targets, diagnostics } = loadDesired(new Map([['users/payments-prod.yaml', readFileSync('users/payments-prod.yaml', 'utf8')]]));
+    expect(diagnostics).toEqual([]);
+    expect(targets).toHaveLength(1);
+    const accounts = targets[0]!.accounts;
+    expect(accounts.map((a) => `${a.kind} ${a.user}@${a.host} ${a.auth}`)).toEqual([
+      'user audit_rw@% password', 'user app_iam@% iam', 'role reporting@% none',
+    ]);
+    expect(accounts[0]).toMatchObject({
+      secretName: 'rds-orders-audit_rw-secret', rotationDays: 30, roles: ['reporting'],
+      grants: [
+        { level: 'database', database: 'audit', privilege: 'DELETE' },
+        { level: 'database', database: 'audit', privilege: 'INSERT' },
+        { level: 'database', database: 'audit', privilege: 'SELECT' },
+        { level: 'database', database: 'audit', privilege: 'UPDATE' },
+        { level: 'table', database: 'orders', table: 'invoices', privilege: 'SELECT' },
+      ],
+    });
+  });
+
+  it('accepts every shipped example in users/', () => {
+    const files = new Map(readdirSync('users').filter((f) => f.endsWith('.yaml')).map((f) => [`users/${f}`, readFileSync(join('users', f), 'utf8')]));
+    expect(loadDesired(files).diagnostics).toEqual([]);
+  });
+
+  describe.each(readdirSync(INVALID))('invalid case %s', (name) => {
+    it('reports exactly the expected diagnostics and no targets', () => {
+      const expected = JSON.parse(readFileSync(join(INVALID, name, 'expected.json'), 'utf8')) as unknown[];
+      const { targets, diagnostics } = loadDesired(folder(join(INVALID, name)));
+      expect(expected.length).toBeGreaterThan(0);
+      expect(targets).toEqual([]);
+      expect(diagnostics.map(({ file, line, col, code }) => ({ file, line, col, code }))).toEqual(expected);
+      for (const d of diagnostics) expect(d.message.length).toBeGreaterThan(10);
+    });
+  });
+
+  it('reports every problem in every file at once', () => {
+    const all = new Map<string, string>();
+    for (const name of ['schema', 'references', 'engines']) {
+      for (const [f, text] of folder(join(INVALID, name))) all.set(f.replace('users/', `users/${name}/`), text);
+    }
+    const { diagnostics } = loadDesired(all);
+    expect(new Set(diagnostics.map((d) => d.file)).size).toBe(3);
+  });
+
+  it('formats a diagnostic as file:line:col CODE message with a caret under the column', () => {
+    const files = folder(join(INVALID, 'schema'));
+    const d = loadDesired(files).diagnostics.find((x) => x.message.includes('pasword'))!;
+    expect(formatDiagnostic(d, files.get(d.file))).toBe(
+      'users/shop-dev.yaml:14:11 SCHEMA users[0].auth: got "pasword"; allowed: "password", "iam"\n' +
+        '      auth: pasword\n' +
+        '            ^',
+    );
+  });
+});
+
+describe('parseOn', () => {
+  it.each([
+    ['*.*', { level: 'global' }],
+    ['audit.*', { level: 'database', database: 'audit' }],
+    ['orders.invoices', { level: 'table', database: 'orders', table: 'invoices' }],
+    ['`my.db`.`we``ird`', { level: 'table', database: 'my.db', table: 'we`ird' }],
+    ['PROCEDURE orders.refund', { level: 'routine', database: 'orders', routine: 'refund', routineType: 'PROCEDURE' }],
+    ['function `a b`.f', { level: 'routine', database: 'a b', routine: 'f', routineType: 'FUNCTION' }],
+  ])('reads %s', (on, expected) => {
+    expect(parseOn(on)).toEqual(expected);
+  });
+  it.each(['orders', '*.invoices', '`open.x', 'a.b.c', 'PROCEDURE orders.*'])('refuses %s with a reason', (on) => {
+    expect(typeof parseOn(on)).toBe('string');
+  });
+});
+
+describe('secretNameFor', () => {
+  it('fills the template and keeps the host to characters a secret name allows', () => {
+    const values = { account: '1', alias: 'a', cluster: 'orders', user: 'app', host: '10.0.%', database: 'db' };
+    expect(secretNameFor('rds-{cluster}-{user}-secret', values)).toBe('rds-orders-app-secret');
+    expect(secretNameFor('rds-{database}-{user}-secret', values)).toBe('rds-db-app-secret');
+    expect(secretNameFor('{alias}/{cluster}/{user}@{host}', values)).toBe('a/orders/app@10.0.any');
+  });
+});

@@ -1,0 +1,220 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { ActualState, DesiredAccount, Grant } from '../../reconciler/src/model/types.js';
+import { applyPolicy, policies, POLICY_NAMES } from '../../reconciler/src/plan/policy.js';
+import { hasChanges, plan, type PlanOptions } from '../../reconciler/src/plan/plan.js';
+import {
+  aliceReadonly, aliceReadwrite, bobReporting, bobUnmanaged, carolIam, insert, onServer, ordersCluster, reportingRole,
+  secretOk, select, serverMatching, target,
+} from '../support/fixtures.js';
+
+const now = 1_800_000_000;
+const opts: PlanOptions = { now };
+const kinds = (p: ReturnType<typeof plan>) => p.actions.map((a) => `${a.kind} ${a.user}`);
+
+describe('plan', () => {
+  it('is empty when the server matches the YAML: plan(x, x)', () => {
+    const declared = [aliceReadonly, bobReporting, reportingRole, carolIam];
+    const p = plan(target(...declared), serverMatching(declared), opts);
+    expect(p.actions).toEqual([]);
+    expect(hasChanges(p)).toBe(false);
+  });
+
+  it.each([
+    {
+      name: 'creates a missing user with its grants and secret',
+      declared: [aliceReadonly],
+      server: serverMatching([]),
+      expected: ['create_user alice'],
+    },
+    {
+      name: 'creates the role before the user that holds it',
+      declared: [bobReporting, reportingRole],
+      server: serverMatching([]),
+      expected: ['create_role reporting', 'create_user bob'],
+    },
+    {
+      name: 'changes grants of an owned user',
+      declared: [aliceReadwrite],
+      server: serverMatching([aliceReadonly]),
+      expected: ['update_grant alice'],
+    },
+    {
+      name: 'deletes an owned user that is no longer declared',
+      declared: [],
+      server: serverMatching([aliceReadonly]),
+      expected: ['delete_user alice'],
+    },
+    {
+      name: 'drops an owned role that is no longer declared',
+      declared: [],
+      server: serverMatching([reportingRole]),
+      expected: ['drop_role reporting'],
+    },
+    {
+      name: 'leaves an unmanaged account alone',
+      declared: [],
+      server: serverMatching([], { accounts: [bobUnmanaged] }),
+      expected: [],
+    },
+    {
+      name: 'does not change a declared account it does not own',
+      declared: [{ ...aliceReadwrite, user: 'bob' }],
+      server: serverMatching([], { accounts: [bobUnmanaged] }),
+      expected: [],
+    },
+    {
+      name: 'adopts a declared unmanaged account when the YAML says so',
+      declared: [{ ...aliceReadwrite, user: 'bob', adopt: true }],
+      server: serverMatching([], { accounts: [bobUnmanaged] }),
+      expected: ['create_user bob'],
+    },
+    {
+      name: 'cleans up an ownership record whose account is gone',
+      declared: [],
+      server: serverMatching([], { owned: [{ user: 'ghost', host: '%', kind: 'user', secretName: 'rds-orders-ghost-secret' }] }),
+      expected: ['delete_user ghost'],
+    },
+  ])('$name', ({ declared, server, expected }) => {
+    expect(kinds(plan(target(...declared), server, opts))).toEqual(expected);
+  });
+
+  it('update_grant carries the full desired grant set, what was there before, and why', () => {
+    const p = plan(target(aliceReadwrite), serverMatching([aliceReadonly]), opts);
+    expect(p.actions[0]).toMatchObject({
+      kind: 'update_grant',
+      grants: aliceReadwrite.grants,
+      before: { grants: aliceReadonly.grants, roles: [] },
+      reason: 'grants differ: +INSERT on orders.*',
+    });
+  });
+
+  it('reports an extra grant as a revoke in the reason', () => {
+    const p = plan(target(aliceReadonly), serverMatching([aliceReadwrite]), opts);
+    expect(p.actions[0]?.reason).toBe('grants differ: -INSERT on orders.*');
+  });
+
+  it('records what it did not act on', () => {
+    const p = plan(target({ ...aliceReadonly, user: 'bob' }), serverMatching([], { accounts: [bobUnmanaged, { ...bobUnmanaged, user: 'rdsadmin', host: 'localhost' }] }), opts);
+    expect(p.skipped).toEqual([
+      expect.objectContaining({ user: 'bob', reason: 'not adopted' }),
+      expect.objectContaining({ user: 'rdsadmin', reason: 'protected' }),
+    ]);
+  });
+
+  it('never touches protected accounts, even when the registry claims them', () => {
+    const admin = { ...onServer(aliceReadonly), user: 'admin' };
+    const rds = { ...onServer(aliceReadonly), user: 'rdsadmin', host: 'localhost' };
+    const listed = { ...onServer(aliceReadonly), user: 'legacy_app' };
+    const server = serverMatching([], {
+      accounts: [admin, rds, listed],
+      owned: [admin, rds, listed].map((a) => ({ user: a.user, host: a.host, kind: 'user' as const })),
+    });
+    const p = plan({ cluster: { ...ordersCluster, protectedAccounts: ['legacy_app'] }, accounts: [] }, server, { ...opts, allowDeletes: true });
+    expect(p.actions).toEqual([]);
+    expect(p.skipped.map((s) => s.reason)).toEqual(['protected', 'protected', 'protected']);
+  });
+
+  describe('delete limit', () => {
+    const many = Array.from({ length: 12 }, (_, i) => ({ ...aliceReadonly, user: `u${String(i).padStart(2, '0')}`, secretName: `s${i}` }));
+    it.each([
+      { name: 'allows one delete of one owned account', owned: many.slice(0, 1), declared: [], allowDeletes: false, deletes: 1 },
+      { name: 'refuses more than half of the owned accounts', owned: many.slice(0, 4), declared: many.slice(0, 1), allowDeletes: false, deletes: 0 },
+      { name: 'allows half of the owned accounts', owned: many.slice(0, 4), declared: many.slice(0, 2), allowDeletes: false, deletes: 2 },
+      { name: 'refuses more than ten', owned: many, declared: [], allowDeletes: false, deletes: 0 },
+      { name: 'allows anything when deletes are allowed', owned: many, declared: [], allowDeletes: true, deletes: 12 },
+    ])('$name', ({ owned, declared, allowDeletes, deletes }) => {
+      const p = plan(target(...declared), serverMatching(owned), { ...opts, allowDeletes });
+      expect(p.actions.filter((a) => a.kind === 'delete_user')).toHaveLength(deletes);
+      expect(p.skipped.filter((s) => s.reason === 'over delete limit')).toHaveLength(deletes === 0 ? owned.length - declared.length : 0);
+    });
+  });
+
+  describe('passwords', () => {
+    const secretName = aliceReadonly.secretName!;
+    it.each([
+      { name: 'resets when the secret is missing', secrets: {}, extra: {}, reason: 'secret missing' },
+      { name: 'resets when the secret is deleted', secrets: { [secretName]: { ...secretOk(secretName), deleted: true } }, extra: {}, reason: 'secret missing' },
+      { name: 'finishes an interrupted reset', secrets: { [secretName]: { ...secretOk(secretName), hasPending: true } }, extra: {}, reason: 'finish an interrupted reset (pending secret version)' },
+      { name: 'resets on request', secrets: { [secretName]: secretOk(secretName) }, extra: { resetRequested: ['alice@%'] }, reason: 'reset requested' },
+      { name: 'rotates when the password is older than rotationDays', secrets: { [secretName]: secretOk(secretName, now - 31 * 86_400) }, extra: {}, reason: 'password is 31 days old (rotationDays: 30)' },
+      { name: 'leaves rotation to the store when it rotates itself', secrets: { [secretName]: { ...secretOk(secretName, now - 31 * 86_400), rotationEnabled: true } }, extra: {}, reason: undefined },
+      { name: 'leaves a young password alone', secrets: { [secretName]: secretOk(secretName, now - 29 * 86_400) }, extra: {}, reason: undefined },
+    ])('$name', ({ secrets, extra, reason }) => {
+      const alice = { ...aliceReadonly, rotationDays: 30 };
+      const p = plan(target(alice), { ...serverMatching([alice]), secrets }, { ...opts, ...extra });
+      expect(p.actions.find((a) => a.kind === 'reset_password')?.reason).toBe(reason);
+    });
+  });
+
+  it('accepts a locked stand-in for an IAM user on a server without the IAM plugin', () => {
+    const server = serverMatching([carolIam], { supportsIamAuth: false });
+    server.accounts[0]!.auth = 'none';
+    expect(plan(target(carolIam), server, opts).actions).toEqual([]);
+  });
+
+  it('names the rds-db:connect resource of each IAM user', () => {
+    const p = plan({ cluster: { ...ordersCluster, resourceId: 'cluster-ABC' }, accounts: [{ ...carolIam, iamPrincipals: ['arn:aws:iam::111122223333:role/app'] }] }, serverMatching([]), opts);
+    expect(p.iamConnect).toEqual([
+      { user: 'carol', resource: 'arn:aws:rds-db:eu-west-1:111122223333:dbuser:cluster-ABC/carol', principals: ['arn:aws:iam::111122223333:role/app'] },
+    ]);
+  });
+
+  it('gives roles the host of the server, whatever was declared', () => {
+    const mysqlRole = { ...reportingRole, host: '%' };
+    expect(plan(target(mysqlRole), serverMatching([reportingRole]), opts).actions).toEqual([]);
+  });
+});
+
+describe('policies', () => {
+  const full = plan(target(aliceReadwrite, bobReporting, reportingRole), serverMatching([aliceReadonly, { ...carolIam }]), { ...opts, allowDeletes: true });
+  it.each([
+    { policy: 'sync' as const, kept: ['create_role', 'create_user', 'update_grant', 'delete_user'] },
+    { policy: 'upsert-only' as const, kept: ['create_role', 'create_user', 'update_grant'] },
+    { policy: 'create-only' as const, kept: ['create_role', 'create_user'] },
+  ])('$policy keeps $kept', ({ policy, kept }) => {
+    const p = applyPolicy(full, policy);
+    expect(p.actions.map((a) => a.kind)).toEqual(kept);
+    expect(p.skipped.filter((s) => s.reason === 'filtered by policy')).toHaveLength(full.actions.length - kept.length);
+  });
+  it('names every policy in the registry', () => {
+    expect(Object.keys(policies).sort()).toEqual([...POLICY_NAMES].sort());
+  });
+});
+
+describe('plan laws', () => {
+  const grantArb: fc.Arbitrary<Grant> = fc.oneof(
+    fc.record({ level: fc.constant('database' as const), database: fc.constantFrom('orders', 'audit', 'a_b'), privilege: fc.constantFrom('SELECT', 'INSERT', 'UPDATE') }),
+    fc.record({ level: fc.constant('table' as const), database: fc.constantFrom('orders'), table: fc.constantFrom('t1', "it's"), privilege: fc.constantFrom('SELECT', 'DELETE') }),
+  );
+  const accountArb: fc.Arbitrary<DesiredAccount> = fc.record({
+    name: fc.constantFrom('alice', 'bob', "o'brien", 'a%b', 'ü'),
+    host: fc.constantFrom('%', 'localhost'),
+    grants: fc.uniqueArray(grantArb, { maxLength: 4, selector: (g) => JSON.stringify(g) }),
+  }).map(({ name, host, grants }) => ({ ...aliceReadonly, user: name, host, grants, secretName: `s-${encodeURIComponent(name)}-${host}` }));
+  const desiredArb = fc.uniqueArray(accountArb, { maxLength: 5, selector: (a) => `${a.user}@${a.host}` });
+
+  it('plan(d, server matching d) is empty for any d', () => {
+    fc.assert(fc.property(desiredArb, (d) => !hasChanges(plan(target(...d), serverMatching(d), opts))));
+  });
+
+  it('is deterministic whatever the order of its inputs', () => {
+    fc.assert(
+      fc.property(desiredArb, desiredArb, (d, a) => {
+        const server: ActualState = serverMatching(a);
+        const p1 = plan(target(...d), server, { ...opts, allowDeletes: true });
+        const p2 = plan(target(...[...d].reverse()), { ...server, accounts: [...server.accounts].reverse() }, { ...opts, allowDeletes: true });
+        expect(p2).toEqual(p1);
+      }),
+    );
+  });
+
+  it('round-trips through JSON', () => {
+    fc.assert(
+      fc.property(desiredArb, desiredArb, (d, a) => {
+        const p = plan(target(...d), serverMatching(a), { ...opts, allowDeletes: true });
+        expect(JSON.parse(JSON.stringify(p))).toEqual(p);
+      }),
+    );
+  });
+});
