@@ -79,6 +79,12 @@ describe('plan', () => {
     expect(kinds(plan(target(...declared), server, opts))).toEqual(expected);
   });
 
+  it('keeps a secret that a declared account takes over from a deleted one', () => {
+    const renamed = { ...aliceReadonly, user: 'alice2' };
+    const p = plan(target(renamed), serverMatching([aliceReadonly]), opts);
+    expect(p.actions.find((a) => a.kind === 'delete_user')).toMatchObject({ user: 'alice', secretName: undefined });
+  });
+
   it('update_grant carries the full desired grant set, what was there before, and why', () => {
     const p = plan(target(aliceReadwrite), serverMatching([aliceReadonly]), opts);
     expect(p.actions[0]).toMatchObject({

@@ -437,6 +437,10 @@ function checkName(file: SourceFile, diags: Diagnostics, path: Path, name: strin
   if ([...name].length > dialect.maxUserLength) {
     diags.add(file, path, 'NAME_TOO_LONG', `${JSON.stringify(name)} is ${[...name].length} characters; ${spec.engine} allows ${dialect.maxUserLength}`, atKey);
   }
+  if (!atKey && name.length >= 2 && name.startsWith("'") && name.endsWith("'")) {
+    // The server strips one pair of surrounding single quotes from a login name: nobody could log in.
+    diags.add(file, path, 'UNUSABLE_NAME', `${JSON.stringify(name)} starts and ends with a single quote, which the server strips at login; nobody could log in as it`);
+  }
   if (isBuiltInProtected(name)) {
     diags.add(file, path, 'PROTECTED_ACCOUNT', `${JSON.stringify(name)} is a reserved account that dbusers never manages; choose another name`, atKey);
   }

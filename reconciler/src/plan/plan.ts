@@ -64,6 +64,9 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     else skipped.push({ user: want.user, host: want.host, reason: 'not adopted', detail: `exists but dbusers did not create it; set adopt: true to manage it (${want.source})` });
   }
 
+  // A secret a declared account names again is handed over, not deleted with its old user.
+  const declaredSecrets = new Set(desired.accounts.flatMap((d) => (d.secretName ? [d.secretName] : [])));
+  const secretToDelete = (name: string | undefined) => (name && !declaredSecrets.has(name) ? name : undefined);
   const deletes: Action[] = [];
   for (const have of actual.accounts) {
     const key = accountKey(have);
@@ -71,12 +74,12 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     if (!isSafe(have)) skipped.push({ user: have.user, host: have.host, reason: 'protected', detail: 'protected account' });
     else if (!owned.has(key)) skipped.push({ user: have.user, host: have.host, reason: 'unmanaged', detail: 'not declared and not created by dbusers' });
     else if (have.kind === 'role') deletes.push({ kind: 'drop_role', user: have.user, host: have.host, reason: 'not declared' });
-    else deletes.push({ kind: 'delete_user', user: have.user, host: have.host, secretName: owned.get(key)!.secretName, reason: 'not declared' });
+    else deletes.push({ kind: 'delete_user', user: have.user, host: have.host, secretName: secretToDelete(owned.get(key)!.secretName), reason: 'not declared' });
   }
   for (const claim of actual.owned) {
     const key = accountKey(claim);
     if (declared.has(key) || onServer.has(key) || !isSafe(claim)) continue;
-    deletes.push({ kind: 'delete_user', user: claim.user, host: claim.host, secretName: claim.secretName, reason: 'not declared (ownership record left by an interrupted run)' });
+    deletes.push({ kind: 'delete_user', user: claim.user, host: claim.host, secretName: secretToDelete(claim.secretName), reason: 'not declared (ownership record left by an interrupted run)' });
   }
   const limit = options.deleteLimit ?? DEFAULT_DELETE_LIMIT;
   const share = actual.owned.length > 0 ? deletes.length / actual.owned.length : 0;

@@ -1,0 +1,114 @@
+/**
+ * Hostile names (quotes, backticks, backslashes, %, _, unicode) round-trip exactly through
+ * YAML → plan → apply → inspect → plan, and the accounts they name can log in and do exactly what
+ * was granted. Wildcards in database names never leak to look-alike databases.
+ */
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalDispatcher, LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { reconcile } from '../../reconciler/src/reconcile.js';
+import type { EventSink } from '../../reconciler/src/ports/index.js';
+import { allowed, loginAs, MemorySource, startTestServer, tempDir, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let admin: Database;
+let env: LocalEnvironment;
+const events: EventSink = { publish: async () => undefined };
+
+const HOSTILE = ["o'brien", 'back`tick', 'back\\slash', 'per%cent', 'under_score', 'ünïcødé-名前', "x'; DROP USER root; --"];
+const DATABASES = ['app_db', "we'ird`db", 'back\\db'];
+
+function yaml(users: { name: string; secretName: string; database: string }[]): string {
+  return [
+    'account: "333344445555"',
+    'alias: hostile',
+    'clusters:',
+    '  - { name: main, region: eu-west-1, engine: mariadb, endpoint: db.example.com, port: 3306, masterSecretArn: "arn:aws:secretsmanager:eu-west-1:333344445555:secret:m" }',
+    `    databases: ${JSON.stringify(DATABASES)}`,
+  ]
+    .join('\n')
+    .replace('" }\n    databases', '", databases')
+    .replace(/\}$/, '') +
+    ` }\nusers:\n${users
+      .map((u) => `  - name: ${JSON.stringify(u.name)}\n    cluster: main\n    secretName: ${u.secretName}\n    grants: [{ database: ${JSON.stringify(u.database)}, profile: readonly }]`)
+      .join('\n')}\n`;
+}
+
+async function sync(files: Record<string, string>, mode: 'plan' | 'apply') {
+  return reconcile(
+    { source: new MemorySource(files), dispatcher: new LocalDispatcher(env), events },
+    { mode, policy: 'sync', planOptions: { now: 0, allowDeletes: true } },
+  );
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  admin = await server.admin();
+  for (const db of [...DATABASES, 'appxdb']) {
+    const id = '`' + db.replace(/`/g, '``') + '`';
+    await admin.query(`CREATE DATABASE ${id}`);
+    await admin.query(`CREATE TABLE ${id}.t (id INT)`);
+  }
+  env = new LocalEnvironment({ stateDir: join(tempDir(), 'state'), databaseUrl: server.url, log: () => undefined });
+});
+
+afterAll(async () => {
+  await env?.close();
+  await admin?.close();
+  await server?.stop();
+});
+
+describe('hostile names', () => {
+  const users = HOSTILE.map((name, i) => ({ name, secretName: `hostile-${i}`, database: DATABASES[i % DATABASES.length]! }));
+  const files = { 'users/hostile.yaml': yaml(users) };
+
+  it('validates, applies, and then plans no changes', async () => {
+    const first = await sync(files, 'apply');
+    expect(first.diagnostics).toEqual([]);
+    expect(first.status).toBe('applied');
+    const again = await sync(files, 'plan');
+    expect(again.status).toBe('in sync');
+  });
+
+  it('stores every name exactly as declared', async () => {
+    const rows = await admin.query<{ User: string }>("SELECT User FROM mysql.global_priv WHERE Host = '%'");
+    expect(rows.map((r) => r.User)).toEqual(expect.arrayContaining(HOSTILE));
+    const [root] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'root'");
+    expect(Number(root?.n)).toBeGreaterThan(0);
+  });
+
+  it('lets each user log in and read only its own database, never a look-alike', async () => {
+    for (const u of users) {
+      const secret = await env.secretsFor('333344445555').getValue(u.secretName, 'AWSCURRENT');
+      const db = await loginAs(server, u.name, secret!.password);
+      const id = '`' + u.database.replace(/`/g, '``') + '`';
+      expect(await allowed(db, `SELECT * FROM ${id}.t`)).toBe(true);
+      expect(await allowed(db, `INSERT INTO ${id}.t VALUES (1)`)).toBe(false);
+      if (u.database === 'app_db') expect(await allowed(db, 'SELECT * FROM appxdb.t')).toBe(false);
+      await db.close();
+    }
+  });
+
+  it('round-trips any printable name through apply and inspect', async () => {
+    const nameArb = fc.string({ unit: fc.constantFrom("'", '`', '\\', '%', '_', 'a', 'Z', 'é', '名', ' ', '"', ';'), minLength: 1, maxLength: 12 });
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(nameArb, { minLength: 1, maxLength: 3 }), async (names) => {
+        const declared = names.map((name, i) => ({ name, secretName: `prop-${i}`, database: 'app_db' }));
+        const f = { 'users/hostile.yaml': yaml(declared) };
+        const applied = await sync(f, 'apply');
+        if (names.some((n) => n.endsWith(' ') || (n.length >= 2 && n.startsWith("'") && n.endsWith("'")))) {
+          // Refused: the server drops a trailing space, and strips surrounding quotes at login.
+          expect(applied.status).toBe('invalid');
+          expect(applied.diagnostics.every((d) => ['SCHEMA', 'UNUSABLE_NAME'].includes(d.code))).toBe(true);
+          return;
+        }
+        expect(applied.diagnostics).toEqual([]);
+        expect(['applied', 'in sync'], JSON.stringify(applied.results)).toContain(applied.status);
+        expect((await sync(f, 'plan')).status).toBe('in sync');
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
