@@ -1,0 +1,78 @@
+/**
+ * Grants change without a window of no access: a client looping SELECT while its user moves
+ * between readwrite and readonly (and back) is never denied, because the executor grants what is
+ * missing before it revokes what is extra.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalDispatcher, LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { reconcile } from '../../reconciler/src/reconcile.js';
+import { loginAs, MemorySource, startTestServer, tempDir, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let admin: Database;
+let env: LocalEnvironment;
+
+/** readwrite on the whole database, or read-only on the one table: SELECT moves between levels. */
+const file = (readwrite: boolean) => `account: "444455556666"
+alias: loop
+clusters:
+  - { name: main, region: eu-west-1, engine: mariadb, endpoint: db.example.com, port: 3306, masterSecretArn: "arn:aws:secretsmanager:eu-west-1:444455556666:secret:m", databases: [app] }
+users:
+  - name: looper
+    cluster: main
+    grants:
+      - ${readwrite ? '{ database: app, profile: readwrite }' : '{ on: "app.t", privileges: [SELECT] }'}
+`;
+
+async function apply(readwrite: boolean) {
+  const r = await reconcile(
+    { source: new MemorySource({ 'users/loop.yaml': file(readwrite) }), dispatcher: new LocalDispatcher(env), events: { publish: async () => undefined } },
+    { mode: 'apply', policy: 'sync', planOptions: { now: 0 } },
+  );
+  expect(r.diagnostics).toEqual([]);
+  expect(r.results.every((b) => b.ok)).toBe(true);
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  admin = await server.admin();
+  await admin.query('CREATE DATABASE app');
+  await admin.query('CREATE TABLE app.t (id INT)');
+  await admin.query('INSERT INTO app.t VALUES (1)');
+  env = new LocalEnvironment({ stateDir: join(tempDir(), 'state'), databaseUrl: server.url, log: () => undefined });
+});
+
+afterAll(async () => {
+  await env?.close();
+  await admin?.close();
+  await server?.stop();
+});
+
+describe('changing grants', () => {
+  it('never denies a SELECT that both the old and the new grants allow', async () => {
+    await apply(true);
+    const secret = await env.secretsFor('444455556666').getValue('rds-main-looper-secret', 'AWSCURRENT');
+    const client = await loginAs(server, 'looper', secret!.password);
+    let stop = false;
+    let selects = 0;
+    const denials: string[] = [];
+    const loop = (async () => {
+      while (!stop) {
+        try {
+          await client.query('SELECT COUNT(*) FROM app.t');
+          selects++;
+        } catch (error) {
+          denials.push((error as Error).message);
+        }
+      }
+    })();
+    for (let i = 0; i < 20; i++) await apply(i % 2 === 1);
+    stop = true;
+    await loop;
+    await client.close();
+    expect(denials).toEqual([]);
+    expect(selects).toBeGreaterThan(100);
+  });
+});
