@@ -1,0 +1,165 @@
+/**
+ * The dialect module on the documented formats: MySQL 8 / 5.7 grant-table rows (no MySQL server runs
+ * here), MariaDB's global_priv JSON, and the statements each dialect writes.
+ */
+import { describe, expect, it } from 'vitest';
+import { dialectForEngine, dialectForVersion } from '../../reconciler/src/dialect/index.js';
+import { mariadb } from '../../reconciler/src/dialect/mariadb.js';
+import { mysql57, mysql8 } from '../../reconciler/src/dialect/mysql.js';
+import { decodeAccessBits } from '../../reconciler/src/dialect/privileges.js';
+import { renderGrants, renderRevokes } from '../../reconciler/src/dialect/statements.js';
+
+/** mysql.user columns as MySQL 8.0 defines them (reference/mysql-mariadb.md §1.2), abridged to what matters. */
+const mysqlUser = (User: string, Host: string, extra: Record<string, unknown> = {}) => ({
+  Host, User, Select_priv: 'N', Insert_priv: 'N', Process_priv: 'N', Grant_priv: 'N', Create_role_priv: 'N',
+  plugin: 'caching_sha2_password', has_auth: 1, account_locked: 'N', password_expired: 'N', pw_changed_unix: '1795420131',
+  User_attributes: null, ...extra,
+});
+
+describe('MySQL 8 dialect', () => {
+  const results = {
+    accounts: [
+      mysqlUser('app', '%', { Process_priv: 'Y' }),
+      mysqlUser('reporting', '%', { has_auth: 0, account_locked: 'Y', password_expired: 'Y', plugin: 'caching_sha2_password' }),
+      mysqlUser('iam_user', '%', { plugin: 'AWSAuthenticationPlugin' }),
+      mysqlUser('rdsadmin', 'localhost', { Select_priv: 'Y', Grant_priv: 'Y' }),
+    ],
+    global_grants: [{ USER: 'app', HOST: '%', PRIV: 'XA_RECOVER_ADMIN', WITH_GRANT_OPTION: 'N' }],
+    db: [{ Host: '%', Db: 'app\\_db', User: 'app', Select_priv: 'Y', Insert_priv: 'Y', Grant_priv: 'N', Delete_priv: 'N' }],
+    tables: [{ Host: '%', Db: 'orders', User: 'reporting', Table_name: 'invoices', Table_priv: 'Select,Grant' }],
+    columns: [{ Host: '%', Db: 'orders', User: 'app', Table_name: 'invoices', Column_name: 'total', Column_priv: 'Select,Update' }],
+    procs: [{ Host: '%', Db: 'orders', User: 'app', Routine_name: 'refund', Routine_type: 'PROCEDURE', Proc_priv: 'Execute' }],
+    role_edges: [{ FROM_HOST: '%', FROM_USER: 'reporting', TO_HOST: '%', TO_USER: 'app', WITH_ADMIN_OPTION: 'N' }],
+    default_roles: [{ HOST: '%', USER: 'app', DEFAULT_ROLE_HOST: '%', DEFAULT_ROLE_USER: 'reporting' }],
+  };
+  const accounts = mysql8.readAccounts(results);
+  const app = accounts.find((a) => a.user === 'app')!;
+
+  it('reads every level of grant into one model', () => {
+    expect(app.grants).toEqual(
+      expect.arrayContaining([
+        { level: 'global', privilege: 'PROCESS' },
+        { level: 'global', privilege: 'XA_RECOVER_ADMIN' },
+        { level: 'database', database: 'app_db', privilege: 'SELECT' },
+        { level: 'database', database: 'app_db', privilege: 'INSERT' },
+        { level: 'column', database: 'orders', table: 'invoices', column: 'total', privilege: 'SELECT' },
+        { level: 'column', database: 'orders', table: 'invoices', column: 'total', privilege: 'UPDATE' },
+        { level: 'routine', database: 'orders', routine: 'refund', routineType: 'PROCEDURE', privilege: 'EXECUTE' },
+      ]),
+    );
+    expect(app.grants).toHaveLength(7);
+  });
+
+  it('reads roles from role_edges and default roles from default_roles', () => {
+    expect(app.roles).toEqual(['reporting']);
+    expect(app.defaultRoles).toEqual(['reporting']);
+    const role = accounts.find((a) => a.user === 'reporting')!;
+    expect(role).toMatchObject({ kind: 'role', auth: 'none' });
+    expect(role.grants).toEqual([
+      { level: 'table', database: 'orders', table: 'invoices', privilege: 'SELECT' },
+      { level: 'table', database: 'orders', table: 'invoices', privilege: 'GRANT OPTION' },
+    ]);
+  });
+
+  it('knows IAM and password users and when their password changed', () => {
+    expect(accounts.find((a) => a.user === 'iam_user')?.auth).toBe('iam');
+    expect(app).toMatchObject({ auth: 'password', locked: false, passwordChangedAt: 1795420131 });
+  });
+
+  it('reads a whole server in a fixed set of queries', () => {
+    expect(mysql8.inspectQueries.map((q) => q.name)).toEqual(['accounts', 'global_grants', 'db', 'tables', 'columns', 'procs', 'role_edges', 'default_roles']);
+    expect(mysql57.inspectQueries.map((q) => q.name)).toEqual(['accounts', 'db', 'tables', 'columns', 'procs']);
+  });
+
+  it('writes roles with a host and several default roles', () => {
+    expect(mysql8.createRole('reporting')).toBe("CREATE ROLE IF NOT EXISTS 'reporting'@'%'");
+    expect(mysql8.grantRole('reporting', "'app'@'%'")).toBe("GRANT 'reporting'@'%' TO 'app'@'%'");
+    expect(mysql8.setDefaultRoles("'app'@'%'", ['a', 'b'])).toEqual(["SET DEFAULT ROLE 'a'@'%', 'b'@'%' TO 'app'@'%'"]);
+    expect(mysql8.setDefaultRoles("'app'@'%'", [])).toEqual(["SET DEFAULT ROLE NONE TO 'app'@'%'"]);
+  });
+
+  it('5.7 has no roles and shorter hosts', () => {
+    expect(mysql57.supportsRoles).toBe(false);
+    expect(mysql57.maxHostLength).toBe(60);
+    expect(mysql57.readAccounts({ accounts: [mysqlUser('x', '%', { has_auth: 0, account_locked: 'Y', password_expired: 'Y' })] })[0]?.kind).toBe('user');
+  });
+});
+
+describe('MariaDB dialect', () => {
+  it('reads global_priv JSON whether the driver parsed it or not', () => {
+    const accounts = mariadb.readAccounts({
+      accounts: [
+        { User: 'ro', Host: '10.0.%', Priv: '{"access":274878955776,"plugin":"mysql_native_password","authentication_string":"*D821","account_locked":true,"password_last_changed":1795420131}' },
+        { User: 'app_read', Host: '', Priv: { access: 0, is_role: true } },
+        { User: 'plain', Host: 'localhost', Priv: { access: 0, plugin: 'mysql_native_password', authentication_string: '*AB', default_role: 'app_read' } },
+        { User: 'iam', Host: '%', Priv: { access: 0, plugin: 'AWSAuthenticationPlugin', authentication_string: 'RDS' } },
+      ],
+      roles: [{ Host: 'localhost', User: 'plain', Role: 'app_read' }],
+    });
+    expect(accounts[0]).toMatchObject({ user: 'ro', auth: 'password', locked: true, passwordChangedAt: 1795420131 });
+    expect(accounts[0]!.grants).toEqual([
+      { level: 'global', privilege: 'PROCESS' },
+      { level: 'global', privilege: 'BINLOG MONITOR' },
+      { level: 'global', privilege: 'SLAVE MONITOR' },
+    ]);
+    expect(accounts[1]).toMatchObject({ kind: 'role', auth: 'none' });
+    expect(accounts[2]).toMatchObject({ roles: ['app_read'], defaultRoles: ['app_read'] });
+    expect(accounts[3]?.auth).toBe('iam');
+  });
+
+  it('decodes the access bitmask, up to root\'s 64 bits', () => {
+    expect(decodeAccessBits(1)).toEqual(['SELECT']);
+    expect(decodeAccessBits('18446744073709551615')).toHaveLength(39);
+    expect(decodeAccessBits(null)).toEqual([]);
+  });
+
+  it('writes roles without a host and exactly one default role', () => {
+    expect(mariadb.createRole("o'r")).toBe("CREATE ROLE IF NOT EXISTS 'o\\'r'");
+    expect(mariadb.account({ user: 'r', host: '' }, 'role')).toBe("'r'");
+    expect(mariadb.setDefaultRoles("'u'@'%'", ['a'])).toEqual(["SET DEFAULT ROLE 'a' FOR 'u'@'%'"]);
+    expect(mariadb.setDefaultRoles("'u'@'%'", [])).toEqual(["SET DEFAULT ROLE NONE FOR 'u'@'%'"]);
+  });
+});
+
+describe('picking a dialect', () => {
+  it.each([
+    ['10.11.19-MariaDB-0+deb12u1', 'mariadb'],
+    ['8.0.36', 'mysql8'],
+    ['8.0.32-aurora', 'mysql8'],
+    ['5.7.12-log', 'mysql57'],
+  ])('%s → %s', (version, name) => expect(dialectForVersion(version).name).toBe(name));
+  it('reads Aurora MySQL 2 engine versions as 5.7', () => {
+    expect(dialectForEngine('aurora-mysql', '2.11.2').name).toBe('mysql57');
+    expect(dialectForEngine('aurora-mysql', '3.05.2').name).toBe('mysql8');
+  });
+});
+
+describe('GRANT and REVOKE text', () => {
+  it('escapes wildcards at database level only, and never writes ALL PRIVILEGES', () => {
+    const grants = renderGrants(
+      [
+        { level: 'database', database: 'app_db', privilege: 'SELECT' },
+        { level: 'database', database: 'app_db', privilege: 'GRANT OPTION' },
+        { level: 'table', database: 'app_db', table: 'we`ird', privilege: 'SELECT' },
+        { level: 'column', database: 'app_db', table: 't', column: 'c', privilege: 'UPDATE' },
+        { level: 'routine', database: 'd', routine: 'p', routineType: 'PROCEDURE', privilege: 'EXECUTE' },
+        { level: 'global', privilege: 'PROCESS' },
+      ],
+      "'u'@'%'",
+    );
+    expect(grants).toEqual([
+      "GRANT SELECT ON `app\\_db`.* TO 'u'@'%' WITH GRANT OPTION",
+      "GRANT SELECT ON `app_db`.`we``ird` TO 'u'@'%'",
+      "GRANT UPDATE (`c`) ON `app_db`.`t` TO 'u'@'%'",
+      "GRANT EXECUTE ON PROCEDURE `d`.`p` TO 'u'@'%'",
+      "GRANT PROCESS ON *.* TO 'u'@'%'",
+    ]);
+    expect(grants.join('\n')).not.toContain('ALL');
+  });
+
+  it('revokes a wildcard grant exactly as the server stores it', () => {
+    expect(renderRevokes([{ level: 'database', database: 'app_%', pattern: 'app_%', privilege: 'SELECT' }], "'u'@'%'")).toEqual([
+      "REVOKE SELECT ON `app_%`.* FROM 'u'@'%'",
+    ]);
+  });
+});
