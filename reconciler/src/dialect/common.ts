@@ -2,7 +2,7 @@
  * What every dialect provides, and the pieces they share. The dialects themselves are in
  * mariadb.ts and mysql.ts; index.ts picks one.
  */
-import type { AccountId, ActualAccount, Grant } from '../model/types.js';
+import type { AccountId, ActualAccount } from '../model/types.js';
 import { quoteAccount, quoteString } from '../sql/escape.js';
 
 /** The rows of every bulk query, by query name. */
@@ -62,24 +62,34 @@ export const common = {
   },
 };
 
-/** Attach grants, role memberships and default roles to their accounts. */
-export function assembleAccounts(
-  accounts: Omit<ActualAccount, 'grants' | 'roles' | 'defaultRoles'>[],
-  grants: (AccountId & { grant: Grant })[],
-  memberships: { grantee: AccountId; role: string }[],
-  defaults: { grantee: AccountId; role: string }[],
-): ActualAccount[] {
-  const byKey = new Map<string, ActualAccount>();
-  for (const a of accounts) byKey.set(`${a.user}\0${a.host}`, { ...a, grants: [], roles: [], defaultRoles: [] });
-  const find = (id: AccountId) => byKey.get(`${id.user}\0${id.host}`);
-  for (const g of grants) find(g)?.grants.push(g.grant);
-  for (const m of memberships) find(m.grantee)?.roles.push(m.role);
-  for (const d of defaults) find(d.grantee)?.defaultRoles.push(d.role);
-  return [...byKey.values()];
+/**
+ * Accounts by (user, host), filled in one pass over each bulk result: readers push grants, roles
+ * and default roles straight onto the account they belong to, with no intermediate rows.
+ */
+export class AccountIndex {
+  private readonly byKey = new Map<string, ActualAccount>();
+
+  add(account: Omit<ActualAccount, 'grants' | 'roles' | 'defaultRoles'>): ActualAccount {
+    const full = account as ActualAccount;
+    full.grants = [];
+    full.roles = [];
+    full.defaultRoles = [];
+    this.byKey.set(account.user + '\0' + account.host, full);
+    return full;
+  }
+
+  get(user: unknown, host: unknown): ActualAccount | undefined {
+    return this.byKey.get(text(user) + '\0' + text(host));
+  }
+
+  all(): ActualAccount[] {
+    return [...this.byKey.values()];
+  }
 }
 
 /** Read one text cell whatever the driver returned (string, Buffer, null). */
 export function text(value: unknown): string {
+  if (typeof value === 'string') return value;
   if (value === null || value === undefined) return '';
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   return String(value);

@@ -1,9 +1,7 @@
 /** The grant tables MySQL and MariaDB share: `mysql.db`, `tables_priv`, `columns_priv`, `procs_priv`. */
-import type { AccountId, Grant } from '../model/types.js';
 import { decodeDatabasePattern } from '../sql/escape.js';
-import type { InspectQuery, QueryResults } from './common.js';
-import { text } from './common.js';
-import { privilegesOfRow, privilegesOfSet } from './privileges.js';
+import { text, type AccountIndex, type InspectQuery, type QueryResults } from './common.js';
+import { privilegeColumns, privilegesOfRow, privilegesOfSet } from './privileges.js';
 
 /** The bulk queries for object-level grants, one per table whatever the number of accounts. */
 export const GRANT_TABLE_QUERIES: InspectQuery[] = [
@@ -13,28 +11,33 @@ export const GRANT_TABLE_QUERIES: InspectQuery[] = [
   { name: 'procs', sql: 'SELECT Host, Db, User, Routine_name, Routine_type, Proc_priv FROM mysql.procs_priv' },
 ];
 
-type Owned = AccountId & { grant: Grant };
-
-/** Object-level grants of every account, from the rows of GRANT_TABLE_QUERIES. */
-export function readObjectGrants(results: QueryResults): Owned[] {
-  const out: Owned[] = [];
-  const who = (row: Record<string, unknown>) => ({ user: text(row.User), host: text(row.Host) });
+/** Add the object-level grants in the rows of GRANT_TABLE_QUERIES to their accounts. */
+export function readObjectGrants(results: QueryResults, index: AccountIndex): void {
+  const columns = privilegeColumns(results.db?.[0]);
   for (const row of results.db ?? []) {
-    const target = { level: 'database' as const, ...decodeDatabasePattern(text(row.Db)) };
-    for (const privilege of privilegesOfRow(row)) out.push({ ...who(row), grant: { ...target, privilege } });
+    const account = index.get(row.User, row.Host);
+    if (!account) continue;
+    const target = decodeDatabasePattern(text(row.Db));
+    for (const privilege of privilegesOfRow(row, columns)) account.grants.push({ level: 'database', ...target, privilege });
   }
   for (const row of results.tables ?? []) {
-    const target = { level: 'table' as const, database: text(row.Db), table: text(row.Table_name) };
-    for (const privilege of privilegesOfSet(text(row.Table_priv))) out.push({ ...who(row), grant: { ...target, privilege } });
+    const account = index.get(row.User, row.Host);
+    if (!account) continue;
+    const database = text(row.Db);
+    const table = text(row.Table_name);
+    for (const privilege of privilegesOfSet(row.Table_priv)) account.grants.push({ level: 'table', database, table, privilege });
   }
   for (const row of results.columns ?? []) {
-    const target = { level: 'column' as const, database: text(row.Db), table: text(row.Table_name), column: text(row.Column_name) };
-    for (const privilege of privilegesOfSet(text(row.Column_priv))) out.push({ ...who(row), grant: { ...target, privilege } });
+    const account = index.get(row.User, row.Host);
+    if (!account) continue;
+    const [database, table, column] = [text(row.Db), text(row.Table_name), text(row.Column_name)];
+    for (const privilege of privilegesOfSet(row.Column_priv)) account.grants.push({ level: 'column', database, table, column, privilege });
   }
   for (const row of results.procs ?? []) {
-    const routineType = text(row.Routine_type) === 'FUNCTION' ? ('FUNCTION' as const) : ('PROCEDURE' as const);
-    const target = { level: 'routine' as const, database: text(row.Db), routine: text(row.Routine_name), routineType };
-    for (const privilege of privilegesOfSet(text(row.Proc_priv))) out.push({ ...who(row), grant: { ...target, privilege } });
+    const account = index.get(row.User, row.Host);
+    if (!account) continue;
+    const routineType = text(row.Routine_type) === 'FUNCTION' ? 'FUNCTION' : 'PROCEDURE';
+    const [database, routine] = [text(row.Db), text(row.Routine_name)];
+    for (const privilege of privilegesOfSet(row.Proc_priv)) account.grants.push({ level: 'routine', database, routine, routineType, privilege });
   }
-  return out;
 }

@@ -2,7 +2,7 @@
 import type { ActualAccount, AuthKind } from '../model/types.js';
 import { quoteString } from '../sql/escape.js';
 import { GRANT_TABLE_QUERIES, readObjectGrants } from './grant-tables.js';
-import { assembleAccounts, common, text, type Dialect, type QueryResults } from './common.js';
+import { AccountIndex, common, text, type Dialect, type QueryResults } from './common.js';
 import {
   COLUMN_PRIVILEGES, COMMON_GLOBAL_PRIVILEGES, MARIADB_ACCESS_BITS, MYSQL_DATABASE_PRIVILEGES, ROUTINE_PRIVILEGES,
   TABLE_PRIVILEGES, decodeAccessBits,
@@ -26,30 +26,26 @@ function authKind(priv: Record<string, unknown>, isRole: boolean): AuthKind {
 }
 
 function readAccounts(results: QueryResults): ActualAccount[] {
-  const accounts: Omit<ActualAccount, 'grants' | 'roles' | 'defaultRoles'>[] = [];
-  const grants = readObjectGrants(results);
-  const defaults: { grantee: { user: string; host: string }; role: string }[] = [];
+  const index = new AccountIndex();
   for (const row of results.accounts ?? []) {
-    const id = { user: text(row.User), host: text(row.Host) };
     const priv = privJson(row.Priv);
     const isRole = priv.is_role === true || priv.is_role === 1;
     const changed = Number(priv.password_last_changed ?? NaN);
-    accounts.push({
-      ...id,
+    const account = index.add({
+      user: text(row.User),
+      host: text(row.Host),
       kind: isRole ? 'role' : 'user',
       auth: authKind(priv, isRole),
       plugin: text(priv.plugin),
       locked: priv.account_locked === true || priv.account_locked === 1,
-      passwordChangedAt: Number.isFinite(changed) && changed > 0 ? changed : undefined,
+      passwordChangedAt: changed > 0 ? changed : undefined,
     });
-    for (const privilege of decodeAccessBits(priv.access)) grants.push({ ...id, grant: { level: 'global', privilege } });
-    if (typeof priv.default_role === 'string' && priv.default_role !== '') defaults.push({ grantee: id, role: priv.default_role });
+    for (const privilege of decodeAccessBits(priv.access)) account.grants.push({ level: 'global', privilege });
+    if (typeof priv.default_role === 'string' && priv.default_role !== '') account.defaultRoles.push(priv.default_role);
   }
-  const memberships = (results.roles ?? []).map((row) => ({
-    grantee: { user: text(row.User), host: text(row.Host) },
-    role: text(row.Role),
-  }));
-  return assembleAccounts(accounts, grants, memberships, defaults);
+  readObjectGrants(results, index);
+  for (const row of results.roles ?? []) index.get(row.User, row.Host)?.roles.push(text(row.Role));
+  return index.all();
 }
 
 /** MariaDB 10.4+ (RDS for MariaDB 10.6, 10.11, 11.x). */

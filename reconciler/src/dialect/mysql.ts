@@ -3,13 +3,13 @@
  * in `mysql.user`, dynamic ones in `global_grants`, roles in `role_edges` / `default_roles` (8.0 only).
  * No MySQL server runs in the tests; this module is unit-tested on the documented table formats.
  */
-import type { AccountId, ActualAccount } from '../model/types.js';
+import type { ActualAccount } from '../model/types.js';
 import { quoteAccount } from '../sql/escape.js';
 import { GRANT_TABLE_QUERIES, readObjectGrants } from './grant-tables.js';
-import { assembleAccounts, common, text, type Dialect, type QueryResults } from './common.js';
+import { AccountIndex, common, text, type Dialect, type QueryResults } from './common.js';
 import {
   COLUMN_PRIVILEGES, COMMON_GLOBAL_PRIVILEGES, MYSQL_DATABASE_PRIVILEGES, ROUTINE_PRIVILEGES, TABLE_PRIVILEGES,
-  privilegesOfRow,
+  privilegeColumns, privilegesOfRow,
 } from './privileges.js';
 
 const MYSQL8_DYNAMIC_PRIVILEGES = [
@@ -21,40 +21,38 @@ const MYSQL8_DYNAMIC_PRIVILEGES = [
 ];
 
 function readAccounts(results: QueryResults, withRoles: boolean): ActualAccount[] {
-  const grants = readObjectGrants(results);
-  const idOf = (user: unknown, host: unknown): AccountId => ({ user: text(user), host: text(host) });
+  const index = new AccountIndex();
   const edges = withRoles ? (results.role_edges ?? []) : [];
   const roleKeys = new Set(edges.map((e) => `${text(e.FROM_USER)}\0${text(e.FROM_HOST)}`));
-  const accounts = (results.accounts ?? []).map((row) => {
-    const id = idOf(row.User, row.Host);
+  const columns = privilegeColumns(results.accounts?.[0]);
+  for (const row of results.accounts ?? []) {
+    const [user, host] = [text(row.User), text(row.Host)];
     const hasAuth = Number(row.has_auth) === 1;
     // MySQL has no role flag: a role is a FROM in role_edges, or a locked, expired account without a password.
     const isRole =
-      withRoles &&
-      (roleKeys.has(`${id.user}\0${id.host}`) || (row.account_locked === 'Y' && row.password_expired === 'Y' && !hasAuth));
-    for (const privilege of privilegesOfRow(row)) grants.push({ ...id, grant: { level: 'global', privilege } });
+      withRoles && (roleKeys.has(`${user}\0${host}`) || (row.account_locked === 'Y' && row.password_expired === 'Y' && !hasAuth));
     const changed = Number(row.pw_changed_unix ?? NaN);
     const plugin = text(row.plugin);
-    return {
-      ...id,
-      kind: isRole ? ('role' as const) : ('user' as const),
-      auth: isRole ? ('none' as const) : plugin === 'AWSAuthenticationPlugin' ? ('iam' as const) : hasAuth ? ('password' as const) : ('none' as const),
+    const account = index.add({
+      user,
+      host,
+      kind: isRole ? 'role' : 'user',
+      auth: isRole ? 'none' : plugin === 'AWSAuthenticationPlugin' ? 'iam' : hasAuth ? 'password' : 'none',
       plugin,
       locked: row.account_locked === 'Y',
-      passwordChangedAt: Number.isFinite(changed) && changed > 0 ? changed : undefined,
-    };
-  });
-  for (const row of results.global_grants ?? []) {
-    const id = idOf(row.USER, row.HOST);
-    grants.push({ ...id, grant: { level: 'global', privilege: text(row.PRIV) } });
-    if (row.WITH_GRANT_OPTION === 'Y') grants.push({ ...id, grant: { level: 'global', privilege: 'GRANT OPTION' } });
+      passwordChangedAt: changed > 0 ? changed : undefined,
+    });
+    for (const privilege of privilegesOfRow(row, columns)) account.grants.push({ level: 'global', privilege });
   }
-  const memberships = edges.map((e) => ({ grantee: idOf(e.TO_USER, e.TO_HOST), role: text(e.FROM_USER) }));
-  const defaults = (withRoles ? (results.default_roles ?? []) : []).map((d) => ({
-    grantee: idOf(d.USER, d.HOST),
-    role: text(d.DEFAULT_ROLE_USER),
-  }));
-  return assembleAccounts(accounts, grants, memberships, defaults);
+  for (const row of results.global_grants ?? []) {
+    const account = index.get(row.USER, row.HOST);
+    account?.grants.push({ level: 'global', privilege: text(row.PRIV) });
+    if (row.WITH_GRANT_OPTION === 'Y') account?.grants.push({ level: 'global', privilege: 'GRANT OPTION' });
+  }
+  readObjectGrants(results, index);
+  for (const e of edges) index.get(e.TO_USER, e.TO_HOST)?.roles.push(text(e.FROM_USER));
+  if (withRoles) for (const d of results.default_roles ?? []) index.get(d.USER, d.HOST)?.defaultRoles.push(text(d.DEFAULT_ROLE_USER));
+  return index.all();
 }
 
 const ACCOUNTS_QUERY =

@@ -42,17 +42,34 @@ export function privilegeOfColumn(column: string): string {
   return PRIV_COLUMNS[column] ?? column.replace(/_priv$/i, '').replace(/_/g, ' ').toUpperCase();
 }
 
+/**
+ * The privilege columns of a grant table, read once from its first row: the column set differs by
+ * engine and version, and testing every column name of every row costs more than the query.
+ */
+export function privilegeColumns(row: Record<string, unknown> | undefined): [column: string, privilege: string][] {
+  return Object.keys(row ?? {})
+    .filter((c) => /_priv$/i.test(c))
+    .map((c) => [c, privilegeOfColumn(c)]);
+}
+
 /** Privileges named by the `Y` columns of one grant-table row. */
-export function privilegesOfRow(row: Record<string, unknown>): string[] {
-  return Object.keys(row)
-    .filter((c) => /_priv$/i.test(c) && row[c] === 'Y')
-    .map(privilegeOfColumn);
+export function privilegesOfRow(row: Record<string, unknown>, columns = privilegeColumns(row)): string[] {
+  const out: string[] = [];
+  for (const [column, privilege] of columns) if (row[column] === 'Y') out.push(privilege);
+  return out;
 }
 
 /** Values of a SET column (`'Select,Insert,Grant'`) as privilege names. */
 export function privilegesOfSet(value: unknown): string[] {
   if (typeof value !== 'string' || value === '') return [];
-  return value.split(',').map((p) => SET_NAMES[p.toLowerCase()] ?? p.toUpperCase());
+  return value.split(',').map(setName);
+}
+
+const setNames = new Map<string, string>();
+function setName(p: string): string {
+  let name = setNames.get(p);
+  if (name === undefined) setNames.set(p, (name = SET_NAMES[p.toLowerCase()] ?? p.toUpperCase()));
+  return name;
 }
 
 const SET_NAMES: Record<string, string> = {
@@ -75,9 +92,13 @@ export const MARIADB_ACCESS_BITS = [
 
 /** Decode a MariaDB access bitmask (a number or a decimal string up to 2^64-1). */
 export function decodeAccessBits(access: unknown): string[] {
-  if (access === undefined || access === null) return [];
-  const bits = BigInt(String(access));
-  return MARIADB_ACCESS_BITS.filter((_, bit) => (bits >> BigInt(bit)) & 1n);
+  if (access === undefined || access === null || access === 0 || access === '0') return [];
+  const binary = BigInt(String(access)).toString(2);
+  const out: string[] = [];
+  for (let bit = 0; bit < MARIADB_ACCESS_BITS.length && bit < binary.length; bit++) {
+    if (binary[binary.length - 1 - bit] === '1') out.push(MARIADB_ACCESS_BITS[bit]!);
+  }
+  return out;
 }
 
 /** MariaDB stores and shows these under another name; compare on the stored one. */

@@ -9,10 +9,10 @@ import { renderGrants, renderRevokes } from '../dialect/statements.js';
 import { inspect } from '../inspect/inspect.js';
 import { diffGrants, diffNames } from '../model/grants.js';
 import {
-  accountKey, displayAccount, type AccountId, type Action, type ActualAccount, type ClusterSpec, type Grant,
+  accountKey, displayAccount, type AccountId, type Action, type ActualAccount, type ClusterSpec, type Grant, type OwnershipRecord,
 } from '../model/types.js';
 import type { RdsCredentials, SecretStore } from '../ports/index.js';
-import { claim, ensureRegistry, release } from '../registry/registry.js';
+import { claimAll, ensureRegistry, release } from '../registry/registry.js';
 import {
   DEFAULT_EXECUTOR_OPTIONS, type ActionResult, type BatchResult, type ExecutorBatch, type ExecutorOptions,
 } from './batch.js';
@@ -68,6 +68,15 @@ export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Pr
   try {
     await ensureRegistry(db);
     const state = await inspect(db, { cluster: batch.target.name, engine: batch.target.engine });
+    // Claim every account the batch creates in one statement, before any of them exists.
+    await claimAll(
+      db,
+      batch.actions.flatMap((a): OwnershipRecord[] =>
+        a.kind === 'create_user' ? [{ user: a.user, host: a.host, kind: 'user' as const, secretName: a.secretName }]
+        : a.kind === 'create_role' ? [{ user: a.user, host: a.host, kind: 'role' as const }]
+        : [],
+      ),
+    );
     const run = new ActionRunner(batch.target, dialectForVersion(state.version), state.accounts, state.supportsIamAuth, deps, options);
     let failures = 0;
     for (const action of batch.actions) {
@@ -108,7 +117,6 @@ class ActionRunner {
   async action(a: Action): Promise<string[]> {
     switch (a.kind) {
       case 'create_role':
-        await claim(this.deps.db, { user: a.user, host: a.host, kind: 'role' });
         await this.sql(this.dialect.createRole(a.user));
         this.remember(a, 'role');
         await this.converge(a, 'role', a.grants, a.roles);
@@ -145,7 +153,6 @@ class ActionRunner {
 
   private async createUser(a: Extract<Action, { kind: 'create_user' }>): Promise<string[]> {
     const existed = this.accounts.has(accountKey(a));
-    await claim(this.deps.db, { user: a.user, host: a.host, kind: 'user', secretName: a.secretName });
     const warnings: string[] = [];
     if (a.auth === 'password' && a.secretName) {
       const secret = await this.deps.secrets.describe(a.secretName);
@@ -187,9 +194,11 @@ class ActionRunner {
       await secrets.putPending(secretName, pending);
     }
     await this.sql(exists ? this.dialect.setPassword(a, pending.password) : this.dialect.createUser(a, { password: pending.password }));
+    // A new account had no password to lose; an existing one must prove the new password works
+    // before the secret calls it current.
     const warnings: string[] = [];
-    if (a.host === '%') await this.testLogin(a, pending.password);
-    else warnings.push(`login not tested: host '${a.host}' may not match where the executor connects from`);
+    if (exists && a.host === '%') await this.testLogin(a, pending.password);
+    else if (exists) warnings.push(`login not tested: host '${a.host}' may not match where the executor connects from`);
     await secrets.promotePending(secretName);
     this.remember(a, 'user').auth = 'password';
     return warnings;

@@ -17,7 +17,8 @@ export class InspectError extends Error {
   }
 }
 
-const SERVER_QUERY = `SELECT VERSION() AS version, CURRENT_USER() AS current_user_name,
+/** Version, connected account and IAM plugin, in one query. */
+export const SERVER_QUERY = `SELECT VERSION() AS version, CURRENT_USER() AS current_user_name,
   (SELECT COUNT(*) FROM information_schema.PLUGINS
     WHERE PLUGIN_NAME = 'AWSAuthenticationPlugin' AND PLUGIN_STATUS = 'ACTIVE') AS iam_plugin`;
 

@@ -30,18 +30,24 @@ export function normaliseGrants(grants: readonly Grant[]): Grant[] {
   return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
 }
 
-/** What to add and what to remove to turn `actual` into `desired`. */
+/** What to add and what to remove to turn `actual` into `desired` (planning runs this per account). */
 export function diffGrants(desired: readonly Grant[], actual: readonly Grant[]): { add: Grant[]; remove: Grant[] } {
-  const want = new Set(desired.map(grantKey));
-  const have = new Set(actual.map(grantKey));
-  return {
-    add: normaliseGrants(desired.filter((g) => !have.has(grantKey(g)))),
-    remove: normaliseGrants(actual.filter((g) => !want.has(grantKey(g)))),
-  };
+  const haveKeys = actual.map(grantKey);
+  const have = new Set(haveKeys);
+  const want = new Set<string>();
+  const add: Grant[] = [];
+  for (const g of desired) {
+    const key = grantKey(g);
+    want.add(key);
+    if (!have.has(key)) add.push(g);
+  }
+  const remove = actual.filter((_, i) => !want.has(haveKeys[i]!));
+  return { add: add.length > 0 ? normaliseGrants(add) : add, remove: remove.length > 0 ? normaliseGrants(remove) : remove };
 }
 
 /** Sorted set difference of names. */
 export function diffNames(desired: readonly string[], actual: readonly string[]): { add: string[]; remove: string[] } {
+  if (desired.length === 0 && actual.length === 0) return { add: [], remove: [] };
   return {
     add: [...new Set(desired)].filter((r) => !actual.includes(r)).sort(),
     remove: [...new Set(actual)].filter((r) => !desired.includes(r)).sort(),

@@ -52,14 +52,14 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
   const actions: Action[] = [];
   const skipped: Skipped[] = [];
 
-  for (const want of desired.accounts) {
+  for (const [key, want] of declared) {
     if (!isSafe(want)) {
       skipped.push({ user: want.user, host: want.host, reason: 'protected', detail: 'declared, but protected accounts are never changed' });
       continue;
     }
-    const have = onServer.get(accountKey(want));
+    const have = onServer.get(key);
     if (!have) actions.push(createAction(want, false, 'missing'));
-    else if (owned.has(accountKey(want))) actions.push(...convergeActions(want, have, actual, options));
+    else if (owned.has(key)) actions.push(...convergeActions(want, have, actual, options));
     else if (want.adopt) actions.push(createAction(want, true, 'adopt existing account'));
     else skipped.push({ user: want.user, host: want.host, reason: 'not adopted', detail: `exists but dbusers did not create it; set adopt: true to manage it (${want.source})` });
   }
@@ -68,16 +68,14 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
   const declaredSecrets = new Set(desired.accounts.flatMap((d) => (d.secretName ? [d.secretName] : [])));
   const secretToDelete = (name: string | undefined) => (name && !declaredSecrets.has(name) ? name : undefined);
   const deletes: Action[] = [];
-  for (const have of actual.accounts) {
-    const key = accountKey(have);
+  for (const [key, have] of onServer) {
     if (declared.has(key)) continue;
     if (!isSafe(have)) skipped.push({ user: have.user, host: have.host, reason: 'protected', detail: 'protected account' });
     else if (!owned.has(key)) skipped.push({ user: have.user, host: have.host, reason: 'unmanaged', detail: 'not declared and not created by dbusers' });
     else if (have.kind === 'role') deletes.push({ kind: 'drop_role', user: have.user, host: have.host, reason: 'not declared' });
     else deletes.push({ kind: 'delete_user', user: have.user, host: have.host, secretName: secretToDelete(owned.get(key)!.secretName), reason: 'not declared' });
   }
-  for (const claim of actual.owned) {
-    const key = accountKey(claim);
+  for (const [key, claim] of owned) {
     if (declared.has(key) || onServer.has(key) || !isSafe(claim)) continue;
     deletes.push({ kind: 'delete_user', user: claim.user, host: claim.host, secretName: secretToDelete(claim.secretName), reason: 'not declared (ownership record left by an interrupted run)' });
   }

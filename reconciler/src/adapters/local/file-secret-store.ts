@@ -4,7 +4,7 @@
  * AWSPREVIOUS versions. Deleted secrets are only marked, so they stay recoverable.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SecretMeta } from '../../model/types.js';
 import type { RdsCredentials, SecretSpec, SecretStore } from '../../ports/index.js';
@@ -57,8 +57,7 @@ export class FileSecretStore implements SecretStore {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const p = this.path(file.name);
     const tmp = `${p}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
-    chmodSync(tmp, 0o600);
+    writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600, flag: 'wx' }); // a new file: created 0600
     renameSync(tmp, p); // atomic: a crash leaves the old file or the new one, never half of one
   }
 

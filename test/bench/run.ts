@@ -1,0 +1,128 @@
+/**
+ * Benchmarks, run by hand (`npm run bench`), printed as a table; never a timed test.
+ *
+ * 1. inspect + plan of N accounts, against the raw bulk read (the same queries, nothing else) and
+ *    against one SHOW GRANTS per account, in the same run on the same server. Target: ≤ 1.5× raw.
+ * 2. apply of 1,000 new password users through the executor, against the same statements piped to
+ *    the `mariadb` client. Target: ≤ 1.3× raw.
+ *
+ * Sizes: BENCH_SIZES=1000,10000 (default); BENCH_APPLY=1000.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedMariadb } from '../../reconciler/src/adapters/local/embedded-mariadb.js';
+import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
+import { connect, parseDatabaseUrl, type Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { dialectForVersion } from '../../reconciler/src/dialect/index.js';
+import { executeBatch } from '../../reconciler/src/execute/executor.js';
+import { inspect, SERVER_QUERY } from '../../reconciler/src/inspect/inspect.js';
+import type { Action, DesiredAccount, Grant } from '../../reconciler/src/model/types.js';
+import { plan } from '../../reconciler/src/plan/plan.js';
+import { REGISTRY_QUERY, REGISTRY_TABLE, ensureRegistry } from '../../reconciler/src/registry/registry.js';
+import { quoteString } from '../../reconciler/src/sql/escape.js';
+import { ordersCluster } from '../support/fixtures.js';
+
+const sizes = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
+const applySize = Number(process.env.BENCH_APPLY ?? 1000);
+const REPEAT = 5;
+
+/** Median of `REPEAT` runs after two warm-up runs, in milliseconds. */
+async function time(work: () => Promise<unknown>): Promise<number> {
+  await work();
+  await work();
+  const runs: number[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    const start = performance.now();
+    await work();
+    runs.push(performance.now() - start);
+  }
+  return runs.sort((a, b) => a - b)[Math.floor(REPEAT / 2)]!;
+}
+
+const grantsOf = (i: number): Grant[] => [
+  { level: 'database', database: `db${i % 50}`, privilege: 'SELECT' },
+  { level: 'table', database: 'bench', table: 't', privilege: 'SELECT' },
+];
+
+async function seed(db: Database, from: number, to: number): Promise<void> {
+  await db.query('CREATE DATABASE IF NOT EXISTS bench');
+  await db.query('CREATE TABLE IF NOT EXISTS bench.t (id INT)');
+  await ensureRegistry(db);
+  for (let i = from; i < to; i++) {
+    const who = `'u${i}'@'%'`;
+    await db.query(`CREATE USER ${who} IDENTIFIED BY 'pw${i}'`);
+    await db.query(`GRANT SELECT ON \`db${i % 50}\`.* TO ${who}`);
+    await db.query(`GRANT SELECT ON bench.t TO ${who}`);
+  }
+  const rows = Array.from({ length: to - from }, (_, k) => `('u${from + k}', '%', 'user', NULL)`);
+  for (let k = 0; k < rows.length; k += 1000) await db.query(`INSERT INTO ${REGISTRY_TABLE} VALUES ${rows.slice(k, k + 1000).join(', ')}`.replace(/VALUES/, '(user, host, kind, secret_name) VALUES'));
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'dbusers-bench-'));
+  const server = await startEmbeddedMariadb(dir);
+  const spec = parseDatabaseUrl(server.url);
+  const db = await connect(spec);
+  const rows: string[][] = [];
+  try {
+    const [{ version }] = (await db.query<{ version: string }>('SELECT VERSION() AS version')) as [{ version: string }];
+    const dialect = dialectForVersion(version);
+    let seeded = 0;
+    for (const n of sizes) {
+      await seed(db, seeded, n);
+      seeded = n;
+      const desired: DesiredAccount[] = Array.from({ length: n }, (_, i) => ({
+        kind: 'user', user: `u${i}`, host: '%', cluster: 'orders', auth: 'none', grants: grantsOf(i), roles: [], adopt: false, iamPrincipals: [], source: 'bench',
+      }));
+      // The raw bulk read: exactly the SQL inspect sends, with no processing of the rows.
+      const raw = await time(async () => {
+        await db.query(SERVER_QUERY);
+        for (const q of dialect.inspectQueries) await db.query(q.sql);
+        await db.query(REGISTRY_QUERY);
+      });
+      let changes = -1;
+      const ours = await time(async () => {
+        const actual = await inspect(db, { cluster: 'orders', engine: 'mariadb' });
+        changes = plan({ cluster: ordersCluster, accounts: desired }, actual, { now: 0 }).actions.length;
+      });
+      if (changes !== 0) throw new Error(`bench: expected an empty plan over ${n} seeded accounts, got ${changes} actions`);
+      const showGrants = await time(async () => {
+        const accounts = await db.query<{ User: string; Host: string }>('SELECT User, Host FROM mysql.global_priv');
+        for (const a of accounts) await db.query(`SHOW GRANTS FOR ${quoteString(a.User)}@${quoteString(a.Host)}`).catch(() => undefined);
+      });
+      rows.push([`inspect + plan, ${n} accounts`, `${raw.toFixed(0)} ms raw bulk read`, `${ours.toFixed(0)} ms`, `${(ours / raw).toFixed(2)}×`, `SHOW GRANTS per account: ${showGrants.toFixed(0)} ms (${(showGrants / ours).toFixed(1)}× ours)`]);
+    }
+
+    // Apply: N new users, each a CREATE USER and two GRANTs (the statements the raw client runs too).
+    const store = new FileSecretStore(join(dir, 'secrets'));
+    const actions: Action[] = Array.from({ length: applySize }, (_, i) => ({
+      kind: 'create_user', user: `a${i}`, host: '%', auth: 'password', adopt: false, secretName: `bench-a${i}`, grants: grantsOf(i), roles: [], reason: 'missing',
+    }));
+    const sql = Array.from({ length: applySize }, (_, i) =>
+      [`CREATE USER 'r${i}'@'%' IDENTIFIED BY 'Pw${i}xxxxxxxxxxxxxxxxxxxxxxxxxxxxx';`, `GRANT SELECT ON \`db${i % 50}\`.* TO 'r${i}'@'%';`, `GRANT SELECT ON bench.t TO 'r${i}'@'%';`].join('\n'),
+    ).join('\n');
+    const rawStart = performance.now();
+    execFileSync('mariadb', ['-uroot', '-h127.0.0.1', `-P${spec.port}`], { input: sql });
+    const rawApply = performance.now() - rawStart;
+    const start = performance.now();
+    const result = await executeBatch(
+      { target: { ...ordersCluster, databases: ['bench'] }, actions },
+      { db, secrets: store, connectAs: (user, password) => connect({ ...spec, user, password }) },
+    );
+    const ourApply = performance.now() - start;
+    if (!result.ok) throw new Error(`bench: apply failed: ${JSON.stringify(result.results.find((r) => r.status !== 'ok'))}`);
+    rows.push([`apply ${applySize} new users`, `${rawApply.toFixed(0)} ms same SQL piped to mariadb`, `${ourApply.toFixed(0)} ms`, `${(ourApply / rawApply).toFixed(2)}×`, 'each with a secret (pending → create → promote) and an ownership record']);
+  } finally {
+    await db.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const header = ['what', 'baseline', 'dbusers', 'ratio', 'note'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log([line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n'));
+}
+
+await main();
