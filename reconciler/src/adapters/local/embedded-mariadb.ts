@@ -100,7 +100,9 @@ export async function startEmbeddedMariadb(dir: string): Promise<EmbeddedServer>
       if (exited) return;
       const done = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
-      await Promise.race([done, new Promise((r) => setTimeout(r, 20_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([done, new Promise((r) => (timer = setTimeout(r, 20_000)))]);
+      clearTimeout(timer); // a pending timer would keep the CLI alive after its work is done
       if (!exited) child.kill('SIGKILL');
     },
   };
