@@ -183,6 +183,7 @@ class ActionRunner {
     await secrets.ensure({
       name: secretName,
       description: `Credentials for ${displayAccount(a)} on ${this.target.engine} cluster ${this.target.name} (managed by dbusers)`,
+      masterSecretArn: this.target.masterSecretArn,
       tags: {
         'managed-by': 'dbusers', 'dbusers:account': this.target.account, 'dbusers:cluster': this.target.name,
         'dbusers:user': a.user, 'dbusers:host': a.host, 'dbusers:created-at': (this.deps.now?.() ?? new Date()).toISOString(),

@@ -28,6 +28,8 @@ export interface SecretSpec {
   name: string;
   description: string;
   tags: Record<string, string>;
+  /** The cluster's master secret: the new secret inherits its tags, resource policy and KMS key. */
+  masterSecretArn?: string;
 }
 
 /** Secrets with version stages, as Secrets Manager keeps them. Reads never mutate; create and delete are idempotent. */

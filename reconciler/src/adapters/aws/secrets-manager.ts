@@ -1,0 +1,206 @@
+/**
+ * The secret store on AWS Secrets Manager, as the seed's blog describes it: one secret per password
+ * user holding the RDS credentials JSON, inheriting the master secret's tags, resource policy and
+ * KMS key, rotated by the configured rotation Lambda. Passwords move through version stages
+ * (AWSPENDING → AWSCURRENT) so that a reset can never lock a user out.
+ */
+import {
+  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetRandomPasswordCommand, GetResourcePolicyCommand,
+  GetSecretValueCommand, ListSecretsCommand, PutResourcePolicyCommand, PutSecretValueCommand, RestoreSecretCommand,
+  RotateSecretCommand, SecretsManagerClient, UpdateSecretVersionStageCommand, type DescribeSecretResponse,
+} from '@aws-sdk/client-secrets-manager';
+import { randomUUID } from 'node:crypto';
+import type { SecretMeta } from '../../model/types.js';
+import type { RdsCredentials, SecretSpec, SecretStore } from '../../ports/index.js';
+import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
+
+/** How the store is set up in a database account. */
+export interface SecretsManagerSettings {
+  client?: SecretsManagerClient;
+  /** `ROTATION_LAMBDA_ARN`: rotation is enabled on every new secret when set. */
+  rotationLambdaArn?: string;
+  /** `ROTATION_DAYS`, default 30. */
+  rotationDays?: number;
+  retry?: RetryPolicy;
+}
+
+/** Raised when Secrets Manager refuses a call that is not a transient fault. */
+export class SecretStoreError extends Error {
+  override name = 'SecretStoreError';
+  constructor(
+    message: string,
+    readonly secretName: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+const isNotFound = (e: unknown) => (e as { name?: string })?.name === 'ResourceNotFoundException';
+
+/** Secrets Manager behind the SecretStore port. */
+export class SecretsManagerStore implements SecretStore {
+  private readonly client: SecretsManagerClient;
+  private readonly retry: RetryPolicy;
+
+  constructor(private readonly settings: SecretsManagerSettings = {}) {
+    this.client = settings.client ?? new SecretsManagerClient({});
+    this.retry = settings.retry ?? DEFAULT_RETRY;
+  }
+
+  private call<T>(name: string, what: string, work: () => Promise<T>): Promise<T> {
+    return withRetry(work, this.retry).catch((cause: unknown) => {
+      if (isNotFound(cause)) throw cause;
+      throw new SecretStoreError(`secret ${name}: ${what}: ${(cause as Error).message}`, name, { cause });
+    });
+  }
+
+  private async describeRaw(name: string): Promise<DescribeSecretResponse | undefined> {
+    try {
+      return await this.call(name, 'describe', () => this.client.send(new DescribeSecretCommand({ SecretId: name })));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async describe(name: string): Promise<SecretMeta | undefined> {
+    const d = await this.describeRaw(name);
+    return d ? toMeta(name, d) : undefined;
+  }
+
+  /** One paginated ListSecrets over the secrets dbusers tagged, instead of one call per secret. */
+  async describeMany(names: readonly string[]): Promise<Record<string, SecretMeta>> {
+    const wanted = new Set(names);
+    const out: Record<string, SecretMeta> = {};
+    let NextToken: string | undefined;
+    do {
+      const page = await this.call('*', 'list', () =>
+        this.client.send(
+          new ListSecretsCommand({
+            Filters: [{ Key: 'tag-key', Values: ['managed-by'] }, { Key: 'tag-value', Values: ['dbusers'] }],
+            IncludePlannedDeletion: true,
+            MaxResults: 100,
+            NextToken,
+          }),
+        ),
+      );
+      for (const s of page.SecretList ?? []) {
+        if (s.Name && wanted.has(s.Name)) out[s.Name] = toMeta(s.Name, { ...s, VersionIdsToStages: s.SecretVersionsToStages });
+      }
+      NextToken = page.NextToken;
+    } while (NextToken);
+    return out;
+  }
+
+  async ensure(spec: SecretSpec): Promise<void> {
+    const existing = await this.describeRaw(spec.name);
+    if (existing) {
+      if (existing.DeletedDate) await this.call(spec.name, 'restore', () => this.client.send(new RestoreSecretCommand({ SecretId: spec.name })));
+      return;
+    }
+    const master = spec.masterSecretArn ? await this.describeRaw(spec.masterSecretArn) : undefined;
+    const inherited = (master?.Tags ?? []).filter((t) => t.Key && !t.Key.startsWith('aws:') && !(t.Key in spec.tags));
+    // No SecretString: the secret starts with no version, so no password exists before the pending one.
+    const created = await this.call(spec.name, 'create', () =>
+      this.client.send(
+        new CreateSecretCommand({
+          Name: spec.name,
+          Description: spec.description,
+          KmsKeyId: master?.KmsKeyId,
+          Tags: [...Object.entries(spec.tags).map(([Key, Value]) => ({ Key, Value })), ...inherited],
+        }),
+      ),
+    );
+    if (spec.masterSecretArn) {
+      const policy = await this.call(spec.name, 'read the master secret policy', () =>
+        this.client.send(new GetResourcePolicyCommand({ SecretId: spec.masterSecretArn })),
+      );
+      if (policy.ResourcePolicy) {
+        await this.call(spec.name, 'put resource policy', () =>
+          this.client.send(
+            new PutResourcePolicyCommand({
+              SecretId: created.ARN ?? spec.name,
+              ResourcePolicy: policy.ResourcePolicy!.split(master?.ARN ?? spec.masterSecretArn!).join(created.ARN ?? spec.name),
+              BlockPublicPolicy: true,
+            }),
+          ),
+        );
+      }
+    }
+    if (this.settings.rotationLambdaArn) {
+      await this.call(spec.name, 'enable rotation', () =>
+        this.client.send(
+          new RotateSecretCommand({
+            SecretId: created.ARN ?? spec.name,
+            RotationLambdaARN: this.settings.rotationLambdaArn,
+            RotationRules: { AutomaticallyAfterDays: this.settings.rotationDays ?? 30 },
+            // The first password is brand new: do not rotate it away at once (the API default is true).
+            RotateImmediately: false,
+          }),
+        ),
+      );
+    }
+  }
+
+  async getValue(name: string, stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<RdsCredentials | undefined> {
+    try {
+      const v = await this.call(name, `read ${stage}`, () => this.client.send(new GetSecretValueCommand({ SecretId: name, VersionStage: stage })));
+      return v.SecretString ? (JSON.parse(v.SecretString) as RdsCredentials) : undefined;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async putPending(name: string, value: RdsCredentials): Promise<void> {
+    const token = randomUUID();
+    await this.call(name, 'put pending version', () =>
+      this.client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: token, SecretString: JSON.stringify(value), VersionStages: ['AWSPENDING'] })),
+    );
+  }
+
+  async promotePending(name: string): Promise<void> {
+    const d = await this.describeRaw(name);
+    const stages = Object.entries(d?.VersionIdsToStages ?? {});
+    const pending = stages.find(([, s]) => s.includes('AWSPENDING') && !s.includes('AWSCURRENT'))?.[0];
+    const current = stages.find(([, s]) => s.includes('AWSCURRENT'))?.[0];
+    if (!pending) return; // already promoted: idempotent
+    await this.call(name, 'promote pending to current', () =>
+      this.client.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: pending, RemoveFromVersionId: current })),
+    );
+    await this.call(name, 'clear the pending label', () =>
+      this.client.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSPENDING', RemoveFromVersionId: pending })),
+    );
+  }
+
+  async scheduleDeletion(name: string, recoveryDays: number): Promise<void> {
+    const d = await this.describeRaw(name);
+    if (!d || d.DeletedDate) return;
+    await this.call(name, 'schedule deletion', () =>
+      this.client.send(new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: recoveryDays })),
+    );
+  }
+
+  async randomPassword(): Promise<string> {
+    const r = await this.call('*', 'generate a password', () =>
+      this.client.send(new GetRandomPasswordCommand({ PasswordLength: 32, ExcludePunctuation: true, RequireEachIncludedType: true })),
+    );
+    if (!r.RandomPassword) throw new SecretStoreError('GetRandomPassword returned no password', '*');
+    return r.RandomPassword;
+  }
+}
+
+function toMeta(name: string, d: Omit<DescribeSecretResponse, '$metadata'>): SecretMeta {
+  const stages = Object.values(d.VersionIdsToStages ?? {});
+  return {
+    name,
+    arn: d.ARN,
+    tags: Object.fromEntries((d.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+    changedAt: d.LastChangedDate ? Math.floor(d.LastChangedDate.getTime() / 1000) : undefined,
+    hasCurrent: stages.some((s) => s.includes('AWSCURRENT')),
+    hasPending: stages.some((s) => s.includes('AWSPENDING') && !s.includes('AWSCURRENT')),
+    rotationEnabled: d.RotationEnabled === true,
+    deleted: d.DeletedDate !== undefined,
+  };
+}

@@ -1,0 +1,114 @@
+import {
+  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetRandomPasswordCommand, GetResourcePolicyCommand,
+  PutResourcePolicyCommand, PutSecretValueCommand, RestoreSecretCommand, RotateSecretCommand, SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SecretsManagerStore } from '../../../reconciler/src/adapters/aws/secrets-manager.js';
+import { fakeSecretsManager } from '../../support/fake-secrets-manager.js';
+
+const noWait = { attempts: 4, baseMs: 1, maxMs: 1, sleep: async () => undefined };
+const MASTER = 'orders-master';
+const masterPolicy = (arn: string) =>
+  JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:role/ops' }, Action: 'secretsmanager:GetSecretValue', Resource: arn }] });
+const value = { engine: 'aurora-mysql', host: 'h', port: 3306, username: 'app', password: 'p', dbname: 'orders' };
+
+/** The name and input of every call, in order. */
+const calls = (mock: ReturnType<typeof mockClient>) => mock.calls().map((c) => [c.args[0].constructor.name, c.args[0].input]);
+
+afterEach(() => mockClient(SecretsManagerClient).restore());
+
+describe('SecretsManagerStore', () => {
+  it('creates a secret with no version, inheriting the master secret\'s tags, KMS key and policy, with rotation not immediate', async () => {
+    const sm = fakeSecretsManager();
+    const master = sm.seed(MASTER, { username: 'admin', password: 'x' }, { tags: [{ Key: 'team', Value: 'payments' }, { Key: 'aws:cloudformation:stack-name', Value: 's' }], kmsKeyId: 'alias/db' });
+    master.policy = masterPolicy(master.arn);
+    const store = new SecretsManagerStore({ client: sm.client, rotationLambdaArn: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate', rotationDays: 30, retry: noWait });
+    sm.mock.resetHistory();
+    await store.ensure({ name: 'rds-orders-app-secret', description: 'Credentials for app', tags: { 'managed-by': 'dbusers' }, masterSecretArn: master.arn });
+    const created = sm.secrets.get('rds-orders-app-secret')!;
+    expect(calls(sm.mock)).toEqual([
+      ['DescribeSecretCommand', { SecretId: 'rds-orders-app-secret' }],
+      ['DescribeSecretCommand', { SecretId: master.arn }],
+      ['CreateSecretCommand', { Name: 'rds-orders-app-secret', Description: 'Credentials for app', KmsKeyId: 'alias/db', Tags: [{ Key: 'managed-by', Value: 'dbusers' }, { Key: 'team', Value: 'payments' }] }],
+      ['GetResourcePolicyCommand', { SecretId: master.arn }],
+      ['PutResourcePolicyCommand', { SecretId: created.arn, ResourcePolicy: masterPolicy(created.arn), BlockPublicPolicy: true }],
+      ['RotateSecretCommand', { SecretId: created.arn, RotationLambdaARN: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate', RotationRules: { AutomaticallyAfterDays: 30 }, RotateImmediately: false }],
+    ]);
+    expect(created.versions.size).toBe(0);
+  });
+
+  it('restores a secret scheduled for deletion instead of creating it again', async () => {
+    const sm = fakeSecretsManager();
+    sm.seed('rds-orders-app-secret', value).deleted = new Date();
+    await new SecretsManagerStore({ client: sm.client, retry: noWait }).ensure({ name: 'rds-orders-app-secret', description: 'd', tags: {} });
+    expect(sm.mock.commandCalls(RestoreSecretCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: 'rds-orders-app-secret' }]);
+    expect(sm.mock.commandCalls(CreateSecretCommand)).toHaveLength(0);
+  });
+
+  it('resets through version stages: pending first, then current, then the pending label cleared', async () => {
+    const sm = fakeSecretsManager();
+    const s = sm.seed('rds-orders-app-secret', value);
+    const current = [...s.versions.keys()][0]!;
+    const store = new SecretsManagerStore({ client: sm.client, retry: noWait });
+    sm.mock.resetHistory();
+    await store.putPending('rds-orders-app-secret', { ...value, password: 'new' });
+    await store.promotePending('rds-orders-app-secret');
+    const put = sm.mock.commandCalls(PutSecretValueCommand)[0]!.args[0].input;
+    expect(put).toEqual({ SecretId: 'rds-orders-app-secret', ClientRequestToken: expect.stringMatching(/^[0-9a-f-]{36}$/), SecretString: JSON.stringify({ ...value, password: 'new' }), VersionStages: ['AWSPENDING'] });
+    expect(calls(sm.mock).map(([n]) => n)).toEqual(['PutSecretValueCommand', 'DescribeSecretCommand', 'UpdateSecretVersionStageCommand', 'UpdateSecretVersionStageCommand']);
+    expect(sm.mock.commandCalls(UpdateSecretVersionStageCommand).map((c) => c.args[0].input)).toEqual([
+      { SecretId: 'rds-orders-app-secret', VersionStage: 'AWSCURRENT', MoveToVersionId: put.ClientRequestToken, RemoveFromVersionId: current },
+      { SecretId: 'rds-orders-app-secret', VersionStage: 'AWSPENDING', RemoveFromVersionId: put.ClientRequestToken },
+    ]);
+    expect(await store.getValue('rds-orders-app-secret', 'AWSCURRENT')).toMatchObject({ password: 'new' });
+    expect((await store.describe('rds-orders-app-secret'))?.hasPending).toBe(false);
+  });
+
+  it('retries throttled calls with backoff and gives up on other errors', async () => {
+    const mock = mockClient(SecretsManagerClient);
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    mock.on(PutSecretValueCommand).rejectsOnce(throttled).rejectsOnce(throttled).resolves({});
+    const store = new SecretsManagerStore({ client: new SecretsManagerClient({}), retry: noWait });
+    await store.putPending('s', value);
+    expect(mock.commandCalls(PutSecretValueCommand)).toHaveLength(3);
+    mock.on(PutSecretValueCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    await expect(store.putPending('s', value)).rejects.toThrow('secret s: put pending version: denied');
+    expect(mock.commandCalls(PutSecretValueCommand)).toHaveLength(4);
+  });
+
+  it('schedules deletion with a recovery window, never forced, once', async () => {
+    const sm = fakeSecretsManager();
+    sm.seed('rds-orders-app-secret', value);
+    const store = new SecretsManagerStore({ client: sm.client, retry: noWait });
+    await store.scheduleDeletion('rds-orders-app-secret', 7);
+    await store.scheduleDeletion('rds-orders-app-secret', 7);
+    expect(sm.mock.commandCalls(DeleteSecretCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: 'rds-orders-app-secret', RecoveryWindowInDays: 7 }]);
+  });
+
+  it('asks GetRandomPassword for letters and digits only', async () => {
+    const sm = fakeSecretsManager();
+    const password = await new SecretsManagerStore({ client: sm.client, retry: noWait }).randomPassword();
+    expect(sm.mock.commandCalls(GetRandomPasswordCommand)[0]!.args[0].input).toEqual({ PasswordLength: 32, ExcludePunctuation: true, RequireEachIncludedType: true });
+    expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
+  });
+
+  it('reads a missing secret or stage as undefined and describes many secrets in one listing', async () => {
+    const sm = fakeSecretsManager();
+    sm.seed('a', value, { tags: [{ Key: 'managed-by', Value: 'dbusers' }] });
+    const store = new SecretsManagerStore({ client: sm.client, retry: noWait });
+    expect(await store.getValue('nope', 'AWSCURRENT')).toBeUndefined();
+    expect(await store.getValue('a', 'AWSPENDING')).toBeUndefined();
+    expect(await store.describe('nope')).toBeUndefined();
+    sm.mock.resetHistory();
+    const many = await store.describeMany(['a', 'b']);
+    expect(Object.keys(many)).toEqual(['a']);
+    expect(many.a).toMatchObject({ hasCurrent: true, hasPending: false, deleted: false });
+    expect(calls(sm.mock)).toEqual([['ListSecretsCommand', { Filters: [{ Key: 'tag-key', Values: ['managed-by'] }, { Key: 'tag-value', Values: ['dbusers'] }], IncludePlannedDeletion: true, MaxResults: 100, NextToken: undefined }]]);
+    expect(sm.mock.commandCalls(DescribeSecretCommand)).toHaveLength(0);
+    expect(sm.mock.commandCalls(GetResourcePolicyCommand)).toHaveLength(0);
+    expect(sm.mock.commandCalls(PutResourcePolicyCommand)).toHaveLength(0);
+    expect(sm.mock.commandCalls(RotateSecretCommand)).toHaveLength(0);
+  });
+});
