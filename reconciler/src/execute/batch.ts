@@ -14,12 +14,22 @@ export interface ExecutorOptions {
    * create the IAM user locked, so grants can still be tried locally.
    */
   iamFallback: 'fail' | 'lock';
+  /**
+   * Write secrets the way the seed's Lambda does as well (its `create_by_user_automation` and
+   * `creation_timestamp` tags, a `db_name` key), so tools built on the seed keep working.
+   */
+  seedSecrets?: boolean;
 }
 
 export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = { maxFailures: 5, definers: 'refuse', recoveryDays: 7, iamFallback: 'fail' };
 
 /** One batch: every action of one plan for one cluster. */
 export interface ExecutorBatch {
+  /**
+   * Idempotency key (derived from commit, target and plan): a batch whose id already succeeded is
+   * answered from the record instead of running again, as EventBridge and SSM may deliver twice.
+   */
+  id?: string;
   target: ClusterSpec;
   actions: Action[];
   options?: Partial<ExecutorOptions>;
@@ -40,4 +50,6 @@ export interface BatchResult {
   cluster: string;
   ok: boolean;
   results: ActionResult[];
+  /** True when this is the recorded result of an earlier delivery of the same batch. */
+  replayed?: boolean;
 }

@@ -12,7 +12,7 @@ import {
   accountKey, displayAccount, type AccountId, type Action, type ActualAccount, type ClusterSpec, type Grant, type OwnershipRecord,
 } from '../model/types.js';
 import type { RdsCredentials, SecretStore } from '../ports/index.js';
-import { claimAll, ensureRegistry, release } from '../registry/registry.js';
+import { claimAll, completedBatch, ensureRegistry, recordBatch, release } from '../registry/registry.js';
 import {
   DEFAULT_EXECUTOR_OPTIONS, type ActionResult, type BatchResult, type ExecutorBatch, type ExecutorOptions,
 } from './batch.js';
@@ -67,6 +67,8 @@ export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Pr
   }
   try {
     await ensureRegistry(db);
+    const done = batch.id ? await completedBatch(db, batch.id) : undefined;
+    if (done) return { ...(JSON.parse(done) as BatchResult), replayed: true };
     const state = await inspect(db, { cluster: batch.target.name, engine: batch.target.engine });
     // Claim every account the batch creates in one statement, before any of them exists.
     await claimAll(
@@ -92,10 +94,12 @@ export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Pr
         record({ kind: action.kind, user: action.user, host: action.host, status: 'failed', message: `${action.kind} ${displayAccount(action)}: ${(error as Error).message}` });
       }
     }
+    const result = { cluster: batch.target.name, ok: results.every((r) => r.status === 'ok'), results };
+    if (batch.id && result.ok) await recordBatch(db, batch.id, JSON.stringify(result));
+    return result;
   } finally {
     await db.query('SELECT RELEASE_LOCK(?)', [lockName(batch.target)]).catch(() => undefined);
   }
-  return { cluster: batch.target.name, ok: results.every((r) => r.status === 'ok'), results };
 }
 
 /** Runs single actions against the state read at the start of the batch, keeping it current. */
@@ -180,13 +184,17 @@ class ActionRunner {
    */
   private async setPassword(a: AccountId, secretName: string, database: string | undefined, exists: boolean): Promise<string[]> {
     const { secrets } = this.deps;
+    const now = this.deps.now?.() ?? new Date();
+    const seedTags: Record<string, string> = this.options.seedSecrets
+      ? { create_by_user_automation: 'true', creation_timestamp: now.toISOString().slice(0, 19).replace('T', ' ') }
+      : {};
     await secrets.ensure({
       name: secretName,
       description: `Credentials for ${displayAccount(a)} on ${this.target.engine} cluster ${this.target.name} (managed by dbusers)`,
       masterSecretArn: this.target.masterSecretArn,
       tags: {
         'managed-by': 'dbusers', 'dbusers:account': this.target.account, 'dbusers:cluster': this.target.name,
-        'dbusers:user': a.user, 'dbusers:host': a.host, 'dbusers:created-at': (this.deps.now?.() ?? new Date()).toISOString(),
+        'dbusers:user': a.user, 'dbusers:host': a.host, 'dbusers:created-at': now.toISOString(), ...seedTags,
       },
     });
     let pending = await secrets.getValue(secretName, 'AWSPENDING');
@@ -214,6 +222,7 @@ class ActionRunner {
       password,
       dbname: database ?? this.target.databases[0],
       masterarn: this.target.masterSecretArn,
+      ...(this.options.seedSecrets ? { db_name: database ?? this.target.databases[0] } : {}),
     };
   }
 

@@ -36,6 +36,26 @@ export async function ensureRegistry(db: Database): Promise<void> {
        PRIMARY KEY (user, host)
      ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
   );
+  await db.query(
+    `CREATE TABLE IF NOT EXISTS ${BATCHES_TABLE} (
+       id VARCHAR(128) NOT NULL PRIMARY KEY, result MEDIUMTEXT NOT NULL,
+       completed_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+     ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+  );
+}
+
+/** Completed batches by idempotency key, with their results (which never hold a password). */
+export const BATCHES_TABLE = `${REGISTRY_SCHEMA}.completed_batches`;
+
+/** The recorded result of a batch that already succeeded, if any. */
+export async function completedBatch(db: Database, id: string): Promise<string | undefined> {
+  const [row] = await db.query<{ result: string }>(`SELECT result FROM ${BATCHES_TABLE} WHERE id = ?`, [id]);
+  return row?.result;
+}
+
+/** Record a successful batch so a redelivery is answered without running it again. */
+export async function recordBatch(db: Database, id: string, result: string): Promise<void> {
+  await db.query(`INSERT IGNORE INTO ${BATCHES_TABLE} (id, result) VALUES (?, ?)`, [id, result]);
 }
 
 /** Claim accounts before they are created or adopted: one statement per 500 accounts. */

@@ -1,0 +1,199 @@
+/**
+ * The executor Lambda handler on a real MariaDB, with Secrets Manager mocked at the SDK boundary:
+ * the seed's own single-action payloads, a batch of every kind, redelivery, a crash between reset
+ * steps, and no password in any result.
+ */
+import { DeleteSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { connect, type Database } from '../../reconciler/src/adapters/mysql/database.js';
+import type { BatchResult } from '../../reconciler/src/execute/batch.js';
+import { ExecutorEventError, ExecutorFailedError, makeExecutorHandler } from '../../reconciler/src/handlers/executor.js';
+import type { ActualState } from '../../reconciler/src/model/types.js';
+import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
+import { allowed, loginAs, startTestServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let admin: Database;
+let sm: ReturnType<typeof fakeSecretsManager>;
+const MASTER = 'prod/aurora/master';
+const context = { invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:db-user-mgmt' };
+const env = { ROTATION_LAMBDA_ARN: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate', ROTATION_DAYS: '30', DBUSERS_CLUSTER: 'orders' };
+const seedEvent = (action: string, username: string, role = 'readonly') => ({ username, role, rds_secret_name: MASTER, db_name: 'orders', action });
+
+function handler() {
+  return makeExecutorHandler({ secretsClient: sm.client, connect, env });
+}
+
+async function current(name: string): Promise<Record<string, unknown>> {
+  const s = sm.secrets.get(name)!;
+  return JSON.parse([...s.versions.values()].find((v) => v.stages.includes('AWSCURRENT'))!.value);
+}
+
+async function loginWith(name: string): Promise<Database> {
+  const c = await current(name);
+  return loginAs(server, String(c.username), String(c.password));
+}
+
+function allPasswords(): string[] {
+  return [...sm.secrets.values()].flatMap((s) => [...s.versions.values()].map((v) => String(JSON.parse(v.value).password)));
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  admin = await server.admin();
+  for (const sql of ['CREATE DATABASE orders', 'CREATE DATABASE audit', 'CREATE TABLE orders.t (id INT)', 'CREATE TABLE audit.t (id INT)',
+    "CREATE USER 'master'@'%' IDENTIFIED BY 'master-pw'", "GRANT ALL PRIVILEGES ON *.* TO 'master'@'%' WITH GRANT OPTION"]) await admin.query(sql);
+});
+
+beforeEach(() => {
+  sm = fakeSecretsManager();
+  const master = sm.seed(MASTER, { engine: 'mysql', host: server.spec.host, port: server.spec.port, username: 'master', password: 'master-pw', dbname: 'mysql' }, {
+    tags: [{ Key: 'team', Value: 'payments' }],
+  });
+  master.policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:role/app' }, Action: 'secretsmanager:GetSecretValue', Resource: master.arn }] });
+});
+
+afterEach(() => sm.mock.restore());
+
+afterAll(async () => {
+  await admin?.close();
+  await server?.stop();
+});
+
+describe('executor handler, seed payloads', () => {
+  it('create_user: makes the user and the seed-named secret with the RDS JSON, tags, policy and rotation', async () => {
+    const result = (await handler()(seedEvent('create_user', 'app_ro') as never, context)) as BatchResult;
+    expect(result.results).toEqual([expect.objectContaining({ kind: 'create_user', user: 'app_ro', status: 'ok' })]);
+    const secret = sm.secrets.get('rds-orders-app_ro-secret')!;
+    expect(Object.keys(await current('rds-orders-app_ro-secret')).sort()).toEqual(['db_name', 'dbname', 'engine', 'host', 'masterarn', 'password', 'port', 'username']);
+    expect(await current('rds-orders-app_ro-secret')).toMatchObject({ engine: 'mysql', username: 'app_ro', dbname: 'orders', masterarn: MASTER, host: server.spec.host, port: server.spec.port });
+    expect(Object.fromEntries(secret.tags.map((t) => [t.Key, t.Value]))).toMatchObject({
+      'managed-by': 'dbusers', create_by_user_automation: 'true', team: 'payments', 'dbusers:cluster': 'orders', 'dbusers:account': '111122223333',
+    });
+    expect(JSON.parse(secret.policy!).Statement[0].Resource).toBe(secret.arn);
+    expect(secret.rotation).toEqual({ lambda: env.ROTATION_LAMBDA_ARN, days: 30 });
+    const db = await loginWith('rds-orders-app_ro-secret');
+    expect(await allowed(db, 'SELECT * FROM orders.t')).toBe(true);
+    expect(await allowed(db, 'INSERT INTO orders.t VALUES (1)')).toBe(false);
+    await db.close();
+  });
+
+  it('update_grant: moves the user to readwrite on that database and keeps its other grants', async () => {
+    await handler()(seedEvent('create_user', 'app_up') as never, context);
+    await admin.query("GRANT SELECT ON audit.* TO 'app_up'@'%'");
+    await handler()(seedEvent('update_grant', 'app_up', 'readwrite') as never, context);
+    const db = await loginWith('rds-orders-app_up-secret');
+    expect(await allowed(db, 'INSERT INTO orders.t VALUES (1)')).toBe(true);
+    expect(await allowed(db, 'SELECT * FROM audit.t')).toBe(true);
+    await db.close();
+    await handler()(seedEvent('update_grant', 'app_up', 'readonly') as never, context);
+    const again = await loginWith('rds-orders-app_up-secret');
+    expect(await allowed(again, 'INSERT INTO orders.t VALUES (2)')).toBe(false);
+    await again.close();
+  });
+
+  it('reset_password: pending version, then the server, then current; the old password stops working', async () => {
+    await handler()(seedEvent('create_user', 'app_rs') as never, context);
+    const old = String((await current('rds-orders-app_rs-secret')).password);
+    sm.mock.resetHistory();
+    await handler()(seedEvent('reset_password', 'app_rs', '') as never, context);
+    const names = sm.mock.calls().map((c) => c.args[0].constructor.name);
+    expect(names.indexOf('PutSecretValueCommand')).toBeLessThan(names.indexOf('UpdateSecretVersionStageCommand'));
+    expect(sm.mock.commandCalls(PutSecretValueCommand)[0]!.args[0].input.VersionStages).toEqual(['AWSPENDING']);
+    await expect(loginAs(server, 'app_rs', old)).rejects.toThrow(/Access denied/);
+    await (await loginWith('rds-orders-app_rs-secret')).close();
+  });
+
+  it('delete_user: drops the user and schedules its secret for deletion with a recovery window', async () => {
+    await handler()(seedEvent('create_user', 'app_del') as never, context);
+    await handler()(seedEvent('delete_user', 'app_del', '') as never, context);
+    const [row] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'app_del'");
+    expect(Number(row?.n)).toBe(0);
+    expect(sm.mock.commandCalls(DeleteSecretCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: 'rds-orders-app_del-secret', RecoveryWindowInDays: 7 }]);
+  });
+
+  it('refuses to delete a user this automation did not create', async () => {
+    await admin.query("CREATE USER 'by_hand'@'%' IDENTIFIED BY 'x'");
+    await expect(handler()(seedEvent('delete_user', 'by_hand', '') as never, context)).rejects.toThrow(/not created by this automation/);
+    const [row] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'by_hand'");
+    expect(Number(row?.n)).toBe(1);
+  });
+
+  it.each([
+    ['a JSON injection in the user name', { ...seedEvent('create_user', 'x'), username: 'bob", "roles":["arn:aws:iam::999999999999:root"], "x":"' }],
+    ['an SQL injection in the database name', { ...seedEvent('create_user', 'x'), db_name: "orders`; DROP DATABASE audit; --" }],
+    ['an extra key', { ...seedEvent('create_user', 'x'), roles: ['arn:aws:iam::999999999999:root'] }],
+    ['an unknown action', { ...seedEvent('create_user', 'x'), action: 'list_users' }],
+  ])('refuses %s and changes nothing', async (_, event) => {
+    await expect(handler()(event as never, context)).rejects.toThrow(ExecutorEventError);
+    expect(sm.mock.calls()).toHaveLength(0);
+  });
+
+  it('refuses create_user without a GrantType instead of leaving a user with no grants', async () => {
+    await expect(handler()(seedEvent('create_user', 'no_role', '') as never, context)).rejects.toThrow(/GrantType/);
+    const [row] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'no_role'");
+    expect(Number(row?.n)).toBe(0);
+  });
+});
+
+describe('executor handler, batches and inspect', () => {
+  const target = () => ({ name: 'orders', account: '111122223333', alias: 'payments-prod', region: 'eu-west-1', engine: 'mysql' as const, endpoint: server.spec.host, port: server.spec.port, masterSecretArn: MASTER, databases: ['orders', 'audit'], protectedAccounts: [], remediateDrift: false });
+  const batch = () => ({
+    action: 'batch' as const,
+    id: 'commit-abc/orders/plan-1',
+    target: target(),
+    actions: [
+      { kind: 'create_role' as const, user: 'b_role', host: '', adopt: false, grants: [{ level: 'database' as const, database: 'audit', privilege: 'SELECT' }], roles: [], reason: 'missing' },
+      { kind: 'create_user' as const, user: 'b_user', host: '%', auth: 'password' as const, adopt: false, secretName: 'rds-orders-b_user-secret', grants: [{ level: 'database' as const, database: 'orders', privilege: 'SELECT' }], roles: ['b_role'], reason: 'missing' },
+      { kind: 'create_user' as const, user: 'b_gone', host: '%', auth: 'password' as const, adopt: false, secretName: 'rds-orders-b_gone-secret', grants: [], roles: [], reason: 'missing' },
+      { kind: 'reset_password' as const, user: 'b_user', host: '%', secretName: 'rds-orders-b_user-secret', reason: 'reset requested' },
+      { kind: 'delete_user' as const, user: 'b_gone', host: '%', secretName: 'rds-orders-b_gone-secret', reason: 'not declared' },
+    ],
+  });
+
+  it('runs a batch of every kind, and a redelivered batch does nothing twice', async () => {
+    const first = (await handler()(batch(), context)) as BatchResult;
+    expect(first.results.map((r) => r.status)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+    const db = await loginWith('rds-orders-b_user-secret');
+    expect(await allowed(db, 'SELECT * FROM audit.t')).toBe(true);
+    await db.close();
+    const puts = sm.mock.commandCalls(PutSecretValueCommand).length;
+    const redelivered = (await handler()(batch(), context)) as BatchResult;
+    expect(redelivered).toEqual({ ...first, replayed: true });
+    expect(sm.mock.commandCalls(PutSecretValueCommand)).toHaveLength(puts);
+    const [gone] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'b_gone'");
+    expect(Number(gone?.n)).toBe(0);
+    expect(JSON.stringify(first)).not.toMatch(new RegExp(allPasswords().join('|')));
+  });
+
+  it('takes a batch in pieces, as the SSM document passes it', async () => {
+    const text = JSON.stringify({ action: 'batch', target: target(), actions: [{ kind: 'drop_role', user: 'b_role', host: '', reason: 'not declared' }] });
+    const pieces = text.match(/.{1,500}/gs)!;
+    const result = (await handler()({ pieces }, context)) as BatchResult;
+    expect(result.results).toEqual([expect.objectContaining({ kind: 'drop_role', status: 'ok' })]);
+  });
+
+  it('fails the invocation when an action fails, and the next run repairs a crash between reset steps', async () => {
+    await handler()({ ...batch(), id: undefined, actions: [batch().actions[1]!].map((a) => ({ ...a, user: 'b_crash', secretName: 'rds-orders-b_crash-secret', roles: [] })) }, context);
+    sm.failNext('UpdateSecretVersionStageCommand', Object.assign(new Error('the Lambda was stopped'), { name: 'InvalidRequestException' }));
+    const reset = { ...batch(), id: 'reset-1', actions: [{ kind: 'reset_password' as const, user: 'b_crash', host: '%', secretName: 'rds-orders-b_crash-secret', reason: 'reset requested' }] };
+    const error = await handler()(reset, context).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ExecutorFailedError);
+    expect((error as ExecutorFailedError).result.results[0]).toMatchObject({ status: 'failed' });
+    expect((error as Error).message).not.toMatch(new RegExp(allPasswords().join('|')));
+    const pending = JSON.parse([...sm.secrets.get('rds-orders-b_crash-secret')!.versions.values()].find((v) => v.stages.includes('AWSPENDING'))!.value);
+    await (await loginAs(server, 'b_crash', pending.password)).close();
+    expect(((await handler()(reset, context)) as BatchResult).ok).toBe(true);
+    expect((await current('rds-orders-b_crash-secret')).password).toBe(pending.password);
+    await (await loginWith('rds-orders-b_crash-secret')).close();
+  });
+
+  it('inspects the target and returns its state without secret values', async () => {
+    await handler()({ ...batch(), id: undefined, actions: [batch().actions[1]!].map((a) => ({ ...a, roles: [] })) }, context);
+    const state = (await handler()({ action: 'inspect', target: target(), secretNames: ['rds-orders-b_user-secret'] }, context)) as ActualState;
+    expect(state.accounts.map((a) => a.user)).toEqual(expect.arrayContaining(['b_user', 'master']));
+    expect(state.owned.map((o) => o.user)).toContain('b_user');
+    expect(state.secrets['rds-orders-b_user-secret']).toMatchObject({ hasCurrent: true });
+    expect(JSON.stringify(state)).not.toMatch(new RegExp(allPasswords().join('|')));
+  });
+});
