@@ -1,0 +1,191 @@
+/**
+ * Dispatch through Systems Manager: one StartAutomationExecution of the dbusers document per target
+ * and chunk, run in the database's own account and Region through TargetLocations; poll until it
+ * ends; read the per-action results back from the child execution's step output. Actual state is
+ * read by invoking the executor's `inspect` directly through the cross-account role. The
+ * reconciler never holds another account's database credentials.
+ */
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  DescribeAutomationExecutionsCommand, GetAutomationExecutionCommand, SSMClient, StartAutomationExecutionCommand,
+  type AutomationExecution,
+} from '@aws-sdk/client-ssm';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { createHash } from 'node:crypto';
+import type { ActionResult, BatchResult, ExecutorBatch } from '../../execute/batch.js';
+import type { Action, ActualState, ClusterSpec } from '../../model/types.js';
+import type { Dispatcher } from '../../ports/index.js';
+import { withRetry, type RetryPolicy } from './retry.js';
+
+/** SSM limits (reference/aws-formats.md §3.2): a parameter holds at most 50 strings of 512 characters. */
+export const PIECE_SIZE = 500;
+export const MAX_PIECES = 50;
+
+const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled', 'CompletedWithSuccess', 'CompletedWithFailure', 'Rejected', 'Exited']);
+const SUCCEEDED = new Set(['Success', 'CompletedWithSuccess']);
+
+/** How the central account reaches the database accounts. */
+export interface SsmDispatcherSettings {
+  /** SSM in the central (tooling) account, where executions are started. */
+  ssm: SSMClient;
+  /** The document's name, or its ARN when shared from another account. */
+  documentName: string;
+  /** The executor Lambda's name, the same in every database account. */
+  lambdaFunctionName: string;
+  /** `TargetLocations.ExecutionRoleName`: the role assumed in the database account. @default AssumableRoleInDatabaseAccount */
+  executionRoleName?: string;
+  /** `AutomationAssumeRole` of the parent execution (the administration role), when the document needs it. */
+  automationAssumeRole?: string;
+  /** The commit being applied: part of each execution's idempotency key. */
+  revision: string;
+  /** Clients in a database account, acting as the execution role. */
+  targetClients?: (account: string, region: string) => { ssm: SSMClient; lambda: LambdaClient };
+  poll?: { initialMs: number; maxMs: number; deadlineMs: number; sleep?: (ms: number) => Promise<void> };
+  retry?: RetryPolicy;
+}
+
+/** A deterministic UUID from text: SSM wants a UUID-shaped ClientToken. */
+export function uuidFrom(text: string): string {
+  const h = createHash('sha256').update(text).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Digest of a list of actions: the same plan gives the same key. */
+export function planDigest(actions: readonly Action[]): string {
+  return createHash('sha256').update(JSON.stringify(actions)).digest('hex').slice(0, 16);
+}
+
+/** Split a batch into chunks whose JSON fits one execution's parameter, each with its idempotency id. */
+export function chunkBatch(batch: ExecutorBatch, revision: string): { id: string; pieces: string[]; actions: Action[] }[] {
+  const encode = (actions: Action[]) => {
+    const id = `${revision}/${batch.target.account}/${batch.target.region}/${batch.target.name}/${planDigest(actions)}`;
+    const text = JSON.stringify({ action: 'batch', id, target: batch.target, actions, ...(batch.options ? { options: batch.options } : {}) });
+    return { id, actions, pieces: text.match(new RegExp(`[\\s\\S]{1,${PIECE_SIZE}}`, 'g')) ?? [] };
+  };
+  const split = (actions: Action[]): ReturnType<typeof encode>[] => {
+    const whole = encode(actions);
+    if (whole.pieces.length <= MAX_PIECES) return [whole];
+    if (actions.length === 1) throw new Error(`action ${actions[0]!.kind} '${actions[0]!.user}' is too large for one SSM execution (${whole.pieces.length} pieces)`);
+    const half = Math.ceil(actions.length / 2);
+    return [...split(actions.slice(0, half)), ...split(actions.slice(half))];
+  };
+  return split(batch.actions);
+}
+
+/** Results for every action of a chunk when the execution says nothing per action. */
+function allFailed(actions: readonly Action[], message: string): ActionResult[] {
+  return actions.map((a) => ({ kind: a.kind, user: a.user, host: a.host, status: 'failed', message }));
+}
+
+/** The Dispatcher on SSM Automation. */
+export class SsmDispatcher implements Dispatcher {
+  private readonly role: string;
+
+  constructor(private readonly s: SsmDispatcherSettings) {
+    this.role = s.executionRoleName ?? 'AssumableRoleInDatabaseAccount';
+  }
+
+  private clients(account: string, region: string) {
+    if (this.s.targetClients) return this.s.targetClients(account, region);
+    const credentials = fromTemporaryCredentials({
+      params: { RoleArn: `arn:aws:iam::${account}:role/${this.role}`, RoleSessionName: 'dbusers-reconciler' },
+    });
+    return { ssm: new SSMClient({ region, credentials }), lambda: new LambdaClient({ region, credentials }) };
+  }
+
+  async inspect(cluster: ClusterSpec, secretNames: readonly string[]): Promise<ActualState> {
+    const { lambda } = this.clients(cluster.account, cluster.region);
+    const out = await withRetry(
+      () => lambda.send(new InvokeCommand({ FunctionName: this.s.lambdaFunctionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify({ action: 'inspect', target: cluster, secretNames })) })),
+      this.s.retry,
+    );
+    const body = out.Payload ? new TextDecoder().decode(out.Payload) : '';
+    if (out.FunctionError) throw new Error(`inspect ${cluster.alias}/${cluster.name}: the executor failed: ${body}`);
+    return JSON.parse(body) as ActualState;
+  }
+
+  async dispatch(batch: ExecutorBatch): Promise<BatchResult> {
+    const results: ActionResult[] = [];
+    for (const chunk of chunkBatch(batch, this.s.revision)) results.push(...(await this.runChunk(batch.target, chunk)));
+    return { cluster: batch.target.name, ok: results.every((r) => r.status === 'ok'), results };
+  }
+
+  private async runChunk(target: ClusterSpec, chunk: { id: string; pieces: string[]; actions: Action[] }): Promise<ActionResult[]> {
+    const started = await withRetry(
+      () =>
+        this.s.ssm.send(
+          new StartAutomationExecutionCommand({
+            DocumentName: this.s.documentName,
+            Parameters: {
+              LambdaFunctionName: [this.s.lambdaFunctionName],
+              Action: ['batch'],
+              Batch: chunk.pieces,
+              ...(this.s.automationAssumeRole ? { AutomationAssumeRole: [this.s.automationAssumeRole] } : {}),
+            },
+            // The same commit, target and plan give the same token: a redelivered event never starts a second run.
+            ClientToken: uuidFrom(chunk.id),
+            TargetLocations: [
+              { Accounts: [target.account], Regions: [target.region], ExecutionRoleName: this.role, TargetLocationMaxConcurrency: '1', TargetLocationMaxErrors: '0' },
+            ],
+          }),
+        ),
+      this.s.retry,
+    );
+    const parentId = started.AutomationExecutionId!;
+    const parent = await this.waitFor(this.s.ssm, parentId);
+    if (!parent) return allFailed(chunk.actions, `automation ${parentId} did not finish before the deadline; it may still run`);
+    const { ssm } = this.clients(target.account, target.region);
+    const children = await withRetry(
+      () => ssm.send(new DescribeAutomationExecutionsCommand({ Filters: [{ Key: 'ParentExecutionId', Values: [parentId] }] })),
+      this.s.retry,
+    );
+    const childId = children.AutomationExecutionMetadataList?.[0]?.AutomationExecutionId;
+    if (!childId) return allFailed(chunk.actions, `automation ${parentId} ended ${parent.AutomationExecutionStatus} without running in ${target.account}/${target.region}: ${parent.FailureMessage ?? 'no failure message'}`);
+    const child = await this.waitFor(ssm, childId);
+    if (!child) return allFailed(chunk.actions, `automation ${childId} in ${target.account} did not finish before the deadline`);
+    return readResults(child, chunk.actions);
+  }
+
+  /** Poll with growing waits until the execution ends or the deadline passes. */
+  private async waitFor(ssm: SSMClient, id: string): Promise<AutomationExecution | undefined> {
+    const poll = this.s.poll ?? { initialMs: 2_000, maxMs: 15_000, deadlineMs: 15 * 60_000 };
+    const sleep = poll.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+    let waited = 0;
+    for (let wait = poll.initialMs; ; wait = Math.min(poll.maxMs, Math.round(wait * 1.5))) {
+      const { AutomationExecution: e } = await withRetry(() => ssm.send(new GetAutomationExecutionCommand({ AutomationExecutionId: id })), this.s.retry);
+      if (e && TERMINAL.has(e.AutomationExecutionStatus ?? '')) return e;
+      if (waited >= poll.deadlineMs) return undefined;
+      await sleep(wait);
+      waited += wait;
+    }
+  }
+}
+
+/**
+ * Per-action results from the child execution: the executor's result is the step's Payload output
+ * on success, and the error message of a failed invocation (ExecutorFailedError carries the results).
+ */
+export function readResults(child: AutomationExecution, actions: readonly Action[]): ActionResult[] {
+  const step = child.StepExecutions?.find((s) => s.StepName === 'invokeBatch');
+  const payload = child.Outputs?.['invokeBatch.Payload']?.[0] ?? step?.Outputs?.Payload?.[0];
+  for (const text of [payload, step?.FailureDetails?.Details?.['VerboseMessage']?.[0], step?.FailureMessage]) {
+    const result = parseResult(text);
+    if (result) return result.results;
+  }
+  if (SUCCEEDED.has(child.AutomationExecutionStatus ?? '')) return allFailed(actions, 'the automation succeeded but returned no per-action results');
+  return allFailed(actions, `automation ${child.AutomationExecutionId} ${child.AutomationExecutionStatus}: ${step?.FailureMessage ?? child.FailureMessage ?? 'no message'}`);
+}
+
+function parseResult(text: string | undefined): BatchResult | undefined {
+  if (!text) return undefined;
+  try {
+    let value = JSON.parse(text) as unknown;
+    // A failed invocation's payload is {errorType, errorMessage}; the message is the result JSON.
+    const message = (value as { errorMessage?: string })?.errorMessage;
+    if (message) value = JSON.parse(message);
+    return Array.isArray((value as BatchResult)?.results) ? (value as BatchResult) : undefined;
+  } catch {
+    const start = text.indexOf('{"cluster"');
+    return start >= 0 ? parseResult(text.slice(start, text.lastIndexOf('}') + 1)) : undefined;
+  }
+}
