@@ -15,7 +15,7 @@ import { importYaml } from '../desired/import.js';
 import type { Plan } from '../model/types.js';
 import { POLICY_NAMES, type PolicyName } from '../plan/policy.js';
 import { renderMarkdown, renderText, summarise } from '../plan/render.js';
-import type { EventSink } from '../ports/index.js';
+import type { Dispatcher, EventSink } from '../ports/index.js';
 import { reconcile, type ReconcileResult } from '../reconcile.js';
 
 const USAGE = `dbusers: GitOps for MySQL / Aurora MySQL / MariaDB users
@@ -37,9 +37,15 @@ DIR defaults to ./users. Options:
   --yes                             apply without asking
   --events                          print result events as JSON lines on stdout
 
-Environment:
+Environment (local mode):
   DBUSERS_DATABASE_URL   mysql://user:password@host:port used for every cluster
   DBUSERS_STATE_DIR      state folder: local secrets and the embedded MariaDB (default .dbusers)
+Environment (AWS mode, with AWS credentials of the central account):
+  DBUSERS_SSM_DOCUMENT   name or ARN of the dbusers automation document: turns AWS mode on
+  DBUSERS_EXECUTOR_FUNCTION   executor Lambda name in every database account (default dbusers-executor)
+  DBUSERS_EXECUTION_ROLE      role assumed in database accounts (default AssumableRoleInDatabaseAccount)
+  DBUSERS_AUTOMATION_ROLE_ARN AutomationAssumeRole for the parent execution (optional)
+  DBUSERS_REVISION            the commit applied: part of each execution's idempotency key
 `;
 
 /** Writes events as JSON lines: to stdout with --events, else to <state>/events.jsonl. */
@@ -104,9 +110,10 @@ export async function main(argv: string[], io: IO = { out: (s) => void process.s
     if (command === 'import') return await runImport(source, env, values.cluster, io);
     const events = new JsonLinesSink(values.events ? io.out : (line) => appendFileSync(join(stateDir, 'events.jsonl'), line));
     const result = await reconcile(
-      { source, dispatcher: new LocalDispatcher(env, {}, (line) => io.err(`  ${line}\n`)), events },
+      { source, dispatcher: await chooseDispatcher(env, io), events },
       {
         mode: command === 'apply' ? 'apply' : command === 'drift' ? 'drift' : 'plan',
+        revision: process.env.DBUSERS_REVISION || undefined,
         policy,
         only: values.cluster,
         planOptions: { now: Math.floor(Date.now() / 1000), allowDeletes: values['allow-deletes'], resetRequested: values.reset },
@@ -122,6 +129,26 @@ export async function main(argv: string[], io: IO = { out: (s) => void process.s
     process.off('SIGTERM', stop);
     await env.close();
   }
+}
+
+/**
+ * Local mode unless AWS mode is configured: with DBUSERS_SSM_DOCUMENT set, changes go through the
+ * SSM automation in each database account and state is read through its executor Lambda.
+ */
+async function chooseDispatcher(env: LocalEnvironment, io: IO): Promise<Dispatcher> {
+  const document = process.env.DBUSERS_SSM_DOCUMENT;
+  if (!document) return new LocalDispatcher(env, {}, (line) => io.err(`  ${line}\n`));
+  // Loaded only in AWS mode, so local runs do not pay for the SDK.
+  const [{ SSMClient }, { SsmDispatcher }] = await Promise.all([import('@aws-sdk/client-ssm'), import('../adapters/aws/ssm-dispatcher.js')]);
+  io.err(`dbusers: AWS mode: automation ${document}, executor ${process.env.DBUSERS_EXECUTOR_FUNCTION ?? 'dbusers-executor'}\n`);
+  return new SsmDispatcher({
+    ssm: new SSMClient({}),
+    documentName: document,
+    lambdaFunctionName: process.env.DBUSERS_EXECUTOR_FUNCTION ?? 'dbusers-executor',
+    executionRoleName: process.env.DBUSERS_EXECUTION_ROLE || undefined,
+    automationAssumeRole: process.env.DBUSERS_AUTOMATION_ROLE_ARN || undefined,
+    revision: process.env.DBUSERS_REVISION || `cli-${new Date().toISOString()}`,
+  });
 }
 
 function parse(argv: string[]) {

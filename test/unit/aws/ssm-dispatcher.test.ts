@@ -1,7 +1,10 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeAutomationExecutionsCommand, GetAutomationExecutionCommand, SSMClient, StartAutomationExecutionCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../../reconciler/src/cli/main.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chunkBatch, MAX_PIECES, PIECE_SIZE, SsmDispatcher, uuidFrom } from '../../../reconciler/src/adapters/aws/ssm-dispatcher.js';
 import type { BatchResult } from '../../../reconciler/src/execute/batch.js';
@@ -89,6 +92,24 @@ describe('SsmDispatcher in reconcile()', () => {
     expect(JSON.stringify(starts[0]!.args[0].input)).not.toMatch(/password"\s*:/);
     expect(ssmMock.commandCalls(DescribeAutomationExecutionsCommand)[0]!.args[0].input).toEqual({ Filters: [{ Key: 'ParentExecutionId', Values: ['parent-1'] }] });
     expect(sleeps).toEqual([1000]);
+  });
+});
+
+describe('the CLI in AWS mode', () => {
+  it('reads every cluster through its executor Lambda when DBUSERS_SSM_DOCUMENT is set, and starts nothing on plan', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { DBUSERS_SSM_DOCUMENT: 'dbusers-executor', DBUSERS_STATE_DIR: mkdtempSync(join(tmpdir(), 'dbusers-cli-')), AWS_REGION: 'eu-west-1' });
+    delete process.env.DBUSERS_DATABASE_URL;
+    let out = '';
+    try {
+      const code = await main(['plan', 'users'], { out: (t) => void (out += t), err: () => undefined });
+      expect(code).toBe(2);
+    } finally {
+      process.env = saved;
+    }
+    expect(lambdaMock.commandCalls(InvokeCommand).map((c) => JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)).target.name)).toEqual(['orders', 'catalog']);
+    expect(ssmMock.commandCalls(StartAutomationExecutionCommand)).toHaveLength(0);
+    expect(out).toContain("+ create user 'audit_rw'@'%'");
   });
 });
 
