@@ -67,23 +67,28 @@ export const common = {
  * and default roles straight onto the account they belong to, with no intermediate rows.
  */
 export class AccountIndex {
-  private readonly byKey = new Map<string, ActualAccount>();
+  // user → host → account: two lookups, but no key string built per grant row.
+  private readonly byUser = new Map<string, Map<string, ActualAccount>>();
+  private readonly list: ActualAccount[] = [];
 
   add(account: Omit<ActualAccount, 'grants' | 'roles' | 'defaultRoles'>): ActualAccount {
     const full = account as ActualAccount;
     full.grants = [];
     full.roles = [];
     full.defaultRoles = [];
-    this.byKey.set(account.user + '\0' + account.host, full);
+    let hosts = this.byUser.get(account.user);
+    if (!hosts) this.byUser.set(account.user, (hosts = new Map()));
+    hosts.set(account.host, full);
+    this.list.push(full);
     return full;
   }
 
   get(user: unknown, host: unknown): ActualAccount | undefined {
-    return this.byKey.get(text(user) + '\0' + text(host));
+    return this.byUser.get(text(user))?.get(text(host));
   }
 
   all(): ActualAccount[] {
-    return [...this.byKey.values()];
+    return this.list;
   }
 }
 

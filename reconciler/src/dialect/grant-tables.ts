@@ -1,7 +1,7 @@
 /** The grant tables MySQL and MariaDB share: `mysql.db`, `tables_priv`, `columns_priv`, `procs_priv`. */
 import { decodeDatabasePattern } from '../sql/escape.js';
 import { text, type AccountIndex, type InspectQuery, type QueryResults } from './common.js';
-import { privilegeColumns, privilegesOfRow, privilegesOfSet } from './privileges.js';
+import { privilegeColumns, privilegesOfSet } from './privileges.js';
 
 /** The bulk queries for object-level grants, one per table whatever the number of accounts. */
 export const GRANT_TABLE_QUERIES: InspectQuery[] = [
@@ -17,8 +17,11 @@ export function readObjectGrants(results: QueryResults, index: AccountIndex): vo
   for (const row of results.db ?? []) {
     const account = index.get(row.User, row.Host);
     if (!account) continue;
-    const target = decodeDatabasePattern(text(row.Db));
-    for (const privilege of privilegesOfRow(row, columns)) account.grants.push({ level: 'database', ...target, privilege });
+    const { database, pattern } = decodeDatabasePattern(text(row.Db));
+    for (const [column, privilege] of columns) {
+      if (row[column] !== 'Y') continue;
+      account.grants.push(pattern === undefined ? { level: 'database', database, privilege } : { level: 'database', database, pattern, privilege });
+    }
   }
   for (const row of results.tables ?? []) {
     const account = index.get(row.User, row.Host);

@@ -30,8 +30,24 @@ export function normaliseGrants(grants: readonly Grant[]): Grant[] {
   return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
 }
 
+/** Two grants name the same privilege on the same object (compared field by field: no key strings). */
+function sameGrant(a: Grant, b: Grant): boolean {
+  if (a.level !== b.level || a.privilege !== b.privilege) return false;
+  const x = a as Partial<Record<string, string>>;
+  const y = b as Partial<Record<string, string>>;
+  return x.database === y.database && x.pattern === y.pattern && x.table === y.table && x.column === y.column && x.routine === y.routine && x.routineType === y.routineType;
+}
+
+/** True when both sets hold the same grants: the common case, checked without allocating. */
+export function sameGrants(desired: readonly Grant[], actual: readonly Grant[]): boolean {
+  if (desired.length !== actual.length) return false;
+  for (const g of desired) if (!actual.some((h) => sameGrant(g, h))) return false;
+  return true;
+}
+
 /** What to add and what to remove to turn `actual` into `desired` (planning runs this per account). */
 export function diffGrants(desired: readonly Grant[], actual: readonly Grant[]): { add: Grant[]; remove: Grant[] } {
+  if (desired.length <= 16 && sameGrants(desired, actual)) return { add: [], remove: [] };
   const haveKeys = actual.map(grantKey);
   const have = new Set(haveKeys);
   const want = new Set<string>();

@@ -118,17 +118,18 @@ function convergeActions(want: DesiredAccount, have: ActualAccount, actual: Actu
   const roles = diffNames(want.roles, have.roles);
   const defaultRoles = actual.multipleDefaultRoles ? want.roles : want.roles.slice(0, 1);
   const defaults = want.kind === 'user' ? diffNames(defaultRoles, have.defaultRoles) : { add: [], remove: [] };
-  const why = [
-    ...grants.add.map((g) => `+${describeGrant(g)}`),
-    ...grants.remove.map((g) => `-${describeGrant(g)}`),
-    ...roles.add.map((r) => `+role ${r}`),
-    ...roles.remove.map((r) => `-role ${r}`),
-  ];
-  if (why.length > 0 || defaults.add.length + defaults.remove.length > 0) {
+  const grantsDiffer = grants.add.length + grants.remove.length + roles.add.length + roles.remove.length > 0;
+  if (grantsDiffer || defaults.add.length + defaults.remove.length > 0) {
+    const why = [
+      ...grants.add.map((g) => `+${describeGrant(g)}`),
+      ...grants.remove.map((g) => `-${describeGrant(g)}`),
+      ...roles.add.map((r) => `+role ${r}`),
+      ...roles.remove.map((r) => `-role ${r}`),
+    ];
     out.push({
       kind: 'update_grant', user: want.user, host: want.host, accountKind: want.kind, grants: want.grants, roles: want.roles,
       before: { grants: [...have.grants], roles: [...have.roles].sort() },
-      reason: why.length > 0 ? `grants differ: ${why.join(', ')}` : 'default roles differ',
+      reason: grantsDiffer ? `grants differ: ${why.join(', ')}` : 'default roles differ',
     });
   }
   const reset = resetReason(want, have, actual, options);

@@ -36,6 +36,7 @@ export function quoteDatabasePattern(name: string): string {
  * makes it a wildcard pattern, returned as `pattern` so it can be revoked exactly as stored.
  */
 export function decodeDatabasePattern(stored: string): { database: string; pattern?: string } {
+  if (!/[\\_%]/.test(stored)) return { database: stored };
   let literal = '';
   for (let i = 0; i < stored.length; i++) {
     const c = stored[i]!;
