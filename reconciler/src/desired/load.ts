@@ -233,7 +233,7 @@ function readGrant(
     return [];
   }
   const allowed = dialect.privileges[level];
-  const privileges = g.profile ? profilePrivileges(g.profile, dialect.privileges.database.filter((p) => p !== 'DELETE HISTORY' && p !== 'SHOW CREATE ROUTINE')) : [];
+  const privileges = g.profile ? profilePrivileges(g.profile, dialect.privileges.database) : [];
   (g.privileges ?? []).forEach((raw, i) => {
     const p = raw.trim().toUpperCase().replace(/\s+/g, ' ');
     if (p === 'ALL' || p === 'ALL PRIVILEGES') {

@@ -128,7 +128,13 @@ export const COMMON_GLOBAL_PRIVILEGES = [
   'REPLICATION SLAVE', 'REPLICATION CLIENT', 'CREATE USER', 'CREATE TABLESPACE',
 ];
 
-/** The seed's profiles, as explicit privilege lists: never `ALL PRIVILEGES` (fails on RDS for MariaDB). */
+/** Database privileges the RDS master may not hold (DELETE HISTORY on RDS for MariaDB, SHOW CREATE ROUTINE before 11.4). */
+const NOT_IN_PROFILES = new Set(['DELETE HISTORY', 'SHOW CREATE ROUTINE']);
+
+/**
+ * The seed's profiles as explicit privilege lists: never `ALL PRIVILEGES`, which fails on RDS for
+ * MariaDB. `admin` is every database privilege the engine has, less those the RDS master lacks.
+ */
 export function profilePrivileges(profile: 'readonly' | 'readwrite' | 'admin', databasePrivileges: readonly string[]): string[] {
   switch (profile) {
     case 'readonly':
@@ -136,6 +142,6 @@ export function profilePrivileges(profile: 'readonly' | 'readwrite' | 'admin', d
     case 'readwrite':
       return ['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
     case 'admin':
-      return [...databasePrivileges];
+      return databasePrivileges.filter((p) => !NOT_IN_PROFILES.has(p));
   }
 }

@@ -159,7 +159,7 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps = {}) {
       const onDb = (g: Grant) => g.level !== 'global' && g.database === event.db_name;
       const dialect = dialectForEngine(engine);
       const profile: Grant[] = event.role
-        ? profilePrivileges(event.role, dialect.privileges.database.filter((p) => p !== 'DELETE HISTORY' && p !== 'SHOW CREATE ROUTINE')).map((privilege) => ({ level: 'database', database: event.db_name, privilege }))
+        ? profilePrivileges(event.role, dialect.privileges.database).map((privilege) => ({ level: 'database', database: event.db_name, privilege }))
         : [];
       if (event.action !== 'create_user' && current) await claimSeedAccount(db, actual, account, secretName);
       switch (event.action) {
