@@ -143,6 +143,39 @@ describe('dbusers CLI on the DESIGN §3 example', () => {
     writeFileSync(file, text);
   });
 
+  it('asks before applying, and changes nothing when no one can answer', async () => {
+    const file = join(usersDir(), 'payments-prod.yaml');
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.replace('profile: readwrite', 'profile: readonly'));
+    const before = await accounts();
+    const r = await cli('apply', usersDir());
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('pass --yes');
+    expect(await accounts()).toEqual(before);
+    writeFileSync(file, text);
+  });
+
+  it('imports an existing server as YAML that validates and, applied, adopts the account', async () => {
+    await admin.query("CREATE USER 'legacy'@'10.0.%' IDENTIFIED BY 'legacy-pw'");
+    await admin.query("GRANT SELECT, INSERT ON orders.invoices TO 'legacy'@'10.0.%'");
+    const r = await cli('import', usersDir(), '--cluster', 'orders');
+    expect(r.code).toBe(0);
+    const imported = r.out.replace(/alias: payments-prod/, 'alias: legacy-import').replace(/account: "111122223333"/, 'account: "999988887777"');
+    expect(imported).toContain('name: legacy');
+    expect(imported).toContain('adopt: true');
+    const dir = join(work, 'imported');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'legacy-import.yaml'), imported.replace(/users:\n([\s\S]*)$/, (_, list: string) => `users:\n${list.split(/\n(?=  - name: )/).filter((u) => u.includes('name: legacy')).join('\n')}\n`));
+    expect((await cli('validate', dir)).code).toBe(0);
+    expect((await cli('plan', dir)).out).toContain("+ adopt user 'legacy'@'10.0.%'");
+    expect((await cli('apply', dir, '--yes')).code).toBe(0);
+    expect((await cli('plan', dir)).code).toBe(0);
+    const grants = (await admin.query("SHOW GRANTS FOR 'legacy'@'10.0.%'")).map((g) => Object.values(g)[0]);
+    expect(grants).toContain('GRANT SELECT, INSERT ON `orders`.`invoices` TO `legacy`@`10.0.%`');
+    const [owned] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM _dbusers.managed_accounts WHERE user = 'legacy'");
+    expect(Number(owned?.n)).toBe(1);
+  });
+
   it('reports every problem of an invalid file and applies nothing', async () => {
     const file = join(usersDir(), 'payments-prod.yaml');
     const text = readFileSync(file, 'utf8');
@@ -150,7 +183,7 @@ describe('dbusers CLI on the DESIGN §3 example', () => {
     const before = await accounts();
     const r = await cli('apply', usersDir(), '--yes');
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/payments-prod\.yaml:\d+:\d+ SCHEMA .*writer/);
+    expect(r.err, r.err).toMatch(/payments-prod\.yaml:\d+:\d+ SCHEMA .*writer/);
     expect(await accounts()).toEqual(before);
     writeFileSync(file, text);
   });

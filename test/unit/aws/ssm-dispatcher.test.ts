@@ -91,6 +91,10 @@ describe('SsmDispatcher in reconcile()', () => {
     expect(batch.actions.map((a) => a.kind)).toEqual(['create_role', 'create_user', 'create_user']);
     expect(JSON.stringify(starts[0]!.args[0].input)).not.toMatch(/password"\s*:/);
     expect(ssmMock.commandCalls(DescribeAutomationExecutionsCommand)[0]!.args[0].input).toEqual({ Filters: [{ Key: 'ParentExecutionId', Values: ['parent-1'] }] });
+    expect(ssmMock.commandCalls(GetAutomationExecutionCommand).map((c) => c.args[0].input)).toEqual([
+      { AutomationExecutionId: 'parent-1' }, { AutomationExecutionId: 'parent-1' }, { AutomationExecutionId: 'child-1' },
+    ]);
+    expect(lambdaMock.commandCalls(InvokeCommand)[0]!.args[0].input).toEqual({ FunctionName: 'dbusers-executor', InvocationType: 'RequestResponse', Payload: expect.any(Uint8Array) });
     expect(sleeps).toEqual([1000]);
   });
 });
