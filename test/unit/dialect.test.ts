@@ -3,7 +3,7 @@
  * here), MariaDB's global_priv JSON, and the statements each dialect writes.
  */
 import { describe, expect, it } from 'vitest';
-import { dialectForEngine, dialectForVersion } from '../../reconciler/src/dialect/index.js';
+import { dialectForEngine, dialectForVersion, readAccounts } from '../../reconciler/src/dialect/index.js';
 import { mariadb } from '../../reconciler/src/dialect/mariadb.js';
 import { mysql57, mysql8 } from '../../reconciler/src/dialect/mysql.js';
 import { decodeAccessBits } from '../../reconciler/src/dialect/privileges.js';
@@ -32,7 +32,7 @@ describe('MySQL 8 dialect', () => {
     role_edges: [{ FROM_HOST: '%', FROM_USER: 'reporting', TO_HOST: '%', TO_USER: 'app', WITH_ADMIN_OPTION: 'N' }],
     default_roles: [{ HOST: '%', USER: 'app', DEFAULT_ROLE_HOST: '%', DEFAULT_ROLE_USER: 'reporting' }],
   };
-  const accounts = mysql8.readAccounts(results);
+  const accounts = readAccounts(mysql8, results);
   const app = accounts.find((a) => a.user === 'app')!;
 
   it('reads every level of grant into one model', () => {
@@ -81,13 +81,13 @@ describe('MySQL 8 dialect', () => {
   it('5.7 has no roles and shorter hosts', () => {
     expect(mysql57.supportsRoles).toBe(false);
     expect(mysql57.maxHostLength).toBe(60);
-    expect(mysql57.readAccounts({ accounts: [mysqlUser('x', '%', { has_auth: 0, account_locked: 'Y', password_expired: 'Y' })] })[0]?.kind).toBe('user');
+    expect(readAccounts(mysql57, { accounts: [mysqlUser('x', '%', { has_auth: 0, account_locked: 'Y', password_expired: 'Y' })] })[0]?.kind).toBe('user');
   });
 });
 
 describe('MariaDB dialect', () => {
   it('reads global_priv JSON whether the driver parsed it or not', () => {
-    const accounts = mariadb.readAccounts({
+    const accounts = readAccounts(mariadb, {
       accounts: [
         { User: 'ro', Host: '10.0.%', Priv: '{"access":274878955776,"plugin":"mysql_native_password","authentication_string":"*D821","account_locked":true,"password_last_changed":1795420131}' },
         { User: 'app_read', Host: '', Priv: { access: 0, is_role: true } },

@@ -8,11 +8,14 @@ import { quoteAccount, quoteString } from '../sql/escape.js';
 /** The rows of every bulk query, by query name. */
 export type QueryResults = Record<string, Record<string, unknown>[]>;
 
-/** One bulk read query; `optional` ones may fail (a missing table) and then read as empty. */
+/**
+ * One bulk read query and what to do with its rows. Rows are read into the index as soon as each
+ * query returns, so a large server's rows do not all stay in memory at once.
+ */
 export interface InspectQuery {
   name: string;
   sql: string;
-  optional?: boolean;
+  read(rows: Record<string, unknown>[], index: AccountIndex): void;
 }
 
 export type DialectName = 'mariadb' | 'mysql8' | 'mysql57';
@@ -29,8 +32,6 @@ export interface Dialect {
   privileges: { global: string[]; database: string[]; table: string[]; column: string[]; routine: string[] };
   /** Bulk queries that read a whole server, their number independent of the number of accounts. */
   inspectQueries: InspectQuery[];
-  /** Bulk rows → accounts with grants, roles and default roles. */
-  readAccounts(results: QueryResults): ActualAccount[];
   /** How statements name the account or role. */
   account(a: AccountId, kind: 'user' | 'role'): string;
   createUser(a: AccountId, auth: { password: string } | { iam: true } | { locked: true }): string;
@@ -90,6 +91,13 @@ export class AccountIndex {
   all(): ActualAccount[] {
     return this.list;
   }
+}
+
+/** Bulk rows by query name → accounts with grants, roles and default roles. */
+export function readAccounts(dialect: Pick<Dialect, 'inspectQueries'>, results: QueryResults): ActualAccount[] {
+  const index = new AccountIndex();
+  for (const q of dialect.inspectQueries) q.read(results[q.name] ?? [], index);
+  return index.all();
 }
 
 /** Read one text cell whatever the driver returned (string, Buffer, null). */

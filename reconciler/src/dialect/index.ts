@@ -8,6 +8,7 @@ import type { Dialect } from './common.js';
 import { mariadb } from './mariadb.js';
 import { mysql57, mysql8 } from './mysql.js';
 
+export { readAccounts } from './common.js';
 export type { Dialect, DialectName, InspectQuery, QueryResults } from './common.js';
 
 /** Pick the dialect from `SELECT VERSION()`. */

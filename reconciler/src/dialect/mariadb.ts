@@ -1,8 +1,8 @@
 /** MariaDB 10.4+: accounts in `mysql.global_priv` (JSON), roles in `roles_mapping`, one default role. */
-import type { ActualAccount, AuthKind } from '../model/types.js';
+import type { AuthKind } from '../model/types.js';
 import { quoteString } from '../sql/escape.js';
-import { GRANT_TABLE_QUERIES, readObjectGrants } from './grant-tables.js';
-import { AccountIndex, common, text, type Dialect, type QueryResults } from './common.js';
+import { GRANT_TABLE_QUERIES } from './grant-tables.js';
+import { common, text, type AccountIndex, type Dialect } from './common.js';
 import {
   COLUMN_PRIVILEGES, COMMON_GLOBAL_PRIVILEGES, MARIADB_ACCESS_BITS, MYSQL_DATABASE_PRIVILEGES, ROUTINE_PRIVILEGES,
   TABLE_PRIVILEGES, decodeAccessBits,
@@ -25,9 +25,9 @@ function authKind(priv: Record<string, unknown>, isRole: boolean): AuthKind {
   return text(priv.authentication_string) !== '' ? 'password' : 'none';
 }
 
-function readAccounts(results: QueryResults): ActualAccount[] {
-  const index = new AccountIndex();
-  for (const row of results.accounts ?? []) {
+/** `mysql.global_priv`: one row per account or role, everything in the `Priv` JSON. */
+function readGlobalPriv(rows: Record<string, unknown>[], index: AccountIndex): void {
+  for (const row of rows) {
     const priv = privJson(row.Priv);
     const isRole = priv.is_role === true || priv.is_role === 1;
     const changed = Number(priv.password_last_changed ?? NaN);
@@ -43,9 +43,6 @@ function readAccounts(results: QueryResults): ActualAccount[] {
     for (const privilege of decodeAccessBits(priv.access)) account.grants.push({ level: 'global', privilege });
     if (typeof priv.default_role === 'string' && priv.default_role !== '') account.defaultRoles.push(priv.default_role);
   }
-  readObjectGrants(results, index);
-  for (const row of results.roles ?? []) index.get(row.User, row.Host)?.roles.push(text(row.Role));
-  return index.all();
 }
 
 /** MariaDB 10.4+ (RDS for MariaDB 10.6, 10.11, 11.x). */
@@ -65,11 +62,14 @@ export const mariadb: Dialect = {
     routine: ROUTINE_PRIVILEGES,
   },
   inspectQueries: [
-    { name: 'accounts', sql: 'SELECT User, Host, Priv FROM mysql.global_priv' },
+    { name: 'accounts', sql: 'SELECT User, Host, Priv FROM mysql.global_priv', read: readGlobalPriv },
     ...GRANT_TABLE_QUERIES,
-    { name: 'roles', sql: 'SELECT Host, User, Role FROM mysql.roles_mapping' },
+    {
+      name: 'roles',
+      sql: 'SELECT Host, User, Role FROM mysql.roles_mapping',
+      read: (rows, index) => rows.forEach((row) => index.get(row.User, row.Host)?.roles.push(text(row.Role))),
+    },
   ],
-  readAccounts,
   account(a, kind) {
     return kind === 'role' ? quoteString(a.user) : common.account(a);
   },

@@ -3,10 +3,9 @@
  * in `mysql.user`, dynamic ones in `global_grants`, roles in `role_edges` / `default_roles` (8.0 only).
  * No MySQL server runs in the tests; this module is unit-tested on the documented table formats.
  */
-import type { ActualAccount } from '../model/types.js';
 import { quoteAccount } from '../sql/escape.js';
-import { GRANT_TABLE_QUERIES, readObjectGrants } from './grant-tables.js';
-import { AccountIndex, common, text, type Dialect, type QueryResults } from './common.js';
+import { GRANT_TABLE_QUERIES } from './grant-tables.js';
+import { common, text, type AccountIndex, type Dialect } from './common.js';
 import {
   COLUMN_PRIVILEGES, COMMON_GLOBAL_PRIVILEGES, MYSQL_DATABASE_PRIVILEGES, ROUTINE_PRIVILEGES, TABLE_PRIVILEGES,
   privilegeColumns, privilegesOfRow,
@@ -20,22 +19,18 @@ const MYSQL8_DYNAMIC_PRIVILEGES = [
   'SET_USER_ID', 'SHOW_ROUTINE', 'SYSTEM_USER', 'SYSTEM_VARIABLES_ADMIN', 'TABLE_ENCRYPTION_ADMIN', 'XA_RECOVER_ADMIN',
 ];
 
-function readAccounts(results: QueryResults, withRoles: boolean): ActualAccount[] {
-  const index = new AccountIndex();
-  const edges = withRoles ? (results.role_edges ?? []) : [];
-  const roleKeys = new Set(edges.map((e) => `${text(e.FROM_USER)}\0${text(e.FROM_HOST)}`));
-  const columns = privilegeColumns(results.accounts?.[0]);
-  for (const row of results.accounts ?? []) {
-    const [user, host] = [text(row.User), text(row.Host)];
+/** `mysql.user`: accounts, their auth and their static global privileges (one `Y`/`N` column each). */
+function readUsers(rows: Record<string, unknown>[], index: AccountIndex, withRoles: boolean): void {
+  const columns = privilegeColumns(rows[0]);
+  for (const row of rows) {
     const hasAuth = Number(row.has_auth) === 1;
-    // MySQL has no role flag: a role is a FROM in role_edges, or a locked, expired account without a password.
-    const isRole =
-      withRoles && (roleKeys.has(`${user}\0${host}`) || (row.account_locked === 'Y' && row.password_expired === 'Y' && !hasAuth));
+    // MySQL has no role flag: a locked, expired account without a password is a role (role_edges confirms more).
+    const isRole = withRoles && row.account_locked === 'Y' && row.password_expired === 'Y' && !hasAuth;
     const changed = Number(row.pw_changed_unix ?? NaN);
     const plugin = text(row.plugin);
     const account = index.add({
-      user,
-      host,
+      user: text(row.User),
+      host: text(row.Host),
       kind: isRole ? 'role' : 'user',
       auth: isRole ? 'none' : plugin === 'AWSAuthenticationPlugin' ? 'iam' : hasAuth ? 'password' : 'none',
       plugin,
@@ -44,15 +39,15 @@ function readAccounts(results: QueryResults, withRoles: boolean): ActualAccount[
     });
     for (const privilege of privilegesOfRow(row, columns)) account.grants.push({ level: 'global', privilege });
   }
-  for (const row of results.global_grants ?? []) {
-    const account = index.get(row.USER, row.HOST);
-    account?.grants.push({ level: 'global', privilege: text(row.PRIV) });
-    if (row.WITH_GRANT_OPTION === 'Y') account?.grants.push({ level: 'global', privilege: 'GRANT OPTION' });
+}
+
+/** `mysql.role_edges`: FROM is a role granted to TO. */
+function readRoleEdges(rows: Record<string, unknown>[], index: AccountIndex): void {
+  for (const e of rows) {
+    const role = index.get(e.FROM_USER, e.FROM_HOST);
+    if (role) Object.assign(role, { kind: 'role', auth: 'none' });
+    index.get(e.TO_USER, e.TO_HOST)?.roles.push(text(e.FROM_USER));
   }
-  readObjectGrants(results, index);
-  for (const e of edges) index.get(e.TO_USER, e.TO_HOST)?.roles.push(text(e.FROM_USER));
-  if (withRoles) for (const d of results.default_roles ?? []) index.get(d.USER, d.HOST)?.defaultRoles.push(text(d.DEFAULT_ROLE_USER));
-  return index.all();
 }
 
 const ACCOUNTS_QUERY =
@@ -76,13 +71,26 @@ export const mysql8: Dialect = {
   multipleDefaultRoles: true,
   privileges,
   inspectQueries: [
-    { name: 'accounts', sql: ACCOUNTS_QUERY },
-    { name: 'global_grants', sql: 'SELECT USER, HOST, PRIV, WITH_GRANT_OPTION FROM mysql.global_grants' },
+    { name: 'accounts', sql: ACCOUNTS_QUERY, read: (rows, index) => readUsers(rows, index, true) },
+    {
+      name: 'global_grants',
+      sql: 'SELECT USER, HOST, PRIV, WITH_GRANT_OPTION FROM mysql.global_grants',
+      read(rows, index) {
+        for (const row of rows) {
+          const account = index.get(row.USER, row.HOST);
+          account?.grants.push({ level: 'global', privilege: text(row.PRIV) });
+          if (row.WITH_GRANT_OPTION === 'Y') account?.grants.push({ level: 'global', privilege: 'GRANT OPTION' });
+        }
+      },
+    },
     ...GRANT_TABLE_QUERIES,
-    { name: 'role_edges', sql: 'SELECT FROM_HOST, FROM_USER, TO_HOST, TO_USER, WITH_ADMIN_OPTION FROM mysql.role_edges' },
-    { name: 'default_roles', sql: 'SELECT HOST, USER, DEFAULT_ROLE_HOST, DEFAULT_ROLE_USER FROM mysql.default_roles' },
+    { name: 'role_edges', sql: 'SELECT FROM_HOST, FROM_USER, TO_HOST, TO_USER, WITH_ADMIN_OPTION FROM mysql.role_edges', read: readRoleEdges },
+    {
+      name: 'default_roles',
+      sql: 'SELECT HOST, USER, DEFAULT_ROLE_HOST, DEFAULT_ROLE_USER FROM mysql.default_roles',
+      read: (rows, index) => rows.forEach((d) => index.get(d.USER, d.HOST)?.defaultRoles.push(text(d.DEFAULT_ROLE_USER))),
+    },
   ],
-  readAccounts: (results) => readAccounts(results, true),
   account(a, kind) {
     return kind === 'role' ? quoteAccount(a.user, '%') : common.account(a);
   },
@@ -114,6 +122,5 @@ export const mysql57: Dialect = {
   maxHostLength: 60,
   multipleDefaultRoles: false,
   privileges: { ...privileges, global: COMMON_GLOBAL_PRIVILEGES },
-  inspectQueries: [{ name: 'accounts', sql: ACCOUNTS_QUERY }, ...GRANT_TABLE_QUERIES],
-  readAccounts: (results) => readAccounts(results, false),
+  inspectQueries: [{ name: 'accounts', sql: ACCOUNTS_QUERY, read: (rows, index) => readUsers(rows, index, false) }, ...GRANT_TABLE_QUERIES],
 };

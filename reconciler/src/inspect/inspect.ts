@@ -1,6 +1,7 @@
 /** Read a whole server in a constant number of bulk queries: never one query per account. Never writes. */
 import type { Database } from '../adapters/mysql/database.js';
-import { dialectForVersion, type QueryResults } from '../dialect/index.js';
+import { AccountIndex } from '../dialect/common.js';
+import { dialectForVersion } from '../dialect/index.js';
 import type { ActualState, Engine } from '../model/types.js';
 import type { SecretStore } from '../ports/index.js';
 import { REGISTRY_QUERY, readRegistry } from '../registry/registry.js';
@@ -46,10 +47,8 @@ export async function inspect(
   const [server] = await stage('server version', () => db.query(SERVER_QUERY));
   const version = String(server?.version ?? '');
   const dialect = dialectForVersion(version);
-  const results: QueryResults = {};
-  for (const q of dialect.inspectQueries) {
-    results[q.name] = await stage(`read ${q.name}`, () => db.query(q.sql));
-  }
+  const index = new AccountIndex();
+  for (const q of dialect.inspectQueries) q.read(await stage(`read ${q.name}`, () => db.query(q.sql)), index);
   // An unreadable registry means "not ours", never a crash: nothing is changed or deleted then.
   const owned = readRegistry(await db.query(REGISTRY_QUERY).catch(() => []));
   const current = String(server?.current_user_name ?? '');
@@ -64,7 +63,7 @@ export async function inspect(
     roleHost: dialect.roleHost,
     multipleDefaultRoles: dialect.multipleDefaultRoles,
     supportsIamAuth: Number(server?.iam_plugin ?? 0) > 0,
-    accounts: dialect.readAccounts(results),
+    accounts: index.all(),
     owned,
     secrets,
   };

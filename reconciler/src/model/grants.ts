@@ -45,9 +45,12 @@ export function sameGrants(desired: readonly Grant[], actual: readonly Grant[]):
   return true;
 }
 
+/** A difference with nothing in it, shared: most accounts match their declaration. */
+const NO_DIFFERENCE = Object.freeze({ add: Object.freeze([]) as readonly never[], remove: Object.freeze([]) as readonly never[] });
+
 /** What to add and what to remove to turn `actual` into `desired` (planning runs this per account). */
-export function diffGrants(desired: readonly Grant[], actual: readonly Grant[]): { add: Grant[]; remove: Grant[] } {
-  if (desired.length <= 16 && sameGrants(desired, actual)) return { add: [], remove: [] };
+export function diffGrants(desired: readonly Grant[], actual: readonly Grant[]): { readonly add: readonly Grant[]; readonly remove: readonly Grant[] } {
+  if (desired.length <= 16 && sameGrants(desired, actual)) return NO_DIFFERENCE;
   const haveKeys = actual.map(grantKey);
   const have = new Set(haveKeys);
   const want = new Set<string>();
@@ -62,8 +65,8 @@ export function diffGrants(desired: readonly Grant[], actual: readonly Grant[]):
 }
 
 /** Sorted set difference of names. */
-export function diffNames(desired: readonly string[], actual: readonly string[]): { add: string[]; remove: string[] } {
-  if (desired.length === 0 && actual.length === 0) return { add: [], remove: [] };
+export function diffNames(desired: readonly string[], actual: readonly string[]): { readonly add: readonly string[]; readonly remove: readonly string[] } {
+  if (desired.length === 0 && actual.length === 0) return NO_DIFFERENCE;
   return {
     add: [...new Set(desired)].filter((r) => !actual.includes(r)).sort(),
     remove: [...new Set(actual)].filter((r) => !desired.includes(r)).sort(),

@@ -18,8 +18,8 @@
  */
 import { describeGrant, diffGrants, diffNames } from '../model/grants.js';
 import {
-  accountKey, type Action, type ActualAccount, type ActualState, type DesiredAccount, type DesiredTarget, type Plan,
-  type Skipped,
+  accountKey, type Action, type ActualAccount, type ActualState, type DesiredAccount, type DesiredTarget, type OwnershipRecord,
+  type Plan, type Skipped,
 } from '../model/types.js';
 import { isProtected } from './protected.js';
 
@@ -45,39 +45,32 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
   // Roles take the host the server gives them ('' on MariaDB, '%' on MySQL), whatever was declared.
   const desired = { ...target, accounts: target.accounts.map((a) => (a.kind === 'role' ? { ...a, host: actual.roleHost } : a)) };
   const { cluster } = desired;
-  const onServer = new Map(actual.accounts.map((a) => [accountKey(a), a]));
-  const owned = new Map(actual.owned.map((o) => [accountKey(o), o]));
-  const declared = new Map(desired.accounts.map((d) => [accountKey(d), d]));
   const isSafe = (a: { user: string; host: string }) => !isProtected(a, actual.currentUser, cluster.protectedAccounts);
-  const actions: Action[] = [];
-  const skipped: Skipped[] = [];
-
-  for (const [key, want] of declared) {
-    if (!isSafe(want)) {
-      skipped.push({ user: want.user, host: want.host, reason: 'protected', detail: 'declared, but protected accounts are never changed' });
-      continue;
-    }
-    const have = onServer.get(key);
-    if (!have) actions.push(createAction(want, false, 'missing'));
-    else if (owned.has(key)) actions.push(...convergeActions(want, have, actual, options));
-    else if (want.adopt) actions.push(createAction(want, true, 'adopt existing account'));
-    else skipped.push({ user: want.user, host: want.host, reason: 'not adopted', detail: `exists but dbusers did not create it; set adopt: true to manage it (${want.source})` });
-  }
-
   // A secret a declared account names again is handed over, not deleted with its old user.
   const declaredSecrets = new Set(desired.accounts.flatMap((d) => (d.secretName ? [d.secretName] : [])));
   const secretToDelete = (name: string | undefined) => (name && !declaredSecrets.has(name) ? name : undefined);
+  const actions: Action[] = [];
+  const skipped: Skipped[] = [];
   const deletes: Action[] = [];
-  for (const [key, have] of onServer) {
-    if (declared.has(key)) continue;
-    if (!isSafe(have)) skipped.push({ user: have.user, host: have.host, reason: 'protected', detail: 'protected account' });
-    else if (!owned.has(key)) skipped.push({ user: have.user, host: have.host, reason: 'unmanaged', detail: 'not declared and not created by dbusers' });
-    else if (have.kind === 'role') deletes.push({ kind: 'drop_role', user: have.user, host: have.host, reason: 'not declared' });
-    else deletes.push({ kind: 'delete_user', user: have.user, host: have.host, secretName: secretToDelete(owned.get(key)!.secretName), reason: 'not declared' });
-  }
-  for (const [key, claim] of owned) {
-    if (declared.has(key) || onServer.has(key) || !isSafe(claim)) continue;
-    deletes.push({ kind: 'delete_user', user: claim.user, host: claim.host, secretName: secretToDelete(claim.secretName), reason: 'not declared (ownership record left by an interrupted run)' });
+
+  // One pass over every account named anywhere, following the table above.
+  for (const { user, host, want, have, claim } of accountsByName(desired.accounts, actual)) {
+    if (!isSafe({ user, host })) {
+      if (want) skipped.push({ user, host, reason: 'protected', detail: 'declared, but protected accounts are never changed' });
+      else if (have) skipped.push({ user, host, reason: 'protected', detail: 'protected account' });
+    } else if (want) {
+      if (!have) actions.push(createAction(want, false, 'missing'));
+      else if (claim) actions.push(...convergeActions(want, have, actual, options));
+      else if (want.adopt) actions.push(createAction(want, true, 'adopt existing account'));
+      else skipped.push({ user, host, reason: 'not adopted', detail: `exists but dbusers did not create it; set adopt: true to manage it (${want.source})` });
+    } else if (have && !claim) {
+      skipped.push({ user, host, reason: 'unmanaged', detail: 'not declared and not created by dbusers' });
+    } else if (have?.kind === 'role') {
+      deletes.push({ kind: 'drop_role', user, host, reason: 'not declared' });
+    } else if (claim) {
+      const reason = have ? 'not declared' : 'not declared (ownership record left by an interrupted run)';
+      deletes.push({ kind: 'delete_user', user, host, secretName: secretToDelete(claim.secretName), reason });
+    }
   }
   const limit = options.deleteLimit ?? DEFAULT_DELETE_LIMIT;
   const share = actual.owned.length > 0 ? deletes.length / actual.owned.length : 0;
@@ -149,6 +142,29 @@ function resetReason(want: DesiredAccount, have: ActualAccount, actual: ActualSt
     if (days >= want.rotationDays) return `password is ${days} days old (rotationDays: ${want.rotationDays})`;
   }
   return undefined;
+}
+
+/** Every account named by the YAML, the server or the registry, with what each says of it. */
+function accountsByName(declared: readonly DesiredAccount[], actual: ActualState) {
+  type Entry = { user: string; host: string; want?: DesiredAccount; have?: ActualAccount; claim?: OwnershipRecord };
+  // Keyed by user, then a short list of hosts: no key string is built per account.
+  const byUser = new Map<string, Entry[]>();
+  const entries: Entry[] = [];
+  const entry = (a: { user: string; host: string }): Entry => {
+    let hosts = byUser.get(a.user);
+    if (!hosts) byUser.set(a.user, (hosts = []));
+    let e = hosts.find((h) => h.host === a.host);
+    if (!e) {
+      e = { user: a.user, host: a.host };
+      hosts.push(e);
+      entries.push(e);
+    }
+    return e;
+  };
+  for (const d of declared) entry(d).want = d;
+  for (const a of actual.accounts) entry(a).have = a;
+  for (const o of actual.owned) entry(o).claim = o;
+  return entries;
 }
 
 function cmp(a: string, b: string): number {
