@@ -93,10 +93,14 @@ export class FileSecretStore implements SecretStore {
     return out;
   }
 
+  /** Secrets made by ensure() and not yet written: a secret with no version holds nothing to lose. */
+  private readonly unwritten = new Map<string, SecretFile>();
+
   async ensure(spec: SecretSpec): Promise<void> {
     const file = this.read(spec.name);
     if (!file) {
-      this.write({ name: spec.name, description: spec.description, tags: spec.tags, createdAt: this.clock().toISOString(), versions: [] });
+      // Written with its first (pending) version, before any server holds that password.
+      this.unwritten.set(spec.name, { name: spec.name, description: spec.description, tags: spec.tags, createdAt: this.clock().toISOString(), versions: [] });
     } else if (file.deletedAt) {
       delete file.deletedAt;
       delete file.deletionDate;
@@ -120,8 +124,9 @@ export class FileSecretStore implements SecretStore {
   }
 
   async putPending(name: string, value: RdsCredentials): Promise<void> {
-    const file = this.read(name);
+    const file = this.read(name) ?? this.unwritten.get(name);
     if (!file) throw new Error(`secret ${name} does not exist`);
+    this.unwritten.delete(name);
     for (const v of file.versions) v.stages = v.stages.filter((s) => s !== 'AWSPENDING');
     file.versions.push({ id: randomUUID(), stages: ['AWSPENDING'], createdAt: this.clock().toISOString(), value });
     this.write(file);
