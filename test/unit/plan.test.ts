@@ -4,8 +4,8 @@ import type { ActualState, DesiredAccount, Grant } from '../../reconciler/src/mo
 import { applyPolicy, policies, POLICY_NAMES } from '../../reconciler/src/plan/policy.js';
 import { hasChanges, plan, type PlanOptions } from '../../reconciler/src/plan/plan.js';
 import {
-  aliceReadonly, aliceReadwrite, bobReporting, bobUnmanaged, carolIam, insert, onServer, ordersCluster, reportingRole,
-  secretOk, select, serverMatching, target,
+  aliceReadonly, aliceReadwrite, bobReporting, bobUnmanaged, carolIam, onServer, ordersCluster, reportingRole,
+  secretOk, serverMatching, target,
 } from '../support/fixtures.js';
 
 const now = 1_800_000_000;

@@ -1,48 +1,40 @@
 /** The grant tables MySQL and MariaDB share: `mysql.db`, `tables_priv`, `columns_priv`, `procs_priv`. */
+import type { GrantTarget } from '../model/types.js';
 import { decodeDatabasePattern } from '../sql/escape.js';
 import { text, type AccountIndex, type InspectQuery } from './common.js';
 import { privilegeColumns, privilegesOfSet } from './privileges.js';
 
+/**
+ * A grant table whose rows each name one object and hold its privileges in a SET column
+ * (`tables_priv`, `columns_priv`, `procs_priv`).
+ */
+function setColumnTable(name: string, sql: string, column: string, targetOf: (row: Record<string, unknown>) => GrantTarget): InspectQuery {
+  return {
+    name,
+    sql,
+    read(rows, index) {
+      for (const row of rows) {
+        const account = index.get(row.User, row.Host);
+        if (!account) continue;
+        const target = targetOf(row);
+        for (const privilege of privilegesOfSet(row[column])) account.grants.push({ ...target, privilege });
+      }
+    },
+  };
+}
+
 /** The bulk queries for object-level grants, one per table whatever the number of accounts. */
 export const GRANT_TABLE_QUERIES: InspectQuery[] = [
   { name: 'db', sql: 'SELECT * FROM mysql.db', read: readDatabaseGrants },
-  {
-    name: 'tables',
-    sql: 'SELECT Host, Db, User, Table_name, Table_priv FROM mysql.tables_priv',
-    read(rows, index) {
-      for (const row of rows) {
-        const account = index.get(row.User, row.Host);
-        if (!account) continue;
-        const [database, table] = [text(row.Db), text(row.Table_name)];
-        for (const privilege of privilegesOfSet(row.Table_priv)) account.grants.push({ level: 'table', database, table, privilege });
-      }
-    },
-  },
-  {
-    name: 'columns',
-    sql: 'SELECT Host, Db, User, Table_name, Column_name, Column_priv FROM mysql.columns_priv',
-    read(rows, index) {
-      for (const row of rows) {
-        const account = index.get(row.User, row.Host);
-        if (!account) continue;
-        const [database, table, column] = [text(row.Db), text(row.Table_name), text(row.Column_name)];
-        for (const privilege of privilegesOfSet(row.Column_priv)) account.grants.push({ level: 'column', database, table, column, privilege });
-      }
-    },
-  },
-  {
-    name: 'procs',
-    sql: 'SELECT Host, Db, User, Routine_name, Routine_type, Proc_priv FROM mysql.procs_priv',
-    read(rows, index) {
-      for (const row of rows) {
-        const account = index.get(row.User, row.Host);
-        if (!account) continue;
-        const routineType = text(row.Routine_type) === 'FUNCTION' ? 'FUNCTION' : 'PROCEDURE';
-        const [database, routine] = [text(row.Db), text(row.Routine_name)];
-        for (const privilege of privilegesOfSet(row.Proc_priv)) account.grants.push({ level: 'routine', database, routine, routineType, privilege });
-      }
-    },
-  },
+  setColumnTable('tables', 'SELECT Host, Db, User, Table_name, Table_priv FROM mysql.tables_priv', 'Table_priv', (row) => ({
+    level: 'table', database: text(row.Db), table: text(row.Table_name),
+  })),
+  setColumnTable('columns', 'SELECT Host, Db, User, Table_name, Column_name, Column_priv FROM mysql.columns_priv', 'Column_priv', (row) => ({
+    level: 'column', database: text(row.Db), table: text(row.Table_name), column: text(row.Column_name),
+  })),
+  setColumnTable('procs', 'SELECT Host, Db, User, Routine_name, Routine_type, Proc_priv FROM mysql.procs_priv', 'Proc_priv', (row) => ({
+    level: 'routine', database: text(row.Db), routine: text(row.Routine_name), routineType: text(row.Routine_type) === 'FUNCTION' ? 'FUNCTION' : 'PROCEDURE',
+  })),
 ];
 
 /** `mysql.db`: one `Y`/`N` column per privilege; the name is a pattern, decoded. */
