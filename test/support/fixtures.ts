@@ -28,6 +28,9 @@ export const reportingRole: DesiredAccount = {
   adopt: false, iamPrincipals: [], source: 'users/payments-prod.yaml:2',
 };
 
+/** The registry owner id of ordersCluster. */
+export const OWNER = '111122223333/orders';
+
 export const target = (...accounts: DesiredAccount[]): DesiredTarget => ({ cluster: ordersCluster, accounts });
 
 /** A current, healthy secret. */
@@ -49,7 +52,7 @@ export function serverMatching(declared: DesiredAccount[], extra: Partial<Actual
     engine: 'mariadb', version: '10.11.19-MariaDB', currentUser: { user: 'admin', host: '%' }, supportsRoles: true, roleHost: '', multipleDefaultRoles: false,
     supportsIamAuth: true,
     accounts: declared.map(onServer),
-    owned: declared.map((d) => ({ user: d.user, host: d.host, kind: d.kind, secretName: d.secretName })),
+    owned: declared.map((d) => ({ user: d.user, host: d.host, kind: d.kind, secretName: d.secretName, owner: OWNER })),
     secrets: Object.fromEntries(declared.flatMap((d) => (d.secretName ? [[d.secretName, secretOk(d.secretName)]] : []))),
     ...extra,
   };

@@ -5,7 +5,7 @@ import { applyPolicy, policies, POLICY_NAMES } from '../../reconciler/src/plan/p
 import { hasChanges, plan, type PlanOptions } from '../../reconciler/src/plan/plan.js';
 import {
   aliceReadonly, aliceReadwrite, bobReporting, bobUnmanaged, carolIam, onServer, ordersCluster, reportingRole,
-  secretOk, serverMatching, target,
+  OWNER, secretOk, serverMatching, target,
 } from '../support/fixtures.js';
 
 const now = 1_800_000_000;
@@ -72,7 +72,7 @@ describe('plan', () => {
     {
       name: 'cleans up an ownership record whose account is gone',
       declared: [],
-      server: serverMatching([], { owned: [{ user: 'ghost', host: '%', kind: 'user', secretName: 'rds-orders-ghost-secret' }] }),
+      server: serverMatching([], { owned: [{ user: 'ghost', host: '%', kind: 'user', secretName: 'rds-orders-ghost-secret', owner: OWNER }] }),
       expected: ['delete_user ghost'],
     },
   ])('$name', ({ declared, server, expected }) => {
@@ -83,6 +83,17 @@ describe('plan', () => {
     const renamed = { ...aliceReadonly, user: 'alice2' };
     const p = plan(target(renamed), serverMatching([aliceReadonly]), opts);
     expect(p.actions.find((a) => a.kind === 'delete_user')).toMatchObject({ user: 'alice', secretName: undefined });
+  });
+
+  it('leaves alone the accounts another cluster on the same server owns', () => {
+    const server = serverMatching([aliceReadonly, bobReporting]);
+    server.owned = server.owned.map((o) => (o.user === 'bob' ? { ...o, owner: '111122223333/billing' } : o));
+    const p = plan(target(aliceReadonly, { ...bobReporting, adopt: true }), server, { ...opts, allowDeletes: true });
+    expect(p.actions).toEqual([]);
+    expect(p.skipped).toEqual([expect.objectContaining({ user: 'bob', reason: 'not adopted', detail: expect.stringContaining('managed by dbusers for 111122223333/billing') })]);
+    const undeclared = plan(target(aliceReadonly), server, { ...opts, allowDeletes: true });
+    expect(undeclared.actions).toEqual([]);
+    expect(undeclared.skipped).toEqual([expect.objectContaining({ user: 'bob', reason: 'unmanaged' })]);
   });
 
   it('update_grant carries the full desired grant set, what was there before, and why', () => {
@@ -114,7 +125,7 @@ describe('plan', () => {
     const listed = { ...onServer(aliceReadonly), user: 'legacy_app' };
     const server = serverMatching([], {
       accounts: [admin, rds, listed],
-      owned: [admin, rds, listed].map((a) => ({ user: a.user, host: a.host, kind: 'user' as const })),
+      owned: [admin, rds, listed].map((a) => ({ user: a.user, host: a.host, kind: 'user' as const, owner: OWNER })),
     });
     const p = plan({ cluster: { ...ordersCluster, protectedAccounts: ['legacy_app'] }, accounts: [] }, server, { ...opts, allowDeletes: true });
     expect(p.actions).toEqual([]);

@@ -9,7 +9,7 @@ import { renderGrants, renderRevokes } from '../dialect/statements.js';
 import { inspect } from '../inspect/inspect.js';
 import { diffGrants, diffNames } from '../model/grants.js';
 import {
-  accountKey, displayAccount, type AccountId, type Action, type ActualAccount, type ClusterSpec, type Grant, type OwnershipRecord,
+  accountKey, displayAccount, type AccountId, type Action, type ActualAccount, type ClusterSpec, type Grant, type OwnershipRecord, ownerOf,
 } from '../model/types.js';
 import type { RdsCredentials, SecretStore } from '../ports/index.js';
 import { claimAll, completedBatch, ensureRegistry, recordBatch, release } from '../registry/registry.js';
@@ -71,11 +71,12 @@ export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Pr
     if (done) return { ...(JSON.parse(done) as BatchResult), replayed: true };
     const state = await inspect(db, { cluster: batch.target.name, engine: batch.target.engine });
     // Claim every account the batch creates in one statement, before any of them exists.
-    await claimAll(
+    const owner = ownerOf(batch.target);
+    const foreign = await claimAll(
       db,
       batch.actions.flatMap((a): OwnershipRecord[] =>
-        a.kind === 'create_user' ? [{ user: a.user, host: a.host, kind: 'user' as const, secretName: a.secretName }]
-        : a.kind === 'create_role' ? [{ user: a.user, host: a.host, kind: 'role' as const }]
+        a.kind === 'create_user' ? [{ user: a.user, host: a.host, kind: 'user' as const, secretName: a.secretName, owner }]
+        : a.kind === 'create_role' ? [{ user: a.user, host: a.host, kind: 'role' as const, owner }]
         : [],
       ),
     );
@@ -87,6 +88,7 @@ export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Pr
         continue;
       }
       try {
+        if (foreign.has(`${action.user}\0${action.host}`)) throw new ActionError('another cluster\'s declarations own this account on this server', action);
         const warnings = await run.action(action);
         record({ kind: action.kind, user: action.user, host: action.host, status: 'ok', message: action.reason, ...(warnings.length ? { warnings } : {}) });
       } catch (error) {
@@ -139,7 +141,7 @@ class ActionRunner {
       case 'drop_role':
         await this.sql(this.dialect.dropAccount(a, 'role'));
         this.accounts.delete(accountKey(a));
-        await release(this.deps.db, a);
+        await release(this.deps.db, a, ownerOf(this.target));
         return [];
     }
   }
@@ -279,7 +281,7 @@ class ActionRunner {
     await this.sql(this.dialect.dropAccount(a, 'user'));
     this.accounts.delete(accountKey(a));
     if (a.secretName) await this.deps.secrets.scheduleDeletion(a.secretName, this.options.recoveryDays);
-    await release(this.deps.db, a);
+    await release(this.deps.db, a, ownerOf(this.target));
     return warnings;
   }
 }

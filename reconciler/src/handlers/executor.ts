@@ -17,7 +17,7 @@ import { profilePrivileges } from '../dialect/privileges.js';
 import type { BatchResult, ExecutorBatch, ExecutorOptions } from '../execute/batch.js';
 import { executeBatch } from '../execute/executor.js';
 import { inspect } from '../inspect/inspect.js';
-import type { Action, ActualState, ClusterSpec, Engine, Grant } from '../model/types.js';
+import { ownerOf, type Action, type ActualState, type ClusterSpec, type Engine, type Grant } from '../model/types.js';
 import type { SecretStore } from '../ports/index.js';
 import { isBuiltInProtected } from '../plan/protected.js';
 import { claimAll, ensureRegistry } from '../registry/registry.js';
@@ -161,7 +161,7 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps = {}) {
       const profile: Grant[] = event.role
         ? profilePrivileges(event.role, dialect.privileges.database).map((privilege) => ({ level: 'database', database: event.db_name, privilege }))
         : [];
-      if (event.action !== 'create_user' && current) await claimSeedAccount(db, actual, account, secretName);
+      if (event.action !== 'create_user' && current) await claimSeedAccount(db, target, actual, account, secretName);
       switch (event.action) {
         case 'create_user':
           actions = [{ kind: 'create_user', ...account, auth: 'password', adopt: false, secretName, grants: profile, roles: [], reason: 'seed create_user' }];
@@ -188,14 +188,14 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps = {}) {
    * The seed marks the users it made with a `create_by_user_automation` tag on their secret: such
    * a user is taken over (claimed); any other existing account is refused.
    */
-  async function claimSeedAccount(db: Database, actual: ActualState, account: { user: string; host: string }, secretName: string): Promise<void> {
-    if (actual.owned.some((o) => o.user === account.user && o.host === account.host)) return;
+  async function claimSeedAccount(db: Database, target: ClusterSpec, actual: ActualState, account: { user: string; host: string }, secretName: string): Promise<void> {
+    if (actual.owned.some((o) => o.user === account.user && o.host === account.host && o.owner === ownerOf(target))) return;
     const meta = await store.describe(secretName);
     if (meta?.tags.create_by_user_automation !== 'true') {
       throw new ExecutorEventError(`user ${account.user} was not created by this automation and is left alone`);
     }
     await ensureRegistry(db);
-    await claimAll(db, [{ ...account, kind: 'user', secretName }]);
+    await claimAll(db, [{ ...account, kind: 'user', secretName, owner: ownerOf(target) }]);
   }
 }
 

@@ -108,6 +108,13 @@ export interface SecretMeta {
 export interface OwnershipRecord extends AccountId {
   kind: 'user' | 'role';
   secretName?: string;
+  /** The cluster whose declarations own the account (`account/cluster`): one server may serve several. */
+  owner: string;
+}
+
+/** The owner id of a cluster's accounts in the registry. */
+export function ownerOf(cluster: { account: string; name: string }): string {
+  return `${cluster.account}/${cluster.name}`;
 }
 
 /** Everything inspection found on one server. */

@@ -18,7 +18,7 @@
  */
 import { describeGrant, diffGrants, diffNames } from '../model/grants.js';
 import {
-  accountKey, type Action, type ActualAccount, type ActualState, type DesiredAccount, type DesiredTarget, type OwnershipRecord,
+  accountKey, ownerOf, type Action, type ActualAccount, type ActualState, type DesiredAccount, type DesiredTarget, type OwnershipRecord,
   type Plan, type Skipped,
 } from '../model/types.js';
 import { isProtected } from './protected.js';
@@ -54,17 +54,23 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
   const deletes: Action[] = [];
 
   // One pass over every account named anywhere, following the table above.
-  for (const { user, host, want, have, claim } of accountsByName(desired.accounts, actual)) {
+  const owner = ownerOf(cluster);
+  const owned = actual.owned.filter((o) => o.owner === owner);
+  for (const { user, host, want, have, claim: anyClaim } of accountsByName(desired.accounts, actual)) {
+    // A claim by another cluster served by the same server is not ours: that account is left alone.
+    const claim = anyClaim?.owner === owner ? anyClaim : undefined;
+    const foreign = anyClaim && !claim ? `managed by dbusers for ${anyClaim.owner}` : undefined;
     if (!isSafe({ user, host })) {
       if (want) skipped.push({ user, host, reason: 'protected', detail: 'declared, but protected accounts are never changed' });
       else if (have) skipped.push({ user, host, reason: 'protected', detail: 'protected account' });
     } else if (want) {
       if (!have) actions.push(createAction(want, false, 'missing'));
       else if (claim) actions.push(...convergeActions(want, have, actual, options));
-      else if (want.adopt) actions.push(createAction(want, true, 'adopt existing account'));
+      else if (want.adopt && !foreign) actions.push(createAction(want, true, 'adopt existing account'));
+      else if (foreign) skipped.push({ user, host, reason: 'not adopted', detail: `${foreign}; declare it in one cluster only (${want.source})` });
       else skipped.push({ user, host, reason: 'not adopted', detail: `exists but dbusers did not create it; set adopt: true to manage it (${want.source})` });
     } else if (have && !claim) {
-      skipped.push({ user, host, reason: 'unmanaged', detail: 'not declared and not created by dbusers' });
+      skipped.push({ user, host, reason: 'unmanaged', detail: foreign ?? 'not declared and not created by dbusers' });
     } else if (have?.kind === 'role') {
       deletes.push({ kind: 'drop_role', user, host, reason: 'not declared' });
     } else if (claim) {
@@ -73,9 +79,9 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     }
   }
   const limit = options.deleteLimit ?? DEFAULT_DELETE_LIMIT;
-  const share = actual.owned.length > 0 ? deletes.length / actual.owned.length : 0;
+  const share = owned.length > 0 ? deletes.length / owned.length : 0;
   if (!options.allowDeletes && (deletes.length > limit.count || (deletes.length > 1 && share > limit.share))) {
-    const detail = `the plan deletes ${deletes.length} of ${actual.owned.length} managed accounts, over the limit (${limit.count}, or ${Math.round(limit.share * 100)}%); run again allowing deletes if this is meant`;
+    const detail = `the plan deletes ${deletes.length} of ${owned.length} managed accounts, over the limit (${limit.count}, or ${Math.round(limit.share * 100)}%); run again allowing deletes if this is meant`;
     skipped.push(...deletes.map((d) => ({ user: d.user, host: d.host, reason: 'over delete limit' as const, detail })));
   } else actions.push(...deletes);
 

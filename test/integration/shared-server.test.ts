@@ -1,0 +1,48 @@
+/**
+ * Several clusters on one server (DBUSERS_DATABASE_URL points every cluster at it): each cluster's
+ * plan owns only what it created, so applying all the shipped examples deletes nothing of another.
+ */
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { main } from '../../reconciler/src/cli/main.js';
+import { startTestServer, tempDir, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let admin: Database;
+let work: string;
+
+async function cli(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (s) => void (out += s), err: (s) => void (err += s) });
+  return { code, out, err };
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  admin = await server.admin();
+  work = tempDir();
+  cpSync('users', join(work, 'users'), { recursive: true });
+  process.env.DBUSERS_DATABASE_URL = server.url;
+  process.env.DBUSERS_STATE_DIR = join(work, 'state');
+});
+
+afterAll(async () => {
+  await admin?.close();
+  await server?.stop();
+});
+
+describe('every shipped example on one server', () => {
+  it('applies, then plans no changes, and never deletes another cluster\'s accounts', async () => {
+    const applied = await cli('apply', join(work, 'users'), '--yes', '--create-missing');
+    expect(applied.err).not.toMatch(/failed/);
+    expect(applied.code).toBe(0);
+    const plan = await cli('plan', join(work, 'users'));
+    expect(plan.out).not.toContain('- delete');
+    expect(plan.code).toBe(0);
+    const rows = await admin.query<{ owner: string; n: number }>('SELECT owner, COUNT(*) AS n FROM _dbusers.managed_accounts GROUP BY owner ORDER BY owner');
+    expect(rows.map((r) => [r.owner, Number(r.n)])).toEqual([['111122223333/orders', 3], ['444455556666/catalog', 6]]);
+  });
+});
