@@ -211,7 +211,7 @@ describe('executeBatch', () => {
     const missingTable = (user: string) => createUser(user, [{ level: 'table', database: 'orders', table: 'nope', privilege: 'SELECT' }]);
     const result = await run([missingTable('m1'), createUser('m2'), missingTable('m3'), createUser('m4')], store, { maxFailures: 2 });
     expect(result.results.map((r) => r.status)).toEqual(['failed', 'ok', 'failed', 'not run']);
-    expect(result.results[0]!.message).toMatch(/create_user 'm1'@'%': .*nope/);
+    expect(result.results[0]!.message).toMatch(/create_user 'm1'@'%': .*nope.*create it first/);
     expect(result.ok).toBe(false);
   });
 });

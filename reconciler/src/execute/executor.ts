@@ -93,7 +93,7 @@ export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Pr
         record({ kind: action.kind, user: action.user, host: action.host, status: 'ok', message: action.reason, ...(warnings.length ? { warnings } : {}) });
       } catch (error) {
         failures++;
-        record({ kind: action.kind, user: action.user, host: action.host, status: 'failed', message: `${action.kind} ${displayAccount(action)}: ${(error as Error).message}` });
+        record({ kind: action.kind, user: action.user, host: action.host, status: 'failed', message: `${action.kind} ${displayAccount(action)}: ${explain(error)}` });
       }
     }
     const result = { cluster: batch.target.name, ok: results.every((r) => r.status === 'ok'), results };
@@ -102,6 +102,21 @@ export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Pr
   } finally {
     await db.query('SELECT RELEASE_LOCK(?)', [lockName(batch.target)]).catch(() => undefined);
   }
+}
+
+/** Server errors (MySQL and MariaDB numbers) whose fix lies outside dbusers: say what to do. */
+const HINTS: Record<number, string> = {
+  1146: 'the grant names a table that does not exist: create it first, or drop the grant (on a test server, --create-missing makes placeholders)',
+  1305: 'the grant names a routine that does not exist: create it first, or drop the grant',
+  1044: 'the admin account may not grant this on the database (on RDS the master lacks some privileges, e.g. DELETE HISTORY)',
+  1045: 'the admin account may not grant this privilege (on RDS the master lacks SUPER, FILE and others)',
+  1524: 'the server has no AWSAuthenticationPlugin: enable IAM database authentication on the cluster',
+};
+
+function explain(error: unknown): string {
+  const message = (error as Error).message;
+  const hint = HINTS[(error as { errno?: number }).errno ?? 0];
+  return hint ? `${message} (${hint})` : message;
 }
 
 /** Runs single actions against the state read at the start of the batch, keeping it current. */
