@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionSpec } from '../../reconciler/src/adapters/mysql/database.js';
 import { connect, IamConnectError } from '../../reconciler/src/connect.js';
-import { makeExecutorHandler } from '../../reconciler/src/handlers/executor.js';
+import { connectRds, makeExecutorHandler } from '../../reconciler/src/handlers/executor.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -25,6 +25,12 @@ describe('connect() for applications', () => {
     const error = await connect({ hostname: server.spec.host, port: server.spec.port, username: 'app_iam', region: 'eu-west-1', credentials }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(IamConnectError);
     expect((error as Error).message).toContain(`${server.spec.host}:${server.spec.port} as app_iam`);
+  });
+});
+
+describe('the executor\'s own connections', () => {
+  it('insist on TLS verified against the RDS CA: a server without it is refused', async () => {
+    await expect(connectRds({ ...server.spec })).rejects.toThrow(/secure connection|SSL|TLS/i);
   });
 });
 

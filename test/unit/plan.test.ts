@@ -170,6 +170,17 @@ describe('plan', () => {
     expect(plan(target(carolIam), server, opts).actions).toEqual([]);
   });
 
+  it('reports, and does not silently accept, a password user declared as IAM', () => {
+    const p = plan(target(carolIam), serverMatching([{ ...carolIam, auth: 'password' }]), opts);
+    expect(p.skipped).toEqual([expect.objectContaining({ user: 'carol', reason: 'unsupported' })]);
+  });
+
+  it('resets a password user that has no password on the server', () => {
+    const server = serverMatching([aliceReadonly]);
+    server.accounts[0]!.auth = 'none';
+    expect(plan(target(aliceReadonly), server, opts).actions).toEqual([expect.objectContaining({ kind: 'reset_password', reason: 'the account has no password' })]);
+  });
+
   it('names the rds-db:connect resource of each IAM user', () => {
     const p = plan({ cluster: { ...ordersCluster, resourceId: 'cluster-ABC' }, accounts: [{ ...carolIam, iamPrincipals: ['arn:aws:iam::111122223333:role/app'] }] }, serverMatching([]), opts);
     expect(p.iamConnect).toEqual([

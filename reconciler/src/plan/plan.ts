@@ -65,7 +65,11 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
       else if (have) skipped.push({ user, host, reason: 'protected', detail: 'protected account' });
     } else if (want) {
       if (!have) actions.push(createAction(want, false, 'missing'));
-      else if (claim) actions.push(...convergeActions(want, have, actual, options));
+      else if (claim && want.auth === 'iam' && have.auth === 'password') {
+        // Switching a live password user to IAM would cut off every client still using the password.
+        skipped.push({ user, host, reason: 'unsupported', detail: 'declared auth: iam, but the account logs in with a password; create a new IAM user and move clients to it' });
+        actions.push(...convergeActions(want, have, actual, options));
+      } else if (claim) actions.push(...convergeActions(want, have, actual, options));
       else if (want.adopt && !foreign) actions.push(createAction(want, true, 'adopt existing account'));
       else if (foreign) skipped.push({ user, host, reason: 'not adopted', detail: `${foreign}; declare it in one cluster only (${want.source})` });
       else skipped.push({ user, host, reason: 'not adopted', detail: `exists but dbusers did not create it; set adopt: true to manage it (${want.source})` });
@@ -140,6 +144,7 @@ function resetReason(want: DesiredAccount, have: ActualAccount, actual: ActualSt
   if (want.auth !== 'password' || !want.secretName) return undefined;
   const secret = actual.secrets[want.secretName];
   if (have.auth === 'iam') return 'authentication changes from iam to password';
+  if (have.auth === 'none') return 'the account has no password';
   if (!secret || secret.deleted || (!secret.hasCurrent && !secret.hasPending)) return 'secret missing';
   if (secret.hasPending) return 'finish an interrupted reset (pending secret version)';
   if (options.resetRequested?.includes(accountKey(want))) return 'reset requested';
