@@ -1,0 +1,64 @@
+/** Inspection on a real MariaDB: the same number of queries whatever the number of accounts, and every grant level read. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { mariadb } from '../../reconciler/src/dialect/mariadb.js';
+import { inspect } from '../../reconciler/src/inspect/inspect.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let admin: Database;
+
+/** The admin connection, counting the statements sent through it. */
+function counting(db: Database): Database & { count: number } {
+  const counted = { count: 0, close: () => db.close(), query: ((sql: string, values?: unknown[]) => { counted.count++; return db.query(sql, values); }) as Database['query'] };
+  return counted;
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  admin = await server.admin();
+  for (const sql of [
+    'CREATE DATABASE app', 'CREATE TABLE app.t (id INT, secret INT)', 'CREATE PROCEDURE app.p() BEGIN END', 'CREATE ROLE reader',
+    'GRANT SELECT ON app.* TO reader', "CREATE USER 'every'@'%' IDENTIFIED BY 'x'", "GRANT PROCESS ON *.* TO 'every'@'%'",
+    "GRANT INSERT ON `app\\_x`.* TO 'every'@'%'", "GRANT SELECT ON `app_%`.* TO 'every'@'%'", "GRANT DELETE ON app.t TO 'every'@'%' WITH GRANT OPTION",
+    "GRANT UPDATE (secret) ON app.t TO 'every'@'%'", "GRANT EXECUTE ON PROCEDURE app.p TO 'every'@'%'", "GRANT reader TO 'every'@'%'",
+    "SET DEFAULT ROLE reader FOR 'every'@'%'",
+  ]) await admin.query(sql);
+});
+
+afterAll(async () => {
+  await admin?.close();
+  await server?.stop();
+});
+
+describe('inspect', () => {
+  it('reads every level of grant, roles and default roles into one model', async () => {
+    const state = await inspect(admin, { cluster: 'main', engine: 'mariadb' });
+    const every = state.accounts.find((a) => a.user === 'every')!;
+    expect(every.grants).toEqual(expect.arrayContaining([
+      { level: 'global', privilege: 'PROCESS' },
+      { level: 'database', database: 'app_x', privilege: 'INSERT' },
+      { level: 'database', database: 'app_%', pattern: 'app_%', privilege: 'SELECT' },
+      { level: 'table', database: 'app', table: 't', privilege: 'DELETE' },
+      { level: 'table', database: 'app', table: 't', privilege: 'GRANT OPTION' },
+      { level: 'column', database: 'app', table: 't', column: 'secret', privilege: 'UPDATE' },
+      { level: 'routine', database: 'app', routine: 'p', routineType: 'PROCEDURE', privilege: 'EXECUTE' },
+    ]));
+    expect(every.grants).toHaveLength(7);
+    expect(every).toMatchObject({ roles: ['reader'], defaultRoles: ['reader'], auth: 'password', kind: 'user' });
+    expect(state.accounts.find((a) => a.user === 'reader')).toMatchObject({ kind: 'role', host: '', grants: [{ level: 'database', database: 'app', privilege: 'SELECT' }] });
+    expect(state.currentUser).toEqual({ user: 'root', host: 'localhost' });
+  });
+
+  it('sends the same number of queries for 10 accounts and for 200', async () => {
+    const db = counting(admin);
+    await inspect(db, { cluster: 'main', engine: 'mariadb' });
+    const few = db.count;
+    for (let i = 0; i < 200; i++) await admin.query(`CREATE USER 'bulk${i}'@'%' IDENTIFIED BY 'x'`);
+    db.count = 0;
+    const state = await inspect(db, { cluster: 'main', engine: 'mariadb' });
+    expect(state.accounts.length).toBeGreaterThan(200);
+    expect(db.count).toBe(few);
+    expect(few).toBe(mariadb.inspectQueries.length + 2);
+  });
+});
