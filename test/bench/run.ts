@@ -18,7 +18,7 @@ import { connect, parseDatabaseUrl, type Database } from '../../reconciler/src/a
 import { dialectForVersion } from '../../reconciler/src/dialect/index.js';
 import { executeBatch } from '../../reconciler/src/execute/executor.js';
 import { inspect, SERVER_QUERY } from '../../reconciler/src/inspect/inspect.js';
-import type { Action, DesiredAccount, Grant } from '../../reconciler/src/model/types.js';
+import { ownerOf, type Action, type DesiredAccount, type Grant } from '../../reconciler/src/model/types.js';
 import { plan } from '../../reconciler/src/plan/plan.js';
 import { REGISTRY_QUERY, REGISTRY_TABLE, ensureRegistry } from '../../reconciler/src/registry/registry.js';
 import { quoteString } from '../../reconciler/src/sql/escape.js';
@@ -56,8 +56,8 @@ async function seed(db: Database, from: number, to: number): Promise<void> {
     await db.query(`GRANT SELECT ON \`db${i % 50}\`.* TO ${who}`);
     await db.query(`GRANT SELECT ON bench.t TO ${who}`);
   }
-  const rows = Array.from({ length: to - from }, (_, k) => `('u${from + k}', '%', 'user', NULL)`);
-  for (let k = 0; k < rows.length; k += 1000) await db.query(`INSERT INTO ${REGISTRY_TABLE} VALUES ${rows.slice(k, k + 1000).join(', ')}`.replace(/VALUES/, '(user, host, kind, secret_name) VALUES'));
+  const rows = Array.from({ length: to - from }, (_, k) => `('u${from + k}', '%', 'user', NULL, '${ownerOf(ordersCluster)}')`);
+  for (let k = 0; k < rows.length; k += 1000) await db.query(`INSERT INTO ${REGISTRY_TABLE} VALUES ${rows.slice(k, k + 1000).join(', ')}`.replace(/VALUES/, '(user, host, kind, secret_name, owner) VALUES'));
 }
 
 async function main(): Promise<void> {
