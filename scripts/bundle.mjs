@@ -1,25 +1,39 @@
 // Bundle the Lambda handlers with esbuild: one minified ESM file each, for the Node.js 20 runtime.
-// Prints the size of each bundle. Usage: node scripts/bundle.mjs [outdir]
+// Usage: node scripts/bundle.mjs [outdir]   (prints each bundle's size)
 import { build } from 'esbuild';
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const outdir = process.argv[2] ?? 'dist';
-const handlers = { executor: 'reconciler/src/handlers/executor.ts' };
-for (const [name, entry] of Object.entries(handlers)) {
-  const outfile = join(outdir, name, 'index.mjs');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The Lambda entry points. */
+export const HANDLERS = { executor: 'reconciler/src/handlers/executor.ts' };
+
+/** Bundle one entry to `outfile`; returns its size in bytes. */
+export async function bundle(entry, outfile) {
   await build({
-    entryPoints: [entry],
+    entryPoints: [join(root, entry)],
     outfile,
     bundle: true,
     minify: true,
-    sourcemap: false,
     platform: 'node',
     target: 'node20',
     format: 'esm',
     // mysql2 and the AWS SDK still call require() for Node built-ins inside an ES module bundle.
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    // We only ever decode UTF-8: keep iconv-lite's code tables out of the bundle.
+    alias: { 'iconv-lite': join(root, 'scripts/iconv-utf8-only.cjs') },
     legalComments: 'none',
+    logLevel: 'warning',
   });
-  console.log(`${name}: ${outfile} ${(statSync(outfile).size / 1024).toFixed(0)} KiB`);
+  return statSync(outfile).size;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const outdir = process.argv[2] ?? 'dist';
+  for (const [name, entry] of Object.entries(HANDLERS)) {
+    const outfile = join(outdir, name, 'index.mjs');
+    console.log(`${name}: ${outfile} ${((await bundle(entry, outfile)) / 1024).toFixed(0)} KiB`);
+  }
 }
