@@ -6,7 +6,8 @@
  * 2. apply of 1,000 new password users through the executor, against the same statements piped to
  *    the `mariadb` client. Target: ≤ 1.3× raw.
  *
- * Sizes: BENCH_SIZES=1000,10000 (default); BENCH_APPLY=1000.
+ * Sizes: BENCH_SIZES=1000,10000 (default); BENCH_APPLY=1000. Timings are medians of 11 runs after 5
+ * warm-up runs; apply runs once (it creates users).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,12 +27,12 @@ import { ordersCluster } from '../support/fixtures.js';
 
 const sizes = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
 const applySize = Number(process.env.BENCH_APPLY ?? 1000);
-const REPEAT = 5;
+const REPEAT = 11;
+const WARMUP = 5;
 
-/** Median of `REPEAT` runs after two warm-up runs, in milliseconds. */
+/** Median of `REPEAT` runs after `WARMUP` runs (so the JIT has compiled both sides), in milliseconds. */
 async function time(work: () => Promise<unknown>): Promise<number> {
-  await work();
-  await work();
+  for (let i = 0; i < WARMUP; i++) await work();
   const runs: number[] = [];
   for (let i = 0; i < REPEAT; i++) {
     const start = performance.now();
