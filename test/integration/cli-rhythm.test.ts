@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
-import { main } from '../../reconciler/src/cli/main.js';
+import { cli } from '../support/cli.js';
 import { allowed, loginAs, startTestServer, tempDir, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -17,12 +17,6 @@ let work: string;
 const usersDir = () => join(work, 'users');
 const secrets = () => new FileSecretStore(join(work, 'state', 'secrets', '111122223333'));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main([...argv], { out: (s) => void (out += s), err: (s) => void (err += s) });
-  return { code, out, err };
-}
 
 async function passwordOf(secretName: string): Promise<string> {
   const value = await secrets().getValue(secretName, 'AWSCURRENT');

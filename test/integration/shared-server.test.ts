@@ -6,19 +6,13 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
-import { main } from '../../reconciler/src/cli/main.js';
+import { cli } from '../support/cli.js';
 import { startTestServer, tempDir, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
 let work: string;
 
-async function cli(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (s) => void (out += s), err: (s) => void (err += s) });
-  return { code, out, err };
-}
 
 beforeAll(async () => {
   server = await startTestServer();
