@@ -9,7 +9,7 @@ import { renderGrants, renderRevokes } from '../dialect/statements.js';
 import { inspect } from '../inspect/inspect.js';
 import { diffGrants, diffNames } from '../model/grants.js';
 import {
-  accountKey, displayAccount, type AccountId, type Action, type ActualAccount, type ClusterSpec, type Grant, type OwnershipRecord, ownerOf,
+  accountKey, displayAccount, type AccountId, type Action, type ActualAccount, type ClusterSpec, type Grant, type OwnershipRecord, type SecretMeta, ownerOf,
 } from '../model/types.js';
 import type { RdsCredentials, SecretStore } from '../ports/index.js';
 import { claimAll, completedBatch, ensureRegistry, recordBatch, release } from '../registry/registry.js';
@@ -149,6 +149,7 @@ class ActionRunner {
         return [];
       case 'reset_password': {
         const current = await this.deps.secrets.getValue(a.secretName, 'AWSCURRENT');
+        await this.ensureSecret(a, a.secretName);
         return this.setPassword(a, a.secretName, current?.dbname, true);
       }
       case 'delete_user':
@@ -176,7 +177,7 @@ class ActionRunner {
     const existed = this.accounts.has(accountKey(a));
     const warnings: string[] = [];
     if (a.auth === 'password' && a.secretName) {
-      const secret = await this.deps.secrets.describe(a.secretName);
+      const secret = await this.ensureSecret(a, a.secretName);
       // A redelivered create finds the account made and its secret current: nothing to redo.
       const done = existed && !a.adopt && secret?.hasCurrent && !secret.hasPending && !secret.deleted;
       const database = a.grants.find((g) => g.level !== 'global') as { database?: string } | undefined;
@@ -193,19 +194,13 @@ class ActionRunner {
     return warnings;
   }
 
-  /**
-   * Lockout-proof password change: the new password is written as the pending secret version first,
-   * then set on the server, tested with a login, and only then promoted to current. A crash at any
-   * point leaves the server's password in the current or the pending version, and the next run
-   * finishes the job with the pending value instead of making a new one.
-   */
-  private async setPassword(a: AccountId, secretName: string, database: string | undefined, exists: boolean): Promise<string[]> {
-    const { secrets } = this.deps;
+  /** The secret of a password user, made (or restored) if need be; returns its metadata as found. */
+  private ensureSecret(a: AccountId, secretName: string): Promise<SecretMeta | undefined> {
     const now = this.deps.now?.() ?? new Date();
     const seedTags: Record<string, string> = this.options.seedSecrets
       ? { create_by_user_automation: 'true', creation_timestamp: now.toISOString().slice(0, 19).replace('T', ' ') }
       : {};
-    await secrets.ensure({
+    return this.deps.secrets.ensure({
       name: secretName,
       description: `Credentials for ${displayAccount(a)} on ${this.target.engine} cluster ${this.target.name} (managed by dbusers)`,
       masterSecretArn: this.target.masterSecretArn,
@@ -214,6 +209,16 @@ class ActionRunner {
         'dbusers:user': a.user, 'dbusers:host': a.host, 'dbusers:created-at': now.toISOString(), ...seedTags,
       },
     });
+  }
+
+  /**
+   * Lockout-proof password change (the secret exists: see ensureSecret): the new password is written as the pending secret version first,
+   * then set on the server, tested with a login, and only then promoted to current. A crash at any
+   * point leaves the server's password in the current or the pending version, and the next run
+   * finishes the job with the pending value instead of making a new one.
+   */
+  private async setPassword(a: AccountId, secretName: string, database: string | undefined, exists: boolean): Promise<string[]> {
+    const { secrets } = this.deps;
     let pending = await secrets.getValue(secretName, 'AWSPENDING');
     if (!pending || pending.username !== a.user) {
       pending = this.credentials(a, await secrets.randomPassword(), database);

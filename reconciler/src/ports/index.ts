@@ -37,8 +37,11 @@ export interface SecretStore {
   describe(name: string): Promise<SecretMeta | undefined>;
   /** Metadata of many secrets at once (inspection). */
   describeMany(names: readonly string[]): Promise<Record<string, SecretMeta>>;
-  /** Make the secret with no version if it does not exist (restore it if it is scheduled for deletion). */
-  ensure(spec: SecretSpec): Promise<void>;
+  /**
+   * Make the secret with no version if it does not exist (restore it if it is scheduled for
+   * deletion). Returns its metadata as found before that, so callers need not describe it first.
+   */
+  ensure(spec: SecretSpec): Promise<SecretMeta | undefined>;
   getValue(name: string, stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<RdsCredentials | undefined>;
   /** Write a new value under AWSPENDING, replacing an earlier pending value. */
   putPending(name: string, value: RdsCredentials): Promise<void>;

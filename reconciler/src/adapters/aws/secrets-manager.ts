@@ -93,11 +93,11 @@ export class SecretsManagerStore implements SecretStore {
     return out;
   }
 
-  async ensure(spec: SecretSpec): Promise<void> {
+  async ensure(spec: SecretSpec): Promise<SecretMeta | undefined> {
     const existing = await this.describeRaw(spec.name);
     if (existing) {
       if (existing.DeletedDate) await this.call(spec.name, 'restore', () => this.client.send(new RestoreSecretCommand({ SecretId: spec.name })));
-      return;
+      return toMeta(spec.name, existing);
     }
     const master = spec.masterSecretArn ? await this.describeRaw(spec.masterSecretArn) : undefined;
     const inherited = (master?.Tags ?? []).filter((t) => t.Key && !t.Key.startsWith('aws:') && !(t.Key in spec.tags));
@@ -141,6 +141,7 @@ export class SecretsManagerStore implements SecretStore {
         ),
       );
     }
+    return undefined;
   }
 
   async getValue(name: string, stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<RdsCredentials | undefined> {

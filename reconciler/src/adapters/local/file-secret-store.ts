@@ -70,18 +70,7 @@ export class FileSecretStore implements SecretStore {
   }
 
   async describe(name: string): Promise<SecretMeta | undefined> {
-    const file = this.read(name);
-    if (!file) return undefined;
-    const current = file.versions.find((v) => v.stages.includes('AWSCURRENT'));
-    return {
-      name,
-      tags: file.tags,
-      changedAt: current ? Math.floor(Date.parse(current.createdAt) / 1000) : undefined,
-      hasCurrent: current !== undefined,
-      hasPending: file.versions.some((v) => v.stages.includes('AWSPENDING') && !v.stages.includes('AWSCURRENT')),
-      rotationEnabled: false,
-      deleted: file.deletedAt !== undefined,
-    };
+    return metaOf(name, this.read(name));
   }
 
   async describeMany(names: readonly string[]): Promise<Record<string, SecretMeta>> {
@@ -96,8 +85,9 @@ export class FileSecretStore implements SecretStore {
   /** Secrets made by ensure() and not yet written: a secret with no version holds nothing to lose. */
   private readonly unwritten = new Map<string, SecretFile>();
 
-  async ensure(spec: SecretSpec): Promise<void> {
+  async ensure(spec: SecretSpec): Promise<SecretMeta | undefined> {
     const file = this.read(spec.name);
+    const found = metaOf(spec.name, file);
     if (!file) {
       // Written with its first (pending) version, before any server holds that password.
       this.unwritten.set(spec.name, { name: spec.name, description: spec.description, tags: spec.tags, createdAt: this.clock().toISOString(), versions: [] });
@@ -106,6 +96,7 @@ export class FileSecretStore implements SecretStore {
       delete file.deletionDate;
       this.write(file);
     }
+    return found;
   }
 
   /** Store a whole value as current (the master secret of a local cluster). */
@@ -159,4 +150,19 @@ export class FileSecretStore implements SecretStore {
   async randomPassword(): Promise<string> {
     return generatePassword();
   }
+}
+
+/** A secret file's metadata, without its values. */
+function metaOf(name: string, file: SecretFile | undefined): SecretMeta | undefined {
+  if (!file) return undefined;
+  const current = file.versions.find((v) => v.stages.includes('AWSCURRENT'));
+  return {
+    name,
+    tags: file.tags,
+    changedAt: current ? Math.floor(Date.parse(current.createdAt) / 1000) : undefined,
+    hasCurrent: current !== undefined,
+    hasPending: file.versions.some((v) => v.stages.includes('AWSPENDING') && !v.stages.includes('AWSCURRENT')),
+    rotationEnabled: false,
+    deleted: file.deletedAt !== undefined,
+  };
 }
