@@ -50,36 +50,32 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   }
 
   const selected = targets.filter((t) => isSelected(t, options.only));
-  const plans: Plan[] = [];
+  const planned: { target: DesiredTarget; plan: Plan }[] = [];
   for (const target of selected) {
     options.onTarget?.(target);
     const secretNames = target.accounts.flatMap((a) => (a.secretName ? [a.secretName] : []));
     const actual = await deps.dispatcher.inspect(target.cluster, secretNames);
-    plans.push(applyPolicy(plan(target, actual, options.planOptions), options.policy));
+    planned.push({ target, plan: applyPolicy(plan(target, actual, options.planOptions), options.policy) });
   }
-  const changed = plans.filter(hasChanges);
+  const plans = planned.map((p) => p.plan);
+  const changed = planned.filter((p) => hasChanges(p.plan));
 
   if (options.mode === 'drift') {
-    for (const p of changed) await deps.events.publish({ type: 'Drift Detected', detail: { revision: options.revision, plan: p } });
+    for (const { plan: p } of changed) await deps.events.publish({ type: 'Drift Detected', detail: { revision: options.revision, plan: p } });
   }
-  const toApply = changed.filter((p) =>
-    options.mode === 'apply' || (options.mode === 'drift' && selected.find((t) => t.cluster.name === p.cluster && t.cluster.account === p.account)?.cluster.remediateDrift),
-  );
+  const toApply = changed.filter(({ target }) => options.mode === 'apply' || (options.mode === 'drift' && target.cluster.remediateDrift));
   if (toApply.length === 0) {
     await deps.events.publish({ type: 'Plan Computed', detail: { revision: options.revision, plans } });
     return { status: changed.length > 0 ? 'changes' : 'in sync', diagnostics, files, plans, results: [] };
   }
-  if (options.confirm && !(await options.confirm(toApply))) {
+  if (options.confirm && !(await options.confirm(toApply.map((p) => p.plan)))) {
     return { status: 'cancelled', diagnostics, files, plans, results: [] };
   }
 
   const results: BatchResult[] = [];
-  for (const p of toApply) {
-    const target = selected.find((t) => t.cluster.name === p.cluster && t.cluster.account === p.account)!;
-    results.push(await deps.dispatcher.dispatch({ target: target.cluster, actions: p.actions }));
-  }
+  for (const { target, plan: p } of toApply) results.push(await deps.dispatcher.dispatch({ target: target.cluster, actions: p.actions }));
   const ok = results.every((r) => r.ok);
-  await deps.events.publish({ type: ok ? 'Apply Succeeded' : 'Apply Failed', detail: { revision: options.revision, plans: toApply, results } });
+  await deps.events.publish({ type: ok ? 'Apply Succeeded' : 'Apply Failed', detail: { revision: options.revision, plans: toApply.map((p) => p.plan), results } });
   return { status: ok ? 'applied' : 'failed', diagnostics, files, plans, results };
 }
 
