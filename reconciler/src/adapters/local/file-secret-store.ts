@@ -99,14 +99,6 @@ export class FileSecretStore implements SecretStore {
     return found;
   }
 
-  /** Store a whole value as current (the master secret of a local cluster). */
-  putCurrent(spec: SecretSpec, value: RdsCredentials): void {
-    const file = this.read(spec.name) ?? { ...spec, createdAt: this.clock().toISOString(), versions: [] };
-    for (const v of file.versions) v.stages = [];
-    file.versions = [{ id: randomUUID(), stages: ['AWSCURRENT'], createdAt: this.clock().toISOString(), value }];
-    this.write(file);
-  }
-
   async getValue(name: string, stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<RdsCredentials | undefined> {
     const file = this.read(name);
     if (!file || file.deletedAt) return undefined;
