@@ -2,7 +2,7 @@
  * The one orchestrator. Reads top to bottom: load desired → inspect actual → plan → apply policy →
  * dispatch (or "up to date") → publish. Handlers and the CLI only choose the adapters they pass.
  */
-import type { BatchResult } from './execute/batch.js';
+import type { BatchResult } from './model/batch.js';
 import { loadDesired } from './desired/load.js';
 import type { DesiredTarget, Diagnostic, Plan } from './model/types.js';
 import { applyPolicy, type PolicyName } from './plan/policy.js';

@@ -6,7 +6,7 @@
 import { DeleteSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type Database } from '../../reconciler/src/adapters/mysql/database.js';
-import type { BatchResult } from '../../reconciler/src/execute/batch.js';
+import type { BatchResult } from '../../reconciler/src/model/batch.js';
 import { ExecutorEventError, ExecutorFailedError, makeExecutorHandler } from '../../reconciler/src/handlers/executor.js';
 import type { ActualState } from '../../reconciler/src/model/types.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
 import { connect, type Database } from '../../reconciler/src/adapters/mysql/database.js';
-import type { ExecutorBatch } from '../../reconciler/src/execute/batch.js';
+import type { ExecutorBatch } from '../../reconciler/src/model/batch.js';
 import { executeBatch, type ExecutorDeps } from '../../reconciler/src/execute/executor.js';
 import { inspect } from '../../reconciler/src/inspect/inspect.js';
 import type { Action, DesiredAccount } from '../../reconciler/src/model/types.js';

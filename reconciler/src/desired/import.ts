@@ -2,7 +2,7 @@
 import { stringify } from 'yaml';
 import { objectKey } from '../model/grants.js';
 import type { ActualState, ClusterSpec, Grant } from '../model/types.js';
-import { isProtected } from '../plan/protected.js';
+import { isProtected } from '../model/protected.js';
 
 function quotePart(name: string): string {
   return /^[A-Za-z0-9_$]+$/.test(name) ? name : '`' + name.replace(/`/g, '``') + '`';

@@ -12,7 +12,7 @@ import { normaliseGrants } from '../model/grants.js';
 import type {
   ClusterSpec, DesiredAccount, DesiredTarget, Diagnostic, DiagnosticCode, Engine, Grant, GrantTarget,
 } from '../model/types.js';
-import { isBuiltInProtected } from '../plan/protected.js';
+import { isBuiltInProtected } from '../model/protected.js';
 
 const ajv = new Ajv2020.default({ allErrors: true, strict: false, verbose: true });
 const validateSchema = ajv.compile(schema as object);

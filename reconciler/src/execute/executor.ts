@@ -3,7 +3,7 @@
  * for the cluster the whole time, reads the server once under that lock, and makes every action
  * idempotent, so a redelivered or repeated batch converges instead of failing or running twice.
  */
-import type { Database } from '../adapters/mysql/database.js';
+import type { Database } from '../ports/database.js';
 import { dialectForVersion, type Dialect } from '../dialect/index.js';
 import { renderGrants, renderRevokes } from '../dialect/statements.js';
 import { inspect } from '../inspect/inspect.js';
@@ -15,7 +15,7 @@ import type { RdsCredentials, SecretStore } from '../ports/index.js';
 import { claimAll, completedBatch, ensureRegistry, recordBatch, release } from '../registry/registry.js';
 import {
   DEFAULT_EXECUTOR_OPTIONS, type ActionResult, type BatchResult, type ExecutorBatch, type ExecutorOptions,
-} from './batch.js';
+} from '../model/batch.js';
 
 /** Raised by one action; the batch records it and goes on. */
 export class ActionError extends Error {

@@ -14,12 +14,12 @@ import { SecretsManagerStore } from '../adapters/aws/secrets-manager.js';
 import { connect as connectMysql, type ConnectionSpec, type Database } from '../adapters/mysql/database.js';
 import { dialectForEngine } from '../dialect/index.js';
 import { profilePrivileges } from '../dialect/privileges.js';
-import type { BatchResult, ExecutorBatch, ExecutorOptions } from '../execute/batch.js';
+import type { BatchResult, ExecutorBatch, ExecutorOptions } from '../model/batch.js';
 import { executeBatch } from '../execute/executor.js';
 import { inspect } from '../inspect/inspect.js';
 import { ownerOf, type Action, type ActualState, type ClusterSpec, type Engine, type Grant } from '../model/types.js';
 import type { SecretStore } from '../ports/index.js';
-import { isBuiltInProtected } from '../plan/protected.js';
+import { isBuiltInProtected } from '../model/protected.js';
 import { claimAll, ensureRegistry } from '../registry/registry.js';
 
 const validate = new Ajv2020.default({ allErrors: true, strict: false }).compile(eventSchema as object);

@@ -1,5 +1,5 @@
 /** Read a whole server in a constant number of bulk queries: never one query per account. Never writes. */
-import type { Database } from '../adapters/mysql/database.js';
+import type { Database } from '../ports/database.js';
 import { AccountIndex } from '../dialect/common.js';
 import { dialectForVersion } from '../dialect/index.js';
 import type { ActualState, Engine } from '../model/types.js';

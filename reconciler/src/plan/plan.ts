@@ -21,7 +21,7 @@ import {
   accountKey, ownerOf, type Action, type ActualAccount, type ActualState, type DesiredAccount, type DesiredTarget, type OwnershipRecord,
   type Plan, type Skipped,
 } from '../model/types.js';
-import { isProtected } from './protected.js';
+import { isProtected } from '../model/protected.js';
 
 /** What a run allows; every field has a safe default. */
 export interface PlanOptions {

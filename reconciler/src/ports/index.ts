@@ -3,7 +3,7 @@
  * adapter and a local one; the database has one adapter only, a real server.
  */
 import type { ActualState, ClusterSpec, SecretMeta } from '../model/types.js';
-import type { BatchResult, ExecutorBatch } from '../execute/batch.js';
+import type { BatchResult, ExecutorBatch } from '../model/batch.js';
 
 /** The YAML desired state at a given revision. */
 export interface SourceRepo {
@@ -66,3 +66,4 @@ export interface Dispatcher {
 export interface EventSink {
   publish(event: { type: string; detail: Record<string, unknown> }): Promise<void>;
 }
+export type { ConnectionSpec, Database } from './database.js';

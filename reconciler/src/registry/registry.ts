@@ -4,7 +4,7 @@
  * written before its account is created and removed after it is dropped, so a crash in between
  * leaves a claim on a missing account (which the next run repairs), never an orphan account.
  */
-import type { Database } from '../adapters/mysql/database.js';
+import type { Database } from '../ports/database.js';
 import type { AccountId, OwnershipRecord } from '../model/types.js';
 
 /** Schema and table of the registry. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { main } from '../../../reconciler/src/cli/main.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chunkBatch, MAX_PIECES, PIECE_SIZE, SsmDispatcher, uuidFrom } from '../../../reconciler/src/adapters/aws/ssm-dispatcher.js';
-import type { BatchResult } from '../../../reconciler/src/execute/batch.js';
+import type { BatchResult } from '../../../reconciler/src/model/batch.js';
 import type { Action, ActualState } from '../../../reconciler/src/model/types.js';
 import { reconcile } from '../../../reconciler/src/reconcile.js';
 import { ordersCluster } from '../../support/fixtures.js';

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { createHash } from 'node:crypto';
-import type { ActionResult, BatchResult, ExecutorBatch } from '../../execute/batch.js';
+import type { ActionResult, BatchResult, ExecutorBatch } from '../../model/batch.js';
 import type { Action, ActualState, ClusterSpec } from '../../model/types.js';
 import type { Dispatcher } from '../../ports/index.js';
 import { withRetry, type RetryPolicy } from './retry.js';

@@ -4,7 +4,7 @@
  * secret store, else (nothing given or reachable) the embedded MariaDB in the state folder.
  */
 import { join } from 'node:path';
-import type { BatchResult, ExecutorBatch, ExecutorOptions } from '../../execute/batch.js';
+import type { BatchResult, ExecutorBatch, ExecutorOptions } from '../../model/batch.js';
 import { executeBatch } from '../../execute/executor.js';
 import { inspect } from '../../inspect/inspect.js';
 import type { ActualState, ClusterSpec, Grant } from '../../model/types.js';

@@ -1,21 +1,8 @@
 /** The database port and its one adapter: mysql2 against a real server. */
 import mysql from 'mysql2/promise';
+import type { ConnectionSpec, Database } from '../../ports/database.js';
 
-/** Where and as whom to connect. */
-export interface ConnectionSpec {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  socketPath?: string;
-  ssl?: { ca?: string; rejectUnauthorized: boolean };
-}
-
-/** A connection to one server; statements are plain text (account statements take no placeholders). */
-export interface Database {
-  query<T = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<T[]>;
-  close(): Promise<void>;
-}
+export type { ConnectionSpec, Database };
 
 /** Raised when a server cannot be reached or refuses the login. */
 export class DatabaseConnectError extends Error {

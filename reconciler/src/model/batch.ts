@@ -1,5 +1,5 @@
 /** What the executor receives and returns: plain JSON, the same in-process and through SSM. */
-import type { Action, ClusterSpec } from '../model/types.js';
+import type { Action, ClusterSpec } from './types.js';
 
 /** How the executor behaves where a choice is a matter of policy. */
 export interface ExecutorOptions {

@@ -1,5 +1,5 @@
 /** Accounts dbusers never touches, whatever the YAML or the registry says. */
-import type { AccountId } from '../model/types.js';
+import type { AccountId } from './types.js';
 
 /** RDS, Aurora, MySQL and MariaDB built-ins (reference/mysql-mariadb.md §5.2). */
 const BUILT_IN = new Set([
