@@ -1,4 +1,4 @@
-// Bundle the Lambda handlers with esbuild: one minified ESM file each, for the Node.js 20 runtime.
+// Bundle the Lambda handlers with esbuild: one minified ESM file each, for the Node.js 24 runtime.
 // Usage: node scripts/bundle.mjs [outdir]   (prints each bundle's size)
 import { build } from 'esbuild';
 import { statSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The Lambda entry points. */
-export const HANDLERS = { executor: 'reconciler/src/handlers/executor.ts' };
+export const HANDLERS = { executor: 'reconciler/src/handlers/executor-lambda.ts' };
 
 /** Bundle one entry to `outfile`; returns its size in bytes. */
 export async function bundle(entry, outfile) {
@@ -18,7 +18,7 @@ export async function bundle(entry, outfile) {
     bundle: true,
     minify: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node24',
     format: 'esm',
     // mysql2 and the AWS SDK still call require() for Node built-ins inside an ES module bundle.
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },

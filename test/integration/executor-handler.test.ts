@@ -8,7 +8,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { connect, type Database } from '../../reconciler/src/adapters/mysql/database.js';
 import type { BatchResult } from '../../reconciler/src/model/batch.js';
 import { ExecutorEventError, ExecutorFailedError, makeExecutorHandler } from '../../reconciler/src/handlers/executor.js';
+import { awsExecutorDeps } from '../../reconciler/src/handlers/executor-lambda.js';
 import type { ActualState } from '../../reconciler/src/model/types.js';
+import { REGISTRY_KEY_SECRET } from '../../reconciler/src/adapters/aws/secrets-manager.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
 import { allowed, loginAs, startTestServer, type TestServer } from '../support/server.js';
 
@@ -16,12 +18,17 @@ let server: TestServer;
 let admin: Database;
 let sm: ReturnType<typeof fakeSecretsManager>;
 const MASTER = 'prod/aurora/master';
-const context = { invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:db-user-mgmt' };
-const env = { ROTATION_LAMBDA_ARN: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate', ROTATION_DAYS: '30', DBUSERS_CLUSTER: 'orders' };
+const cluster = () => ({
+  name: 'orders', account: '111122223333', alias: 'payments-prod', region: 'eu-west-1', engine: 'mariadb' as const, endpoint: server.spec.host,
+  port: server.spec.port, masterSecretArn: MASTER, databases: ['orders', 'audit'], protectedAccounts: [], remediateDrift: false, privilegeExceptions: [],
+});
+const env = () => ({
+  ROTATION_LAMBDA_ARN: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate', ROTATION_DAYS: '30', DBUSERS_CLUSTERS: JSON.stringify([cluster()]),
+});
 const seedEvent = (action: string, username: string, role = 'readonly') => ({ username, role, rds_secret_name: MASTER, db_name: 'orders', action });
 
 function handler() {
-  return makeExecutorHandler({ secretsClient: sm.client, connect, env });
+  return makeExecutorHandler(awsExecutorDeps({ secretsClient: sm.client, connect, env: env() }));
 }
 
 async function current(name: string): Promise<Record<string, unknown>> {
@@ -35,7 +42,7 @@ async function loginWith(name: string): Promise<Database> {
 }
 
 function allPasswords(): string[] {
-  return [...sm.secrets.values()].flatMap((s) => [...s.versions.values()].map((v) => String(JSON.parse(v.value).password)));
+  return [...sm.secrets.values()].filter((s) => s.name !== REGISTRY_KEY_SECRET).flatMap((s) => [...s.versions.values()].map((v) => String(JSON.parse(v.value).password)));
 }
 
 beforeAll(async () => {
@@ -62,16 +69,16 @@ afterAll(async () => {
 
 describe('executor handler, seed payloads', () => {
   it('create_user: makes the user and the seed-named secret with the RDS JSON, tags, policy and rotation', async () => {
-    const result = (await handler()(seedEvent('create_user', 'app_ro') as never, context)) as BatchResult;
+    const result = (await handler()(seedEvent('create_user', 'app_ro') as never)) as BatchResult;
     expect(result.results).toEqual([expect.objectContaining({ kind: 'create_user', user: 'app_ro', status: 'ok' })]);
     const secret = sm.secrets.get('rds-orders-app_ro-secret')!;
     expect(Object.keys(await current('rds-orders-app_ro-secret')).sort()).toEqual(['db_name', 'dbname', 'engine', 'host', 'masterarn', 'password', 'port', 'username']);
-    expect(await current('rds-orders-app_ro-secret')).toMatchObject({ engine: 'mysql', username: 'app_ro', dbname: 'orders', masterarn: MASTER, host: server.spec.host, port: server.spec.port });
+    expect(await current('rds-orders-app_ro-secret')).toMatchObject({ engine: 'mariadb', username: 'app_ro', dbname: 'orders', masterarn: MASTER, host: server.spec.host, port: server.spec.port });
     expect(Object.fromEntries(secret.tags.map((t) => [t.Key, t.Value]))).toMatchObject({
       'managed-by': 'dbusers', create_by_user_automation: 'true', team: 'payments', 'dbusers:cluster': 'orders', 'dbusers:account': '111122223333',
     });
     expect(JSON.parse(secret.policy!).Statement[0].Resource).toBe(secret.arn);
-    expect(secret.rotation).toEqual({ lambda: env.ROTATION_LAMBDA_ARN, days: 30 });
+    expect(secret.rotation).toEqual({ lambda: env().ROTATION_LAMBDA_ARN, days: 30 });
     const db = await loginWith('rds-orders-app_ro-secret');
     expect(await allowed(db, 'SELECT * FROM orders.t')).toBe(true);
     expect(await allowed(db, 'INSERT INTO orders.t VALUES (1)')).toBe(false);
@@ -79,24 +86,24 @@ describe('executor handler, seed payloads', () => {
   });
 
   it('update_grant: moves the user to readwrite on that database and keeps its other grants', async () => {
-    await handler()(seedEvent('create_user', 'app_up') as never, context);
+    await handler()(seedEvent('create_user', 'app_up') as never);
     await admin.query("GRANT SELECT ON audit.* TO 'app_up'@'%'");
-    await handler()(seedEvent('update_grant', 'app_up', 'readwrite') as never, context);
+    await handler()(seedEvent('update_grant', 'app_up', 'readwrite') as never);
     const db = await loginWith('rds-orders-app_up-secret');
     expect(await allowed(db, 'INSERT INTO orders.t VALUES (1)')).toBe(true);
     expect(await allowed(db, 'SELECT * FROM audit.t')).toBe(true);
     await db.close();
-    await handler()(seedEvent('update_grant', 'app_up', 'readonly') as never, context);
+    await handler()(seedEvent('update_grant', 'app_up', 'readonly') as never);
     const again = await loginWith('rds-orders-app_up-secret');
     expect(await allowed(again, 'INSERT INTO orders.t VALUES (2)')).toBe(false);
     await again.close();
   });
 
   it('reset_password: pending version, then the server, then current; the old password stops working', async () => {
-    await handler()(seedEvent('create_user', 'app_rs') as never, context);
+    await handler()(seedEvent('create_user', 'app_rs') as never);
     const old = String((await current('rds-orders-app_rs-secret')).password);
     sm.mock.resetHistory();
-    await handler()(seedEvent('reset_password', 'app_rs', '') as never, context);
+    await handler()(seedEvent('reset_password', 'app_rs', '') as never);
     const names = sm.mock.calls().map((c) => c.args[0].constructor.name);
     expect(names.indexOf('PutSecretValueCommand')).toBeLessThan(names.indexOf('UpdateSecretVersionStageCommand'));
     expect(sm.mock.commandCalls(PutSecretValueCommand)[0]!.args[0].input.VersionStages).toEqual(['AWSPENDING']);
@@ -105,8 +112,8 @@ describe('executor handler, seed payloads', () => {
   });
 
   it('delete_user: drops the user and schedules its secret for deletion with a recovery window', async () => {
-    await handler()(seedEvent('create_user', 'app_del') as never, context);
-    await handler()(seedEvent('delete_user', 'app_del', '') as never, context);
+    await handler()(seedEvent('create_user', 'app_del') as never);
+    await handler()(seedEvent('delete_user', 'app_del', '') as never);
     const [row] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'app_del'");
     expect(Number(row?.n)).toBe(0);
     expect(sm.mock.commandCalls(DeleteSecretCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: 'rds-orders-app_del-secret', RecoveryWindowInDays: 7 }]);
@@ -114,7 +121,7 @@ describe('executor handler, seed payloads', () => {
 
   it('refuses to delete a user this automation did not create', async () => {
     await admin.query("CREATE USER 'by_hand'@'%' IDENTIFIED BY 'x'");
-    await expect(handler()(seedEvent('delete_user', 'by_hand', '') as never, context)).rejects.toThrow(/not created by this automation/);
+    await expect(handler()(seedEvent('delete_user', 'by_hand', '') as never)).rejects.toThrow(/not created by this automation/);
     const [row] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'by_hand'");
     expect(Number(row?.n)).toBe(1);
   });
@@ -125,19 +132,19 @@ describe('executor handler, seed payloads', () => {
     ['an extra key', { ...seedEvent('create_user', 'x'), roles: ['arn:aws:iam::999999999999:root'] }],
     ['an unknown action', { ...seedEvent('create_user', 'x'), action: 'list_users' }],
   ])('refuses %s and changes nothing', async (_, event) => {
-    await expect(handler()(event as never, context)).rejects.toThrow(ExecutorEventError);
+    await expect(handler()(event as never)).rejects.toThrow(ExecutorEventError);
     expect(sm.mock.calls()).toHaveLength(0);
   });
 
   it('refuses create_user without a GrantType instead of leaving a user with no grants', async () => {
-    await expect(handler()(seedEvent('create_user', 'no_role', '') as never, context)).rejects.toThrow(/GrantType/);
+    await expect(handler()(seedEvent('create_user', 'no_role', '') as never)).rejects.toThrow(/GrantType/);
     const [row] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'no_role'");
     expect(Number(row?.n)).toBe(0);
   });
 });
 
 describe('executor handler, batches and inspect', () => {
-  const target = () => ({ name: 'orders', account: '111122223333', alias: 'payments-prod', region: 'eu-west-1', engine: 'mysql' as const, endpoint: server.spec.host, port: server.spec.port, masterSecretArn: MASTER, databases: ['orders', 'audit'], protectedAccounts: [], remediateDrift: false });
+  const target = cluster;
   const batch = () => ({
     action: 'batch' as const,
     id: 'commit-abc/orders/plan-1',
@@ -152,13 +159,13 @@ describe('executor handler, batches and inspect', () => {
   });
 
   it('runs a batch of every kind, and a redelivered batch does nothing twice', async () => {
-    const first = (await handler()(batch(), context)) as BatchResult;
+    const first = (await handler()(batch())) as BatchResult;
     expect(first.results.map((r) => r.status)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
     const db = await loginWith('rds-orders-b_user-secret');
     expect(await allowed(db, 'SELECT * FROM audit.t')).toBe(true);
     await db.close();
     const puts = sm.mock.commandCalls(PutSecretValueCommand).length;
-    const redelivered = (await handler()(batch(), context)) as BatchResult;
+    const redelivered = (await handler()(batch())) as BatchResult;
     expect(redelivered).toEqual({ ...first, replayed: true });
     expect(sm.mock.commandCalls(PutSecretValueCommand)).toHaveLength(puts);
     const [gone] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'b_gone'");
@@ -169,28 +176,28 @@ describe('executor handler, batches and inspect', () => {
   it('takes a batch in pieces, as the SSM document passes it', async () => {
     const text = JSON.stringify({ action: 'batch', target: target(), actions: [{ kind: 'drop_role', user: 'b_role', host: '', reason: 'not declared' }] });
     const pieces = text.match(/.{1,500}/gs)!;
-    const result = (await handler()({ pieces }, context)) as BatchResult;
+    const result = (await handler()({ pieces })) as BatchResult;
     expect(result.results).toEqual([expect.objectContaining({ kind: 'drop_role', status: 'ok' })]);
   });
 
   it('fails the invocation when an action fails, and the next run repairs a crash between reset steps', async () => {
-    await handler()({ ...batch(), id: undefined, actions: [batch().actions[1]!].map((a) => ({ ...a, user: 'b_crash', secretName: 'rds-orders-b_crash-secret', roles: [] })) }, context);
+    await handler()({ ...batch(), id: undefined, actions: [batch().actions[1]!].map((a) => ({ ...a, user: 'b_crash', secretName: 'rds-orders-b_crash-secret', roles: [] })) });
     sm.failNext('UpdateSecretVersionStageCommand', Object.assign(new Error('the Lambda was stopped'), { name: 'InvalidRequestException' }));
     const reset = { ...batch(), id: 'reset-1', actions: [{ kind: 'reset_password' as const, user: 'b_crash', host: '%', secretName: 'rds-orders-b_crash-secret', reason: 'reset requested' }] };
-    const error = await handler()(reset, context).catch((e: unknown) => e);
+    const error = await handler()(reset).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ExecutorFailedError);
     expect((error as ExecutorFailedError).result.results[0]).toMatchObject({ status: 'failed' });
     expect((error as Error).message).not.toMatch(new RegExp(allPasswords().join('|')));
     const pending = JSON.parse([...sm.secrets.get('rds-orders-b_crash-secret')!.versions.values()].find((v) => v.stages.includes('AWSPENDING'))!.value);
     await (await loginAs(server, 'b_crash', pending.password)).close();
-    expect(((await handler()(reset, context)) as BatchResult).ok).toBe(true);
+    expect(((await handler()(reset)) as BatchResult).ok).toBe(true);
     expect((await current('rds-orders-b_crash-secret')).password).toBe(pending.password);
     await (await loginWith('rds-orders-b_crash-secret')).close();
   });
 
   it('inspects the target and returns its state without secret values', async () => {
-    await handler()({ ...batch(), id: undefined, actions: [batch().actions[1]!].map((a) => ({ ...a, roles: [] })) }, context);
-    const state = (await handler()({ action: 'inspect', target: target(), secretNames: ['rds-orders-b_user-secret'] }, context)) as ActualState;
+    await handler()({ ...batch(), id: undefined, actions: [batch().actions[1]!].map((a) => ({ ...a, roles: [] })) });
+    const state = (await handler()({ action: 'inspect', target: target(), secretNames: ['rds-orders-b_user-secret'] })) as ActualState;
     expect(state.accounts.map((a) => a.user)).toEqual(expect.arrayContaining(['b_user', 'master']));
     expect(state.owned.map((o) => o.user)).toContain('b_user');
     expect(state.secrets['rds-orders-b_user-secret']).toMatchObject({ hasCurrent: true });

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionSpec } from '../../reconciler/src/adapters/mysql/database.js';
 import { connect, IamConnectError } from '../../reconciler/src/connect.js';
-import { connectRds, makeExecutorHandler } from '../../reconciler/src/handlers/executor.js';
+import { makeExecutorHandler } from '../../reconciler/src/handlers/executor.js';
+import { awsExecutorDeps, connectRds } from '../../reconciler/src/handlers/executor-lambda.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -41,15 +42,15 @@ describe('executor with an IAM admin', () => {
     const prev = { ...process.env };
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_REGION: 'eu-west-1' });
     try {
-      const handler = makeExecutorHandler({
+      const target = { name: 'orders', account: '111122223333', alias: 'p', region: 'eu-west-1', engine: 'aurora-mysql' as const, endpoint: 'orders.cluster-abc.eu-west-1.rds.amazonaws.com', port: 3306, masterSecretArn: 'orders-master', databases: ['orders'] };
+      const handler = makeExecutorHandler(awsExecutorDeps({
         secretsClient: sm.client,
-        env: { DBUSERS_ADMIN_IAM_USER: 'dbusers_admin' },
+        env: { DBUSERS_ADMIN_IAM_USER: 'dbusers_admin', DBUSERS_CLUSTERS: JSON.stringify([target]) },
         connect: async (spec) => {
           seen.push(spec);
           throw new Error('stop here');
         },
-      });
-      const target = { name: 'orders', account: '111122223333', alias: 'p', region: 'eu-west-1', engine: 'aurora-mysql' as const, endpoint: 'orders.cluster-abc.eu-west-1.rds.amazonaws.com', port: 3306, masterSecretArn: 'orders-master', databases: ['orders'] };
+      }));
       await expect(handler({ action: 'inspect', target } as never)).rejects.toThrow('stop here');
     } finally {
       process.env = prev;

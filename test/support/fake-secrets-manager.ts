@@ -4,7 +4,7 @@
  * executor's reset protocol) can be tested end to end. Every request stays inspectable.
  */
 import {
-  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetRandomPasswordCommand, GetResourcePolicyCommand,
+  BatchGetSecretValueCommand, CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetRandomPasswordCommand, GetResourcePolicyCommand,
   GetSecretValueCommand, ListSecretsCommand, PutResourcePolicyCommand, PutSecretValueCommand, RestoreSecretCommand,
   RotateSecretCommand, SecretsManagerClient, UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
@@ -63,9 +63,10 @@ export function fakeSecretsManager(region = 'eu-west-1', account = '111122223333
       .filter((s) => s.tags.some((t) => t.Key === 'managed-by' && t.Value === 'dbusers'))
       .map((s) => ({ ARN: s.arn, Name: s.name, Tags: s.tags, SecretVersionsToStages: stages(s), DeletedDate: s.deleted, RotationEnabled: !!s.rotation })),
   })));
-  mock.on(CreateSecretCommand).callsFake(guard('CreateSecretCommand', ({ Name, Tags, KmsKeyId }) => {
+  mock.on(CreateSecretCommand).callsFake(guard('CreateSecretCommand', ({ Name, Tags, KmsKeyId, SecretString }) => {
     if (find(Name)) throw Object.assign(new Error('exists'), { name: 'ResourceExistsException' });
-    const s: FakeSecret = { name: Name!, arn: `arn:aws:secretsmanager:${region}:${account}:secret:${Name}-Zz9Yx8`, tags: (Tags ?? []) as FakeSecret['tags'], versions: new Map(), kmsKeyId: KmsKeyId };
+    const versions = new Map(SecretString === undefined ? [] : [[randomUUID(), { value: SecretString, stages: ['AWSCURRENT'] }]]);
+    const s: FakeSecret = { name: Name!, arn: `arn:aws:secretsmanager:${region}:${account}:secret:${Name}-Zz9Yx8`, tags: (Tags ?? []) as FakeSecret['tags'], versions, kmsKeyId: KmsKeyId };
     secrets.set(Name!, s);
     return { ARN: s.arn, Name: s.name };
   }));
@@ -76,6 +77,14 @@ export function fakeSecretsManager(region = 'eu-west-1', account = '111122223333
     if (!v) throw notFound();
     return { ARN: s.arn, Name: s.name, VersionId: v[0], SecretString: v[1].value, VersionStages: v[1].stages };
   }));
+  mock.on(BatchGetSecretValueCommand).callsFake(guard('BatchGetSecretValueCommand', ({ SecretIdList }) => ({
+    SecretValues: (SecretIdList ?? []).flatMap((id: string) => {
+      const s = find(id);
+      const v = s && !s.deleted ? [...s.versions.values()].find((x) => x.stages.includes('AWSCURRENT')) : undefined;
+      return s && v ? [{ ARN: s.arn, Name: s.name, SecretString: v.value, VersionStages: v.stages }] : [];
+    }),
+    Errors: [],
+  })));
   mock.on(PutSecretValueCommand).callsFake(guard('PutSecretValueCommand', ({ SecretId, ClientRequestToken, SecretString, VersionStages }) => {
     const s = must(SecretId);
     for (const stage of VersionStages ?? ['AWSCURRENT']) for (const v of s.versions.values()) v.stages = v.stages.filter((x) => x !== stage);

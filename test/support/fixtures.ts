@@ -6,7 +6,7 @@ import type {
 export const ordersCluster: ClusterSpec = {
   name: 'orders', account: '111122223333', alias: 'payments-prod', region: 'eu-west-1', engine: 'mariadb',
   endpoint: 'orders.example', port: 3306, masterSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:orders-master',
-  databases: ['orders', 'audit'], protectedAccounts: [], remediateDrift: false,
+  databases: ['orders', 'audit'], protectedAccounts: [], remediateDrift: false, privilegeExceptions: [],
 };
 
 export const select = (database: string): Grant => ({ level: 'database', database, privilege: 'SELECT' });
@@ -49,7 +49,7 @@ export function onServer(d: DesiredAccount): ActualAccount {
 /** A server that already matches `declared`: accounts exist, are owned, and have their secrets. */
 export function serverMatching(declared: DesiredAccount[], extra: Partial<ActualState> = {}): ActualState {
   return {
-    engine: 'mariadb', version: '10.11.19-MariaDB', currentUser: { user: 'admin', host: '%' }, supportsRoles: true, roleHost: '', multipleDefaultRoles: false,
+    engine: 'mariadb', version: '10.11.19-MariaDB', currentUser: { user: 'admin', host: '%' }, adminUsers: ['admin'], unverifiedClaims: [], supportsRoles: true, roleHost: '', multipleDefaultRoles: false,
     supportsIamAuth: true,
     accounts: declared.map(onServer),
     owned: declared.map((d) => ({ user: d.user, host: d.host, kind: d.kind, secretName: d.secretName, owner: OWNER })),

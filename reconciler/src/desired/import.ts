@@ -32,7 +32,7 @@ function grantEntries(grants: readonly Grant[]): Record<string, unknown>[] {
 
 /** The YAML of a file declaring every unprotected account on the server, each marked adopt: true. */
 export function importYaml(cluster: ClusterSpec, actual: ActualState): string {
-  const accounts = actual.accounts.filter((a) => !isProtected(a, actual.currentUser, cluster.protectedAccounts));
+  const accounts = actual.accounts.filter((a) => !isProtected(a, { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts }));
   const roles = Object.fromEntries(
     accounts
       .filter((a) => a.kind === 'role')

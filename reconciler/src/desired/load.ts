@@ -10,8 +10,10 @@ import { dialectForEngine, type Dialect } from '../dialect/index.js';
 import { PRIVILEGE_ALIASES, profilePrivileges } from '../dialect/privileges.js';
 import { normaliseGrants } from '../model/grants.js';
 import type {
-  ClusterSpec, DesiredAccount, DesiredTarget, Diagnostic, DiagnosticCode, Engine, Grant, GrantTarget,
+  AccountId, ClusterSpec, DesiredAccount, DesiredTarget, Diagnostic, DiagnosticCode, Engine, Grant, GrantTarget,
 } from '../model/types.js';
+import { hostProblem, normaliseHost, SECRET_NAME } from '../model/names.js';
+import { refusedGrants, type PrivilegeException } from '../model/privilege-policy.js';
 import { isBuiltInProtected } from '../model/protected.js';
 
 const ajv = new Ajv2020.default({ allErrors: true, strict: false, verbose: true });
@@ -60,9 +62,16 @@ interface ClusterYaml {
   resourceId?: string;
   databases: string[];
 }
+interface ExceptionYaml {
+  account: string;
+  on: string;
+  privileges: string[];
+  reason: string;
+}
 interface FileYaml {
   account: string;
   alias: string;
+  privilegeExceptions?: ExceptionYaml[];
   secretNameTemplate?: string;
   protected?: string[];
   drift?: { remediate?: boolean };
@@ -196,7 +205,11 @@ export function parseOn(on: string): GrantTarget | string {
 function readGrant(
   g: GrantYaml,
   path: Path,
-  ctx: { file: SourceFile; diags: Diagnostics; dialect: Dialect; databases?: readonly string[]; cluster?: string },
+  ctx: {
+    file: SourceFile; diags: Diagnostics; dialect: Dialect; databases?: readonly string[]; cluster?: string;
+    /** Checked against the privilege policy, with the file's exceptions. */
+    policy?: { account: AccountId; engine: Engine; exceptions: readonly PrivilegeException[] };
+  },
 ): Grant[] {
   const { file, diags, dialect } = ctx;
   if ((g.database === undefined) === (g.on === undefined)) {
@@ -248,7 +261,30 @@ function readGrant(
   const targets: GrantTarget[] = g.columns
     ? g.columns.map((column) => ({ ...(target as { database: string; table: string }), level: 'column', column }))
     : [target];
-  return targets.flatMap((t) => privileges.map((privilege) => ({ ...t, privilege }) as Grant));
+  const grants = targets.flatMap((t) => privileges.map((privilege) => ({ ...t, privilege }) as Grant));
+  if (ctx.policy) {
+    const { account, engine, exceptions } = ctx.policy;
+    for (const refused of new Set(refusedGrants(account, grants, engine, exceptions))) {
+      diags.add(file, path, 'PRIVILEGE_POLICY', `${describePath(path)}: ${refused}; if a reviewer accepts it, list it under privilegeExceptions: with a reason`);
+    }
+  }
+  return grants;
+}
+
+/** The file's `privilegeExceptions`, each pointing at its YAML node when malformed. */
+function readExceptions(file: SourceFile, data: FileYaml, diags: Diagnostics): PrivilegeException[] {
+  return (data.privilegeExceptions ?? []).flatMap((e, i) => {
+    const target = parseOn(e.on);
+    if (typeof target === 'string') {
+      diags.add(file, ['privilegeExceptions', i, 'on'], 'BAD_GRANT_TARGET', `privilegeExceptions[${i}].on: ${JSON.stringify(e.on)}: ${target}`);
+      return [];
+    }
+    const at = e.account.lastIndexOf('@');
+    const user = at < 0 ? e.account : e.account.slice(0, at);
+    const host = at < 0 ? undefined : normaliseHost(e.account.slice(at + 1));
+    const privileges = e.privileges.map((p) => p.trim().toUpperCase().replace(/\s+/g, ' '));
+    return [{ user, ...(host !== undefined ? { host } : {}), target, privileges, reason: e.reason }];
+  });
 }
 
 /** Fill the secret name template; `{host}` keeps only characters a secret name allows. */
@@ -258,7 +294,6 @@ export function secretNameFor(template: string, values: Record<'account' | 'alia
   );
 }
 
-const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 
 /** The result of loading: targets when there is nothing to report, diagnostics otherwise. */
 export interface LoadResult {
@@ -317,6 +352,7 @@ function checkFileIdentity(file: SourceFile, data: FileYaml, seen: Map<string, s
 }
 
 function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): DesiredTarget[] {
+  const exceptions = readExceptions(file, data, diags);
   const clusters = new Map<string, { spec: ClusterSpec; dialect: Dialect; accounts: DesiredAccount[] }>();
   data.clusters.forEach((c, i) => {
     if (clusters.has(c.name)) {
@@ -330,7 +366,7 @@ function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): Desired
         name: c.name, account: data.account, alias: data.alias, region: c.region, engine: c.engine,
         engineVersion: c.engineVersion, endpoint: c.endpoint, port: c.port, masterSecretArn: c.masterSecretArn,
         databases: c.databases, resourceId: c.resourceId, protectedAccounts: data.protected ?? [],
-        remediateDrift: data.drift?.remediate ?? false,
+        remediateDrift: data.drift?.remediate ?? false, privilegeExceptions: exceptions,
       },
     });
   });
@@ -363,17 +399,23 @@ function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): Desired
       diags.add(file, [...path, 'cluster'], 'UNKNOWN_CLUSTER', `user ${u.name}: cluster ${JSON.stringify(u.cluster)} is not declared; declared: ${clusterNames}`);
       return;
     }
-    const host = u.host ?? '%';
+    // The server stores hosts in lower case: '%.Corp.example.com' and '%.corp.example.com' are one account.
+    const host = normaliseHost(u.host ?? '%');
     const key = `${u.cluster}\0${u.name}\0${host}`;
     const first = seenUsers.get(key);
     if (first) {
-      diags.add(file, [...path, 'name'], 'DUPLICATE_USER', `user '${u.name}'@'${host}' on cluster ${u.cluster} is declared twice (first at ${where(first)})`);
+      const how = (u.host ?? '%') !== host ? ` once the host is stored in lower case as the server does` : '';
+      diags.add(file, [...path, 'name'], 'DUPLICATE_USER', `user '${u.name}'@'${host}' on cluster ${u.cluster} is declared twice${how} (first at ${where(first)})`);
       return;
     }
     seenUsers.set(key, path);
     const { dialect, spec } = cluster;
     checkName(file, diags, [...path, 'name'], u.name, dialect, spec);
     if (host.length > dialect.maxHostLength) diags.add(file, [...path, 'host'], 'NAME_TOO_LONG', `host is ${host.length} characters; ${dialect.name} allows ${dialect.maxHostLength}`);
+    else {
+      const bad = hostProblem(host, dialect.maxHostLength);
+      if (bad) diags.add(file, [...path, 'host'], 'BAD_HOST', `user ${u.name}: ${bad}`);
+    }
     checkRoles(u.roles, [...path, 'roles'], u.cluster);
     if ((u.roles?.length ?? 0) > 0 && !dialect.supportsRoles) {
       diags.add(file, [...path, 'roles'], 'ENGINE_UNSUPPORTED', `user ${u.name}: ${spec.engine} ${spec.engineVersion ?? ''} has no roles; grant privileges directly`);
@@ -388,8 +430,9 @@ function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): Desired
     if (auth === 'iam' && u.rotationDays !== undefined) {
       diags.add(file, [...path, 'rotationDays'], 'SCHEMA', `user ${u.name}: rotationDays applies to password users; IAM users have no password`);
     }
+    const policy = { account: { user: u.name, host }, engine: spec.engine, exceptions };
     const grants = (u.grants ?? []).flatMap((g, j) =>
-      readGrant(g, [...path, 'grants', j], { file, diags, dialect, databases: spec.databases, cluster: spec.name }),
+      readGrant(g, [...path, 'grants', j], { file, diags, dialect, databases: spec.databases, cluster: spec.name, policy }),
     );
     let secretName: string | undefined;
     if (auth === 'password') {
@@ -419,8 +462,9 @@ function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): Desired
         continue;
       }
       checkName(file, diags, path, name, dialect, spec, true);
+      const policy = { account: { user: name, host: dialect.roleHost }, engine: spec.engine, exceptions };
       const grants = (role.grants ?? []).flatMap((g, j) =>
-        readGrant(g, [...path, 'grants', j], { file, diags, dialect, databases: spec.databases, cluster: c }),
+        readGrant(g, [...path, 'grants', j], { file, diags, dialect, databases: spec.databases, cluster: c, policy }),
       );
       accounts.push({
         kind: 'role', user: name, host: dialect.roleHost, cluster: c, auth: 'none', grants: normaliseGrants(grants),

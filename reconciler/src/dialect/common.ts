@@ -3,7 +3,8 @@
  * mariadb.ts and mysql.ts; index.ts picks one.
  */
 import type { AccountId, ActualAccount } from '../model/types.js';
-import { quoteAccount, quoteString } from '../sql/escape.js';
+import { createHash } from 'node:crypto';
+import { quoteAccount } from '../sql/escape.js';
 
 /** The rows of every bulk query, by query name. */
 export type QueryResults = Record<string, Record<string, unknown>[]>;
@@ -44,24 +45,43 @@ export interface Dialect {
   setDefaultRoles(grantee: string, roles: readonly string[]): string[];
 }
 
-/** Account clauses common to every dialect. */
-export const common = {
-  account(a: AccountId): string {
-    return quoteAccount(a.user, a.host);
-  },
-  createUser(a: AccountId, auth: { password: string } | { iam: true } | { locked: true }): string {
-    const clause =
-      'password' in auth
-        ? `IDENTIFIED BY ${quoteString(auth.password)}`
-        : 'iam' in auth
-          ? `IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`
-          : 'ACCOUNT LOCK';
-    return `CREATE USER IF NOT EXISTS ${quoteAccount(a.user, a.host)} ${clause}`;
-  },
-  setPassword(a: AccountId, password: string): string {
-    return `ALTER USER ${quoteAccount(a.user, a.host)} IDENTIFIED BY ${quoteString(password)}`;
-  },
-};
+/** `mysql_native_password`'s stored form: `*` and the upper-case hex of SHA1(SHA1(password)). */
+export function nativePasswordHash(password: string): string {
+  const once = createHash('sha1').update(password, 'utf8').digest();
+  return `*${createHash('sha1').update(once).digest('hex').toUpperCase()}`;
+}
+
+/**
+ * Account clauses common to every dialect, given how the dialect identifies a password: a hash on
+ * MariaDB (the clear text never reaches the general, slow or binary log), or the clear text on MySQL,
+ * whose server rewrites it in every log (reference/mysql-mariadb.md).
+ */
+export function accountClauses(identifiedBy: (password: string) => string) {
+  return {
+    account(a: AccountId): string {
+      return quoteAccount(a.user, a.host);
+    },
+    /** Plain CREATE USER: an account that already exists under another spelling fails instead of passing silently. */
+    createUser(a: AccountId, auth: { password: string } | { iam: true } | { locked: true }): string {
+      const clause =
+        'password' in auth ? identifiedBy(auth.password)
+        : 'iam' in auth ? `IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`
+        : 'ACCOUNT LOCK';
+      return `CREATE USER ${quoteAccount(a.user, a.host)} ${clause}`;
+    },
+    setPassword(a: AccountId, password: string): string {
+      return `ALTER USER ${quoteAccount(a.user, a.host)} ${identifiedBy(password)}`;
+    },
+  };
+}
+
+/** Whether `password` is what the server stores, where the format allows computing it; undefined otherwise. */
+export function passwordMatches(plugin: string, authString: string, password: string): boolean | undefined {
+  if ((plugin === 'mysql_native_password' || plugin === '') && /^\*[0-9A-F]{40}$/i.test(authString)) {
+    return authString.toUpperCase() === nativePasswordHash(password);
+  }
+  return undefined; // caching_sha2_password and others: salted, not checked here
+}
 
 /**
  * Accounts by (user, host), filled in one pass over each bulk result: readers push grants, roles
@@ -71,9 +91,12 @@ export class AccountIndex {
   // user → host → account: two lookups, but no key string built per grant row.
   private readonly byUser = new Map<string, Map<string, ActualAccount>>();
   private readonly list: ActualAccount[] = [];
+  /** Stored password hashes: compared with secrets inside inspection, never returned with the accounts. */
+  readonly authStrings = new Map<ActualAccount, string>();
 
-  add(account: Omit<ActualAccount, 'grants' | 'roles' | 'defaultRoles'>): ActualAccount {
+  add(account: Omit<ActualAccount, 'grants' | 'roles' | 'defaultRoles'>, authString = ''): ActualAccount {
     const full = account as ActualAccount;
+    if (authString) this.authStrings.set(full, authString);
     full.grants = [];
     full.roles = [];
     full.defaultRoles = [];

@@ -2,18 +2,25 @@
 import type { AuthKind } from '../model/types.js';
 import { quoteString } from '../sql/escape.js';
 import { GRANT_TABLE_QUERIES } from './grant-tables.js';
-import { common, text, type AccountIndex, type Dialect } from './common.js';
+import { accountClauses, nativePasswordHash, text, type AccountIndex, type Dialect } from './common.js';
 import {
   COLUMN_PRIVILEGES, COMMON_GLOBAL_PRIVILEGES, MARIADB_ACCESS_BITS, MYSQL_DATABASE_PRIVILEGES, ROUTINE_PRIVILEGES,
   TABLE_PRIVILEGES, decodeAccessBits,
 } from './privileges.js';
 
-/** `Priv` arrives parsed (mysql2 reads the JSON metadata) or as text; accept both. */
+/**
+ * `Priv` arrives as text (or parsed, from drivers that read the JSON metadata). `access` is a 64-bit
+ * mask: JSON.parse would round it above 2^53 (all privileges read as PROCESS + SHUTDOWN), so it is
+ * taken from the text as a decimal string.
+ */
 function privJson(value: unknown): Record<string, unknown> {
   if (value && typeof value === 'object' && !Buffer.isBuffer(value)) return value as Record<string, unknown>;
   const raw = text(value);
   try {
-    return raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+    const priv = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+    const access = /"access"\s*:\s*(\d+)/.exec(raw);
+    if (access) priv.access = access[1];
+    return priv;
   } catch {
     return {};
   }
@@ -39,11 +46,14 @@ function readGlobalPriv(rows: Record<string, unknown>[], index: AccountIndex): v
       plugin: text(priv.plugin),
       locked: priv.account_locked === true || priv.account_locked === 1,
       passwordChangedAt: changed > 0 ? changed : undefined,
-    });
+    }, text(priv.authentication_string));
     for (const privilege of decodeAccessBits(priv.access)) account.grants.push({ level: 'global', privilege });
     if (typeof priv.default_role === 'string' && priv.default_role !== '') account.defaultRoles.push(priv.default_role);
   }
 }
+
+/** The hash, never the password: MariaDB logs statements as sent. */
+const clauses = accountClauses((password) => `IDENTIFIED BY PASSWORD ${quoteString(nativePasswordHash(password))}`);
 
 /** MariaDB 10.4+ (RDS for MariaDB 10.6, 10.11, 11.x). */
 export const mariadb: Dialect = {
@@ -71,15 +81,15 @@ export const mariadb: Dialect = {
     },
   ],
   account(a, kind) {
-    return kind === 'role' ? quoteString(a.user) : common.account(a);
+    return kind === 'role' ? quoteString(a.user) : clauses.account(a);
   },
-  createUser: common.createUser,
-  setPassword: common.setPassword,
+  createUser: clauses.createUser,
+  setPassword: clauses.setPassword,
   createRole(name) {
     return `CREATE ROLE IF NOT EXISTS ${quoteString(name)}`;
   },
   dropAccount(a, kind) {
-    return kind === 'role' ? `DROP ROLE IF EXISTS ${quoteString(a.user)}` : `DROP USER IF EXISTS ${common.account(a)}`;
+    return kind === 'role' ? `DROP ROLE IF EXISTS ${quoteString(a.user)}` : `DROP USER IF EXISTS ${clauses.account(a)}`;
   },
   grantRole(role, grantee) {
     return `GRANT ${quoteString(role)} TO ${grantee}`;

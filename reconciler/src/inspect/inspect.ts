@@ -1,8 +1,8 @@
 /** Read a whole server in a constant number of bulk queries: never one query per account. Never writes. */
 import type { Database } from '../ports/database.js';
-import { AccountIndex } from '../dialect/common.js';
+import { AccountIndex, passwordMatches } from '../dialect/common.js';
 import { dialectForVersion } from '../dialect/index.js';
-import type { ActualState, Engine } from '../model/types.js';
+import type { ActualState, Engine, OwnershipRecord } from '../model/types.js';
 import type { SecretStore } from '../ports/index.js';
 import { REGISTRY_QUERY, readRegistry } from '../registry/registry.js';
 
@@ -29,14 +29,25 @@ function engineOf(version: string, declared: Engine): Engine {
   return declared === 'aurora-mysql' ? 'aurora-mysql' : 'mysql';
 }
 
+/** What to inspect, and with what. */
+export interface InspectOptions {
+  cluster: string;
+  engine: Engine;
+  /** The secret store: metadata of the named secrets, the registry key, and password drift checks. */
+  secrets?: SecretStore;
+  secretNames?: readonly string[];
+  /** Users protected on every host besides the one connected as (the master secret's user). */
+  adminUsers?: readonly string[];
+  /** Compare owned users' passwords with their secrets (default true; the executor's batches skip it). */
+  checkPasswords?: boolean;
+}
+
 /**
- * Inspect one server: accounts, grants, roles, default roles and the ownership registry, plus the
- * metadata (never the values) of the named secrets.
+ * Inspect one server: accounts, grants, roles, default roles and the ownership registry (rows whose
+ * signature verifies), plus the metadata (never the values) of the named secrets, and for each
+ * owned password user whether the server holds its secret's current password.
  */
-export async function inspect(
-  db: Database,
-  options: { cluster: string; engine: Engine; secrets?: SecretStore; secretNames?: readonly string[] },
-): Promise<ActualState> {
+export async function inspect(db: Database, options: InspectOptions): Promise<ActualState> {
   const stage = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
     try {
       return await work();
@@ -44,27 +55,53 @@ export async function inspect(
       throw new InspectError(`inspect ${options.cluster}: ${what}: ${(cause as Error).message}`, options.cluster, { cause });
     }
   };
+  const { secrets } = options;
   const [server] = await stage('server version', () => db.query(SERVER_QUERY));
   const version = String(server?.version ?? '');
   const dialect = dialectForVersion(version);
   const index = new AccountIndex();
   for (const q of dialect.inspectQueries) q.read(await stage(`read ${q.name}`, () => db.query(q.sql)), index);
   // An unreadable registry means "not ours", never a crash: nothing is changed or deleted then.
-  const owned = readRegistry(await db.query(REGISTRY_QUERY).catch(() => []));
+  const key = secrets ? await stage('read the registry key', () => secrets.registryKey(false)) : undefined;
+  const { owned, unverified } = readRegistry(await db.query(REGISTRY_QUERY).catch(() => []), key);
   const current = String(server?.current_user_name ?? '');
   const at = current.lastIndexOf('@');
+  const currentUser = { user: current.slice(0, at), host: current.slice(at + 1) };
   const names = [...new Set([...(options.secretNames ?? []), ...owned.flatMap((o) => (o.secretName ? [o.secretName] : []))])];
-  const secrets = options.secrets && names.length > 0 ? await stage('describe secrets', () => options.secrets!.describeMany(names)) : {};
+  const metas = secrets && names.length > 0 ? await stage('describe secrets', () => secrets.describeMany(names)) : {};
+  if (secrets && options.checkPasswords !== false) await stage('compare passwords with secrets', () => checkPasswords(index, owned, secrets));
   return {
     engine: engineOf(version, options.engine),
     version,
-    currentUser: { user: current.slice(0, at), host: current.slice(at + 1) },
+    currentUser,
+    adminUsers: [...new Set([currentUser.user, ...(options.adminUsers ?? [])])],
     supportsRoles: dialect.supportsRoles,
     roleHost: dialect.roleHost,
     multipleDefaultRoles: dialect.multipleDefaultRoles,
     supportsIamAuth: Number(server?.iam_plugin ?? 0) > 0,
     accounts: index.all(),
     owned,
-    secrets,
+    unverifiedClaims: unverified,
+    secrets: metas,
   };
+}
+
+/**
+ * Password drift: for each owned password user, compare the server's stored hash with the hash of
+ * its secret's AWSCURRENT, here where the secret lives (neither leaves the executor).
+ */
+async function checkPasswords(index: AccountIndex, owned: readonly OwnershipRecord[], secrets: SecretStore): Promise<void> {
+  const checks = owned.flatMap((o) => {
+    const account = o.secretName && o.kind === 'user' ? index.get(o.user, o.host) : undefined;
+    const stored = account && account.auth === 'password' ? index.authStrings.get(account) : undefined;
+    return account && stored ? [{ account, stored, secretName: o.secretName! }] : [];
+  });
+  if (checks.length === 0) return;
+  const values = await secrets.currentValues(checks.map((c) => c.secretName));
+  for (const { account, stored, secretName } of checks) {
+    const value = values[secretName];
+    if (!value) continue;
+    const matches = value.username === account.user ? passwordMatches(account.plugin, stored, value.password) : false;
+    if (matches !== undefined) account.passwordMatchesSecret = matches;
+  }
 }

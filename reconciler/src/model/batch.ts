@@ -19,9 +19,13 @@ export interface ExecutorOptions {
    * `creation_timestamp` tags, a `db_name` key), so tools built on the seed keep working.
    */
   seedSecrets?: boolean;
+  /** The server closes the admin session after this many idle seconds, releasing the cluster lock of a hung run. */
+  sessionTimeoutSeconds: number;
 }
 
-export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = { maxFailures: 5, definers: 'refuse', recoveryDays: 7, iamFallback: 'fail' };
+export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
+  maxFailures: 5, definers: 'refuse', recoveryDays: 7, iamFallback: 'fail', sessionTimeoutSeconds: 300,
+};
 
 /** One batch: every action of one plan for one cluster. */
 export interface ExecutorBatch {
@@ -40,7 +44,8 @@ export interface ActionResult {
   kind: Action['kind'];
   user: string;
   host: string;
-  status: 'ok' | 'failed' | 'not run';
+  /** refused: the executor's own rules forbid it (protected, not owned, privilege policy, malformed). */
+  status: 'ok' | 'failed' | 'refused' | 'not run';
   message: string;
   warnings?: string[];
 }

@@ -1,25 +1,29 @@
-/** Accounts dbusers never touches, whatever the YAML or the registry says. */
+/** Accounts dbusers never touches, whatever the YAML, the registry or an event says. */
 import type { AccountId } from './types.js';
 
-/** RDS, Aurora, MySQL and MariaDB built-ins (reference/mysql-mariadb.md §5.2). */
+/** RDS, Aurora, MySQL and MariaDB built-ins (reference/mysql-mariadb.md §5.2), and `root`: on every host. */
 const BUILT_IN = new Set([
-  'rdsadmin', 'rdsrepladmin', 'rdsproxyadmin', 'mysql.sys', 'mysql.session', 'mysql.infoschema', 'mariadb.sys',
+  'root', 'rdsadmin', 'rdsrepladmin', 'rdsproxyadmin', 'mysql.sys', 'mysql.session', 'mysql.infoschema', 'mariadb.sys',
   'rds_superuser_role', 'PUBLIC',
 ]);
 
 /** A built-in name: reserved on every server, any host. Aurora's roles are AWS_*. */
 export function isBuiltInProtected(user: string): boolean {
-  return BUILT_IN.has(user) || /^AWS_/.test(user) || user === '';
+  return BUILT_IN.has(user) || /^AWS_/i.test(user) || user === '';
 }
 
-/**
- * Protected: a built-in, the account the run connects as, or one the YAML lists as `user` (any
- * host) or `user@host`.
- */
-export function isProtected(account: AccountId, connectedAs: AccountId, listed: readonly string[]): boolean {
-  if (isBuiltInProtected(account.user)) return true;
-  if (account.user === connectedAs.user && account.host === connectedAs.host) return true;
-  return listed.some((entry) => {
+/** What protects accounts on one server besides the built-ins. */
+export interface ProtectionRules {
+  /** Users the tool connects as (the admin, the master secret's user): protected on every host. */
+  adminUsers: readonly string[];
+  /** The YAML's `protected` list: `user` (any host) or `user@host`. */
+  listed: readonly string[];
+}
+
+/** Protected: a built-in, an admin user on any host, or one the YAML lists. */
+export function isProtected(account: AccountId, rules: ProtectionRules): boolean {
+  if (isBuiltInProtected(account.user) || rules.adminUsers.includes(account.user)) return true;
+  return rules.listed.some((entry) => {
     const at = entry.lastIndexOf('@');
     return at < 0 ? entry === account.user : entry.slice(0, at) === account.user && entry.slice(at + 1) === account.host;
   });

@@ -1,4 +1,5 @@
 /** Types shared by every stage: desired state, actual state, grants, plans and diagnostics. */
+import type { PrivilegeException } from './privilege-policy.js';
 
 /** Database engines dbusers manages. */
 export const ENGINES = ['mysql', 'aurora-mysql', 'mariadb'] as const;
@@ -69,6 +70,8 @@ export interface ClusterSpec {
   remediateDrift: boolean;
   /** RDS cluster/instance resource id, for rds-db:connect ARNs. */
   resourceId?: string;
+  /** Grants the privilege policy refuses, allowed here by name (`privilegeExceptions`). */
+  privilegeExceptions: PrivilegeException[];
 }
 
 /** The whole desired state of one cluster: what a plan is computed for. */
@@ -88,6 +91,11 @@ export interface ActualAccount extends AccountId {
   grants: Grant[];
   roles: string[];
   defaultRoles: string[];
+  /**
+   * For an owned password user: whether the server's password is its secret's AWSCURRENT (the
+   * engine's hash compared where the secret lives); undefined when not checked.
+   */
+  passwordMatchesSecret?: boolean;
 }
 
 /** Metadata of a secret; never its value. */
@@ -123,6 +131,8 @@ export interface ActualState {
   version: string;
   /** The account the inspection connected as: always protected. */
   currentUser: AccountId;
+  /** Users the executor connects as (itself, the master secret's user): protected on every host. */
+  adminUsers: string[];
   supportsRoles: boolean;
   /** The host roles have on this server: '' on MariaDB, '%' on MySQL. */
   roleHost: string;
@@ -131,6 +141,8 @@ export interface ActualState {
   supportsIamAuth: boolean;
   accounts: ActualAccount[];
   owned: OwnershipRecord[];
+  /** Registry rows whose integrity check failed (written outside dbusers): reported, never acted on. */
+  unverifiedClaims: AccountId[];
   /** Secrets by name, for the password accounts that name one. */
   secrets: Record<string, SecretMeta>;
 }
@@ -188,7 +200,9 @@ export type ActionKind = Action['kind'];
 
 /** Something the planner saw and deliberately did not act on. */
 export interface Skipped extends AccountId {
-  reason: 'unmanaged' | 'protected' | 'over delete limit' | 'not adopted' | 'filtered by policy' | 'unsupported';
+  reason:
+    | 'unmanaged' | 'protected' | 'over delete limit' | 'not adopted' | 'filtered by policy' | 'unsupported'
+    | 'unverified ownership' | 'privilege policy';
   detail: string;
 }
 
@@ -199,6 +213,8 @@ export interface Plan {
   alias: string;
   actions: Action[];
   skipped: Skipped[];
+  /** Grants the privilege policy refuses that the account file allows by name, shown for review. */
+  exceptions: { user: string; host: string; grant: string; reason: string }[];
   /** IAM `rds-db:connect` resources the declared principals need (auth: iam). */
   iamConnect: { user: string; resource: string; principals: string[] }[];
 }
@@ -219,6 +235,8 @@ export const DIAGNOSTIC_CODES = [
   'UNUSABLE_NAME',
   'SECRET_NAME',
   'PROTECTED_ACCOUNT',
+  'PRIVILEGE_POLICY',
+  'BAD_HOST',
 ] as const;
 export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
 

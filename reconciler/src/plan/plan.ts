@@ -9,10 +9,15 @@
  *   yes      | yes       | yes             | update_grant if grants, roles or default roles differ;
  *            |           |                 | reset_password if the secret is missing, a reset was
  *            |           |                 | interrupted, requested, or rotation is due
- *   yes      | yes       | no, adopt: true | create_role / create_user with adopt (claims it)
+ *            |           |                 | or the server's password is not the secret's
+ *   yes      | yes       | no, adopt: true | create_role / create_user with adopt (claims it), unless
+ *            |           |                 | it holds global privileges the policy refuses and no
+ *            |           |                 | exception allows → skipped 'privilege policy'
  *   yes      | yes       | no              | skipped 'not adopted'
  *   no       | yes       | yes             | drop_role / delete_user      (not declared)
- *   no       | no        | yes             | delete_user (a claim left by an interrupted run: clean up)
+ *   no       | no        | yes             | delete_user (a claim left by an interrupted run: clean up,
+ *            |           |                 | not counted against the delete limit)
+ *   any      | yes       | row unverified  | skipped 'unverified ownership' (a registry row written by hand)
  *   no       | yes       | no              | skipped 'unmanaged'
  *   deletes over the limit (count or share of owned accounts) → all skipped 'over delete limit'
  */
@@ -21,6 +26,7 @@ import {
   accountKey, ownerOf, type Action, type ActualAccount, type ActualState, type DesiredAccount, type DesiredTarget, type OwnershipRecord,
   type Plan, type Skipped,
 } from '../model/types.js';
+import { exceptionFor, policyViolation, refusedGrants } from '../model/privilege-policy.js';
 import { isProtected } from '../model/protected.js';
 
 /** What a run allows; every field has a safe default. */
@@ -45,7 +51,8 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
   // Roles take the host the server gives them ('' on MariaDB, '%' on MySQL), whatever was declared.
   const desired = { ...target, accounts: target.accounts.map((a) => (a.kind === 'role' ? { ...a, host: actual.roleHost } : a)) };
   const { cluster } = desired;
-  const isSafe = (a: { user: string; host: string }) => !isProtected(a, actual.currentUser, cluster.protectedAccounts);
+  const isSafe = (a: { user: string; host: string }) => !isProtected(a, { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts });
+  const unverified = new Set(actual.unverifiedClaims.map(accountKey));
   // A secret a declared account names again is handed over, not deleted with its old user.
   const declaredSecrets = new Set(desired.accounts.flatMap((d) => (d.secretName ? [d.secretName] : [])));
   const secretToDelete = (name: string | undefined) => (name && !declaredSecrets.has(name) ? name : undefined);
@@ -63,6 +70,9 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     if (!isSafe({ user, host })) {
       if (want) skipped.push({ user, host, reason: 'protected', detail: 'declared, but protected accounts are never changed' });
       else if (have) skipped.push({ user, host, reason: 'protected', detail: 'protected account' });
+    } else if (have && !anyClaim && unverified.has(accountKey({ user, host }))) {
+      const detail = 'its ownership record fails the integrity check (written outside dbusers?); it is left alone until the row is removed';
+      skipped.push({ user, host, reason: 'unverified ownership', detail });
     } else if (want) {
       if (!have) actions.push(createAction(want, false, 'missing'));
       else if (claim && want.auth === 'iam' && have.auth === 'password') {
@@ -70,16 +80,22 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
         skipped.push({ user, host, reason: 'unsupported', detail: 'declared auth: iam, but the account logs in with a password; create a new IAM user and move clients to it' });
         actions.push(...convergeActions(want, have, actual, options));
       } else if (claim) actions.push(...convergeActions(want, have, actual, options));
-      else if (want.adopt && !foreign) actions.push(createAction(want, true, 'adopt existing account'));
+      else if (want.adopt && !foreign) {
+        const refused = refusedGrants(have, have.grants.filter((g) => g.level === 'global'), actual.engine, cluster.privilegeExceptions);
+        if (refused.length === 0) actions.push(createAction(want, true, 'adopt existing account'));
+        else skipped.push({ user, host, reason: 'privilege policy', detail: `adopting it needs privilegeExceptions for what it holds: ${refused.join('; ')}` });
+      }
       else if (foreign) skipped.push({ user, host, reason: 'not adopted', detail: `${foreign}; declare it in one cluster only (${want.source})` });
       else skipped.push({ user, host, reason: 'not adopted', detail: `exists but dbusers did not create it; set adopt: true to manage it (${want.source})` });
     } else if (have && !claim) {
       skipped.push({ user, host, reason: 'unmanaged', detail: foreign ?? 'not declared and not created by dbusers' });
     } else if (have?.kind === 'role') {
       deletes.push({ kind: 'drop_role', user, host, reason: 'not declared' });
+    } else if (claim && have) {
+      deletes.push({ kind: 'delete_user', user, host, secretName: secretToDelete(claim.secretName), reason: 'not declared' });
     } else if (claim) {
-      const reason = have ? 'not declared' : 'not declared (ownership record left by an interrupted run)';
-      deletes.push({ kind: 'delete_user', user, host, secretName: secretToDelete(claim.secretName), reason });
+      // Nothing exists to lose: cleaning the record up is no delete.
+      actions.push({ kind: 'delete_user', user, host, secretName: secretToDelete(claim.secretName), reason: 'not declared (ownership record left by an interrupted run)' });
     }
   }
   const limit = options.deleteLimit ?? DEFAULT_DELETE_LIMIT;
@@ -95,6 +111,12 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     alias: cluster.alias,
     actions: sortActions(actions),
     skipped: skipped.sort((a, b) => cmp(accountKey(a), accountKey(b))),
+    exceptions: desired.accounts.flatMap((d) =>
+      d.grants.flatMap((g) => {
+        const allowedBy = policyViolation(g, cluster.engine) ? exceptionFor(d, g, cluster.privilegeExceptions) : undefined;
+        return allowedBy ? [{ user: d.user, host: d.host, grant: describeGrant(g), reason: allowedBy.reason }] : [];
+      }),
+    ),
     iamConnect: desired.accounts
       .filter((d) => d.auth === 'iam')
       .map((d) => ({
@@ -147,6 +169,7 @@ function resetReason(want: DesiredAccount, have: ActualAccount, actual: ActualSt
   if (have.auth === 'none') return 'the account has no password';
   if (!secret || secret.deleted || (!secret.hasCurrent && !secret.hasPending)) return 'secret missing';
   if (secret.hasPending) return 'finish an interrupted reset (pending secret version)';
+  if (have.passwordMatchesSecret === false) return "the server's password is not the secret's (changed outside dbusers, or another secret store)";
   if (options.resetRequested?.includes(accountKey(want))) return 'reset requested';
   if (want.rotationDays && !secret.rotationEnabled && secret.changedAt !== undefined) {
     const days = Math.floor((options.now - secret.changedAt) / 86_400);

@@ -43,10 +43,20 @@ export interface SecretStore {
    */
   ensure(spec: SecretSpec): Promise<SecretMeta | undefined>;
   getValue(name: string, stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<RdsCredentials | undefined>;
-  /** Write a new value under AWSPENDING, replacing an earlier pending value. */
-  putPending(name: string, value: RdsCredentials): Promise<void>;
+  /** The AWSCURRENT values of many secrets at once (password drift checks); missing ones are left out. */
+  currentValues(names: readonly string[]): Promise<Record<string, RdsCredentials>>;
+  /**
+   * Write a new value under AWSPENDING, replacing an earlier pending value; `versionId` (a rotation's
+   * ClientRequestToken) names the version, else one is made. Returns the version id.
+   */
+  putPending(name: string, value: RdsCredentials, versionId?: string): Promise<string>;
   /** Move AWSCURRENT to the pending version (the old current becomes AWSPREVIOUS). */
   promotePending(name: string): Promise<void>;
+  /**
+   * The key that signs ownership-registry rows, kept in the store (never on the database server).
+   * With `create`, made on first use; without, undefined when there is none yet.
+   */
+  registryKey(create: boolean): Promise<string | undefined>;
   /** Schedule deletion with a recovery window; never forced. */
   scheduleDeletion(name: string, recoveryDays: number): Promise<void>;
   /** A new password with characters that need no escaping anywhere. */

@@ -3,40 +3,66 @@
  * or adopted. MariaDB has no user COMMENT/ATTRIBUTE, and a table works on every engine. A row is
  * written before its account is created and removed after it is dropped, so a crash in between
  * leaves a claim on a missing account (which the next run repairs), never an orphan account.
+ *
+ * Anyone with INSERT on the table could otherwise make dbusers delete any account: each row carries
+ * an HMAC keyed by a secret that lives in the secret store (never on the server), and a row whose
+ * MAC does not verify is reported, never honoured.
  */
-import type { Database } from '../ports/database.js';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AccountId, OwnershipRecord } from '../model/types.js';
+import type { Database } from '../ports/database.js';
 
 /** Schema and table of the registry. */
 export const REGISTRY_SCHEMA = '_dbusers';
 export const REGISTRY_TABLE = `${REGISTRY_SCHEMA}.managed_accounts`;
 
 /** Read by inspection; a missing or unreadable registry reads as empty (nothing is ours). */
-export const REGISTRY_QUERY = `SELECT user, host, kind, secret_name, owner FROM ${REGISTRY_TABLE}`;
+export const REGISTRY_QUERY = `SELECT user, host, kind, secret_name, owner, mac FROM ${REGISTRY_TABLE}`;
 
-/** Registry rows → ownership records. */
-export function readRegistry(rows: Record<string, unknown>[]): OwnershipRecord[] {
-  return rows
-    .filter((r) => r.kind === 'user' || r.kind === 'role')
-    .map((r) => ({
-      user: String(r.user),
-      host: String(r.host),
-      kind: r.kind as 'user' | 'role',
-      secretName: r.secret_name ? String(r.secret_name) : undefined,
-      owner: String(r.owner ?? ''),
-    }));
+/** The MAC of one row: every field that decides what dbusers may do with the account. */
+export function registryMac(key: string, r: OwnershipRecord): string {
+  return createHmac('sha256', key).update(JSON.stringify([r.user, r.host, r.kind, r.secretName ?? null, r.owner])).digest('hex');
 }
 
-/** Create the registry if it does not exist yet. */
+function verifies(key: string | undefined, r: OwnershipRecord, mac: unknown): boolean {
+  if (!key || typeof mac !== 'string' || mac.length !== 64) return false;
+  return timingSafeEqual(Buffer.from(registryMac(key, r)), Buffer.from(mac));
+}
+
+/** Registry rows → ownership records whose MAC verifies, and the accounts of rows that do not. */
+export function readRegistry(rows: Record<string, unknown>[], key: string | undefined): { owned: OwnershipRecord[]; unverified: AccountId[] } {
+  const owned: OwnershipRecord[] = [];
+  const unverified: AccountId[] = [];
+  for (const r of rows) {
+    const record: OwnershipRecord = {
+      user: String(r.user),
+      host: String(r.host),
+      kind: r.kind === 'role' ? 'role' : 'user',
+      secretName: r.secret_name ? String(r.secret_name) : undefined,
+      owner: String(r.owner ?? ''),
+    };
+    if (verifies(key, record, r.mac)) owned.push(record);
+    else unverified.push({ user: record.user, host: record.host });
+  }
+  return { owned, unverified };
+}
+
+/** Create the registry if it does not exist yet (and add the MAC column to a registry made before it). */
 export async function ensureRegistry(db: Database): Promise<void> {
   await db.query(`CREATE DATABASE IF NOT EXISTS ${REGISTRY_SCHEMA}`);
   await db.query(
     `CREATE TABLE IF NOT EXISTS ${REGISTRY_TABLE} (
        user VARCHAR(128) NOT NULL, host VARCHAR(255) NOT NULL, kind ENUM('user','role') NOT NULL,
-       secret_name VARCHAR(512) NULL, owner VARCHAR(200) NOT NULL, claimed_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+       secret_name VARCHAR(512) NULL, owner VARCHAR(200) NOT NULL, mac CHAR(64) NULL,
+       claimed_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
        PRIMARY KEY (user, host)
      ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
   );
+  const [mac] = await db.query<{ n: number }>(
+    "SELECT COUNT(*) AS n FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'managed_accounts' AND COLUMN_NAME = 'mac'",
+    [REGISTRY_SCHEMA],
+  );
+  if (Number(mac?.n) === 0) await db.query(`ALTER TABLE ${REGISTRY_TABLE} ADD COLUMN mac CHAR(64) NULL`);
   await db.query(
     `CREATE TABLE IF NOT EXISTS ${BATCHES_TABLE} (
        id VARCHAR(128) NOT NULL PRIMARY KEY, result MEDIUMTEXT NOT NULL,
@@ -61,22 +87,28 @@ export async function recordBatch(db: Database, id: string, result: string): Pro
 
 /**
  * Claim accounts before they are created or adopted: one statement per 500 accounts. A claim
- * never takes an account from another owner; returns the accounts another owner holds.
+ * never takes an account from another owner whose row verifies; a row that does not verify (forged
+ * or left by an older version) is replaced. Returns the accounts another owner holds.
  */
-export async function claimAll(db: Database, records: readonly OwnershipRecord[]): Promise<Set<string>> {
+export async function claimAll(db: Database, records: readonly OwnershipRecord[], key: string): Promise<Set<string>> {
+  if (records.length === 0) return new Set();
+  const wanted = new Set(records.map((r) => `${r.user}\0${r.host}`));
+  const before = readRegistry(await db.query(REGISTRY_QUERY), key);
+  const forged = before.unverified.filter((a) => wanted.has(`${a.user}\0${a.host}`));
+  for (const a of forged) await db.query(`DELETE FROM ${REGISTRY_TABLE} WHERE user = ? AND host = ?`, [a.user, a.host]);
   for (let i = 0; i < records.length; i += 500) {
     const chunk = records.slice(i, i + 500);
     await db.query(
-      `INSERT INTO ${REGISTRY_TABLE} (user, host, kind, secret_name, owner) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?)').join(', ')}
+      `INSERT INTO ${REGISTRY_TABLE} (user, host, kind, secret_name, owner, mac) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}
        ON DUPLICATE KEY UPDATE secret_name = IF(owner = VALUES(owner), VALUES(secret_name), secret_name),
-                               kind = IF(owner = VALUES(owner), VALUES(kind), kind)`,
-      chunk.flatMap((r) => [r.user, r.host, r.kind, r.secretName ?? null, r.owner]),
+                               kind = IF(owner = VALUES(owner), VALUES(kind), kind),
+                               mac = IF(owner = VALUES(owner), VALUES(mac), mac)`,
+      chunk.flatMap((r) => [r.user, r.host, r.kind, r.secretName ?? null, r.owner, registryMac(key, r)]),
     );
   }
   const owners = new Set(records.map((r) => r.owner));
-  const held = records.length === 0 ? [] : readRegistry(await db.query(REGISTRY_QUERY));
-  const wanted = new Set(records.map((r) => `${r.user}\0${r.host}`));
-  return new Set(held.filter((h) => wanted.has(`${h.user}\0${h.host}`) && !owners.has(h.owner)).map((h) => `${h.user}\0${h.host}`));
+  const held = before.owned.filter((h) => wanted.has(`${h.user}\0${h.host}`) && !owners.has(h.owner));
+  return new Set(held.map((h) => `${h.user}\0${h.host}`));
 }
 
 /** Release an account after it is dropped (only the owner's claim). */

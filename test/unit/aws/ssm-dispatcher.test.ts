@@ -28,7 +28,7 @@ const settings = {
 
 /** An empty Aurora MySQL server, as the executor's inspect returns it. */
 const emptyServer: ActualState = {
-  engine: 'aurora-mysql', version: '8.0.32', currentUser: { user: 'admin', host: '%' }, supportsRoles: true, roleHost: '%', multipleDefaultRoles: true,
+  engine: 'aurora-mysql', version: '8.0.32', currentUser: { user: 'admin', host: '%' }, adminUsers: ['admin'], unverifiedClaims: [], supportsRoles: true, roleHost: '%', multipleDefaultRoles: true,
   supportsIamAuth: true, accounts: [], owned: [], secrets: {},
 };
 

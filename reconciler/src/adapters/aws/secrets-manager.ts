@@ -5,7 +5,7 @@
  * (AWSPENDING → AWSCURRENT) so that a reset can never lock a user out.
  */
 import {
-  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetRandomPasswordCommand, GetResourcePolicyCommand,
+  BatchGetSecretValueCommand, CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetRandomPasswordCommand, GetResourcePolicyCommand,
   GetSecretValueCommand, ListSecretsCommand, PutResourcePolicyCommand, PutSecretValueCommand, RestoreSecretCommand,
   RotateSecretCommand, SecretsManagerClient, UpdateSecretVersionStageCommand, type DescribeSecretResponse,
 } from '@aws-sdk/client-secrets-manager';
@@ -35,6 +35,9 @@ export class SecretStoreError extends Error {
     super(message, options);
   }
 }
+
+/** The secret holding the registry signing key, one per account (the registry's rows name their cluster). */
+export const REGISTRY_KEY_SECRET = 'dbusers/registry-key';
 
 const isNotFound = (e: unknown) => (e as { name?: string })?.name === 'ResourceNotFoundException';
 
@@ -154,11 +157,52 @@ export class SecretsManagerStore implements SecretStore {
     }
   }
 
-  async putPending(name: string, value: RdsCredentials): Promise<void> {
-    const token = randomUUID();
+  /** BatchGetSecretValue, 20 secrets a call (its limit for SecretIdList). */
+  async currentValues(names: readonly string[]): Promise<Record<string, RdsCredentials>> {
+    const out: Record<string, RdsCredentials> = {};
+    for (let i = 0; i < names.length; i += 20) {
+      const SecretIdList = names.slice(i, i + 20);
+      const page = await this.call('*', 'batch read current values', () => this.client.send(new BatchGetSecretValueCommand({ SecretIdList })));
+      for (const v of page.SecretValues ?? []) if (v.Name && v.SecretString) out[v.Name] = JSON.parse(v.SecretString) as RdsCredentials;
+    }
+    return out;
+  }
+
+  async putPending(name: string, value: RdsCredentials, versionId: string = randomUUID()): Promise<string> {
+    // The same ClientRequestToken twice is idempotent in Secrets Manager: a retried write adds no version.
     await this.call(name, 'put pending version', () =>
-      this.client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: token, SecretString: JSON.stringify(value), VersionStages: ['AWSPENDING'] })),
+      this.client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: versionId, SecretString: JSON.stringify(value), VersionStages: ['AWSPENDING'] })),
     );
+    return versionId;
+  }
+
+  async registryKey(create: boolean): Promise<string | undefined> {
+    const read = async () => {
+      try {
+        const v = await this.call(REGISTRY_KEY_SECRET, 'read', () => this.client.send(new GetSecretValueCommand({ SecretId: REGISTRY_KEY_SECRET })));
+        return v.SecretString;
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    };
+    const found = await read();
+    if (found || !create) return found;
+    const key = await this.randomPassword(64);
+    try {
+      await this.call(REGISTRY_KEY_SECRET, 'create', () =>
+        this.client.send(new CreateSecretCommand({
+          Name: REGISTRY_KEY_SECRET, SecretString: key,
+          Description: 'Signs the rows of the dbusers ownership registry on every cluster of this account (managed by dbusers)',
+          Tags: [{ Key: 'managed-by', Value: 'dbusers' }],
+        })),
+      );
+      return key;
+    } catch (error) {
+      // Another run made it first: use theirs.
+      if ((error as SecretStoreError).cause && (error as { cause: { name?: string } }).cause.name === 'ResourceExistsException') return read();
+      throw error;
+    }
   }
 
   async promotePending(name: string): Promise<void> {
@@ -183,9 +227,9 @@ export class SecretsManagerStore implements SecretStore {
     );
   }
 
-  async randomPassword(): Promise<string> {
+  async randomPassword(length = 32): Promise<string> {
     const r = await this.call('*', 'generate a password', () =>
-      this.client.send(new GetRandomPasswordCommand({ PasswordLength: 32, ExcludePunctuation: true, RequireEachIncludedType: true })),
+      this.client.send(new GetRandomPasswordCommand({ PasswordLength: length, ExcludePunctuation: true, RequireEachIncludedType: true })),
     );
     if (!r.RandomPassword) throw new SecretStoreError('GetRandomPassword returned no password', '*');
     return r.RandomPassword;

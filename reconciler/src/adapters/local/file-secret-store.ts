@@ -4,7 +4,7 @@
  * AWSPREVIOUS versions. Deleted secrets are only marked, so they stay recoverable.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SecretMeta } from '../../model/types.js';
 import type { RdsCredentials, SecretSpec, SecretStore } from '../../ports/index.js';
@@ -21,6 +21,9 @@ export interface SecretFile {
   deletionDate?: string;
   versions: { id: string; stages: Stage[]; createdAt: string; value: RdsCredentials }[];
 }
+
+/** The registry signing key's file: not a `.json` secret, so names() never lists it. */
+const REGISTRY_KEY_FILE = 'registry-key';
 
 /** Letters and digits only: nothing to escape in SQL, JSON, shells or URLs. */
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -56,9 +59,22 @@ export class FileSecretStore implements SecretStore {
   private write(file: SecretFile): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const p = this.path(file.name);
-    const tmp = `${p}.${process.pid}.tmp`;
+    // Unique per write: a temp file left by a crash (same pid after a restart, as in a container) never blocks the next.
+    const tmp = `${p}.${process.pid}.${randomUUID()}.tmp`;
     writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600, flag: 'wx' }); // a new file: created 0600
     renameSync(tmp, p); // atomic: a crash leaves the old file or the new one, never half of one
+    this.removeStaleTemps(p);
+  }
+
+  /** Temp files of this secret older than a minute belong to a write that crashed: remove them. */
+  private removeStaleTemps(p: string): void {
+    const prefix = `${p.slice(this.dir.length + 1)}.`;
+    const cutoff = Date.now() - 60_000;
+    for (const f of readdirSync(this.dir)) {
+      if (!f.startsWith(prefix) || !f.endsWith('.tmp')) continue;
+      const path = join(this.dir, f);
+      if ((statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Infinity) < cutoff) rmSync(path, { force: true });
+    }
   }
 
   /** Every secret file's name. */
@@ -106,13 +122,37 @@ export class FileSecretStore implements SecretStore {
     return version?.value;
   }
 
-  async putPending(name: string, value: RdsCredentials): Promise<void> {
+  async currentValues(names: readonly string[]): Promise<Record<string, RdsCredentials>> {
+    const out: Record<string, RdsCredentials> = {};
+    for (const name of names) {
+      const value = await this.getValue(name, 'AWSCURRENT');
+      if (value) out[name] = value;
+    }
+    return out;
+  }
+
+  async putPending(name: string, value: RdsCredentials, versionId: string = randomUUID()): Promise<string> {
     const file = this.read(name) ?? this.unwritten.get(name);
     if (!file) throw new Error(`secret ${name} does not exist`);
     this.unwritten.delete(name);
+    if (file.versions.some((v) => v.id === versionId)) return versionId; // the same token twice: already written
     for (const v of file.versions) v.stages = v.stages.filter((s) => s !== 'AWSPENDING');
-    file.versions.push({ id: randomUUID(), stages: ['AWSPENDING'], createdAt: this.clock().toISOString(), value });
+    file.versions.push({ id: versionId, stages: ['AWSPENDING'], createdAt: this.clock().toISOString(), value });
     this.write(file);
+    return versionId;
+  }
+
+  async registryKey(create: boolean): Promise<string | undefined> {
+    const path = join(this.dir, REGISTRY_KEY_FILE);
+    if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+    if (!create) return undefined;
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    try {
+      writeFileSync(path, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error; // another run made it first: use theirs
+    }
+    return readFileSync(path, 'utf8').trim();
   }
 
   async promotePending(name: string): Promise<void> {

@@ -84,8 +84,9 @@ export class LocalDispatcher implements Dispatcher {
   ) {}
 
   async inspect(cluster: ClusterSpec, secretNames: readonly string[]): Promise<ActualState> {
+    const { spec } = await this.env.connection(cluster);
     const actual = await this.withDatabase(cluster, (db) =>
-      inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets: this.env.secretsFor(cluster.account), secretNames }),
+      inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets: this.env.secretsFor(cluster.account), secretNames, adminUsers: [spec.user] }),
     );
     if ((actual.engine === 'mariadb') !== (cluster.engine === 'mariadb')) {
       this.env.settings.log(`cluster ${cluster.name} declares ${cluster.engine}, but the local server is ${actual.version}: planning for the server's dialect`);
@@ -103,6 +104,7 @@ export class LocalDispatcher implements Dispatcher {
           db,
           secrets: this.env.secretsFor(batch.target.account),
           connectAs: (user, password) => connect({ host: spec.host, port: spec.port, socketPath: spec.socketPath, user, password }),
+          adminUsers: [spec.user],
           progress: (r) => this.progress?.(`${r.status === 'ok' ? 'done' : r.status}: ${r.kind} '${r.user}'@'${r.host}'${r.status === 'ok' ? '' : ` (${r.message})`}${r.warnings ? ` [${r.warnings.join('; ')}]` : ''}`),
         },
       );

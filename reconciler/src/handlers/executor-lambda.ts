@@ -1,0 +1,68 @@
+/**
+ * The executor Lambda's entry point: the handler of executor.ts on AWS adapters. Clients are made
+ * once per cold start; the clusters come from the deployment's configuration (DBUSERS_CLUSTERS).
+ * The admin connection uses an IAM token when DBUSERS_ADMIN_IAM_USER is set (no master password in
+ * this function at all), else the master secret; both over TLS verified against the RDS CAs.
+ */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerStore } from '../adapters/aws/secrets-manager.js';
+import { connect, type ConnectionSpec, type Database } from '../adapters/mysql/database.js';
+import { iamAuthToken, rdsTls } from '../adapters/mysql/rds.js';
+import { loadExecutorConfig } from '../execute/config.js';
+import type { ClusterSpec } from '../model/types.js';
+import type { SecretStore } from '../ports/index.js';
+import { makeExecutorHandler, type AdminSession, type ExecutorHandlerDeps } from './executor.js';
+
+/** A TLS connection that trusts only the Amazon RDS certificate authorities. */
+export function connectRds(spec: ConnectionSpec): Promise<Database> {
+  return connect({ ...spec, ssl: rdsTls() });
+}
+
+/** What the AWS wiring may be given instead of its defaults (tests). */
+export interface AwsExecutorSettings {
+  env?: Record<string, string | undefined>;
+  secretsClient?: SecretsManagerClient;
+  /** Open a connection; the default verifies TLS against the RDS CA bundle. */
+  connect?: (spec: ConnectionSpec) => Promise<Database>;
+}
+
+/** The handler's adapters on AWS. */
+export function awsExecutorDeps(settings: AwsExecutorSettings = {}): ExecutorHandlerDeps {
+  const env = settings.env ?? process.env;
+  const store = new SecretsManagerStore({
+    client: settings.secretsClient ?? new SecretsManagerClient({}),
+    rotationLambdaArn: env.ROTATION_LAMBDA_ARN || undefined,
+    rotationDays: env.ROTATION_DAYS ? Number(env.ROTATION_DAYS) : undefined,
+  });
+  const open = settings.connect ?? connectRds;
+  let clusters: ClusterSpec[] | undefined;
+
+  async function openAdmin(cluster: ClusterSpec, secrets: SecretStore): Promise<AdminSession> {
+    const iamUser = env.DBUSERS_ADMIN_IAM_USER;
+    let spec: ConnectionSpec;
+    if (iamUser) {
+      const token = await iamAuthToken({ hostname: cluster.endpoint, port: cluster.port, username: iamUser, region: cluster.region });
+      spec = { host: cluster.endpoint, port: cluster.port, user: iamUser, password: token };
+    } else {
+      const master = await secrets.getValue(cluster.masterSecretArn, 'AWSCURRENT');
+      if (!master) throw new Error(`master secret ${cluster.masterSecretArn} has no current value`);
+      // The endpoint is the configuration's, never the secret's: a secret cannot send the executor elsewhere.
+      spec = { host: cluster.endpoint, port: cluster.port, user: master.username, password: master.password };
+    }
+    return {
+      db: await open(spec),
+      connectAs: (user, password) => open({ host: spec.host, port: spec.port, user, password }),
+      adminUsers: [spec.user],
+    };
+  }
+
+  return {
+    clusters: () => (clusters ??= loadExecutorConfig(env)),
+    secretsFor: () => store,
+    openAdmin,
+    seedCluster: env.DBUSERS_CLUSTER || undefined,
+  };
+}
+
+/** The Lambda entry point. */
+export const handler = makeExecutorHandler(awsExecutorDeps());

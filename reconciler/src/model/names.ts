@@ -1,0 +1,45 @@
+/**
+ * What the server accepts as an account name, a host and an identifier: one set of rules for the
+ * YAML loader and for the executor, which re-checks every name an event carries.
+ */
+
+/** Control characters, or characters outside the Basic Multilingual Plane (the grant tables store utf8mb3: they become `?`). */
+const UNSTORABLE = /[\u0000-\u001f\u007f]|[\ud800-\udfff]/;
+
+/** Why the server cannot hold this account or role name, or undefined. */
+export function nameProblem(name: string, maxLength: number): string | undefined {
+  if (name === '') return 'an empty name';
+  if (UNSTORABLE.test(name)) return `${JSON.stringify(name)} holds control characters or characters outside the Basic Multilingual Plane`;
+  if (name.endsWith(' ')) return `${JSON.stringify(name)} ends with a space, which the server drops`;
+  if ([...name].length > maxLength) return `${JSON.stringify(name)} is ${[...name].length} characters; the server allows ${maxLength}`;
+  if (name.length >= 2 && name.startsWith("'") && name.endsWith("'")) {
+    // The server strips one pair of surrounding single quotes from a login name: nobody could log in.
+    return `${JSON.stringify(name)} starts and ends with a single quote, which the server strips at login`;
+  }
+  return undefined;
+}
+
+/** Host characters: names, IPv4/IPv6 addresses, netmasks and the `%` / `_` wildcards. */
+const HOST = /^[A-Za-z0-9._%:/-]+$/;
+
+/** A host as the server stores it: MariaDB and MySQL keep host names in lower case. */
+export function normaliseHost(host: string): string {
+  return host.toLowerCase();
+}
+
+/** Why the server cannot store this host as written, or undefined. Stored hosts are lower case. */
+export function hostProblem(host: string, maxLength: number): string | undefined {
+  if (!HOST.test(host)) return `host ${JSON.stringify(host)} may hold only letters, digits and . _ % : / - (no @, spaces or other characters)`;
+  if (host.length > maxLength) return `host is ${host.length} characters; the server allows ${maxLength}`;
+  return undefined;
+}
+
+/** Why this cannot name a database, table, column or routine, or undefined. */
+export function identifierProblem(name: string): string | undefined {
+  if (name === '' || [...name].length > 64) return `${JSON.stringify(name)} must be 1 to 64 characters`;
+  if (UNSTORABLE.test(name) || name.endsWith(' ')) return `${JSON.stringify(name)} holds characters the server cannot store in a name`;
+  return undefined;
+}
+
+/** Secrets Manager's secret name characters. */
+export const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
