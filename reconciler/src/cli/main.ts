@@ -4,17 +4,18 @@
  *
  * Exit codes: 0 success / no changes, 2 changes (plan, drift), 1 error or invalid input.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { LocalDispatcher, LocalEnvironment } from '../adapters/local/local-dispatcher.js';
+import { LocalDispatcher, LocalEnvironment, localExecutorDeps } from '../adapters/local/local-dispatcher.js';
 import { FolderSource } from '../adapters/local/folder-source.js';
 import { formatDiagnostic, loadDesired } from '../desired/load.js';
 import { importYaml } from '../desired/import.js';
+import { ExecutorFailedError, makeExecutorHandler, type ExecutorEvent } from '../handlers/executor.js';
 import type { Plan } from '../model/types.js';
 import { POLICY_NAMES, type PolicyName } from '../plan/policy.js';
-import { renderMarkdown, renderText, summarise } from '../plan/render.js';
+import { renderMarkdown, renderText, summariseDone } from '../plan/render.js';
 import type { Dispatcher, EventSink } from '../ports/index.js';
 import { reconcile, type ReconcileResult } from '../reconcile.js';
 
@@ -26,6 +27,10 @@ Usage:
   dbusers apply [DIR]               make the servers match the YAML (asks first, or --yes)
   dbusers drift [DIR]               report drift only (exit 0 in sync, 2 drift, 1 error)
   dbusers import [DIR] --cluster C  print YAML declaring the existing accounts of cluster C
+  dbusers event FILE.json [DIR]     run the executor Lambda's handler on a payload (seed, batch, pieces,
+                                    inspect) with the local adapters; the clusters in DIR are its
+                                    configuration (a seed payload goes to --cluster C, or to the cluster
+                                    whose master secret it names). Exit 0 done, 1 failed or refused
 
 DIR defaults to ./users. Options:
   --json | --markdown               plan output as JSON data or as a pull-request comment
@@ -66,7 +71,8 @@ export async function main(argv: string[], io: IO = { out: (s) => void process.s
     return 1;
   }
   const { values, positionals } = args;
-  const [command, dirArg] = positionals;
+  const [command] = positionals;
+  const dirArg = command === 'event' ? positionals[2] : positionals[1];
   if (values.help || !command) {
     io.out(USAGE);
     return command || values.help ? 0 : 1;
@@ -90,7 +96,7 @@ export async function main(argv: string[], io: IO = { out: (s) => void process.s
     io.out(`${files.size} file(s) valid.\n`);
     return 0;
   }
-  if (!['plan', 'apply', 'drift', 'import'].includes(command)) {
+  if (!['plan', 'apply', 'drift', 'import', 'event'].includes(command)) {
     io.err(`dbusers: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 1;
   }
@@ -108,6 +114,7 @@ export async function main(argv: string[], io: IO = { out: (s) => void process.s
   process.once('SIGTERM', stop);
   try {
     if (command === 'import') return await runImport(source, env, values.cluster, io);
+    if (command === 'event') return await runEvent(positionals[1], source, env, values.cluster?.[0], io);
     const events = new JsonLinesSink(values.events ? io.out : (line) => appendFileSync(join(stateDir, 'events.jsonl'), line));
     const result = await reconcile(
       { source, dispatcher: await chooseDispatcher(env, io), events },
@@ -210,7 +217,7 @@ function report(command: string, result: ReconcileResult, values: Values, io: IO
       io.err('Apply cancelled; nothing was changed.\n');
       return 1;
     case 'applied': {
-      const s = summarise(result.plans);
+      const s = summariseDone(result.results);
       if (!values.json) io.out(`Apply complete: ${s.create} created, ${s.change} changed, ${s.delete} deleted.\n`);
       return command === 'drift' ? 2 : 0;
     }
@@ -236,4 +243,35 @@ async function runImport(source: FolderSource, env: LocalEnvironment, clusters: 
   const actual = await new LocalDispatcher(env).inspect(target.cluster, []);
   io.out(importYaml(target.cluster, actual));
   return 0;
+}
+
+/** Replay an executor payload through the Lambda's own handler, with the local adapters. */
+async function runEvent(file: string | undefined, source: FolderSource, env: LocalEnvironment, cluster: string | undefined, io: IO): Promise<number> {
+  if (!file) {
+    io.err('dbusers event: name the payload file: dbusers event FILE.json\n');
+    return 1;
+  }
+  let event: unknown;
+  try {
+    event = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    io.err(`dbusers event: ${file}: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const files = await source.readTree();
+  const { targets, diagnostics } = loadDesired(files);
+  if (diagnostics.length > 0) {
+    for (const d of diagnostics) io.err(formatDiagnostic(d, files.get(d.file)) + '\n');
+    io.err('dbusers event: the YAML folder is the executor\'s configuration and it is invalid; nothing was run\n');
+    return 1;
+  }
+  const handler = makeExecutorHandler(localExecutorDeps(env, targets.map((t) => t.cluster), cluster));
+  try {
+    io.out(JSON.stringify(await handler(event as ExecutorEvent), null, 2) + '\n');
+    return 0;
+  } catch (error) {
+    if (error instanceof ExecutorFailedError) io.out(JSON.stringify(error.result, null, 2) + '\n');
+    else io.err(`dbusers event: ${(error as Error).message}\n`);
+    return 1;
+  }
 }

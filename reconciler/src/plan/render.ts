@@ -1,5 +1,6 @@
 /** The plan as a person reads it: terminal text like `terraform plan`, or a Markdown PR comment. Pure. */
 import { describeGrant, diffGrants, diffNames } from '../model/grants.js';
+import type { BatchResult } from '../model/batch.js';
 import { displayAccount, type Action, type Plan } from '../model/types.js';
 
 const SYMBOL: Record<Action['kind'], string> = {
@@ -43,7 +44,15 @@ function details(a: Action): string[] {
 
 /** Counts for the summary line. */
 export function summarise(plans: readonly Plan[]): { create: number; change: number; delete: number } {
-  const actions = plans.flatMap((p) => p.actions);
+  return count(plans.flatMap((p) => p.actions));
+}
+
+/** What an apply did: only the actions that completed, counted as the plan counts them. */
+export function summariseDone(results: readonly BatchResult[]): { create: number; change: number; delete: number } {
+  return count(results.flatMap((r) => r.results.filter((x) => x.status === 'ok')));
+}
+
+function count(actions: readonly { kind: Action['kind'] }[]): { create: number; change: number; delete: number } {
   return {
     create: actions.filter((a) => SYMBOL[a.kind] === '+').length,
     change: actions.filter((a) => SYMBOL[a.kind] === '~').length,
@@ -57,6 +66,7 @@ function skippedLines(p: Plan): string[] {
   return [
     ...notable.map((s) => `! ${s.reason}: ${displayAccount(s)}: ${s.detail}`),
     ...(unmanaged.length > 0 ? [`  left alone: ${unmanaged.map((s) => `${displayAccount(s)} (${s.reason})`).join(', ')}`] : []),
+    ...p.exceptions.map((e) => `! privilege exception: ${e.grant} for ${displayAccount(e)}: ${e.reason}`),
   ];
 }
 

@@ -8,6 +8,7 @@ import type { BatchResult, ExecutorBatch, ExecutorOptions } from '../../model/ba
 import { executeBatch } from '../../execute/executor.js';
 import { inspect } from '../../inspect/inspect.js';
 import type { ActualState, ClusterSpec, Grant } from '../../model/types.js';
+import type { ExecutorHandlerDeps } from '../../handlers/executor.js';
 import type { Dispatcher } from '../../ports/index.js';
 import { quoteIdent } from '../../sql/escape.js';
 import { connect, parseDatabaseUrl, type ConnectionSpec, type Database } from '../mysql/database.js';
@@ -143,4 +144,25 @@ async function createMissingObjects(db: Database, batch: ExecutorBatch): Promise
       await db.query(g.routineType === 'PROCEDURE' ? `CREATE PROCEDURE IF NOT EXISTS ${name}() BEGIN END` : `CREATE FUNCTION IF NOT EXISTS ${name}() RETURNS INT RETURN 1`);
     }
   }
+}
+
+/**
+ * The executor handler's adapters in local mode (`dbusers event`): the clusters declared in users/
+ * are its configuration, each reached as local mode reaches it, with the local secret store.
+ */
+export function localExecutorDeps(env: LocalEnvironment, clusters: ClusterSpec[], seedCluster?: string): ExecutorHandlerDeps {
+  return {
+    clusters: () => clusters,
+    secretsFor: (cluster) => env.secretsFor(cluster.account),
+    seedCluster,
+    options: { iamFallback: 'lock' },
+    async openAdmin(cluster) {
+      const { spec } = await env.connection(cluster);
+      return {
+        db: await connect(spec),
+        connectAs: (user, password) => connect({ host: spec.host, port: spec.port, socketPath: spec.socketPath, user, password }),
+        adminUsers: [spec.user],
+      };
+    },
+  };
 }
