@@ -23,10 +23,13 @@ export function tempDir(prefix = 'dbusers-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** Start a throwaway server (or wipe the one named by DBUSERS_TEST_DATABASE_URL). */
-export async function startTestServer(): Promise<TestServer> {
+/**
+ * Start a throwaway server (or wipe the one named by DBUSERS_TEST_DATABASE_URL). A test that needs
+ * server options (`serverArgs`, e.g. a binary log) always gets a server of its own.
+ */
+export async function startTestServer(serverArgs: readonly string[] = []): Promise<TestServer> {
   const given = process.env.DBUSERS_TEST_DATABASE_URL;
-  if (given) {
+  if (given && serverArgs.length === 0) {
     const spec = parseDatabaseUrl(given);
     const db = await connect(spec);
     await db.query('DROP DATABASE IF EXISTS _dbusers');
@@ -38,7 +41,7 @@ export async function startTestServer(): Promise<TestServer> {
     return { url: given, spec, admin: () => connect(spec), stop: async () => undefined };
   }
   const dir = tempDir('dbusers-mariadb-');
-  const server = await startEmbeddedMariadb(dir);
+  const server = await startEmbeddedMariadb(dir, serverArgs.map((a) => a.replace('{dir}', dir)));
   const spec = parseDatabaseUrl(server.url);
   return {
     url: server.url,

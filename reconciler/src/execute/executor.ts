@@ -219,13 +219,10 @@ class ActionRunner {
   /**
    * The secret of a password user, made (or restored) if need be; returns its metadata as found. An
    * existing secret is used only when it is this cluster's and no other managed account holds it:
-   * never the master secret, never a secret someone else made.
+   * never a secret someone else made (the guard has refused the master secret already).
    */
   private async ensureSecret(a: AccountId, secretName: string): Promise<SecretMeta | undefined> {
     const { target } = this;
-    if (secretName === target.masterSecretArn || target.masterSecretArn.endsWith(`:secret:${secretName}`)) {
-      throw new ActionError(`secret ${secretName} is the cluster's master secret`, a);
-    }
     const now = this.deps.now?.() ?? new Date();
     const seedTags: Record<string, string> = this.options.seedSecrets
       ? { create_by_user_automation: 'true', creation_timestamp: now.toISOString().slice(0, 19).replace('T', ' ') }

@@ -45,6 +45,8 @@ export function refusals(actions: readonly Action[], target: ClusterSpec, dialec
     const kind = a.kind === 'create_role' || a.kind === 'drop_role' ? 'role' : a.kind === 'update_grant' ? a.accountKind : 'user';
     if (have && have.kind !== kind) return `${displayAccount(a)} is a ${have.kind} on the server, not a ${kind}`;
     const refused = (grants: readonly Grant[]) => refusedGrants(a, grants, target.engine, target.privilegeExceptions);
+    const secretName = 'secretName' in a ? a.secretName : undefined;
+    if (secretName !== undefined && isMasterSecret(target, secretName)) return `secret ${secretName} is the cluster's master secret`;
 
     switch (a.kind) {
       case 'create_user':
@@ -81,4 +83,10 @@ export function refusals(actions: readonly Action[], target: ClusterSpec, dialec
         return undefined;
     }
   });
+}
+
+/** The cluster's master secret, by ARN or by name. */
+export function isMasterSecret(target: ClusterSpec, secretName: string): boolean {
+  return secretName === target.masterSecretArn || target.masterSecretArn.endsWith(`:secret:${secretName}`) ||
+    target.masterSecretArn.replace(/-[A-Za-z0-9]{6}$/, '').endsWith(`:secret:${secretName}`);
 }

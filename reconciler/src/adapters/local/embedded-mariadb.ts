@@ -44,8 +44,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Start (initialising on first use) a MariaDB whose data lives in `dir`. */
-export async function startEmbeddedMariadb(dir: string): Promise<EmbeddedServer> {
+/**
+ * Start (initialising on first use) a MariaDB whose data lives in `dir`, with its own temp folder
+ * (servers sharing /tmp collide). `extraArgs` are server options for tests (e.g. `--log-bin=...`).
+ */
+export async function startEmbeddedMariadb(dir: string, extraArgs: readonly string[] = []): Promise<EmbeddedServer> {
   const server = findBinary(['mariadbd', 'mysqld']);
   const installDb = findBinary(['mariadb-install-db', 'mysql_install_db']);
   if (!server || !installDb) {
@@ -65,12 +68,15 @@ export async function startEmbeddedMariadb(dir: string): Promise<EmbeddedServer>
   }
   const port = await freePort();
   const socket = join(dir, 'mariadb.sock');
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  const logBin = extraArgs.some((a) => a.startsWith('--log-bin')) ? [] : ['--skip-log-bin'];
   const child: ChildProcess = spawn(
     server,
     [
       '--no-defaults', `--datadir=${dataDir}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
       `--pid-file=${join(dir, 'mariadb.pid')}`, `--log-error=${join(dir, 'mariadb.err')}`,
-      '--innodb-buffer-pool-size=32M', '--skip-log-bin', ...asRoot,
+      `--tmpdir=${tmp}`, '--innodb-buffer-pool-size=32M', ...logBin, ...asRoot, ...extraArgs,
     ],
     { stdio: 'ignore', detached: false },
   );
