@@ -89,4 +89,21 @@ describe('secretNameFor', () => {
     expect(secretNameFor('rds-{database}-{user}-secret', values)).toBe('rds-db-app-secret');
     expect(secretNameFor('{alias}/{cluster}/{user}@{host}', values)).toBe('a/orders/app@10.0.any');
   });
+
+  it('stores hosts in lower case, as the server does', () => {
+    const yaml = readFileSync('users/payments-prod.yaml', 'utf8').replace('host: "%"', 'host: "%.Corp.Example.COM"');
+    const { targets, diagnostics } = loadDesired(new Map([['users/payments-prod.yaml', yaml]]));
+    expect(diagnostics).toEqual([]);
+    expect(targets[0]!.accounts[0]).toMatchObject({ user: 'audit_rw', host: '%.corp.example.com' });
+  });
+
+  it('carries privilege exceptions to the cluster, so the plan can show them', () => {
+    const yaml = readFileSync('users/payments-prod.yaml', 'utf8').replace(
+      'clusters:',
+      'privilegeExceptions:\n  - { account: "audit_rw@%", on: "*.*", privileges: [PROCESS], reason: "reviewed in CHG-1234" }\nclusters:',
+    ).replace('- { on: "orders.invoices", privileges: [SELECT] }', '- { on: "orders.invoices", privileges: [SELECT] }\n      - { on: "*.*", privileges: [PROCESS] }');
+    const { targets, diagnostics } = loadDesired(new Map([['users/payments-prod.yaml', yaml]]));
+    expect(diagnostics).toEqual([]);
+    expect(targets[0]!.cluster.privilegeExceptions).toEqual([{ user: 'audit_rw', host: '%', target: { level: 'global' }, privileges: ['PROCESS'], reason: 'reviewed in CHG-1234' }]);
+  });
 });

@@ -5,7 +5,7 @@ import { applyPolicy, policies, POLICY_NAMES } from '../../reconciler/src/plan/p
 import { hasChanges, plan, type PlanOptions } from '../../reconciler/src/plan/plan.js';
 import {
   aliceReadonly, aliceReadwrite, bobReporting, bobUnmanaged, carolIam, onServer, ordersCluster, reportingRole,
-  OWNER, secretOk, serverMatching, target,
+  OWNER, secretOk, select, serverMatching, target,
 } from '../support/fixtures.js';
 
 const now = 1_800_000_000;
@@ -191,6 +191,56 @@ describe('plan', () => {
   it('gives roles the host of the server, whatever was declared', () => {
     const mysqlRole = { ...reportingRole, host: '%' };
     expect(plan(target(mysqlRole), serverMatching([reportingRole]), opts).actions).toEqual([]);
+  });
+});
+
+describe('plan, trust', () => {
+  const root = (host: string) => ({ ...bobUnmanaged, user: 'root', host });
+
+  it('never touches root or the admin user on any host, even declared with adopt', () => {
+    const server = serverMatching([], { accounts: [root('127.0.0.1'), { ...bobUnmanaged, user: 'admin', host: '10.0.0.1' }], adminUsers: ['admin'] });
+    const p = plan(target({ ...aliceReadonly, user: 'root', host: '127.0.0.1', adopt: true }, { ...aliceReadonly, user: 'admin', host: '10.0.0.1', adopt: true }), server, opts);
+    expect(p.actions).toEqual([]);
+    expect(p.skipped.map((s) => `${s.reason} ${s.user}@${s.host}`)).toEqual(['protected admin@10.0.0.1', 'protected root@127.0.0.1']);
+  });
+
+  it('leaves alone an account whose registry row fails its integrity check, and says so', () => {
+    const server = serverMatching([], { accounts: [{ ...bobUnmanaged, user: 'victim' }], unverifiedClaims: [{ user: 'victim', host: '%' }] });
+    const p = plan(target(), server, opts);
+    expect(p.actions).toEqual([]);
+    expect(p.skipped).toEqual([expect.objectContaining({ user: 'victim', reason: 'unverified ownership' })]);
+  });
+
+  it('adopts an account holding global privileges only where the file names the exception', () => {
+    const held = { ...bobUnmanaged, user: 'alice', grants: [select('orders'), { level: 'global' as const, privilege: 'PROCESS' }] };
+    const wanted = { ...aliceReadonly, adopt: true };
+    const refused = plan(target(wanted), serverMatching([], { accounts: [held] }), opts);
+    expect(refused.actions).toEqual([]);
+    expect(refused.skipped).toEqual([expect.objectContaining({ reason: 'privilege policy', detail: expect.stringMatching(/PROCESS on \*\.\*/) })]);
+    const exception = { user: 'alice', target: { level: 'global' as const }, privileges: ['PROCESS'], reason: 'reviewed: the agent reads the process list' };
+    const allowed = plan({ cluster: { ...ordersCluster, privilegeExceptions: [exception] }, accounts: [wanted] }, serverMatching([], { accounts: [held] }), opts);
+    expect(kinds(allowed)).toEqual(['create_user alice']);
+  });
+
+  it('shows the grants an exception allows, with its reason', () => {
+    const monitor = { ...aliceReadonly, user: 'monitor', grants: [{ level: 'global' as const, privilege: 'PROCESS' }] };
+    const exception = { user: 'monitor', target: { level: 'global' as const }, privileges: ['PROCESS'], reason: 'reviewed: the agent reads the process list' };
+    const p = plan({ cluster: { ...ordersCluster, privilegeExceptions: [exception] }, accounts: [monitor] }, serverMatching([monitor]), opts);
+    expect(p.exceptions).toEqual([{ user: 'monitor', host: '%', grant: 'PROCESS on *.*', reason: exception.reason }]);
+  });
+
+  it("resets a password that is not the secret's, with that reason", () => {
+    const server = serverMatching([aliceReadonly]);
+    server.accounts[0]!.passwordMatchesSecret = false;
+    const p = plan(target(aliceReadonly), server, opts);
+    expect(p.actions).toEqual([expect.objectContaining({ kind: 'reset_password', user: 'alice', reason: expect.stringMatching(/not the secret's/) })]);
+  });
+
+  it('cleans up ownership records of accounts that never existed without counting them against the delete limit', () => {
+    const claims = Array.from({ length: 30 }, (_, i) => ({ user: `ghost${i}`, host: '%', kind: 'user' as const, owner: OWNER }));
+    const p = plan(target(aliceReadonly), serverMatching([aliceReadonly], { owned: [...serverMatching([aliceReadonly]).owned, ...claims] }), opts);
+    expect(p.actions).toHaveLength(30);
+    expect(p.skipped).toEqual([]);
   });
 });
 

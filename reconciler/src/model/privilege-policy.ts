@@ -45,10 +45,10 @@ export interface PrivilegeException {
 /** Why the policy refuses a grant, or undefined when it allows it. */
 export function policyViolation(grant: Grant, engine: Engine): string | undefined {
   const lacks = RDS_MASTER_LACKS[engine === 'mariadb' ? 'mariadb' : 'mysql'];
-  if (lacks.has(grant.privilege)) return `${grant.privilege} is not held by the RDS master user, so it cannot be granted there`;
+  if (lacks.has(grant.privilege)) return 'the RDS master user does not hold it, so it cannot grant it';
   if (grant.level === 'global') {
     if (GLOBAL_READ.has(grant.privilege)) return undefined;
-    return `${grant.privilege} on *.* is administrative or writes the grant tables in mysql.*`;
+    return 'on *.* it is administrative, or writes the grant tables in mysql.*';
   }
   const schema = SYSTEM_SCHEMAS.find((s) => touches(grant, s));
   if (schema) return `${schema} is a system schema${schema === '_dbusers' ? " (dbusers' ownership registry)" : ''}; no grant may touch it`;
