@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
 import { LocalDispatcher, LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import { connect, type Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { mariadb } from '../../reconciler/src/dialect/mariadb.js';
 import { executeBatch, lockName } from '../../reconciler/src/execute/executor.js';
+import { createPending, setOnServer } from '../../reconciler/src/execute/password.js';
 import type { ExecutorBatch } from '../../reconciler/src/model/batch.js';
 import { reconcile } from '../../reconciler/src/reconcile.js';
 import { ordersCluster, select } from '../support/fixtures.js';
@@ -116,6 +118,20 @@ describe('hosts as the server stores them', () => {
       { numRuns: 8 },
     );
     await env.close();
+  });
+});
+
+describe('a password only for an account the server holds under exactly that name', () => {
+  it('fails the step, and keeps the password pending, when the server stores the account under another spelling', async () => {
+    const store = new FileSecretStore(tempDir());
+    await store.ensure({ name: 'spelled', description: 'd', tags: {} });
+    const ctx = { db: admin, dialect: mariadb, secrets: store, target: ordersCluster, connectAs: () => Promise.reject(new Error('unused')) };
+    const account = { user: 'spelled', host: 'Upper.Example.COM' }; // bypasses validation, as a bug upstream would
+    const pending = await createPending(ctx, account, 'spelled');
+    await expect(setOnServer(ctx, account, pending.password, false)).rejects.toThrow(/does not hold an account named exactly 'spelled'@'Upper.Example.COM'/);
+    expect(await store.getValue('spelled', 'AWSCURRENT')).toBeUndefined();
+    expect((await store.getValue('spelled', 'AWSPENDING'))?.password).toBe(pending.password);
+    await admin.query("DROP USER 'spelled'@'upper.example.com'");
   });
 });
 
