@@ -71,6 +71,7 @@ describe('dbusers CLI on the DESIGN §3 example', () => {
     const r = await cli('apply', usersDir(), '--yes');
     expect(r.err).not.toContain('failed');
     expect(r.code).toBe(0);
+    expect(r.out).toContain('Apply complete: 3 created, 0 changed, 0 deleted.');
     expect((await cli('plan', usersDir())).code).toBe(0);
   });
 
