@@ -124,7 +124,7 @@ describe('dbusers CLI on the DESIGN §3 example', () => {
     expect((await cli('apply', usersDir(), '--yes')).code).toBe(0);
     expect(await accounts()).not.toContain('app_iam@%');
     expect(await accounts()).toEqual(expect.arrayContaining(['audit_rw@%', 'handmade@%', 'root@localhost']));
-    writeFileSync(file, text.replace(/users:[\s\S]*$/, 'users: []\n'));
+    writeFileSync(file, text.replace(/roles:[\s\S]*$/, 'users: []\n')); // no user, no role: every managed account goes
     const refused = await cli('apply', usersDir(), '--yes');
     expect(refused.code).toBe(1);
     expect(refused.err).toContain('over the limit');

@@ -1,8 +1,14 @@
-/** Existing accounts of a server → YAML declarations, so a team can start from what it has. Pure. */
+/**
+ * Existing accounts of a server → YAML declarations, so a team can start from what it has. Pure. The
+ * output validates as it stands: grants the privilege policy refuses are listed as exceptions for
+ * review, a user on several hosts gets one secret per host.
+ */
 import { stringify } from 'yaml';
-import { objectKey } from '../model/grants.js';
-import type { ActualState, ClusterSpec, Grant } from '../model/types.js';
+import { describeTarget, objectKey } from '../model/grants.js';
+import { policyViolation } from '../model/privilege-policy.js';
+import type { ActualAccount, ActualState, ClusterSpec, Grant } from '../model/types.js';
 import { isProtected } from '../model/protected.js';
+import { secretNameFor } from './load.js';
 
 function quotePart(name: string): string {
   return /^[A-Za-z0-9_$]+$/.test(name) ? name : '`' + name.replace(/`/g, '``') + '`';
@@ -16,17 +22,40 @@ function grantEntries(grants: readonly Grant[]): Record<string, unknown>[] {
     const g = group[0]!;
     const privileges = group.map((x) => x.privilege).filter((p) => p !== 'GRANT OPTION');
     const withGrantOption = privileges.length < group.length ? { withGrantOption: true } : {};
-    const on =
-      g.level === 'global' ? '*.*'
-      : g.level === 'database' ? `${quotePart(g.pattern ?? g.database)}.*`
-      : g.level === 'routine' ? `${g.routineType} ${quotePart(g.database)}.${quotePart(g.routine)}`
-      : `${quotePart(g.database)}.${quotePart(g.table)}`;
     return {
-      on,
+      on: onText(g),
+      ...(g.level === 'database' && g.pattern !== undefined ? { pattern: true } : {}),
       ...(g.level === 'column' ? { columns: [g.column] } : {}),
       privileges: privileges.length > 0 ? privileges : ['USAGE'],
       ...withGrantOption,
     };
+  });
+}
+
+/** A grant's object as `on:` writes it. */
+function onText(g: Grant): string {
+  return g.level === 'global' ? '*.*'
+    : g.level === 'database' ? `${quotePart(g.pattern ?? g.database)}.*`
+    : g.level === 'routine' ? `${g.routineType} ${quotePart(g.database)}.${quotePart(g.routine)}`
+    : `${quotePart(g.database)}.${quotePart(g.table)}`;
+}
+
+/** The roles of an account as `roles:` writes them: `{ name, admin: true }` where held with the admin option. */
+function roleEntries(a: ActualAccount): (string | { name: string; admin: true })[] {
+  return a.roles.map((r) => (a.adminRoles?.includes(r) ? { name: r, admin: true as const } : r));
+}
+
+/** What the accounts hold that the privilege policy refuses: exceptions to review, one per account and object. */
+function exceptionsFor(accounts: readonly ActualAccount[], engine: ClusterSpec['engine']) {
+  return accounts.flatMap((a) => {
+    const byObject = new Map<string, Grant[]>();
+    for (const g of a.grants) if (policyViolation(g, engine)) byObject.set(objectKey(g), [...(byObject.get(objectKey(g)) ?? []), g]);
+    return [...byObject.values()].map((group) => ({
+      account: `${a.user}@${a.host}`,
+      on: onText(group[0]!),
+      privileges: group.map((g) => g.privilege),
+      reason: `imported: held before dbusers managed it (${group.map((g) => `${g.privilege} on ${describeTarget(g)}`).join(', ')}); review before merging`,
+    }));
   });
 }
 
@@ -36,23 +65,26 @@ export function importYaml(cluster: ClusterSpec, actual: ActualState): string {
   const roles = Object.fromEntries(
     accounts
       .filter((a) => a.kind === 'role')
-      .map((r) => [r.user, { grants: grantEntries(r.grants), ...(r.roles.length ? { roles: r.roles } : {}), adopt: true }]),
+      .map((r) => [r.user, { grants: grantEntries(r.grants), ...(r.roles.length ? { roles: roleEntries(r) } : {}), adopt: true }]),
   );
-  const users = accounts
-    .filter((a) => a.kind === 'user')
-    .map((u) => ({
-      name: u.user,
-      host: u.host,
-      cluster: cluster.name,
-      auth: u.auth === 'iam' ? 'iam' : 'password',
-      grants: grantEntries(u.grants.filter((g) => g.level !== 'global' || g.privilege !== 'USAGE')),
-      ...(u.roles.length ? { roles: u.roles } : {}),
-      adopt: true,
-    }));
-  const databases = [...new Set(accounts.flatMap((a) => a.grants.flatMap((g) => (g.level === 'global' ? [] : [g.database]))))].sort();
+  const userAccounts = accounts.filter((a) => a.kind === 'user');
+  const onSeveralHosts = new Set(userAccounts.filter((u) => userAccounts.some((o) => o !== u && o.user === u.user)).map((u) => u.user));
+  const users = userAccounts.map((u) => ({
+    name: u.user,
+    host: u.host,
+    cluster: cluster.name,
+    auth: u.auth === 'iam' ? 'iam' : 'password',
+    grants: grantEntries(u.grants.filter((g) => g.level !== 'global' || g.privilege !== 'USAGE')),
+    ...(u.roles.length ? { roles: roleEntries(u) } : {}),
+    ...(u.auth !== 'iam' && onSeveralHosts.has(u.user) ? { secretName: hostSecretName(cluster, u) } : {}),
+    adopt: true,
+  }));
+  const databases = [...new Set(accounts.flatMap((a) => a.grants.flatMap((g) => (g.level === 'global' || ('pattern' in g && g.pattern !== undefined) ? [] : [g.database]))))].sort();
+  const exceptions = exceptionsFor(accounts, cluster.engine);
   const doc = {
     account: cluster.account,
     alias: cluster.alias,
+    ...(exceptions.length ? { privilegeExceptions: exceptions } : {}),
     clusters: [
       {
         name: cluster.name, region: cluster.region, engine: cluster.engine, endpoint: cluster.endpoint, port: cluster.port,
@@ -63,4 +95,11 @@ export function importYaml(cluster: ClusterSpec, actual: ActualState): string {
     users,
   };
   return `# Imported by dbusers from ${cluster.alias}/${cluster.name} (${actual.version}).\n# Each account is marked adopt: true: the first apply takes it over and resets its password into a secret.\n${stringify(doc)}`;
+}
+
+/** One secret per host for a user declared on several: the default template would name one for all. */
+function hostSecretName(cluster: ClusterSpec, u: ActualAccount): string {
+  return secretNameFor('rds-{cluster}-{user}-{host}-secret', {
+    account: cluster.account, alias: cluster.alias, cluster: cluster.name, user: u.user, host: u.host, database: '',
+  });
 }

@@ -12,7 +12,7 @@ import { normaliseGrants } from '../model/grants.js';
 import type {
   AccountId, ClusterSpec, DesiredAccount, DesiredTarget, Diagnostic, DiagnosticCode, Engine, Grant, GrantTarget,
 } from '../model/types.js';
-import { hostProblem, normaliseHost, SECRET_NAME } from '../model/names.js';
+import { hostProblem, identifierProblem, normaliseHost, SECRET_NAME } from '../model/names.js';
 import { refusedGrants, type PrivilegeException } from '../model/privilege-policy.js';
 import { isBuiltInProtected } from '../model/protected.js';
 
@@ -27,19 +27,22 @@ type Path = (string | number)[];
 /** The YAML of one user or role entry, as the schema admits it. */
 interface GrantYaml {
   database?: string;
+  pattern?: boolean;
   profile?: 'readonly' | 'readwrite' | 'admin';
   on?: string;
   privileges?: string[];
   columns?: string[];
   withGrantOption?: boolean;
 }
+/** A role held: by name, or with the admin option. */
+type RoleRefYaml = string | { name: string; admin?: boolean };
 interface UserYaml {
   name: string;
   host?: string;
   cluster: string;
   auth?: 'password' | 'iam';
   grants?: GrantYaml[];
-  roles?: string[];
+  roles?: RoleRefYaml[];
   rotationDays?: number;
   adopt?: boolean;
   secretName?: string;
@@ -47,7 +50,7 @@ interface UserYaml {
 }
 interface RoleYaml {
   grants?: GrantYaml[];
-  roles?: string[];
+  roles?: RoleRefYaml[];
   clusters?: string[];
   adopt?: boolean;
 }
@@ -201,74 +204,85 @@ export function parseOn(on: string): GrantTarget | string {
   return { level: 'table', database: db, table: object };
 }
 
-/** Expand one YAML grant to canonical grants, reporting what is wrong with it. */
-function readGrant(
-  g: GrantYaml,
-  path: Path,
-  ctx: {
-    file: SourceFile; diags: Diagnostics; dialect: Dialect; databases?: readonly string[]; cluster?: string;
-    /** Checked against the privilege policy, with the file's exceptions. */
-    policy?: { account: AccountId; engine: Engine; exceptions: readonly PrivilegeException[] };
-  },
-): Grant[] {
-  const { file, diags, dialect } = ctx;
-  if ((g.database === undefined) === (g.on === undefined)) {
-    diags.add(file, path, 'BAD_GRANT_TARGET', `${describePath(path)}: give exactly one of "database" or "on"`);
-    return [];
-  }
-  if ((g.profile === undefined) === (g.privileges === undefined)) {
-    diags.add(file, path, 'BAD_GRANT_TARGET', `${describePath(path)}: give exactly one of "profile" or "privileges"`);
-    return [];
-  }
-  if (g.profile && g.on !== undefined) {
-    diags.add(file, [...path, 'profile'], 'BAD_GRANT_TARGET', `${describePath(path)}: a profile applies to a whole database; write { database: ..., profile: ${g.profile} }`);
-    return [];
-  }
-  let target: GrantTarget;
-  if (g.database !== undefined) target = { level: 'database', database: g.database };
-  else {
-    const parsed = parseOn(g.on!);
-    if (typeof parsed === 'string') {
-      diags.add(file, [...path, 'on'], 'BAD_GRANT_TARGET', `${describePath([...path, 'on'])}: ${JSON.stringify(g.on)}: ${parsed}`);
-      return [];
-    }
-    target = parsed;
-  }
-  if (target.level !== 'global' && ctx.databases && !ctx.databases.includes(target.database)) {
-    diags.add(
-      file, [...path, g.database !== undefined ? 'database' : 'on'], 'UNKNOWN_DATABASE',
-      `${describePath(path)}: database ${JSON.stringify(target.database)} is not listed in cluster ${ctx.cluster}'s databases (${ctx.databases.join(', ') || 'none'}); add it there`,
-    );
-  }
+/** What readGrant needs besides the grant. */
+interface GrantContext {
+  file: SourceFile;
+  diags: Diagnostics;
+  dialect: Dialect;
+  databases?: readonly string[];
+  cluster?: string;
+  /** Checked against the privilege policy, with the file's exceptions. */
+  policy?: { account: AccountId; engine: Engine; exceptions: readonly PrivilegeException[] };
+}
+
+/**
+ * Expand one YAML grant to canonical grants, reporting what is wrong with it. `withGrantOption` is
+ * GRANT OPTION on the grant's object; on columns the server keeps it on their table.
+ */
+function readGrant(g: GrantYaml, path: Path, ctx: GrantContext): Grant[] {
+  const target = readGrantTarget(g, path, ctx);
+  if (!target) return [];
   const level = g.columns ? 'column' : target.level;
-  if (g.columns && target.level !== 'table') {
-    diags.add(file, [...path, 'columns'], 'BAD_GRANT_TARGET', `${describePath(path)}: columns need a table: on: db.table`);
-    return [];
-  }
-  const allowed = dialect.privileges[level];
-  const privileges = g.profile ? profilePrivileges(g.profile, dialect.privileges.database) : [];
-  (g.privileges ?? []).forEach((raw, i) => {
-    const p = raw.trim().toUpperCase().replace(/\s+/g, ' ');
-    if (p === 'ALL' || p === 'ALL PRIVILEGES') {
-      diags.add(file, [...path, 'privileges', i], 'UNKNOWN_PRIVILEGE', `${describePath(path)}: ALL PRIVILEGES is never granted (it fails on RDS); use profile: admin or list the privileges`);
-    } else if (p === 'GRANT OPTION') {
-      diags.add(file, [...path, 'privileges', i], 'UNKNOWN_PRIVILEGE', `${describePath(path)}: write withGrantOption: true instead of GRANT OPTION`);
-    } else if (!allowed.includes(p) && !allowed.includes(PRIVILEGE_ALIASES[p] ?? '')) {
-      diags.add(file, [...path, 'privileges', i], 'UNKNOWN_PRIVILEGE', `${describePath(path)}: ${JSON.stringify(raw)} is not a ${level}-level privilege on ${dialect.name}; allowed: ${allowed.join(', ')}`);
-    } else privileges.push(dialect.name === 'mariadb' ? (PRIVILEGE_ALIASES[p] ?? p) : p);
-  });
-  if (g.withGrantOption && level !== 'column') privileges.push('GRANT OPTION');
+  const privileges = readPrivileges(g, path, level, ctx);
   const targets: GrantTarget[] = g.columns
     ? g.columns.map((column) => ({ ...(target as { database: string; table: string }), level: 'column', column }))
     : [target];
   const grants = targets.flatMap((t) => privileges.map((privilege) => ({ ...t, privilege }) as Grant));
+  if (g.withGrantOption) grants.push({ ...target, privilege: 'GRANT OPTION' } as Grant);
   if (ctx.policy) {
     const { account, engine, exceptions } = ctx.policy;
     for (const refused of new Set(refusedGrants(account, grants, engine, exceptions))) {
-      diags.add(file, path, 'PRIVILEGE_POLICY', `${describePath(path)}: ${refused}; if a reviewer accepts it, list it under privilegeExceptions: with a reason`);
+      ctx.diags.add(ctx.file, path, 'PRIVILEGE_POLICY', `${describePath(path)}: ${refused}; if a reviewer accepts it, list it under privilegeExceptions: with a reason`);
     }
   }
   return grants;
+}
+
+/** The object of a grant: its shape checked, names checked, `pattern: true` kept as a LIKE pattern. */
+function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarget | undefined {
+  const { file, diags } = ctx;
+  const fail = (at: Path, message: string) => void diags.add(file, at, 'BAD_GRANT_TARGET', `${describePath(path)}: ${message}`);
+  if ((g.database === undefined) === (g.on === undefined)) return fail(path, 'give exactly one of "database" or "on"');
+  if ((g.profile === undefined) === (g.privileges === undefined)) return fail(path, 'give exactly one of "profile" or "privileges"');
+  if (g.profile && g.on !== undefined) return fail([...path, 'profile'], `a profile applies to a whole database; write { database: ..., profile: ${g.profile} }`);
+  const at: Path = [...path, g.database !== undefined ? 'database' : 'on'];
+  let target: GrantTarget;
+  if (g.database !== undefined) target = { level: 'database', database: g.database };
+  else {
+    const parsed = parseOn(g.on!);
+    if (typeof parsed === 'string') return fail(at, `${JSON.stringify(g.on)}: ${parsed}`);
+    target = parsed;
+  }
+  if (g.columns && target.level !== 'table') return fail([...path, 'columns'], 'columns need a table: on: db.table');
+  if (g.pattern && target.level !== 'database') return fail([...path, 'pattern'], 'pattern: true applies to a database grant (on: "pattern.*")');
+  const names = target.level === 'global' ? [] : [target.database, ...('table' in target ? [target.table] : []), ...('routine' in target ? [target.routine] : []), ...(g.columns ?? [])];
+  const bad = names.map(identifierProblem).find((p) => p !== undefined);
+  if (bad) return fail(at, bad);
+  if (target.level === 'database' && g.pattern) return { ...target, pattern: target.database };
+  if (target.level !== 'global' && ctx.databases && !ctx.databases.includes(target.database)) {
+    const hint = /[%_]/.test(target.database) ? ' (as a LIKE pattern, write pattern: true)' : '';
+    diags.add(file, at, 'UNKNOWN_DATABASE', `${describePath(path)}: database ${JSON.stringify(target.database)} is not listed in cluster ${ctx.cluster}'s databases (${ctx.databases.join(', ') || 'none'}); add it there${hint}`);
+  }
+  return target;
+}
+
+/** The privileges a grant names, expanded and checked for its level on the engine. USAGE names none. */
+function readPrivileges(g: GrantYaml, path: Path, level: Grant['level'], { file, diags, dialect }: GrantContext): string[] {
+  const allowed = dialect.privileges[level];
+  const privileges = g.profile ? profilePrivileges(g.profile, dialect.privileges.database) : [];
+  (g.privileges ?? []).forEach((raw, i) => {
+    const p = raw.trim().toUpperCase().replace(/\s+/g, ' ');
+    const at = [...path, 'privileges', i];
+    if (p === 'USAGE') return;
+    if (p === 'ALL' || p === 'ALL PRIVILEGES') {
+      diags.add(file, at, 'UNKNOWN_PRIVILEGE', `${describePath(path)}: ALL PRIVILEGES is never granted (it fails on RDS); use profile: admin or list the privileges`);
+    } else if (p === 'GRANT OPTION') {
+      diags.add(file, at, 'UNKNOWN_PRIVILEGE', `${describePath(path)}: write withGrantOption: true instead of GRANT OPTION`);
+    } else if (!allowed.includes(p) && !allowed.includes(PRIVILEGE_ALIASES[p] ?? '')) {
+      diags.add(file, at, 'UNKNOWN_PRIVILEGE', `${describePath(path)}: ${JSON.stringify(raw)} is not a ${level}-level privilege on ${dialect.name}; allowed: ${allowed.join(', ')}`);
+    } else privileges.push(dialect.name === 'mariadb' ? (PRIVILEGE_ALIASES[p] ?? p) : p);
+  });
+  return privileges;
 }
 
 /** The file's `privilegeExceptions`, each pointing at its YAML node when malformed. */
@@ -375,17 +389,19 @@ function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): Desired
   const template = data.secretNameTemplate ?? DEFAULT_SECRET_TEMPLATE;
   const where = (p: Path) => `${file.path}:${file.position(p).line}`;
 
-  // Roles live on the clusters that name them (or where a user or role uses them).
+  // A declared role lives on the clusters it lists, or on every cluster of the file that has roles,
+  // whether or not anyone holds it (and wherever a user or role uses it).
   const roleClusters = new Map<string, Set<string>>();
   const use = (role: string, cluster: string) => roleClusters.set(role, (roleClusters.get(role) ?? new Set()).add(cluster));
   for (const [name, role] of Object.entries(roles)) {
+    if (!role.clusters) for (const [c, { dialect }] of clusters) if (dialect.supportsRoles) use(name, c);
     (role.clusters ?? []).forEach((c, i) => {
       if (!clusters.has(c)) diags.add(file, ['roles', name, 'clusters', i], 'UNKNOWN_CLUSTER', `role ${name}: cluster ${JSON.stringify(c)} is not declared; declared: ${clusterNames}`);
       else use(name, c);
     });
   }
-  const checkRoles = (names: string[] | undefined, path: Path, cluster: string) =>
-    (names ?? []).forEach((r, i) => {
+  const checkRoles = (refs: RoleRefYaml[] | undefined, path: Path, cluster: string) =>
+    roleNames(refs).names.forEach((r, i) => {
       if (!(r in roles)) diags.add(file, [...path, i], 'UNKNOWN_ROLE', `${describePath(path)}: role ${JSON.stringify(r)} is not declared under roles:; declared: ${Object.keys(roles).join(', ') || 'none'}`);
       else use(r, cluster);
     });
@@ -420,7 +436,7 @@ function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): Desired
     if ((u.roles?.length ?? 0) > 0 && !dialect.supportsRoles) {
       diags.add(file, [...path, 'roles'], 'ENGINE_UNSUPPORTED', `user ${u.name}: ${spec.engine} ${spec.engineVersion ?? ''} has no roles; grant privileges directly`);
     }
-    if ((u.roles?.length ?? 0) > 1 && !dialect.multipleDefaultRoles) {
+    if (roleNames(u.roles).names.length > 1 && !dialect.multipleDefaultRoles) {
       diags.add(file, [...path, 'roles'], 'ENGINE_UNSUPPORTED', `user ${u.name}: MariaDB activates only one default role, got ${u.roles!.length}; make a role that holds the others`);
     }
     const auth = u.auth ?? 'password';
@@ -446,7 +462,7 @@ function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): Desired
       seenSecrets.set(`${spec.name}\0${secretName}`, `'${u.name}'@'${host}'`);
     }
     cluster.accounts.push({
-      kind: 'user', user: u.name, host, cluster: spec.name, auth, grants: normaliseGrants(grants), roles: [...(u.roles ?? [])].sort(),
+      kind: 'user', user: u.name, host, cluster: spec.name, auth, grants: normaliseGrants(grants), ...roleNames(u.roles).sorted,
       adopt: u.adopt ?? false, secretName, rotationDays: u.rotationDays, iamPrincipals: u.iamPrincipals ?? [], source: where(path),
     });
   });
@@ -468,11 +484,39 @@ function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): Desired
       );
       accounts.push({
         kind: 'role', user: name, host: dialect.roleHost, cluster: c, auth: 'none', grants: normaliseGrants(grants),
-        roles: [...(role.roles ?? [])].sort(), adopt: role.adopt ?? false, iamPrincipals: [], source: where(path),
+        ...roleNames(role.roles).sorted, adopt: role.adopt ?? false, iamPrincipals: [], source: where(path),
       });
     }
   }
+  checkRoleCycles(file, roles, diags);
   return [...clusters.values()].map(({ spec, accounts }) => ({ cluster: spec, accounts }));
+}
+
+/** Role references → names, and the names held with the admin option (`adminRoles` only when any). */
+function roleNames(refs: RoleRefYaml[] | undefined) {
+  const names = (refs ?? []).map((r) => (typeof r === 'string' ? r : r.name));
+  const admin = (refs ?? []).flatMap((r) => (typeof r !== 'string' && r.admin ? [r.name] : []));
+  return { names, sorted: { roles: [...names].sort(), ...(admin.length ? { adminRoles: admin.sort() } : {}) } };
+}
+
+/** A role that holds itself through others cannot be created: the server refuses the last grant. */
+function checkRoleCycles(file: SourceFile, roles: Record<string, RoleYaml>, diags: Diagnostics): void {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const trail: string[] = [];
+  const visit = (name: string): void => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'visiting') {
+      const cycle = [...trail.slice(trail.indexOf(name)), name].join(' → ');
+      diags.add(file, ['roles', trail[trail.length - 1]!, 'roles'], 'ROLE_CYCLE', `role ${name} holds itself: ${cycle}; remove one of these grants`, true);
+      return;
+    }
+    state.set(name, 'visiting');
+    trail.push(name);
+    for (const held of roleNames(roles[name]?.roles).names) if (held in roles) visit(held);
+    trail.pop();
+    state.set(name, 'done');
+  };
+  for (const name of Object.keys(roles)) visit(name);
 }
 
 function checkName(file: SourceFile, diags: Diagnostics, path: Path, name: string, dialect: Dialect, spec: ClusterSpec, atKey = false): void {

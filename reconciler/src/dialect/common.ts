@@ -39,8 +39,12 @@ export interface Dialect {
   setPassword(a: AccountId, password: string): string;
   createRole(name: string): string;
   dropAccount(a: AccountId, kind: 'user' | 'role'): string;
-  grantRole(role: string, grantee: string): string;
+  grantRole(role: string, grantee: string, admin?: boolean): string;
   revokeRole(role: string, grantee: string): string;
+  /** Take the admin option away, keeping the role. */
+  revokeAdminOption(role: string, grantee: string): string[];
+  /** A table-level REVOKE also deletes the column grants of that privilege (MariaDB). */
+  tableRevokeDropsColumns: boolean;
   /** Statements that make `roles` the default roles of a user (none → NONE). */
   setDefaultRoles(grantee: string, roles: readonly string[]): string[];
 }
@@ -94,11 +98,12 @@ export class AccountIndex {
   /** Stored password hashes: compared with secrets inside inspection, never returned with the accounts. */
   readonly authStrings = new Map<ActualAccount, string>();
 
-  add(account: Omit<ActualAccount, 'grants' | 'roles' | 'defaultRoles'>, authString = ''): ActualAccount {
+  add(account: Omit<ActualAccount, 'grants' | 'roles' | 'adminRoles' | 'defaultRoles'>, authString = ''): ActualAccount {
     const full = account as ActualAccount;
     if (authString) this.authStrings.set(full, authString);
     full.grants = [];
     full.roles = [];
+    full.adminRoles = [];
     full.defaultRoles = [];
     let hosts = this.byUser.get(account.user);
     if (!hosts) this.byUser.set(account.user, (hosts = new Map()));

@@ -76,8 +76,14 @@ export const mariadb: Dialect = {
     ...GRANT_TABLE_QUERIES,
     {
       name: 'roles',
-      sql: 'SELECT Host, User, Role FROM mysql.roles_mapping',
-      read: (rows, index) => rows.forEach((row) => index.get(row.User, row.Host)?.roles.push(text(row.Role))),
+      sql: 'SELECT Host, User, Role, Admin_option FROM mysql.roles_mapping',
+      read(rows, index) {
+        for (const row of rows) {
+          const account = index.get(row.User, row.Host);
+          account?.roles.push(text(row.Role));
+          if (row.Admin_option === 'Y') account?.adminRoles?.push(text(row.Role));
+        }
+      },
     },
   ],
   account(a, kind) {
@@ -91,12 +97,16 @@ export const mariadb: Dialect = {
   dropAccount(a, kind) {
     return kind === 'role' ? `DROP ROLE IF EXISTS ${quoteString(a.user)}` : `DROP USER IF EXISTS ${clauses.account(a)}`;
   },
-  grantRole(role, grantee) {
-    return `GRANT ${quoteString(role)} TO ${grantee}`;
+  grantRole(role, grantee, admin) {
+    return `GRANT ${quoteString(role)} TO ${grantee}${admin ? ' WITH ADMIN OPTION' : ''}`;
   },
   revokeRole(role, grantee) {
     return `REVOKE ${quoteString(role)} FROM ${grantee}`;
   },
+  revokeAdminOption(role, grantee) {
+    return [`REVOKE ADMIN OPTION FOR ${quoteString(role)} FROM ${grantee}`];
+  },
+  tableRevokeDropsColumns: true,
   setDefaultRoles(grantee, roles) {
     // MariaDB activates exactly one default role; validation refuses more than one role per user.
     return [`SET DEFAULT ROLE ${roles[0] === undefined ? 'NONE' : quoteString(roles[0])} FOR ${grantee}`];

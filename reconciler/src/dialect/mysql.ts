@@ -46,7 +46,9 @@ function readRoleEdges(rows: Record<string, unknown>[], index: AccountIndex): vo
   for (const e of rows) {
     const role = index.get(e.FROM_USER, e.FROM_HOST);
     if (role) Object.assign(role, { kind: 'role', auth: 'none' });
-    index.get(e.TO_USER, e.TO_HOST)?.roles.push(text(e.FROM_USER));
+    const grantee = index.get(e.TO_USER, e.TO_HOST);
+    grantee?.roles.push(text(e.FROM_USER));
+    if (e.WITH_ADMIN_OPTION === 'Y') grantee?.adminRoles?.push(text(e.FROM_USER));
   }
 }
 
@@ -105,12 +107,17 @@ export const mysql8: Dialect = {
   dropAccount(a, kind) {
     return kind === 'role' ? `DROP ROLE IF EXISTS ${quoteAccount(a.user, '%')}` : `DROP USER IF EXISTS ${clauses.account(a)}`;
   },
-  grantRole(role, grantee) {
-    return `GRANT ${quoteAccount(role, '%')} TO ${grantee}`;
+  grantRole(role, grantee, admin) {
+    return `GRANT ${quoteAccount(role, '%')} TO ${grantee}${admin ? ' WITH ADMIN OPTION' : ''}`;
   },
   revokeRole(role, grantee) {
     return `REVOKE ${quoteAccount(role, '%')} FROM ${grantee}`;
   },
+  revokeAdminOption(role, grantee) {
+    // MySQL has no REVOKE ADMIN OPTION FOR: revoke the role and grant it again without.
+    return [`REVOKE ${quoteAccount(role, '%')} FROM ${grantee}`, `GRANT ${quoteAccount(role, '%')} TO ${grantee}`];
+  },
+  tableRevokeDropsColumns: false,
   setDefaultRoles(grantee, roles) {
     const list = roles.length === 0 ? 'NONE' : roles.map((r) => quoteAccount(r, '%')).join(', ');
     return [`SET DEFAULT ROLE ${list} TO ${grantee}`];

@@ -162,12 +162,12 @@ class ActionRunner {
       case 'create_role':
         await this.sql(this.dialect.createRole(a.user));
         this.remember(a, 'role');
-        await this.converge(a, 'role', a.grants, a.roles);
+        await this.converge(a, 'role', a.grants, a.roles, a.adminRoles);
         return [];
       case 'create_user':
         return this.createUser(a);
       case 'update_grant':
-        await this.converge(a, a.accountKind, a.grants, a.roles);
+        await this.converge(a, a.accountKind, a.grants, a.roles, a.adminRoles);
         return [];
       case 'reset_password': {
         const current = await this.deps.secrets.getValue(a.secretName, 'AWSCURRENT');
@@ -212,7 +212,7 @@ class ActionRunner {
       } else throw new ActionError('the server has no AWSAuthenticationPlugin: enable IAM database authentication on the cluster', a);
     }
     this.remember(a, 'user');
-    await this.converge(a, 'user', a.grants, a.roles);
+    await this.converge(a, 'user', a.grants, a.roles, a.adminRoles);
     return warnings;
   }
 
@@ -261,23 +261,32 @@ class ActionRunner {
     return warnings;
   }
 
-  /** Make the account hold exactly `grants` and `roles`: add first, then revoke, so access never drops. */
-  private async converge(a: AccountId, kind: 'user' | 'role', grants: readonly Grant[], roles: readonly string[]): Promise<void> {
+  /**
+   * Make the account hold exactly `grants` and `roles` (and the admin option on `adminRoles`): add
+   * first, then revoke, so access never drops. On MariaDB a table-level REVOKE also deletes the
+   * column grants of that privilege: those the account keeps are granted again right after it.
+   */
+  private async converge(a: AccountId, kind: 'user' | 'role', grants: readonly Grant[], roles: readonly string[], adminRoles: readonly string[] = []): Promise<void> {
     const current = this.remember(a, kind);
     const who = this.dialect.account(a, kind);
     const g = diffGrants(grants, current.grants);
     const r = diffNames(roles, current.roles);
+    const admin = diffNames(adminRoles, current.adminRoles ?? []);
     for (const s of renderGrants(g.add, who)) await this.sql(s);
-    for (const role of r.add) await this.sql(this.dialect.grantRole(role, who));
+    for (const role of r.add) await this.sql(this.dialect.grantRole(role, who, adminRoles.includes(role)));
+    for (const role of admin.add.filter((x) => !r.add.includes(x))) await this.sql(this.dialect.grantRole(role, who, true));
     const defaults = this.dialect.multipleDefaultRoles ? [...roles].sort() : [...roles].sort().slice(0, 1);
     const d = diffNames(defaults, current.defaultRoles);
     if (kind === 'user' && this.dialect.supportsRoles && d.add.length + d.remove.length > 0) {
       for (const s of this.dialect.setDefaultRoles(who, defaults)) await this.sql(s);
     }
     for (const s of renderRevokes(g.remove, who)) await this.sql(s);
+    if (this.dialect.tableRevokeDropsColumns) for (const s of renderGrants(columnsLostWith(g.remove, grants), who)) await this.sql(s);
     for (const role of r.remove) await this.sql(this.dialect.revokeRole(role, who));
+    for (const role of admin.remove.filter((x) => roles.includes(x))) for (const s of this.dialect.revokeAdminOption(role, who)) await this.sql(s);
     current.grants = [...grants];
     current.roles = [...roles];
+    current.adminRoles = [...adminRoles];
     current.defaultRoles = kind === 'user' ? defaults : [];
   }
 
@@ -304,4 +313,12 @@ class ActionRunner {
     await release(this.deps.db, a, ownerOf(this.target));
     return warnings;
   }
+}
+
+/** Column grants a table-level revoke of the same privilege deletes on MariaDB, among those to keep. */
+function columnsLostWith(revoked: readonly Grant[], keep: readonly Grant[]): Grant[] {
+  const tableLevel = revoked.filter((g) => g.level === 'table');
+  return keep.filter(
+    (g) => g.level === 'column' && tableLevel.some((t) => t.level === 'table' && t.database === g.database && t.table === g.table && t.privilege === g.privilege),
+  );
 }

@@ -26,6 +26,8 @@ export function actionProblems(a: Action, dialect: Dialect, serverKnown = true):
   if ('roles' in a) {
     if (!dialect.supportsRoles && a.roles.length > 0) problems.push(`${dialect.name} has no roles`);
     for (const r of a.roles) note(nameProblem(r, dialect.maxUserLength));
+    const stray = (a.adminRoles ?? []).filter((r) => !a.roles.includes(r));
+    if (stray.length > 0) problems.push(`admin option on roles not granted: ${stray.join(', ')}`);
   }
   const secretName = 'secretName' in a ? a.secretName : undefined;
   if (secretName !== undefined && !SECRET_NAME.test(secretName)) problems.push(`secret name ${JSON.stringify(secretName)} is not a valid secret name`);

@@ -40,6 +40,8 @@ export interface DesiredAccount extends AccountId {
   grants: Grant[];
   /** Roles granted to this account (also made its default roles). */
   roles: string[];
+  /** Of those, the ones held WITH ADMIN OPTION (may grant them on). */
+  adminRoles?: string[];
   /** Take over an existing account that dbusers did not create. */
   adopt: boolean;
   /** Secret holding the password (password users only). */
@@ -90,6 +92,8 @@ export interface ActualAccount extends AccountId {
   passwordChangedAt?: number;
   grants: Grant[];
   roles: string[];
+  /** Roles held WITH ADMIN OPTION (`roles_mapping.Admin_option`, `role_edges.WITH_ADMIN_OPTION`). */
+  adminRoles?: string[];
   defaultRoles: string[];
   /**
    * For an owned password user: whether the server's password is its secret's AWSCURRENT (the
@@ -162,12 +166,14 @@ export interface CreateUserAction extends ActionBase {
   secretName?: string;
   grants: Grant[];
   roles: string[];
+  adminRoles?: string[];
 }
 export interface CreateRoleAction extends ActionBase {
   kind: 'create_role';
   adopt: boolean;
   grants: Grant[];
   roles: string[];
+  adminRoles?: string[];
 }
 /** Converge one account to exactly this grant set, role set and default roles. */
 export interface UpdateGrantAction extends ActionBase {
@@ -175,7 +181,8 @@ export interface UpdateGrantAction extends ActionBase {
   accountKind: 'user' | 'role';
   grants: Grant[];
   roles: string[];
-  before: { grants: Grant[]; roles: string[] };
+  adminRoles?: string[];
+  before: { grants: Grant[]; roles: string[]; adminRoles?: string[] };
 }
 export interface ResetPasswordAction extends ActionBase {
   kind: 'reset_password';
@@ -237,6 +244,9 @@ export const DIAGNOSTIC_CODES = [
   'PROTECTED_ACCOUNT',
   'PRIVILEGE_POLICY',
   'BAD_HOST',
+  'ROLE_CYCLE',
+  'ENCODING',
+  'FILE',
 ] as const;
 export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
 

@@ -129,11 +129,16 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
 
 function createAction(want: DesiredAccount, adopt: boolean, reason: string): Action {
   return want.kind === 'role'
-    ? { kind: 'create_role', user: want.user, host: want.host, adopt, grants: want.grants, roles: want.roles, reason }
+    ? { kind: 'create_role', user: want.user, host: want.host, adopt, grants: want.grants, roles: want.roles, ...adminOf(want), reason }
     : {
         kind: 'create_user', user: want.user, host: want.host, auth: want.auth, adopt, secretName: want.secretName,
-        grants: want.grants, roles: want.roles, reason,
+        grants: want.grants, roles: want.roles, ...adminOf(want), reason,
       };
+}
+
+/** The admin option, only where there is one: plans without it stay as they were. */
+function adminOf(a: { adminRoles?: string[] }): { adminRoles?: string[] } {
+  return a.adminRoles?.length ? { adminRoles: [...a.adminRoles].sort() } : {};
 }
 
 /** An owned account that exists: what differs between it and its declaration. */
@@ -141,19 +146,22 @@ function convergeActions(want: DesiredAccount, have: ActualAccount, actual: Actu
   const out: Action[] = [];
   const grants = diffGrants(want.grants, have.grants);
   const roles = diffNames(want.roles, have.roles);
+  const admin = diffNames(want.adminRoles ?? [], have.adminRoles ?? []);
   const defaultRoles = actual.multipleDefaultRoles ? want.roles : want.roles.slice(0, 1);
   const defaults = want.kind === 'user' ? diffNames(defaultRoles, have.defaultRoles) : { add: [], remove: [] };
-  const grantsDiffer = grants.add.length + grants.remove.length + roles.add.length + roles.remove.length > 0;
+  const grantsDiffer = grants.add.length + grants.remove.length + roles.add.length + roles.remove.length + admin.add.length + admin.remove.length > 0;
   if (grantsDiffer || defaults.add.length + defaults.remove.length > 0) {
     const why = [
       ...grants.add.map((g) => `+${describeGrant(g)}`),
       ...grants.remove.map((g) => `-${describeGrant(g)}`),
       ...roles.add.map((r) => `+role ${r}`),
       ...roles.remove.map((r) => `-role ${r}`),
+      ...admin.add.map((r) => `+admin option on role ${r}`),
+      ...admin.remove.map((r) => `-admin option on role ${r}`),
     ];
     out.push({
-      kind: 'update_grant', user: want.user, host: want.host, accountKind: want.kind, grants: want.grants, roles: want.roles,
-      before: { grants: [...have.grants], roles: [...have.roles].sort() },
+      kind: 'update_grant', user: want.user, host: want.host, accountKind: want.kind, grants: want.grants, roles: want.roles, ...adminOf(want),
+      before: { grants: [...have.grants], roles: [...have.roles].sort(), ...adminOf(have) },
       reason: grantsDiffer ? `grants differ: ${why.join(', ')}` : 'default roles differ',
     });
   }

@@ -1,0 +1,151 @@
+/**
+ * Every grant shape MariaDB stores, declared in YAML, applied, read back: each transition reaches
+ * the declared state in one apply (the grant tables say so, the user can do exactly that), and the
+ * next plan is empty. Where both the old and the new declaration allow a statement, a client looping
+ * it during the apply is never denied.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalDispatcher, LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { reconcile } from '../../reconciler/src/reconcile.js';
+import { allowed, loginAs, MemorySource, startTestServer, tempDir, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let admin: Database;
+let env: LocalEnvironment;
+
+/** One user `fid` (and the roles given) on a MariaDB cluster with databases app, app1, app2, other. */
+const file = (grants: string[], extra = '') => `account: "555566667777"
+alias: fidelity
+clusters:
+  - { name: main, region: eu-west-1, engine: mariadb, endpoint: db.example.com, port: 3306, masterSecretArn: "arn:aws:secretsmanager:eu-west-1:555566667777:secret:m", databases: [app, app1, app2, other] }
+${extra}users:
+  - name: fid
+    cluster: main
+    grants:
+${grants.map((g) => `      - ${g}`).join('\n') || '      []'}
+`;
+
+async function run(yaml: string, mode: 'plan' | 'apply') {
+  return reconcile(
+    { source: new MemorySource({ 'users/fidelity.yaml': yaml }), dispatcher: new LocalDispatcher(env), events: { publish: async () => undefined } },
+    { mode, policy: 'sync', planOptions: { now: 0, allowDeletes: true } },
+  );
+}
+
+/** Apply, then the re-plan must be empty. */
+async function converge(yaml: string): Promise<void> {
+  const applied = await run(yaml, 'apply');
+  expect(applied.diagnostics).toEqual([]);
+  expect(applied.results.every((r) => r.ok), JSON.stringify(applied.results)).toBe(true);
+  const again = await run(yaml, 'plan');
+  expect(again.plans.flatMap((p) => p.actions), 'the re-plan is empty').toEqual([]);
+}
+
+async function client(): Promise<Database> {
+  const secret = await env.secretsFor('555566667777').getValue('rds-main-fid-secret', 'AWSCURRENT');
+  return loginAs(server, 'fid', secret!.password);
+}
+
+/** Loop `sql` as the user while `work` runs; returns the denials. */
+async function denialsDuring(sql: string, work: () => Promise<void>): Promise<string[]> {
+  const db = await client();
+  let stop = false;
+  const denials: string[] = [];
+  const loop = (async () => {
+    while (!stop) await db.query(sql).catch((e: Error) => denials.push(e.message));
+  })();
+  try {
+    await work();
+  } finally {
+    stop = true;
+    await loop;
+    await db.close();
+  }
+  return denials;
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  admin = await server.admin();
+  for (const sql of [
+    'CREATE DATABASE app', 'CREATE DATABASE app1', 'CREATE DATABASE app2', 'CREATE DATABASE other',
+    'CREATE TABLE app.t (a INT, b INT, c INT)', 'CREATE TABLE app1.t (id INT)', 'CREATE TABLE app2.t (id INT)', 'CREATE TABLE other.t (id INT)',
+  ]) await admin.query(sql);
+  env = new LocalEnvironment({ stateDir: join(tempDir(), 'state'), databaseUrl: server.url, log: () => undefined });
+});
+
+afterAll(async () => {
+  await env?.close();
+  await admin?.close();
+  await server?.stop();
+});
+
+describe('grant transitions on MariaDB', () => {
+  it('table-wide INSERT → INSERT (a, b): one apply, the columns kept although the table REVOKE drops them', async () => {
+    await converge(file(['{ on: "app.t", privileges: [INSERT] }']));
+    await converge(file(['{ on: "app.t", columns: [a, b], privileges: [INSERT] }']));
+    const db = await client();
+    expect(await allowed(db, 'INSERT INTO app.t (a, b) VALUES (1, 1)')).toBe(true);
+    expect(await allowed(db, 'INSERT INTO app.t (c) VALUES (1)')).toBe(false);
+    await db.close();
+  });
+
+  it('INSERT (a, b) → table-wide INSERT, never denying an INSERT into a on the way', async () => {
+    await converge(file(['{ on: "app.t", columns: [a, b], privileges: [INSERT] }']));
+    const denials = await denialsDuring('INSERT INTO app.t (a) VALUES (2)', () => converge(file(['{ on: "app.t", privileges: [INSERT] }'])));
+    expect(denials).toEqual([]);
+    const db = await client();
+    expect(await allowed(db, 'INSERT INTO app.t (c) VALUES (1)')).toBe(true);
+    await db.close();
+  });
+
+  it('a column grant WITH GRANT OPTION is kept, and read back as the server stores it (on the table)', async () => {
+    await converge(file(['{ on: "app.t", columns: [a], privileges: [SELECT], withGrantOption: true }']));
+    const [row] = await admin.query<{ t: string }>("SELECT Table_priv AS t FROM mysql.tables_priv WHERE User = 'fid'");
+    expect(row!.t).toBe('Grant');
+    await converge(file(['{ on: "app.t", columns: [a], privileges: [SELECT] }']));
+    const rows = await admin.query<{ t: string }>("SELECT Table_priv AS t FROM mysql.tables_priv WHERE User = 'fid' AND Table_priv <> ''");
+    expect(rows).toEqual([]);
+  });
+
+  it('a database LIKE pattern with pattern: true grants on every database it matches, and on nothing else', async () => {
+    await converge(file(['{ on: "app_.*", pattern: true, privileges: [SELECT] }']));
+    const db = await client();
+    expect(await allowed(db, 'SELECT * FROM app1.t')).toBe(true);
+    expect(await allowed(db, 'SELECT * FROM app2.t')).toBe(true);
+    expect(await allowed(db, 'SELECT * FROM other.t')).toBe(false);
+    await db.close();
+    const [row] = await admin.query<{ d: string }>("SELECT Db AS d FROM mysql.db WHERE User = 'fid'");
+    expect(row!.d).toBe('app_');
+  });
+
+  it('GRANT OPTION alone on a database: USAGE with withGrantOption', async () => {
+    await converge(file(['{ on: "app.*", privileges: [USAGE], withGrantOption: true }']));
+    const [row] = await admin.query<{ g: string; s: string }>("SELECT Grant_priv AS g, Select_priv AS s FROM mysql.db WHERE User = 'fid'");
+    expect(row).toEqual({ g: 'Y', s: 'N' });
+  });
+
+  it('role membership WITH ADMIN OPTION is declared, applied, read back, and taken away again', async () => {
+    const roles = 'roles:\n  keeper:\n    grants: [{ on: "app.*", privileges: [SELECT] }]\n';
+    await converge(file([], roles).replace('    grants:\n      []', '    roles: [{ name: keeper, admin: true }]'));
+    const admin1 = await admin.query<{ a: string }>("SELECT Admin_option AS a FROM mysql.roles_mapping WHERE User = 'fid'");
+    expect(admin1).toEqual([{ a: 'Y' }]);
+    await converge(file([], roles).replace('    grants:\n      []', '    roles: [keeper]'));
+    const admin2 = await admin.query<{ a: string }>("SELECT Admin_option AS a FROM mysql.roles_mapping WHERE User = 'fid'");
+    expect(admin2).toEqual([{ a: 'N' }]);
+    await admin.query("GRANT keeper TO 'fid'@'%' WITH ADMIN OPTION");
+    const drift = await run(file([], roles).replace('    grants:\n      []', '    roles: [keeper]'), 'plan');
+    expect(drift.plans[0]!.actions).toEqual([expect.objectContaining({ kind: 'update_grant', reason: 'grants differ: -admin option on role keeper' })]);
+  });
+
+  it('creates a declared role nobody holds, and keeps it', async () => {
+    const roles = 'roles:\n  spare:\n    grants: [{ on: "other.*", privileges: [SELECT] }]\n';
+    await converge(file(['{ on: "app.*", privileges: [SELECT] }'], roles));
+    const rows = await admin.query<{ u: string }>("SELECT User AS u FROM mysql.global_priv WHERE User = 'spare'");
+    expect(rows).toEqual([{ u: 'spare' }]);
+    await converge(file(['{ on: "app.*", privileges: [SELECT] }'], roles));
+    expect(await admin.query("SELECT User FROM mysql.global_priv WHERE User = 'spare'")).toHaveLength(1);
+  });
+});
