@@ -7,7 +7,7 @@ import { loadDesired } from './desired/load.js';
 import type { DesiredTarget, Diagnostic, Plan } from './model/types.js';
 import { applyPolicy, type PolicyName } from './plan/policy.js';
 import { hasChanges, plan, type PlanOptions } from './plan/plan.js';
-import type { Dispatcher, EventSink, SourceRepo } from './ports/index.js';
+import type { Dispatcher, EventSink, SourceRepo, UnreadableFile } from './ports/index.js';
 
 /** The adapters a run uses. */
 export interface ReconcileDeps {
@@ -35,7 +35,7 @@ export interface ReconcileOptions {
 export interface ReconcileResult {
   status: 'invalid' | 'in sync' | 'changes' | 'applied' | 'cancelled' | 'failed';
   diagnostics: Diagnostic[];
-  files: Map<string, string>;
+  files: Map<string, string | UnreadableFile>;
   plans: Plan[];
   results: BatchResult[];
 }

@@ -1,6 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FolderSource } from '../../reconciler/src/adapters/local/folder-source.js';
 import { formatDiagnostic, loadDesired, parseOn, secretNameFor } from '../../reconciler/src/desired/load.js';
 
 const INVALID = 'test/fixtures/invalid';
@@ -105,5 +107,44 @@ describe('secretNameFor', () => {
     const { targets, diagnostics } = loadDesired(new Map([['users/payments-prod.yaml', yaml]]));
     expect(diagnostics).toEqual([]);
     expect(targets[0]!.cluster.privilegeExceptions).toEqual([{ user: 'audit_rw', host: '%', target: { level: 'global' }, privileges: ['PROCESS'], reason: 'reviewed in CHG-1234' }]);
+  });
+});
+
+describe('reading the users folder', () => {
+  const read = async (dir: string) => {
+    const source = new FolderSource(dir);
+    const files = await source.readTree();
+    return { files, ignored: source.ignored, diagnostics: loadDesired(files).diagnostics.map((d) => `${d.file}:${d.line}:${d.col} ${d.code}`) };
+  };
+
+  it('reports a dangling symlink, a symlink loop, a non-UTF-8 file and an alias bomb, each at 1:1, never a stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dbusers-folder-'));
+    symlinkSync(join(dir, 'nowhere.yaml'), join(dir, 'dangling.yaml'));
+    symlinkSync(join(dir, 'loop-b.yaml'), join(dir, 'loop-a.yaml'));
+    symlinkSync(join(dir, 'loop-a.yaml'), join(dir, 'loop-b.yaml'));
+    writeFileSync(join(dir, 'latin1.yaml'), Buffer.from('account: "caf\xe9"\n', 'latin1'));
+    const laugh = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefg'.split('').map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcdefg'[i]}`).join(', ')}]`)];
+    writeFileSync(join(dir, 'bomb.yaml'), laugh.join('\n') + '\n');
+    symlinkSync(dir, join(dir, 'self')); // a folder that contains itself: read once
+    const { diagnostics } = await read(dir);
+    const rel = (f: string) => relative(process.cwd(), join(dir, f));
+    expect(diagnostics).toEqual([
+      `${rel('bomb.yaml')}:1:1 YAML_SYNTAX`, `${rel('dangling.yaml')}:1:1 FILE`, `${rel('latin1.yaml')}:1:1 ENCODING`,
+      `${rel('loop-a.yaml')}:1:1 FILE`, `${rel('loop-b.yaml')}:1:1 FILE`,
+    ]);
+  });
+
+  it('says that an empty folder holds no account file, and names files it does not read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dbusers-folder-'));
+    writeFileSync(join(dir, 'payments-prod.yalm'), 'account: "111122223333"\n');
+    const { diagnostics, ignored } = await read(dir);
+    expect(diagnostics).toEqual(['users/:1:1 FILE']);
+    expect(ignored).toEqual([relative(process.cwd(), join(dir, 'payments-prod.yalm'))]);
+  });
+
+  it('reads one file given by name, from any directory', async () => {
+    const { files, diagnostics } = await read(join(process.cwd(), 'users', 'payments-prod.yaml'));
+    expect([...files.keys()]).toEqual([join('users', 'payments-prod.yaml')]);
+    expect(diagnostics).toEqual([]);
   });
 });

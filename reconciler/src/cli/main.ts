@@ -88,6 +88,7 @@ export async function main(argv: string[], io: IO = { out: (s) => void process.s
   if (command === 'validate') {
     const files = await source.readTree();
     const { diagnostics } = loadDesired(files);
+    for (const f of source.ignored) io.err(`dbusers: warning: ${f} is not read: account files end in .yaml or .yml\n`);
     for (const d of diagnostics) io.err(formatDiagnostic(d, files.get(d.file)) + '\n');
     if (diagnostics.length > 0) {
       io.err(`${diagnostics.length} problem(s) in ${new Set(diagnostics.map((d) => d.file)).size} file(s); nothing was applied.\n`);

@@ -9,6 +9,7 @@ import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, typ
 import { dialectForEngine, type Dialect } from '../dialect/index.js';
 import { PRIVILEGE_ALIASES, profilePrivileges } from '../dialect/privileges.js';
 import { normaliseGrants } from '../model/grants.js';
+import type { UnreadableFile } from '../ports/index.js';
 import type {
   AccountId, ClusterSpec, DesiredAccount, DesiredTarget, Diagnostic, DiagnosticCode, Engine, Grant, GrantTarget,
 } from '../model/types.js';
@@ -315,29 +316,41 @@ export interface LoadResult {
   diagnostics: Diagnostic[];
 }
 
-/** Load and check every file; files are taken in name order so diagnostics are stable. */
-export function loadDesired(files: ReadonlyMap<string, string>): LoadResult {
+/** Aliases one file may expand: a few dozen is plenty for real files; a billion-laughs file is refused. */
+const MAX_ALIASES = 1000;
+
+/**
+ * Load and check every file; files are taken in name order so diagnostics are stable. A file the
+ * source could not read as text is reported at 1:1. Schema errors in one user or role do not hide
+ * the checks of the rest: the invalid entries are left out (a role kept empty, so references to
+ * it still resolve) and the file goes on to the cross-file checks.
+ */
+export function loadDesired(files: ReadonlyMap<string, string | UnreadableFile>): LoadResult {
   const diags = new Diagnostics();
   const parsed: { file: SourceFile; data: FileYaml }[] = [];
+  if (files.size === 0) {
+    diags.list.push({ code: 'FILE', file: 'users/', line: 1, col: 1, message: 'no account file (users/<alias>.yaml) was found: nothing to check or apply' });
+  }
   for (const path of [...files.keys()].sort()) {
-    const file = new SourceFile(path, files.get(path)!);
+    const content = files.get(path)!;
+    if (typeof content !== 'string') {
+      diags.list.push({ code: content.code, file: path, line: 1, col: 1, message: content.reason });
+      continue;
+    }
+    const file = new SourceFile(path, content);
     if (file.doc.errors.length > 0) {
-      for (const e of file.doc.errors) {
-        const { line, col } = file.lines.linePos(e.pos[0]);
-        diags.list.push({ code: 'YAML_SYNTAX', file: path, line, col, message: e.message.split('\n')[0]! });
-      }
+      for (const e of file.doc.errors) diags.list.push({ code: 'YAML_SYNTAX', file: path, ...syntaxPosition(file, e), message: e.message.split('\n')[0]! });
       continue;
     }
-    const data = file.doc.toJS() as unknown;
-    if (!validateSchema(data)) {
-      for (const e of validateSchema.errors ?? []) {
-        if (e.keyword === 'if') continue;
-        const { path: p, message, atKey } = schemaMessage(e, data);
-        diags.add(file, p, 'SCHEMA', message, atKey);
-      }
+    let data: unknown;
+    try {
+      data = file.doc.toJS({ maxAliasCount: MAX_ALIASES });
+    } catch (error) {
+      diags.list.push({ code: 'YAML_SYNTAX', file: path, line: 1, col: 1, message: `${(error as Error).message}: aliases expand to more than ${MAX_ALIASES} nodes` });
       continue;
     }
-    parsed.push({ file, data: data as FileYaml });
+    const valid = validateSchema(data) ? (data as FileYaml) : pruneInvalid(file, data, diags);
+    if (valid) parsed.push({ file, data: valid });
   }
 
   const targets: DesiredTarget[] = [];
@@ -348,6 +361,47 @@ export function loadDesired(files: ReadonlyMap<string, string>): LoadResult {
   }
   const diagnostics = diags.list.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col));
   return { targets: diagnostics.length > 0 ? [] : targets, diagnostics };
+}
+
+/**
+ * Report a file's schema errors, then keep what can still be checked: without its invalid users,
+ * and with its invalid roles emptied. Undefined when the file itself (account, alias, clusters...)
+ * is invalid.
+ */
+function pruneInvalid(file: SourceFile, data: unknown, diags: Diagnostics): FileYaml | undefined {
+  const users = new Set<number>();
+  const roles = new Set<string>();
+  let whole = false;
+  for (const e of validateSchema.errors ?? []) {
+    if (e.keyword === 'if') continue;
+    const { path: p, message, atKey } = schemaMessage(e, data);
+    diags.add(file, p, 'SCHEMA', message, atKey);
+    if (p[0] === 'users' && typeof p[1] === 'number') users.add(p[1]);
+    else if (p[0] === 'roles' && typeof p[1] === 'string') roles.add(p[1]);
+    else whole = true;
+  }
+  if (whole) return undefined;
+  const d = data as FileYaml;
+  return {
+    ...d,
+    users: d.users?.filter((_, i) => !users.has(i)),
+    roles: d.roles && Object.fromEntries(Object.entries(d.roles).map(([name, r]) => [name, roles.has(name) ? {} : r])),
+  };
+}
+
+/**
+ * Where a syntax error starts: an unclosed quote is reported by the parser at the end of the file,
+ * so point at the line that opened it.
+ */
+function syntaxPosition(file: SourceFile, e: { code: string; pos: [number, number]; message: string }): { line: number; col: number } {
+  const at = file.lines.linePos(e.pos[0]);
+  if (e.code !== 'MISSING_CHAR' || !/quote/.test(e.message)) return at;
+  const lines = file.text.slice(0, e.pos[0]).split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const quotes = [...lines[i]!.matchAll(/(?<!\\)"/g)];
+    if (quotes.length % 2 === 1) return { line: i + 1, col: quotes[quotes.length - 1]!.index! + 1 };
+  }
+  return at;
 }
 
 /** The account id must agree with the file name (alias or account) and any account-id folder. */
@@ -538,9 +592,9 @@ function versionBelow(version: string, floor: [number, number]): boolean {
 }
 
 /** `file:line:col CODE message`, with the offending line and a caret under the column. */
-export function formatDiagnostic(d: Diagnostic, text?: string): string {
+export function formatDiagnostic(d: Diagnostic, text?: string | UnreadableFile): string {
   const head = `${d.file}:${d.line}:${d.col} ${d.code} ${d.message}`;
-  const line = text?.split('\n')[d.line - 1];
+  const line = typeof text === 'string' ? text.split('\n')[d.line - 1] : undefined;
   if (line === undefined) return head;
   return `${head}\n  ${line}\n  ${' '.repeat(Math.max(0, d.col - 1))}^`;
 }

@@ -5,10 +5,16 @@
 import type { ActualState, ClusterSpec, SecretMeta } from '../model/types.js';
 import type { BatchResult, ExecutorBatch } from '../model/batch.js';
 
+/** A file the source could not read as text, and why: reported at its 1:1. */
+export interface UnreadableFile {
+  code: 'ENCODING' | 'FILE';
+  reason: string;
+}
+
 /** The YAML desired state at a given revision. */
 export interface SourceRepo {
-  /** Every `users/*.yaml` file: path (as shown in diagnostics) → text. */
-  readTree(revision?: string): Promise<Map<string, string>>;
+  /** Every `users/*.yaml` file: path (as shown in diagnostics) → text, or why it could not be read. */
+  readTree(revision?: string): Promise<Map<string, string | UnreadableFile>>;
 }
 
 /** The RDS credentials JSON AWS's rotation functions read. */

@@ -1,22 +1,57 @@
-/** The local source repository: the users/ folder on disk. */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import type { SourceRepo } from '../../ports/index.js';
+/** The local source repository: the users/ folder on disk (or one file of it). */
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import type { SourceRepo, UnreadableFile } from '../../ports/index.js';
 
-/** Reads every *.yaml / *.yml below a folder; paths are shown relative to the working directory. */
+/** Larger than any account file: a file this size is a mistake, not a declaration. */
+const MAX_FILE_BYTES = 5 * 1024 * 1024;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Reads every *.yaml / *.yml below a folder (or the one file given); paths are shown relative to the
+ * working directory. A file that cannot be read as UTF-8 text, a dangling symlink or a symlink loop
+ * becomes an UnreadableFile, reported like any problem; other files are listed in `ignored`.
+ */
 export class FolderSource implements SourceRepo {
+  /** Files below the folder that are not YAML, from the last read: a `.yalm` typo is named, not skipped silently. */
+  ignored: string[] = [];
+
   constructor(readonly dir: string) {}
 
-  async readTree(): Promise<Map<string, string>> {
-    const files = new Map<string, string>();
-    const walk = (dir: string) => {
-      for (const entry of readdirSync(dir).sort()) {
-        const p = join(dir, entry);
-        if (statSync(p).isDirectory()) walk(p);
-        else if (/\.ya?ml$/.test(entry)) files.set(relative(process.cwd(), p) || p, readFileSync(p, 'utf8'));
+  async readTree(): Promise<Map<string, string | UnreadableFile>> {
+    const files = new Map<string, string | UnreadableFile>();
+    const seen = new Set<string>();
+    this.ignored = [];
+    const show = (p: string) => relative(process.cwd(), p) || p;
+    const visit = (p: string, named: boolean) => {
+      let stat;
+      try {
+        stat = statSync(p);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const reason = code === 'ELOOP' ? 'a symlink loop' : code === 'ENOENT' ? 'a symlink to nothing (dangling)' : `unreadable (${code})`;
+        if (/\.ya?ml$/.test(p) || named) files.set(show(p), { code: 'FILE', reason: `${reason}; fix or remove it` });
+        return;
       }
+      if (stat.isDirectory()) {
+        const real = realpathSync(p);
+        if (seen.has(real)) return; // a symlinked folder met again: read once
+        seen.add(real);
+        for (const entry of readdirSync(p).sort()) visit(join(p, entry), false);
+      } else if (!/\.ya?ml$/.test(p) && !named) this.ignored.push(show(p));
+      else files.set(show(p), read(p, stat.size));
     };
-    walk(this.dir);
+    visit(this.dir, true);
     return files;
+  }
+}
+
+function read(path: string, size: number): string | UnreadableFile {
+  if (size > MAX_FILE_BYTES) return { code: 'FILE', reason: `${basename(path)} is ${size} bytes; an account file is at most ${MAX_FILE_BYTES}` };
+  try {
+    return utf8.decode(readFileSync(path));
+  } catch (error) {
+    if (error instanceof TypeError) return { code: 'ENCODING', reason: 'the file is not UTF-8 text; save it as UTF-8' };
+    return { code: 'FILE', reason: `unreadable: ${(error as Error).message}` };
   }
 }
