@@ -29,7 +29,10 @@ describe('MySQL 8 dialect', () => {
     tables: [{ Host: '%', Db: 'orders', User: 'reporting', Table_name: 'invoices', Table_priv: 'Select,Grant' }],
     columns: [{ Host: '%', Db: 'orders', User: 'app', Table_name: 'invoices', Column_name: 'total', Column_priv: 'Select,Update' }],
     procs: [{ Host: '%', Db: 'orders', User: 'app', Routine_name: 'refund', Routine_type: 'PROCEDURE', Proc_priv: 'Execute' }],
-    role_edges: [{ FROM_HOST: '%', FROM_USER: 'reporting', TO_HOST: '%', TO_USER: 'app', WITH_ADMIN_OPTION: 'N' }],
+    role_edges: [
+      { FROM_HOST: '%', FROM_USER: 'reporting', TO_HOST: '%', TO_USER: 'app', WITH_ADMIN_OPTION: 'N' },
+      { FROM_HOST: '%', FROM_USER: 'reporting', TO_HOST: 'localhost', TO_USER: 'rdsadmin', WITH_ADMIN_OPTION: 'Y' },
+    ],
     default_roles: [{ HOST: '%', USER: 'app', DEFAULT_ROLE_HOST: '%', DEFAULT_ROLE_USER: 'reporting' }],
   };
   const accounts = readAccounts(mysql8, results);
@@ -48,6 +51,15 @@ describe('MySQL 8 dialect', () => {
       ]),
     );
     expect(app.grants).toHaveLength(7);
+  });
+
+  it('reads the admin option of a role membership, and partial revokes from User_attributes', () => {
+    expect(app.adminRoles).toEqual([]);
+    expect(accounts.find((a) => a.user === 'rdsadmin')!.adminRoles).toEqual(['reporting']);
+    const [limited] = readAccounts(mysql8, {
+      accounts: [mysqlUser('limited', '%', { Select_priv: 'Y', User_attributes: '{"Restrictions": [{"Database": "mysql", "Privileges": ["SELECT"]}]}' })],
+    });
+    expect(limited!.partialRevokes).toEqual(['SELECT on mysql.*']);
   });
 
   it('reads roles from role_edges and default roles from default_roles', () => {
@@ -105,6 +117,26 @@ describe('MariaDB dialect', () => {
     expect(accounts[1]).toMatchObject({ kind: 'role', auth: 'none' });
     expect(accounts[2]).toMatchObject({ roles: ['app_read'], defaultRoles: ['app_read'] });
     expect(accounts[3]?.auth).toBe('iam');
+  });
+
+  it("reads root's 64-bit mask from the JSON text without rounding it (JSON.parse would read PROCESS + SHUTDOWN)", () => {
+    const [root] = readAccounts(mariadb, { accounts: [{ User: 'r', Host: '%', Priv: '{"access":18446744073709551615,"plugin":"mysql_native_password","authentication_string":"*AB"}' }] });
+    expect(root!.grants).toHaveLength(39);
+    expect(root!.grants).toContainEqual({ level: 'global', privilege: 'SUPER' });
+    expect(root!.grants).toContainEqual({ level: 'global', privilege: 'SLAVE MONITOR' });
+  });
+
+  it('reads role membership WITH ADMIN OPTION', () => {
+    const accounts = readAccounts(mariadb, {
+      accounts: [{ User: 'u', Host: '%', Priv: '{"access":0}' }],
+      roles: [{ Host: '%', User: 'u', Role: 'a', Admin_option: 'Y' }, { Host: '%', User: 'u', Role: 'b', Admin_option: 'N' }],
+    });
+    expect(accounts[0]).toMatchObject({ roles: ['a', 'b'], adminRoles: ['a'] });
+  });
+
+  it('sends the password hash, never the password', () => {
+    expect(mariadb.createUser({ user: 'u', host: '%' }, { password: 'secret' })).toBe("CREATE USER 'u'@'%' IDENTIFIED BY PASSWORD '*14E65567ABDB5135D0CFD9A70B3032C179A49EE7'");
+    expect(mariadb.setPassword({ user: 'u', host: '%' }, 'secret')).not.toContain("'secret'");
   });
 
   it('decodes the access bitmask, up to root\'s 64 bits', () => {

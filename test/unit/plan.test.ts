@@ -236,6 +236,14 @@ describe('plan, trust', () => {
     expect(p.actions).toEqual([expect.objectContaining({ kind: 'reset_password', user: 'alice', reason: expect.stringMatching(/not the secret's/) })]);
   });
 
+  it('reports, and leaves alone, a managed account holding MySQL partial revokes', () => {
+    const server = serverMatching([aliceReadonly]);
+    server.accounts[0]!.partialRevokes = ['SELECT on mysql.*'];
+    const p = plan(target(aliceReadwrite), server, opts);
+    expect(p.actions).toEqual([]);
+    expect(p.skipped).toEqual([expect.objectContaining({ user: 'alice', reason: 'unsupported', detail: expect.stringMatching(/partial revokes \(SELECT on mysql\.\*\)/) })]);
+  });
+
   it('cleans up ownership records of accounts that never existed without counting them against the delete limit', () => {
     const claims = Array.from({ length: 30 }, (_, i) => ({ user: `ghost${i}`, host: '%', kind: 'user' as const, owner: OWNER }));
     const p = plan(target(aliceReadonly), serverMatching([aliceReadonly], { owned: [...serverMatching([aliceReadonly]).owned, ...claims] }), opts);

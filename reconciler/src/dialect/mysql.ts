@@ -38,6 +38,20 @@ function readUsers(rows: Record<string, unknown>[], index: AccountIndex, withRol
       passwordChangedAt: changed > 0 ? changed : undefined,
     }, text(row.authentication_string));
     for (const privilege of privilegesOfRow(row, columns)) account.grants.push({ level: 'global', privilege });
+    const revokes = partialRevokes(row.User_attributes);
+    if (revokes.length > 0) account.partialRevokes = revokes;
+  }
+}
+
+/** `User_attributes.Restrictions` (MySQL 8 with partial_revokes): `[{ Database, Privileges }]`. */
+function partialRevokes(attributes: unknown): string[] {
+  const raw = text(attributes);
+  if (!raw.includes('Restrictions')) return [];
+  try {
+    const restrictions = (JSON.parse(raw) as { Restrictions?: { Database?: string; Privileges?: string[] }[] }).Restrictions ?? [];
+    return restrictions.flatMap((r) => (r.Privileges ?? []).map((p) => `${p} on ${r.Database}.*`));
+  } catch {
+    return ['(unreadable User_attributes)'];
   }
 }
 

@@ -95,6 +95,8 @@ export interface ActualAccount extends AccountId {
   /** Roles held WITH ADMIN OPTION (`roles_mapping.Admin_option`, `role_edges.WITH_ADMIN_OPTION`). */
   adminRoles?: string[];
   defaultRoles: string[];
+  /** MySQL 8 partial revokes (`User_attributes.Restrictions`): privileges a global grant excludes on a schema. */
+  partialRevokes?: string[];
   /**
    * For an owned password user: whether the server's password is its secret's AWSCURRENT (the
    * engine's hash compared where the secret lives); undefined when not checked.

@@ -79,6 +79,10 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
         // Switching a live password user to IAM would cut off every client still using the password.
         skipped.push({ user, host, reason: 'unsupported', detail: 'declared auth: iam, but the account logs in with a password; create a new IAM user and move clients to it' });
         actions.push(...convergeActions(want, have, actual, options));
+      } else if (claim && have.partialRevokes?.length) {
+        // A partial revoke narrows a global grant per schema; the YAML cannot say so, so the plan would misread it.
+        const detail = `it holds MySQL partial revokes (${have.partialRevokes.join(', ')}) that dbusers does not manage; its grants are left as they are`;
+        skipped.push({ user, host, reason: 'unsupported', detail });
       } else if (claim) actions.push(...convergeActions(want, have, actual, options));
       else if (want.adopt && !foreign) {
         const refused = refusedGrants(have, have.grants.filter((g) => g.level === 'global'), actual.engine, cluster.privilegeExceptions);
