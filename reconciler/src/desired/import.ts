@@ -54,7 +54,7 @@ function exceptionsFor(accounts: readonly ActualAccount[], engine: ClusterSpec['
       account: `${a.user}@${a.host}`,
       on: onText(group[0]!),
       privileges: group.map((g) => g.privilege),
-      reason: `imported: held before dbusers managed it (${group.map((g) => `${g.privilege} on ${describeTarget(g)}`).join(', ')}); review before merging`,
+      reason: `imported: held on ${describeTarget(group[0]!)} before dbusers managed it; review before merging`,
     }));
   });
 }
