@@ -4,7 +4,8 @@
  */
 import type { BatchResult } from './model/batch.js';
 import { loadDesired } from './desired/load.js';
-import type { DesiredTarget, Diagnostic, Plan } from './model/types.js';
+import { describeObject, objectOf } from './model/grants.js';
+import type { DesiredTarget, Diagnostic, ObjectRef, Plan } from './model/types.js';
 import { applyPolicy, type PolicyName } from './plan/policy.js';
 import { hasChanges, plan, type PlanOptions } from './plan/plan.js';
 import type { Dispatcher, EventSink, SourceRepo, UnreadableFile } from './ports/index.js';
@@ -54,7 +55,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   for (const target of selected) {
     options.onTarget?.(target);
     const secretNames = target.accounts.flatMap((a) => (a.secretName ? [a.secretName] : []));
-    const actual = await deps.dispatcher.inspect(target.cluster, secretNames);
+    const actual = await deps.dispatcher.inspect(target.cluster, secretNames, namedObjects(target));
     planned.push({ target, plan: applyPolicy(plan(target, actual, options.planOptions), options.policy) });
   }
   const plans = planned.map((p) => p.plan);
@@ -77,6 +78,16 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   const ok = results.every((r) => r.ok);
   await deps.events.publish({ type: ok ? 'Apply Succeeded' : 'Apply Failed', detail: { revision: options.revision, plans: toApply.map((p) => p.plan), results } });
   return { status: ok ? 'applied' : 'failed', diagnostics, files, plans, results };
+}
+
+/** Every table and routine the declarations of a target name, once each. */
+function namedObjects(target: DesiredTarget): ObjectRef[] {
+  const byName = new Map<string, ObjectRef>();
+  for (const a of target.accounts) for (const g of a.grants) {
+    const o = objectOf(g);
+    if (o) byName.set(describeObject(o), o);
+  }
+  return [...byName.values()];
 }
 
 function isSelected(t: DesiredTarget, only: readonly string[] | undefined): boolean {

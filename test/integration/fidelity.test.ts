@@ -149,3 +149,14 @@ describe('grant transitions on MariaDB', () => {
     expect(await admin.query("SELECT User FROM mysql.global_priv WHERE User = 'spare'")).toHaveLength(1);
   });
 });
+
+describe('what only the server knows', () => {
+  it('reports a grant on a table that does not exist in the plan, and leaves that account alone', async () => {
+    const yaml = file(['{ on: "app.nope", privileges: [SELECT] }']).replace('- name: fid', '- name: fid_missing');
+    const planned = await run(yaml, 'plan');
+    expect(planned.plans[0]!.actions.map((a) => a.user)).not.toContain('fid_missing');
+    expect(planned.plans[0]!.skipped).toContainEqual(expect.objectContaining({ user: 'fid_missing', reason: 'missing object', detail: expect.stringMatching(/app\.nope/) }));
+    await run(yaml, 'apply');
+    expect(await admin.query("SELECT User FROM mysql.global_priv WHERE User = 'fid_missing'")).toEqual([]);
+  });
+});

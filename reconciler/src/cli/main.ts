@@ -13,7 +13,7 @@ import { FolderSource } from '../adapters/local/folder-source.js';
 import { formatDiagnostic, loadDesired } from '../desired/load.js';
 import { importYaml } from '../desired/import.js';
 import { ExecutorFailedError, makeExecutorHandler, type ExecutorEvent } from '../handlers/executor.js';
-import type { Plan } from '../model/types.js';
+import { REFUSAL_REASONS, type Plan, type Skipped } from '../model/types.js';
 import { POLICY_NAMES, type PolicyName } from '../plan/policy.js';
 import { renderMarkdown, renderText, summariseDone } from '../plan/render.js';
 import type { Dispatcher, EventSink } from '../ports/index.js';
@@ -203,9 +203,9 @@ function report(command: string, result: ReconcileResult, values: Values, io: IO
   if (values.json) io.out(JSON.stringify({ status: result.status, plans: result.plans, results: result.results }, null, 2) + '\n');
   else if (values.markdown) io.out(renderMarkdown(result.plans) + '\n');
   else if (command !== 'apply' || result.status === 'in sync') io.out(renderText(result.plans) + '\n');
-  const refused = result.plans.flatMap((p) => p.skipped.filter((s) => s.reason === 'over delete limit'));
-  if (refused.length > 0) {
-    io.err(`dbusers: refused to delete ${refused.length} account(s): ${refused[0]!.detail} (--allow-deletes)\n`);
+  const refused = refusals(result.plans);
+  if (refused) {
+    io.err(refused);
     return 1;
   }
   switch (result.status) {
@@ -275,4 +275,25 @@ async function runEvent(file: string | undefined, source: FolderSource, env: Loc
     else io.err(`dbusers event: ${(error as Error).message}\n`);
     return 1;
   }
+}
+
+/** Skips that mean the YAML asked for something that was not done: the run fails, and says how to proceed. */
+const HOW_TO_PROCEED: Partial<Record<Skipped['reason'], string>> = {
+  'over delete limit': 'run again with --allow-deletes if these deletes are meant',
+  'missing object': 'create the tables and routines first, or drop the grants that name them',
+  'privilege policy': 'list the privileges under privilegeExceptions: with a reason, once reviewed',
+};
+
+/** One block per kind of refusal: the count, one example, the first accounts, and how to proceed. */
+function refusals(plans: readonly Plan[]): string | undefined {
+  const blocks: string[] = [];
+  for (const reason of REFUSAL_REASONS) {
+    const fix = HOW_TO_PROCEED[reason];
+    const hits = plans.flatMap((p) => p.skipped.filter((s) => s.reason === reason).map((s) => ({ ...s, cluster: `${p.alias}/${p.cluster}` })));
+    if (hits.length === 0) continue;
+    const names = hits.slice(0, 5).map((h) => `'${h.user}'@'${h.host}' (${h.cluster})`).join(', ');
+    const more = hits.length > 5 ? ` and ${hits.length - 5} more` : '';
+    blocks.push(`  ${reason}: ${hits.length} account(s): ${names}${more}\n    ${hits[0]!.detail}\n    to proceed: ${fix}`);
+  }
+  return blocks.length ? `dbusers: refused; these accounts were not changed:\n${blocks.join('\n')}\n` : undefined;
 }

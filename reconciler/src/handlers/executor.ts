@@ -17,7 +17,7 @@ import { inspect } from '../inspect/inspect.js';
 import type { BatchResult, ExecutorBatch, ExecutorOptions } from '../model/batch.js';
 import { refusedGrants } from '../model/privilege-policy.js';
 import { isProtected } from '../model/protected.js';
-import { displayAccount, ownerOf, type Action, type ActualState, type ClusterSpec } from '../model/types.js';
+import { displayAccount, ownerOf, type Action, type ActualState, type ClusterSpec, type ObjectRef } from '../model/types.js';
 import type { Database, SecretStore } from '../ports/index.js';
 import { claimAll, ensureRegistry } from '../registry/registry.js';
 import { seedAccount, seedActions, seedSecretName, type SeedEvent } from './seed.js';
@@ -30,7 +30,7 @@ export type ExecutorEvent =
   | SeedEvent
   | ({ action: 'batch' } & ExecutorBatch)
   | { pieces: string[] }
-  | { action: 'inspect'; target: ClusterSpec; secretNames?: string[] };
+  | { action: 'inspect'; target: ClusterSpec; secretNames?: string[]; objects?: ObjectRef[] };
 
 /** Raised for an event that is malformed or names what this executor may not touch: nothing was done. */
 export class ExecutorEventError extends Error {
@@ -94,7 +94,7 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps) {
     if (event.action === 'inspect') {
       const cluster = trusted(() => resolveTarget(deps.clusters(), event.target));
       return withAdmin(cluster, ({ db, adminUsers }, secrets) =>
-        inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets, secretNames: event.secretNames ?? [], adminUsers }),
+        inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets, secretNames: event.secretNames ?? [], objects: event.objects, adminUsers }),
       );
     } else if (event.action === 'batch') {
       const cluster = trusted(() => resolveTarget(deps.clusters(), event.target));

@@ -2,7 +2,8 @@
 import type { Database } from '../ports/database.js';
 import { AccountIndex, passwordMatches } from '../dialect/common.js';
 import { dialectForVersion } from '../dialect/index.js';
-import type { ActualState, Engine, OwnershipRecord } from '../model/types.js';
+import { describeObject } from '../model/grants.js';
+import type { ActualState, Engine, ObjectRef, OwnershipRecord } from '../model/types.js';
 import type { SecretStore } from '../ports/index.js';
 import { REGISTRY_QUERY, readRegistry } from '../registry/registry.js';
 
@@ -38,6 +39,8 @@ export interface InspectOptions {
   secretNames?: readonly string[];
   /** Users protected on every host besides the one connected as (the master secret's user). */
   adminUsers?: readonly string[];
+  /** Tables and routines the declarations name: those missing are reported in `missingObjects`. */
+  objects?: readonly ObjectRef[];
   /** Compare owned users' passwords with their secrets (default true; the executor's batches skip it). */
   checkPasswords?: boolean;
 }
@@ -70,6 +73,7 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
   const names = [...new Set([...(options.secretNames ?? []), ...owned.flatMap((o) => (o.secretName ? [o.secretName] : []))])];
   const metas = secrets && names.length > 0 ? await stage('describe secrets', () => secrets.describeMany(names)) : {};
   if (secrets && options.checkPasswords !== false) await stage('compare passwords with secrets', () => checkPasswords(index, owned, secrets));
+  const missingObjects = options.objects?.length ? await stage('look up tables and routines', () => missing(db, options.objects!)) : undefined;
   return {
     engine: engineOf(version, options.engine),
     version,
@@ -83,7 +87,22 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
     owned,
     unverifiedClaims: unverified,
     secrets: metas,
+    ...(missingObjects ? { missingObjects } : {}),
   };
+}
+
+/** The named tables and routines the server does not have: two queries, whatever their number. */
+async function missing(db: Database, objects: readonly ObjectRef[]): Promise<ObjectRef[]> {
+  const schemas = [...new Set(objects.map((o) => o.database))];
+  const marks = schemas.map(() => '?').join(', ');
+  const have = new Set<string>();
+  for (const r of await db.query<{ s: string; n: string }>(`SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${marks})`, schemas)) {
+    have.add(describeObject({ database: r.s, table: r.n }));
+  }
+  for (const r of await db.query<{ s: string; n: string; t: 'PROCEDURE' | 'FUNCTION' }>(
+    `SELECT ROUTINE_SCHEMA AS s, ROUTINE_NAME AS n, ROUTINE_TYPE AS t FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN (${marks})`, schemas,
+  )) have.add(describeObject({ database: r.s, routine: r.n, routineType: r.t }));
+  return objects.filter((o) => !have.has(describeObject(o)));
 }
 
 /**

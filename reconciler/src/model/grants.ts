@@ -1,5 +1,5 @@
 /** Grant sets: a stable key per grant, sorting, and the delta between two sets. */
-import type { Grant } from './types.js';
+import type { Grant, ObjectRef } from './types.js';
 
 /** One string that identifies a grant; equal keys mean the same privilege on the same object. */
 export function grantKey(g: Grant): string {
@@ -92,4 +92,16 @@ export function describeTarget(g: Grant): string {
     case 'routine':
       return `${g.routineType} ${g.database}.${g.routine}`;
   }
+}
+
+/** The table or routine a grant names, if any. */
+export function objectOf(g: Grant): ObjectRef | undefined {
+  if (g.level === 'table' || g.level === 'column') return { database: g.database, table: g.table };
+  if (g.level === 'routine') return { database: g.database, routine: g.routine, routineType: g.routineType };
+  return undefined;
+}
+
+/** How a person names a table or routine: `db.t`, `PROCEDURE db.p`. */
+export function describeObject(o: ObjectRef): string {
+  return 'table' in o ? `${o.database}.${o.table}` : `${o.routineType} ${o.database}.${o.routine}`;
 }

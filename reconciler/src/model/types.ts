@@ -26,6 +26,9 @@ export type GrantTarget =
  */
 export type Grant = GrantTarget & { privilege: string };
 
+/** A table or routine a grant names: it must exist before the grant can be made. */
+export type ObjectRef = { database: string; table: string } | { database: string; routine: string; routineType: 'PROCEDURE' | 'FUNCTION' };
+
 /** An account is a user or a role, named as the server names it. */
 export interface AccountId {
   user: string;
@@ -147,6 +150,8 @@ export interface ActualState {
   supportsIamAuth: boolean;
   accounts: ActualAccount[];
   owned: OwnershipRecord[];
+  /** Of the tables and routines the declarations name (when asked), those the server does not have. */
+  missingObjects?: ObjectRef[];
   /** Registry rows whose integrity check failed (written outside dbusers): reported, never acted on. */
   unverifiedClaims: AccountId[];
   /** Secrets by name, for the password accounts that name one. */
@@ -211,9 +216,12 @@ export type ActionKind = Action['kind'];
 export interface Skipped extends AccountId {
   reason:
     | 'unmanaged' | 'protected' | 'over delete limit' | 'not adopted' | 'filtered by policy' | 'unsupported'
-    | 'unverified ownership' | 'privilege policy';
+    | 'unverified ownership' | 'privilege policy' | 'missing object';
   detail: string;
 }
+
+/** Skips that mean the YAML asked for something that was not done: a run with any of them fails. */
+export const REFUSAL_REASONS: readonly Skipped['reason'][] = ['over delete limit', 'missing object', 'privilege policy'];
 
 /** The plan for one cluster: JSON data, deterministic order. */
 export interface Plan {

@@ -18,12 +18,13 @@
  *   no       | no        | yes             | delete_user (a claim left by an interrupted run: clean up,
  *            |           |                 | not counted against the delete limit)
  *   any      | yes       | row unverified  | skipped 'unverified ownership' (a registry row written by hand)
+ *   yes, naming a table or routine the server lacks → skipped 'missing object' (apply would fail half-way)
  *   no       | yes       | no              | skipped 'unmanaged'
  *   deletes over the limit (count or share of owned accounts) → all skipped 'over delete limit'
  */
-import { describeGrant, diffGrants, diffNames } from '../model/grants.js';
+import { describeGrant, describeObject, diffGrants, diffNames, objectOf } from '../model/grants.js';
 import {
-  accountKey, ownerOf, type Action, type ActualAccount, type ActualState, type DesiredAccount, type DesiredTarget, type OwnershipRecord,
+  accountKey, ownerOf, type Action, type ActualAccount, type ActualState, type DesiredAccount, type DesiredTarget, type ObjectRef, type OwnershipRecord,
   type Plan, type Skipped,
 } from '../model/types.js';
 import { exceptionFor, policyViolation, refusedGrants } from '../model/privilege-policy.js';
@@ -73,6 +74,9 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     } else if (have && !anyClaim && unverified.has(accountKey({ user, host }))) {
       const detail = 'its ownership record fails the integrity check (written outside dbusers?); it is left alone until the row is removed';
       skipped.push({ user, host, reason: 'unverified ownership', detail });
+    } else if (want && missingFor(want, actual).length > 0) {
+      const names = missingFor(want, actual).map(describeObject).join(', ');
+      skipped.push({ user, host, reason: 'missing object', detail: `its grants name ${names}, which the server does not have: create them first, or drop the grant (${want.source})` });
     } else if (want) {
       if (!have) actions.push(createAction(want, false, 'missing'));
       else if (claim && want.auth === 'iam' && have.auth === 'password') {
@@ -188,6 +192,18 @@ function resetReason(want: DesiredAccount, have: ActualAccount, actual: ActualSt
     if (days >= want.rotationDays) return `password is ${days} days old (rotationDays: ${want.rotationDays})`;
   }
   return undefined;
+}
+
+/** The tables and routines an account's grants name that the server does not have. */
+function missingFor(want: DesiredAccount, actual: ActualState): ObjectRef[] {
+  if (!actual.missingObjects?.length) return [];
+  const missing = new Set(actual.missingObjects.map(describeObject));
+  const named = new Map<string, ObjectRef>();
+  for (const g of want.grants) {
+    const o = objectOf(g);
+    if (o && missing.has(describeObject(o))) named.set(describeObject(o), o);
+  }
+  return [...named.values()];
 }
 
 /** Every account named by the YAML, the server or the registry, with what each says of it. */

@@ -1,7 +1,7 @@
 /** The plan as a person reads it: terminal text like `terraform plan`, or a Markdown PR comment. Pure. */
 import { describeGrant, diffGrants, diffNames } from '../model/grants.js';
 import type { BatchResult } from '../model/batch.js';
-import { displayAccount, type Action, type Plan } from '../model/types.js';
+import { displayAccount, REFUSAL_REASONS, type Action, type Plan } from '../model/types.js';
 
 const SYMBOL: Record<Action['kind'], string> = {
   create_role: '+', create_user: '+', update_grant: '~', reset_password: '~', delete_user: '-', drop_role: '-',
@@ -75,7 +75,9 @@ export function renderText(plans: readonly Plan[]): string {
   const out: string[] = [];
   for (const p of plans) {
     out.push(`cluster ${p.alias}/${p.cluster} (account ${p.account}):`);
-    if (p.actions.length === 0) out.push('  no changes: the server matches the YAML');
+    if (p.actions.length === 0) {
+      out.push(p.skipped.some((k) => REFUSAL_REASONS.includes(k.reason)) ? '  no changes planned, and some refused (below)' : '  no changes: the server matches the YAML');
+    }
     for (const a of p.actions) {
       out.push(`  ${SYMBOL[a.kind]} ${headline(a)}`);
       out.push(`      reason: ${a.reason}`);

@@ -2,7 +2,7 @@
  * The small interfaces every external system sits behind, in dbusers' own words. Each has an AWS
  * adapter and a local one; the database has one adapter only, a real server.
  */
-import type { ActualState, ClusterSpec, SecretMeta } from '../model/types.js';
+import type { ActualState, ClusterSpec, ObjectRef, SecretMeta } from '../model/types.js';
 import type { BatchResult, ExecutorBatch } from '../model/batch.js';
 
 /** A file the source could not read as text, and why: reported at its 1:1. */
@@ -74,7 +74,8 @@ export interface SecretStore {
  * cluster's actual state and runs batches. The reconciler never holds another account's credentials.
  */
 export interface Dispatcher {
-  inspect(cluster: ClusterSpec, secretNames: readonly string[]): Promise<ActualState>;
+  /** Read a cluster: the named secrets' metadata, and which of the named tables and routines are missing. */
+  inspect(cluster: ClusterSpec, secretNames: readonly string[], objects?: readonly ObjectRef[]): Promise<ActualState>;
   dispatch(batch: ExecutorBatch): Promise<BatchResult>;
 }
 

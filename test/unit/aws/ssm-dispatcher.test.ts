@@ -76,7 +76,8 @@ describe('SsmDispatcher in reconcile()', () => {
 
     // inspect went straight to the executor in the database account
     expect(lambdaMock.commandCalls(InvokeCommand).map((c) => JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)))).toEqual([
-      { action: 'inspect', target: expect.objectContaining({ account: '111122223333', region: 'eu-west-1', name: 'orders' }), secretNames: ['rds-orders-audit_rw-secret'] },
+      { action: 'inspect', target: expect.objectContaining({ account: '111122223333', region: 'eu-west-1', name: 'orders' }), secretNames: ['rds-orders-audit_rw-secret'],
+        objects: [{ database: 'orders', table: 'invoices' }] },
     ]);
     const starts = ssmMock.commandCalls(StartAutomationExecutionCommand);
     expect(starts).toHaveLength(1);

@@ -13,7 +13,7 @@ import {
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { createHash } from 'node:crypto';
 import type { ActionResult, BatchResult, ExecutorBatch } from '../../model/batch.js';
-import type { Action, ActualState, ClusterSpec } from '../../model/types.js';
+import type { Action, ActualState, ClusterSpec, ObjectRef } from '../../model/types.js';
 import type { Dispatcher } from '../../ports/index.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
@@ -93,10 +93,10 @@ export class SsmDispatcher implements Dispatcher {
     return { ssm: new SSMClient({ region, credentials }), lambda: new LambdaClient({ region, credentials }) };
   }
 
-  async inspect(cluster: ClusterSpec, secretNames: readonly string[]): Promise<ActualState> {
+  async inspect(cluster: ClusterSpec, secretNames: readonly string[], objects: readonly ObjectRef[] = []): Promise<ActualState> {
     const { lambda } = this.clients(cluster.account, cluster.region);
     const out = await withRetry(
-      () => lambda.send(new InvokeCommand({ FunctionName: this.s.lambdaFunctionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify({ action: 'inspect', target: cluster, secretNames })) })),
+      () => lambda.send(new InvokeCommand({ FunctionName: this.s.lambdaFunctionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify({ action: 'inspect', target: cluster, secretNames, objects })) })),
       this.s.retry,
     );
     const body = out.Payload ? new TextDecoder().decode(out.Payload) : '';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { BatchResult, ExecutorBatch, ExecutorOptions } from '../../model/batch.js';
 import { executeBatch } from '../../execute/executor.js';
 import { inspect } from '../../inspect/inspect.js';
-import type { ActualState, ClusterSpec, Grant } from '../../model/types.js';
+import type { ActualState, ClusterSpec, Grant, ObjectRef } from '../../model/types.js';
 import type { ExecutorHandlerDeps } from '../../handlers/executor.js';
 import type { Dispatcher } from '../../ports/index.js';
 import { quoteIdent } from '../../sql/escape.js';
@@ -84,10 +84,12 @@ export class LocalDispatcher implements Dispatcher {
     private readonly progress?: (line: string) => void,
   ) {}
 
-  async inspect(cluster: ClusterSpec, secretNames: readonly string[]): Promise<ActualState> {
-    const { spec } = await this.env.connection(cluster);
+  async inspect(cluster: ClusterSpec, secretNames: readonly string[], objects: readonly ObjectRef[] = []): Promise<ActualState> {
+    const { spec, embedded } = await this.env.connection(cluster);
+    // A test server gets placeholders for what grants name when applied: nothing is missing then.
+    const check = embedded || this.env.settings.createMissing ? [] : objects;
     const actual = await this.withDatabase(cluster, (db) =>
-      inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets: this.env.secretsFor(cluster.account), secretNames, adminUsers: [spec.user] }),
+      inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets: this.env.secretsFor(cluster.account), secretNames, objects: check, adminUsers: [spec.user] }),
     );
     if ((actual.engine === 'mariadb') !== (cluster.engine === 'mariadb')) {
       this.env.settings.log(`cluster ${cluster.name} declares ${cluster.engine}, but the local server is ${actual.version}: planning for the server's dialect`);
