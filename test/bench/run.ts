@@ -21,7 +21,7 @@ import { executeBatch } from '../../reconciler/src/execute/executor.js';
 import { inspect, SERVER_QUERY } from '../../reconciler/src/inspect/inspect.js';
 import { ownerOf, type Action, type DesiredAccount, type Grant } from '../../reconciler/src/model/types.js';
 import { plan } from '../../reconciler/src/plan/plan.js';
-import { REGISTRY_QUERY, REGISTRY_TABLE, ensureRegistry } from '../../reconciler/src/registry/registry.js';
+import { REGISTRY_QUERY, REGISTRY_TABLE, SEAL_QUERY, ensureRegistry, registryMac, sealRegistry } from '../../reconciler/src/registry/registry.js';
 import { quoteString } from '../../reconciler/src/sql/escape.js';
 import { ordersCluster } from '../support/fixtures.js';
 
@@ -47,7 +47,7 @@ const grantsOf = (i: number): Grant[] => [
   { level: 'table', database: 'bench', table: 't', privilege: 'SELECT' },
 ];
 
-async function seed(db: Database, from: number, to: number): Promise<void> {
+async function seed(db: Database, from: number, to: number, key: string): Promise<void> {
   await db.query('CREATE DATABASE IF NOT EXISTS bench');
   await db.query('CREATE TABLE IF NOT EXISTS bench.t (id INT)');
   await ensureRegistry(db);
@@ -57,8 +57,16 @@ async function seed(db: Database, from: number, to: number): Promise<void> {
     await db.query(`GRANT SELECT ON \`db${i % 50}\`.* TO ${who}`);
     await db.query(`GRANT SELECT ON bench.t TO ${who}`);
   }
-  const rows = Array.from({ length: to - from }, (_, k) => `('u${from + k}', '%', 'user', NULL, '${ownerOf(ordersCluster)}')`);
-  for (let k = 0; k < rows.length; k += 1000) await db.query(`INSERT INTO ${REGISTRY_TABLE} VALUES ${rows.slice(k, k + 1000).join(', ')}`.replace(/VALUES/, '(user, host, kind, secret_name, owner) VALUES'));
+  // Signed as the executor signs them: inspection verifies every row.
+  const owner = ownerOf(ordersCluster);
+  const rows = Array.from({ length: to - from }, (_, k) => {
+    const record = { user: `u${from + k}`, host: '%', kind: 'user' as const, owner };
+    return `('${record.user}', '%', 'user', NULL, '${owner}', '${registryMac(key, record)}')`;
+  });
+  for (let k = 0; k < rows.length; k += 1000) {
+    await db.query(`INSERT INTO ${REGISTRY_TABLE} (user, host, kind, secret_name, owner, mac) VALUES ${rows.slice(k, k + 1000).join(', ')}`);
+  }
+  await sealRegistry(db, key);
 }
 
 async function main(): Promise<void> {
@@ -71,8 +79,10 @@ async function main(): Promise<void> {
     const [{ version }] = (await db.query<{ version: string }>('SELECT VERSION() AS version')) as [{ version: string }];
     const dialect = dialectForVersion(version);
     let seeded = 0;
+    const store = new FileSecretStore(join(dir, 'secrets'));
+    const key = (await store.registryKey(true))!;
     for (const n of sizes) {
-      await seed(db, seeded, n);
+      await seed(db, seeded, n, key);
       seeded = n;
       const desired: DesiredAccount[] = Array.from({ length: n }, (_, i) => ({
         kind: 'user', user: `u${i}`, host: '%', cluster: 'orders', auth: 'none', grants: grantsOf(i), roles: [], adopt: false, iamPrincipals: [], source: 'bench',
@@ -81,11 +91,12 @@ async function main(): Promise<void> {
       const raw = await time(async () => {
         await db.query(SERVER_QUERY);
         for (const q of dialect.inspectQueries) await db.query(q.sql);
+        await db.query(SEAL_QUERY);
         await db.query(REGISTRY_QUERY);
       });
       let changes = -1;
       const ours = await time(async () => {
-        const actual = await inspect(db, { cluster: 'orders', engine: 'mariadb' });
+        const actual = await inspect(db, { cluster: 'orders', engine: 'mariadb', secrets: store });
         changes = plan({ cluster: ordersCluster, accounts: desired }, actual, { now: 0 }).actions.length;
       });
       if (changes !== 0) throw new Error(`bench: expected an empty plan over ${n} seeded accounts, got ${changes} actions`);
@@ -97,7 +108,6 @@ async function main(): Promise<void> {
     }
 
     // Apply: N new users, each a CREATE USER and two GRANTs (the statements the raw client runs too).
-    const store = new FileSecretStore(join(dir, 'secrets'));
     const actions: Action[] = Array.from({ length: applySize }, (_, i) => ({
       kind: 'create_user', user: `a${i}`, host: '%', auth: 'password', adopt: false, secretName: `bench-a${i}`, grants: grantsOf(i), roles: [], reason: 'missing',
     }));

@@ -14,7 +14,7 @@ import {
 import type { Database, SecretStore } from '../ports/index.js';
 import { refusals } from './guard.js';
 import { createPending, promote, setOnServer, testLogin, type PasswordContext } from './password.js';
-import { claimAll, completedBatch, ensureRegistry, recordBatch, release } from '../registry/registry.js';
+import { claimAll, completedBatch, ensureRegistry, recordBatch, release, sealRegistry } from '../registry/registry.js';
 import {
   DEFAULT_EXECUTOR_OPTIONS, type ActionResult, type BatchResult, type ExecutorBatch, type ExecutorOptions,
 } from '../model/batch.js';
@@ -114,6 +114,8 @@ export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Pr
       }
     }
     const result = { cluster: batch.target.name, ok: results.every((r) => r.status === 'ok'), results };
+    // A seal that cannot be renewed (the connection is gone) only makes the next inspection check each row.
+    await sealRegistry(db, key).catch(() => undefined);
     if (batch.id && result.ok) await recordBatch(db, batch.id, JSON.stringify(result));
     return result;
   } finally {

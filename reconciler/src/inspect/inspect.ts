@@ -5,7 +5,7 @@ import { dialectForVersion } from '../dialect/index.js';
 import { describeObject } from '../model/grants.js';
 import type { ActualState, Engine, ObjectRef, OwnershipRecord } from '../model/types.js';
 import type { SecretStore } from '../ports/index.js';
-import { REGISTRY_QUERY, readRegistry } from '../registry/registry.js';
+import { REGISTRY_QUERY, readRegistry, SEAL_QUERY } from '../registry/registry.js';
 
 /** Raised when a server cannot be read. */
 export class InspectError extends Error {
@@ -66,7 +66,8 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
   for (const q of dialect.inspectQueries) q.read(await stage(`read ${q.name}`, () => db.query(q.sql)), index);
   // An unreadable registry means "not ours", never a crash: nothing is changed or deleted then.
   const key = secrets ? await stage('read the registry key', () => secrets.registryKey(false)) : undefined;
-  const { owned, unverified } = readRegistry(await db.query(REGISTRY_QUERY).catch(() => []), key);
+  const seal = key ? (await db.query<{ mac: string }>(SEAL_QUERY).catch(() => []))[0]?.mac : undefined;
+  const { owned, unverified } = readRegistry(await db.query(REGISTRY_QUERY).catch(() => []), key, seal);
   const current = String(server?.current_user_name ?? '');
   const at = current.lastIndexOf('@');
   const currentUser = { user: current.slice(0, at), host: current.slice(at + 1) };

@@ -6,7 +6,9 @@
  *
  * Anyone with INSERT on the table could otherwise make dbusers delete any account: each row carries
  * an HMAC keyed by a secret that lives in the secret store (never on the server), and a row whose
- * MAC does not verify is reported, never honoured.
+ * MAC does not verify is reported, never honoured. One more HMAC over all rows (the seal, renewed at
+ * the end of every batch) lets inspection verify the whole table at once; only when the seal does
+ * not match (a crash before the renewal, or a hand-made change) is each row checked on its own.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AccountId, OwnershipRecord } from '../model/types.js';
@@ -16,12 +18,28 @@ import type { Database } from '../ports/database.js';
 export const REGISTRY_SCHEMA = '_dbusers';
 export const REGISTRY_TABLE = `${REGISTRY_SCHEMA}.managed_accounts`;
 
-/** Read by inspection; a missing or unreadable registry reads as empty (nothing is ours). */
-export const REGISTRY_QUERY = `SELECT user, host, kind, secret_name, owner, mac FROM ${REGISTRY_TABLE}`;
+/** Read by inspection, in key order (the seal covers the rows in that order); a missing or unreadable registry reads as empty. */
+export const REGISTRY_QUERY = `SELECT user, host, kind, secret_name, owner, mac FROM ${REGISTRY_TABLE} ORDER BY user, host`;
 
-/** The MAC of one row: every field that decides what dbusers may do with the account. */
+/** The seal over every row. */
+export const SEAL_TABLE = `${REGISTRY_SCHEMA}.registry_seal`;
+export const SEAL_QUERY = `SELECT mac FROM ${SEAL_TABLE} WHERE id = 1`;
+
+/** What a MAC covers of a row: every field that decides what dbusers may do with the account. */
+function rowText(r: OwnershipRecord): string {
+  return JSON.stringify([r.user, r.host, r.kind, r.secretName ?? null, r.owner]);
+}
+
+/** The MAC of one row. */
 export function registryMac(key: string, r: OwnershipRecord): string {
-  return createHmac('sha256', key).update(JSON.stringify([r.user, r.host, r.kind, r.secretName ?? null, r.owner])).digest('hex');
+  return createHmac('sha256', key).update(rowText(r)).digest('hex');
+}
+
+/** The seal: one MAC over every row, in key order. */
+function sealOf(key: string, records: readonly OwnershipRecord[]): string {
+  const mac = createHmac('sha256', key);
+  for (const r of records) mac.update(rowText(r)).update('\n');
+  return mac.digest('hex');
 }
 
 function verifies(key: string | undefined, r: OwnershipRecord, mac: unknown): boolean {
@@ -29,22 +47,34 @@ function verifies(key: string | undefined, r: OwnershipRecord, mac: unknown): bo
   return timingSafeEqual(Buffer.from(registryMac(key, r)), Buffer.from(mac));
 }
 
-/** Registry rows → ownership records whose MAC verifies, and the accounts of rows that do not. */
-export function readRegistry(rows: Record<string, unknown>[], key: string | undefined): { owned: OwnershipRecord[]; unverified: AccountId[] } {
+/**
+ * Registry rows → ownership records whose MAC verifies, and the accounts of rows that do not. With
+ * a matching seal every row verifies at once.
+ */
+export function readRegistry(rows: Record<string, unknown>[], key: string | undefined, seal?: unknown): { owned: OwnershipRecord[]; unverified: AccountId[] } {
+  const records = rows.map((r): OwnershipRecord => ({
+    user: String(r.user),
+    host: String(r.host),
+    kind: r.kind === 'role' ? 'role' : 'user',
+    secretName: r.secret_name ? String(r.secret_name) : undefined,
+    owner: String(r.owner ?? ''),
+  }));
+  if (key && typeof seal === 'string' && seal.length === 64 && timingSafeEqual(Buffer.from(sealOf(key, records)), Buffer.from(seal))) {
+    return { owned: records, unverified: [] };
+  }
   const owned: OwnershipRecord[] = [];
   const unverified: AccountId[] = [];
-  for (const r of rows) {
-    const record: OwnershipRecord = {
-      user: String(r.user),
-      host: String(r.host),
-      kind: r.kind === 'role' ? 'role' : 'user',
-      secretName: r.secret_name ? String(r.secret_name) : undefined,
-      owner: String(r.owner ?? ''),
-    };
-    if (verifies(key, record, r.mac)) owned.push(record);
+  records.forEach((record, i) => {
+    if (verifies(key, record, rows[i]!.mac)) owned.push(record);
     else unverified.push({ user: record.user, host: record.host });
-  }
+  });
   return { owned, unverified };
+}
+
+/** Renew the seal over the rows as they are now (the executor does, under the cluster lock, after each batch). */
+export async function sealRegistry(db: Database, key: string): Promise<void> {
+  const { owned } = readRegistry(await db.query(REGISTRY_QUERY), key);
+  await db.query(`REPLACE INTO ${SEAL_TABLE} (id, mac) VALUES (1, ?)`, [sealOf(key, owned)]);
 }
 
 /** Create the registry if it does not exist yet (and add the MAC column to a registry made before it). */
@@ -63,6 +93,7 @@ export async function ensureRegistry(db: Database): Promise<void> {
     [REGISTRY_SCHEMA],
   );
   if (Number(mac?.n) === 0) await db.query(`ALTER TABLE ${REGISTRY_TABLE} ADD COLUMN mac CHAR(64) NULL`);
+  await db.query(`CREATE TABLE IF NOT EXISTS ${SEAL_TABLE} (id TINYINT NOT NULL PRIMARY KEY, mac CHAR(64) NOT NULL)`);
   await db.query(
     `CREATE TABLE IF NOT EXISTS ${BATCHES_TABLE} (
        id VARCHAR(128) NOT NULL PRIMARY KEY, result MEDIUMTEXT NOT NULL,
