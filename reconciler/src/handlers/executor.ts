@@ -94,7 +94,7 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps) {
     if (event.action === 'inspect') {
       const cluster = trusted(() => resolveTarget(deps.clusters(), event.target));
       return withAdmin(cluster, ({ db, adminUsers }, secrets) =>
-        inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets, secretNames: event.secretNames ?? [], objects: event.objects, adminUsers }),
+        inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets, secretNames: event.secretNames ?? [], objects: event.objects, adminUsers, server: `${cluster.endpoint}:${cluster.port}` }),
       );
     } else if (event.action === 'batch') {
       const cluster = trusted(() => resolveTarget(deps.clusters(), event.target));

@@ -41,6 +41,8 @@ export interface InspectOptions {
   adminUsers?: readonly string[];
   /** Tables and routines the declarations name: those missing are reported in `missingObjects`. */
   objects?: readonly ObjectRef[];
+  /** How to name the server in every output (`host:port`, `embedded MariaDB in …`). */
+  server?: string;
   /** Compare owned users' passwords with their secrets (default true; the executor's batches skip it). */
   checkPasswords?: boolean;
 }
@@ -76,6 +78,7 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
   if (secrets && options.checkPasswords !== false) await stage('compare passwords with secrets', () => checkPasswords(index, owned, secrets));
   const missingObjects = options.objects?.length ? await stage('look up tables and routines', () => missing(db, options.objects!)) : undefined;
   return {
+    ...(options.server ? { server: options.server } : {}),
     engine: engineOf(version, options.engine),
     version,
     currentUser,

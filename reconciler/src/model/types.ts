@@ -136,6 +136,8 @@ export function ownerOf(cluster: { account: string; name: string }): string {
 
 /** Everything inspection found on one server. */
 export interface ActualState {
+  /** The server actually read, as a person names it: `host:port`, or `embedded MariaDB in <folder>`. */
+  server?: string;
   engine: Engine;
   version: string;
   /** The account the inspection connected as: always protected. */
@@ -228,6 +230,8 @@ export interface Plan {
   cluster: string;
   account: string;
   alias: string;
+  /** The server the plan was computed against. */
+  server?: string;
   actions: Action[];
   skipped: Skipped[];
   /** Grants the privilege policy refuses that the account file allows by name, shown for review. */

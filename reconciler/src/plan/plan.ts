@@ -117,6 +117,7 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     cluster: cluster.name,
     account: cluster.account,
     alias: cluster.alias,
+    ...(actual.server ? { server: actual.server } : {}),
     actions: sortActions(actions),
     skipped: skipped.sort((a, b) => cmp(accountKey(a), accountKey(b))),
     exceptions: desired.accounts.flatMap((d) =>

@@ -1,9 +1,10 @@
 /**
  * Local mode: the executor runs in-process against each cluster's server. A cluster's server is
  * DBUSERS_DATABASE_URL when set, else its endpoint with the master credentials from the local
- * secret store, else (nothing given or reachable) the embedded MariaDB in the state folder.
+ * secret store (`dbusers secret put-master`), else, with neither configured, the embedded MariaDB
+ * in the state folder. A configured server that cannot be reached is an error, never a fallback.
  */
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { BatchResult, ExecutorBatch, ExecutorOptions } from '../../model/batch.js';
 import { executeBatch } from '../../execute/executor.js';
 import { inspect } from '../../inspect/inspect.js';
@@ -11,7 +12,7 @@ import type { ActualState, ClusterSpec, Grant, ObjectRef } from '../../model/typ
 import type { ExecutorHandlerDeps } from '../../handlers/executor.js';
 import type { Dispatcher } from '../../ports/index.js';
 import { quoteIdent } from '../../sql/escape.js';
-import { connect, parseDatabaseUrl, type ConnectionSpec, type Database } from '../mysql/database.js';
+import { connect, defaultTls, parseDatabaseUrl, type ConnectionSpec, type Database } from '../mysql/database.js';
 import { startEmbeddedMariadb, type EmbeddedServer } from './embedded-mariadb.js';
 import { FileSecretStore } from './file-secret-store.js';
 
@@ -29,6 +30,13 @@ export interface LocalSettings {
 interface Resolved {
   spec: ConnectionSpec;
   embedded: boolean;
+  /** How outputs name it. */
+  server: string;
+}
+
+/** Raised when a cluster's configured connection cannot be used: nothing falls back to another server. */
+export class ConnectionConfigError extends Error {
+  override name = 'ConnectionConfigError';
 }
 
 /** Resolves and owns the servers of a local run; close() stops the embedded ones. */
@@ -52,22 +60,24 @@ export class LocalEnvironment {
 
   private async resolve(cluster: ClusterSpec): Promise<Resolved> {
     const { settings } = this;
-    if (settings.databaseUrl) return { spec: parseDatabaseUrl(settings.databaseUrl), embedded: false };
-    const master = await this.secretsFor(cluster.account).getValue(cluster.masterSecretArn, 'AWSCURRENT');
-    if (master) {
-      const spec = { host: cluster.endpoint, port: cluster.port, user: master.username, password: master.password };
-      try {
-        await (await connect(spec, 3000)).close();
-        return { spec, embedded: false };
-      } catch (error) {
-        settings.log(`cluster ${cluster.name}: ${(error as Error).message}`);
+    if (settings.databaseUrl) {
+      const spec = parseDatabaseUrl(settings.databaseUrl);
+      return { spec, embedded: false, server: spec.socketPath ?? `${spec.host}:${spec.port}` };
+    }
+    const store = this.secretsFor(cluster.account);
+    if (store.read(cluster.masterSecretArn)) {
+      const master = await store.getValue(cluster.masterSecretArn, 'AWSCURRENT');
+      if (!master?.username) {
+        throw new ConnectionConfigError(`cluster ${cluster.name}: the local master secret ${cluster.masterSecretArn} has no current username and password (missing secret); write it with dbusers secret put-master --cluster ${cluster.name}`);
       }
+      const spec = { host: cluster.endpoint, port: cluster.port, user: master.username, password: master.password, ssl: defaultTls(cluster.endpoint) };
+      return { spec, embedded: false, server: `${cluster.endpoint}:${cluster.port}` };
     }
     const dir = join(settings.stateDir, 'mariadb', `${cluster.alias}-${cluster.name}`);
-    settings.log(`cluster ${cluster.name}: no server given or reachable at ${cluster.endpoint}:${cluster.port}; starting the embedded MariaDB in ${dir}`);
+    settings.log(`cluster ${cluster.name}: no connection configured (no DBUSERS_DATABASE_URL, no master secret in the local store); using the embedded MariaDB in ${dir}`);
     const server = await startEmbeddedMariadb(dir);
     this.servers.push(server);
-    return { spec: parseDatabaseUrl(server.url), embedded: true };
+    return { spec: parseDatabaseUrl(server.url), embedded: true, server: `embedded MariaDB in ${relative(process.cwd(), dir) || dir}` };
   }
 
   /** Stop the embedded servers this run started. */
@@ -85,11 +95,11 @@ export class LocalDispatcher implements Dispatcher {
   ) {}
 
   async inspect(cluster: ClusterSpec, secretNames: readonly string[], objects: readonly ObjectRef[] = []): Promise<ActualState> {
-    const { spec, embedded } = await this.env.connection(cluster);
+    const { spec, embedded, server } = await this.env.connection(cluster);
     // A test server gets placeholders for what grants name when applied: nothing is missing then.
     const check = embedded || this.env.settings.createMissing ? [] : objects;
     const actual = await this.withDatabase(cluster, (db) =>
-      inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets: this.env.secretsFor(cluster.account), secretNames, objects: check, adminUsers: [spec.user] }),
+      inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets: this.env.secretsFor(cluster.account), secretNames, objects: check, adminUsers: [spec.user], server }),
     );
     if ((actual.engine === 'mariadb') !== (cluster.engine === 'mariadb')) {
       this.env.settings.log(`cluster ${cluster.name} declares ${cluster.engine}, but the local server is ${actual.version}: planning for the server's dialect`);
@@ -106,7 +116,7 @@ export class LocalDispatcher implements Dispatcher {
         {
           db,
           secrets: this.env.secretsFor(batch.target.account),
-          connectAs: (user, password) => connect({ host: spec.host, port: spec.port, socketPath: spec.socketPath, user, password }),
+          connectAs: (user, password) => connect({ ...spec, user, password }),
           adminUsers: [spec.user],
           progress: (r) => this.progress?.(`${r.status === 'ok' ? 'done' : r.status}: ${r.kind} '${r.user}'@'${r.host}'${r.status === 'ok' ? '' : ` (${r.message})`}${r.warnings ? ` [${r.warnings.join('; ')}]` : ''}`),
         },
@@ -162,7 +172,7 @@ export function localExecutorDeps(env: LocalEnvironment, clusters: ClusterSpec[]
       const { spec } = await env.connection(cluster);
       return {
         db: await connect(spec),
-        connectAs: (user, password) => connect({ host: spec.host, port: spec.port, socketPath: spec.socketPath, user, password }),
+        connectAs: (user, password) => connect({ ...spec, user, password }),
         adminUsers: [spec.user],
       };
     },
