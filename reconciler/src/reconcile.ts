@@ -5,7 +5,8 @@
 import type { BatchResult } from './model/batch.js';
 import { loadDesired } from './desired/load.js';
 import { describeObject, objectOf } from './model/grants.js';
-import type { DesiredTarget, Diagnostic, ObjectRef, Plan } from './model/types.js';
+import { closest } from './model/names.js';
+import { accountKey, type DesiredTarget, type Diagnostic, type ObjectRef, type Plan } from './model/types.js';
 import { applyPolicy, type PolicyName } from './plan/policy.js';
 import { hasChanges, plan, type PlanOptions } from './plan/plan.js';
 import type { Dispatcher, EventSink, SourceRepo, UnreadableFile } from './ports/index.js';
@@ -50,6 +51,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
     return { status: 'invalid', diagnostics, files, plans: [], results: [] };
   }
 
+  checkSelection(targets, options);
   const selected = targets.filter((t) => isSelected(t, options.only));
   const planned: { target: DesiredTarget; plan: Plan }[] = [];
   for (const target of selected) {
@@ -88,6 +90,27 @@ function namedObjects(target: DesiredTarget): ObjectRef[] {
     if (o) byName.set(describeObject(o), o);
   }
   return [...byName.values()];
+}
+
+/** Raised when a selection names nothing declared: a typo must not pass as "nothing to do". */
+export class SelectionError extends Error {
+  override name = 'SelectionError';
+}
+
+/** Every `--cluster` names a declared cluster, every requested reset a declared password user. */
+function checkSelection(targets: readonly DesiredTarget[], options: ReconcileOptions): void {
+  const names = targets.flatMap((t) => [t.cluster.name, `${t.cluster.alias}/${t.cluster.name}`]);
+  for (const only of options.only ?? []) {
+    if (names.includes(only)) continue;
+    const guess = closest(only, names);
+    throw new SelectionError(`--cluster ${only}: no such cluster${guess ? `; did you mean ${guess}?` : ''} (declared: ${targets.map((t) => `${t.cluster.alias}/${t.cluster.name}`).join(', ')})`);
+  }
+  const users = targets.filter((t) => isSelected(t, options.only)).flatMap((t) => t.accounts.filter((a) => a.auth === 'password').map(accountKey));
+  for (const reset of options.planOptions.resetRequested ?? []) {
+    if (users.includes(reset)) continue;
+    const guess = closest(reset, users);
+    throw new SelectionError(`--reset ${reset}: no declared password user is named so${guess ? `; did you mean ${guess}?` : ''} (write user@host)`);
+  }
 }
 
 function isSelected(t: DesiredTarget, only: readonly string[] | undefined): boolean {

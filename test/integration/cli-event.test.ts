@@ -84,7 +84,7 @@ describe('dbusers event', () => {
     writeFileSync(join(work, 'broken.json'), '{ "username": ');
     const broken = await cli('event', join(work, 'broken.json'), join(work, 'users'));
     expect(broken.code).toBe(1);
-    expect(broken.err).toMatch(/^dbusers event: .*broken\.json: /);
+    expect(broken.err).toMatch(/^dbusers: event: .*broken\.json: /);
     const elsewhere = await cli('event', payload('elsewhere', { action: 'inspect', target: { name: 'orders', account: '111122223333', region: 'eu-west-1', engine: 'aurora-mysql', endpoint: 'evil.example.com', port: 3306, masterSecretArn: 'x', databases: [] } }), join(work, 'users'));
     expect(elsewhere.code).toBe(1);
     expect(elsewhere.err).toMatch(/disagrees with this executor's configuration: endpoint "evil.example.com"/);

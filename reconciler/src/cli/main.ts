@@ -1,50 +1,30 @@
 /**
- * `dbusers`: validate, plan, apply, drift and import in local mode. The CLI only chooses adapters
- * (the users/ folder, the local secret store, the in-process executor) and hands them to reconcile().
+ * `dbusers`: validate, plan, apply, drift, import, event and secret, on commander. The CLI only
+ * chooses adapters (the users/ folder, the local secret store, the in-process executor, or SSM in
+ * AWS mode) and hands them to reconcile(); printing is report.ts and plan/render.ts.
  *
- * Exit codes: 0 success / no changes, 2 changes (plan, drift), 1 error or invalid input.
+ * Exit codes: 0 success / no changes, 2 changes (plan, drift), 1 error, invalid input or refusal.
  */
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline/promises';
-import { parseArgs } from 'node:util';
-import { LocalDispatcher, LocalEnvironment, localExecutorDeps } from '../adapters/local/local-dispatcher.js';
+import { Command, CommanderError, Option } from 'commander';
+import pkg from '../../../package.json' with { type: 'json' };
 import { FolderSource } from '../adapters/local/folder-source.js';
+import { LocalDispatcher, LocalEnvironment } from '../adapters/local/local-dispatcher.js';
 import { formatDiagnostic, loadDesired } from '../desired/load.js';
-import { importYaml } from '../desired/import.js';
-import { ExecutorFailedError, makeExecutorHandler, type ExecutorEvent } from '../handlers/executor.js';
-import { REFUSAL_REASONS, type Plan, type Skipped } from '../model/types.js';
 import { POLICY_NAMES, type PolicyName } from '../plan/policy.js';
-import { renderMarkdown, renderText, summariseDone } from '../plan/render.js';
 import type { Dispatcher, EventSink } from '../ports/index.js';
-import { reconcile, type ReconcileResult } from '../reconcile.js';
+import { reconcile } from '../reconcile.js';
+import { putMaster, runEvent, runImport } from './commands.js';
+import { confirm, Progress, report, type IO, type OutputOptions } from './report.js';
 
-const USAGE = `dbusers: GitOps for MySQL / Aurora MySQL / MariaDB users
-
-Usage:
-  dbusers validate [DIR]            check every YAML file (exit 0 valid, 1 invalid)
-  dbusers plan [DIR]                show what apply would do (exit 0 no changes, 2 changes, 1 error)
-  dbusers apply [DIR]               make the servers match the YAML (asks first, or --yes)
-  dbusers drift [DIR]               report drift only (exit 0 in sync, 2 drift, 1 error)
-  dbusers import [DIR] --cluster C  print YAML declaring the existing accounts of cluster C
-  dbusers event FILE.json [DIR]     run the executor Lambda's handler on a payload (seed, batch, pieces,
-                                    inspect) with the local adapters; the clusters in DIR are its
-                                    configuration (a seed payload goes to --cluster C, or to the cluster
-                                    whose master secret it names). Exit 0 done, 1 failed or refused
-
-DIR defaults to ./users. Options:
-  --json | --markdown               plan output as JSON data or as a pull-request comment
-  --policy sync|upsert-only|create-only   which changes are allowed (default sync)
-  --cluster NAME                    only this cluster (repeatable; NAME or alias/NAME)
-  --allow-deletes                   allow a plan over the delete limit
-  --reset USER@HOST                 reset this user's password (repeatable)
-  --create-missing                  create declared databases and the tables grants name (test servers)
-  --yes                             apply without asking
-  --events                          print result events as JSON lines on stdout
-
+const ENVIRONMENT = `
 Environment (local mode):
-  DBUSERS_DATABASE_URL   mysql://user:password@host:port used for every cluster
+  DBUSERS_DATABASE_URL   mysql://user:password@host:port[?ssl=off|insecure|verify&ssl-ca=FILE] for every
+                         cluster (TLS is on and verified for any host but this machine)
   DBUSERS_STATE_DIR      state folder: local secrets and the embedded MariaDB (default .dbusers)
+  Without either a URL or a master secret stored with 'dbusers secret put-master', a cluster runs on
+  the embedded MariaDB, and every output says so.
 Environment (AWS mode, with AWS credentials of the central account):
   DBUSERS_SSM_DOCUMENT   name or ARN of the dbusers automation document: turns AWS mode on
   DBUSERS_EXECUTOR_FUNCTION   executor Lambda name in every database account (default dbusers-executor)
@@ -61,74 +41,150 @@ class JsonLinesSink implements EventSink {
   }
 }
 
+/** Options of plan, apply and drift, as commander parses them. */
+interface RunOptions extends OutputOptions {
+  cluster: string[];
+  policy: PolicyName;
+  allowDeletes?: boolean;
+  reset: string[];
+  createMissing?: boolean;
+  events?: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** The process's own streams, with what a terminal allows. */
+function processIO(): IO {
+  return {
+    out: (s) => void process.stdout.write(s),
+    err: (s) => void process.stderr.write(s),
+    color: process.stdout.isTTY === true,
+    interactive: process.stderr.isTTY === true,
+  };
+}
+
 /** Run the CLI; returns the exit code. */
-export async function main(argv: string[], io: IO = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s) }): Promise<number> {
-  let args: ReturnType<typeof parse>;
+export async function main(argv: string[], io: IO = processIO()): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => (code = c));
   try {
-    args = parse(argv);
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
   } catch (error) {
-    io.err(`dbusers: ${(error as Error).message}\n\n${USAGE}`);
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
+    io.err(`dbusers: ${(error as Error).message}\n`);
     return 1;
   }
-  const { values, positionals } = args;
-  const [command] = positionals;
-  const dirArg = command === 'event' ? positionals[2] : positionals[1];
-  if (values.help || !command) {
-    io.out(USAGE);
-    return command || values.help ? 0 : 1;
-  }
-  const dir = resolve(dirArg ?? 'users');
-  const policy = values.policy as PolicyName;
-  if (!POLICY_NAMES.includes(policy)) {
-    io.err(`dbusers: --policy ${JSON.stringify(policy)} is not a policy; use one of ${POLICY_NAMES.join(', ')}\n`);
-    return 1;
-  }
-  const source = new FolderSource(dir);
+}
 
-  if (command === 'validate') {
-    const files = await source.readTree();
-    const { diagnostics } = loadDesired(files);
-    for (const f of source.ignored) io.err(`dbusers: warning: ${f} is not read: account files end in .yaml or .yml\n`);
-    for (const d of diagnostics) io.err(formatDiagnostic(d, files.get(d.file)) + '\n');
-    if (diagnostics.length > 0) {
-      io.err(`${diagnostics.length} problem(s) in ${new Set(diagnostics.map((d) => d.file)).size} file(s); nothing was applied.\n`);
-      return 1;
-    }
-    io.out(`${files.size} file(s) valid.\n`);
-    return 0;
-  }
-  if (!['plan', 'apply', 'drift', 'import', 'event'].includes(command)) {
-    io.err(`dbusers: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
-    return 1;
+function buildProgram(io: IO, exit: (code: number) => void): Command {
+  const program = new Command('dbusers')
+    .description('GitOps for MySQL / Aurora MySQL / MariaDB users, roles and grants on AWS')
+    .version(pkg.version)
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showSuggestionAfterError()
+    .addHelpText('after', ENVIRONMENT);
+  const dirArg = ['[dir]', 'the users/ folder or one file of it', 'users'] as const;
+
+  program
+    .command('validate')
+    .description('check every YAML file: exit 0 valid, 1 invalid')
+    .argument(...dirArg)
+    .action(async (dir: string) => exit(await validate(new FolderSource(resolve(dir)), io)));
+
+  for (const [name, description] of [
+    ['plan', 'show what apply would do: exit 0 no changes, 2 changes, 1 error or refusal'],
+    ['apply', 'make the servers match the YAML (asks first, or --yes): exit 0 done, 1 failed or refused'],
+    ['drift', 'report drift only: exit 0 in sync, 2 drift, 1 error'],
+  ] as const) {
+    const command = program
+      .command(name)
+      .description(description)
+      .argument(...dirArg)
+      .option('--cluster <name>', 'only this cluster (NAME or alias/NAME; repeatable)', collect, [])
+      .addOption(new Option('--policy <name>', 'which changes are allowed').choices(POLICY_NAMES).default('sync'))
+      .addOption(new Option('--json', 'the plan and results as JSON, alone on stdout').conflicts(['markdown', 'events']))
+      .addOption(new Option('--markdown [provider]', 'the plan as a pull-request comment sized for codecommit or github').choices(['codecommit', 'github']))
+      .option('--allow-deletes', 'allow a plan over the delete limit (10 accounts, or half of the managed ones)')
+      .option('--reset <user@host>', "reset this user's password (repeatable)", collect, [])
+      .option('--create-missing', 'create the declared databases and the tables grants name (test servers)')
+      .addOption(new Option('--events', 'print result events as JSON lines on stdout').conflicts('json'));
+    if (name === 'apply') command.option('-y, --yes', 'apply without asking');
+    command.action(async (dir: string, options: RunOptions) => exit(await run(name, resolve(dir), options, io)));
   }
 
+  program
+    .command('import')
+    .description("print YAML declaring the existing accounts of a cluster, each with adopt: true")
+    .argument(...dirArg)
+    .requiredOption('--cluster <name>', 'the cluster to read (NAME or alias/NAME)')
+    .action(async (dir: string, o: { cluster: string }) => exit(await local(io, {}, (env) => runImport(new FolderSource(resolve(dir)), env, o.cluster, io))));
+
+  program
+    .command('event')
+    .description("run the executor Lambda's own handler on a payload (seed, batch, pieces, inspect) with the local adapters: exit 0 done, 1 failed or refused")
+    .argument('<file>', 'the payload, as JSON')
+    .argument(...dirArg)
+    .option('--cluster <name>', 'the cluster a seed payload goes to, when several share its master secret')
+    .action(async (file: string, dir: string, o: { cluster?: string }) =>
+      exit(await local(io, {}, (env) => runEvent(file, new FolderSource(resolve(dir)), env, o.cluster, io))),
+    );
+
+  program
+    .command('secret')
+    .description('the local secret store')
+    .command('put-master')
+    .description("store a cluster's master credentials locally (JSON on stdin, or --from-env): runs then connect to its endpoint")
+    .argument(...dirArg)
+    .requiredOption('--cluster <name>', 'the cluster (NAME or alias/NAME)')
+    .option('--from-env', 'read DBUSERS_MASTER_USERNAME and DBUSERS_MASTER_PASSWORD instead of stdin')
+    .action(async (dir: string, o: { cluster: string; fromEnv?: boolean }) =>
+      exit(await local(io, {}, (env) => putMaster(new FolderSource(resolve(dir)), env, o.cluster, o.fromEnv === true, readStdin, io))),
+    );
+  return program;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function validate(source: FolderSource, io: IO): Promise<number> {
+  const files = await source.readTree();
+  const { diagnostics } = loadDesired(files);
+  for (const f of source.ignored) io.err(`dbusers: warning: ${f} is not read: account files end in .yaml or .yml\n`);
+  for (const d of diagnostics) io.err(formatDiagnostic(d, files.get(d.file)) + '\n');
+  if (diagnostics.length > 0) {
+    io.err(`${diagnostics.length} problem(s) in ${new Set(diagnostics.map((d) => d.file)).size} file(s); nothing was applied.\n`);
+    return 1;
+  }
+  io.out(`${files.size} file(s) valid.\n`);
+  return 0;
+}
+
+/**
+ * Run `work` with the local environment (the state folder, servers it starts), stopping what it
+ * started afterwards; Ctrl-C says what was done before it exits.
+ */
+async function local(io: IO, options: { createMissing?: boolean; progress?: Progress }, work: (env: LocalEnvironment) => Promise<number>): Promise<number> {
   const stateDir = resolve(process.env.DBUSERS_STATE_DIR || '.dbusers');
   mkdirSync(stateDir, { recursive: true });
   const env = new LocalEnvironment({
     stateDir,
     databaseUrl: process.env.DBUSERS_DATABASE_URL || undefined,
-    createMissing: values['create-missing'],
+    createMissing: options.createMissing,
     log: (line) => io.err(`dbusers: ${line}\n`),
   });
-  const stop = () => void env.close().finally(() => process.exit(130));
+  const stop = () => {
+    io.err(options.progress?.interrupted() ?? '\ndbusers: interrupted before any change.\n');
+    void env.close().finally(() => process.exit(130));
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    if (command === 'import') return await runImport(source, env, values.cluster, io);
-    if (command === 'event') return await runEvent(positionals[1], source, env, values.cluster?.[0], io);
-    const events = new JsonLinesSink(values.events ? io.out : (line) => appendFileSync(join(stateDir, 'events.jsonl'), line));
-    const result = await reconcile(
-      { source, dispatcher: await chooseDispatcher(env, io), events },
-      {
-        mode: command === 'apply' ? 'apply' : command === 'drift' ? 'drift' : 'plan',
-        revision: process.env.DBUSERS_REVISION || undefined,
-        policy,
-        only: values.cluster,
-        planOptions: { now: Math.floor(Date.now() / 1000), allowDeletes: values['allow-deletes'], resetRequested: values.reset },
-        confirm: (plans) => confirm(plans, io, values.yes),
-      },
-    );
-    return report(command, result, values, io);
+    return await work(env);
   } catch (error) {
     io.err(`dbusers: ${(error as Error).message}\n`);
     return 1;
@@ -139,13 +195,38 @@ export async function main(argv: string[], io: IO = { out: (s) => void process.s
   }
 }
 
+/** plan, apply and drift: one reconcile() with the local or the AWS adapters. */
+async function run(command: 'plan' | 'apply' | 'drift', dir: string, options: RunOptions, io: IO): Promise<number> {
+  const progress = new Progress(io);
+  return local(io, { createMissing: options.createMissing, progress }, async (env) => {
+    const stateDir = env.settings.stateDir;
+    const events = new JsonLinesSink(options.events ? io.out : (line) => appendFileSync(join(stateDir, 'events.jsonl'), line));
+    const result = await reconcile(
+      { source: new FolderSource(dir), dispatcher: await chooseDispatcher(env, io, progress), events },
+      {
+        mode: command,
+        revision: process.env.DBUSERS_REVISION || undefined,
+        policy: options.policy,
+        only: options.cluster,
+        planOptions: { now: Math.floor(Date.now() / 1000), allowDeletes: options.allowDeletes, resetRequested: options.reset },
+        confirm: async (plans) => {
+          const go = await confirm(plans, io, options);
+          if (go) progress.start(plans.reduce((n, p) => n + p.actions.length, 0));
+          return go;
+        },
+      },
+    );
+    return report(command, result, options, io);
+  });
+}
+
 /**
  * Local mode unless AWS mode is configured: with DBUSERS_SSM_DOCUMENT set, changes go through the
  * SSM automation in each database account and state is read through its executor Lambda.
  */
-async function chooseDispatcher(env: LocalEnvironment, io: IO): Promise<Dispatcher> {
+async function chooseDispatcher(env: LocalEnvironment, io: IO, progress: Progress): Promise<Dispatcher> {
   const document = process.env.DBUSERS_SSM_DOCUMENT;
-  if (!document) return new LocalDispatcher(env, {}, (line) => io.err(`  ${line}\n`));
+  if (!document) return new LocalDispatcher(env, {}, (r) => progress.tick(r));
   // Loaded only in AWS mode, so local runs do not pay for the SDK.
   const [{ SSMClient }, { SsmDispatcher }] = await Promise.all([import('@aws-sdk/client-ssm'), import('../adapters/aws/ssm-dispatcher.js')]);
   io.err(`dbusers: AWS mode: automation ${document}, executor ${process.env.DBUSERS_EXECUTOR_FUNCTION ?? 'dbusers-executor'}\n`);
@@ -159,141 +240,3 @@ async function chooseDispatcher(env: LocalEnvironment, io: IO): Promise<Dispatch
   });
 }
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      markdown: { type: 'boolean', default: false },
-      policy: { type: 'string', default: 'sync' },
-      cluster: { type: 'string', multiple: true },
-      'allow-deletes': { type: 'boolean', default: false },
-      reset: { type: 'string', multiple: true },
-      'create-missing': { type: 'boolean', default: false },
-      yes: { type: 'boolean', short: 'y', default: false },
-      events: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-}
-
-type Values = ReturnType<typeof parse>['values'];
-type IO = { out: (s: string) => void; err: (s: string) => void };
-
-async function confirm(plans: Plan[], io: IO, yes: boolean): Promise<boolean> {
-  io.out(renderText(plans) + '\n\n');
-  if (yes) return true;
-  if (!process.stdin.isTTY) {
-    io.err('dbusers: apply asks before changing anything; pass --yes when no one is at a terminal\n');
-    return false;
-  }
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  const answer = await rl.question("Apply these changes? Only 'yes' is accepted: ");
-  rl.close();
-  return answer.trim() === 'yes';
-}
-
-function report(command: string, result: ReconcileResult, values: Values, io: IO): number {
-  if (result.status === 'invalid') {
-    for (const d of result.diagnostics) io.err(formatDiagnostic(d, result.files.get(d.file)) + '\n');
-    io.err(`${result.diagnostics.length} problem(s); nothing was applied.\n`);
-    return 1;
-  }
-  if (values.json) io.out(JSON.stringify({ status: result.status, plans: result.plans, results: result.results }, null, 2) + '\n');
-  else if (values.markdown) io.out(renderMarkdown(result.plans) + '\n');
-  else if (command !== 'apply' || result.status === 'in sync') io.out(renderText(result.plans) + '\n');
-  const refused = refusals(result.plans);
-  if (refused) {
-    io.err(refused);
-    return 1;
-  }
-  switch (result.status) {
-    case 'in sync':
-      if (command === 'apply' && !values.json) io.out('Nothing to apply: the servers match the YAML.\n');
-      return 0;
-    case 'changes':
-      return command === 'apply' ? 0 : 2;
-    case 'cancelled':
-      io.err('Apply cancelled; nothing was changed.\n');
-      return 1;
-    case 'applied': {
-      const s = summariseDone(result.results);
-      if (!values.json) io.out(`Apply complete: ${s.create} created, ${s.change} changed, ${s.delete} deleted.\n`);
-      return command === 'drift' ? 2 : 0;
-    }
-    case 'failed': {
-      const failed = result.results.flatMap((r) => r.results.filter((x) => x.status !== 'ok'));
-      io.err(`Apply failed: ${failed.length} action(s) did not complete:\n${failed.map((f) => `  ${f.status}: ${f.message}`).join('\n')}\n`);
-      return 1;
-    }
-  }
-}
-
-async function runImport(source: FolderSource, env: LocalEnvironment, clusters: string[] | undefined, io: IO): Promise<number> {
-  const { targets, diagnostics } = loadDesired(await source.readTree());
-  if (diagnostics.length > 0) {
-    io.err('dbusers import: the YAML folder is invalid; run dbusers validate\n');
-    return 1;
-  }
-  const target = targets.find((t) => clusters?.includes(t.cluster.name) || clusters?.includes(`${t.cluster.alias}/${t.cluster.name}`));
-  if (!target) {
-    io.err(`dbusers import: name a declared cluster with --cluster (declared: ${targets.map((t) => `${t.cluster.alias}/${t.cluster.name}`).join(', ')})\n`);
-    return 1;
-  }
-  const actual = await new LocalDispatcher(env).inspect(target.cluster, []);
-  io.out(importYaml(target.cluster, actual));
-  return 0;
-}
-
-/** Replay an executor payload through the Lambda's own handler, with the local adapters. */
-async function runEvent(file: string | undefined, source: FolderSource, env: LocalEnvironment, cluster: string | undefined, io: IO): Promise<number> {
-  if (!file) {
-    io.err('dbusers event: name the payload file: dbusers event FILE.json\n');
-    return 1;
-  }
-  let event: unknown;
-  try {
-    event = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    io.err(`dbusers event: ${file}: ${(error as Error).message}\n`);
-    return 1;
-  }
-  const files = await source.readTree();
-  const { targets, diagnostics } = loadDesired(files);
-  if (diagnostics.length > 0) {
-    for (const d of diagnostics) io.err(formatDiagnostic(d, files.get(d.file)) + '\n');
-    io.err('dbusers event: the YAML folder is the executor\'s configuration and it is invalid; nothing was run\n');
-    return 1;
-  }
-  const handler = makeExecutorHandler(localExecutorDeps(env, targets.map((t) => t.cluster), cluster));
-  try {
-    io.out(JSON.stringify(await handler(event as ExecutorEvent), null, 2) + '\n');
-    return 0;
-  } catch (error) {
-    if (error instanceof ExecutorFailedError) io.out(JSON.stringify(error.result, null, 2) + '\n');
-    else io.err(`dbusers event: ${(error as Error).message}\n`);
-    return 1;
-  }
-}
-
-/** Skips that mean the YAML asked for something that was not done: the run fails, and says how to proceed. */
-const HOW_TO_PROCEED: Partial<Record<Skipped['reason'], string>> = {
-  'over delete limit': 'run again with --allow-deletes if these deletes are meant',
-  'missing object': 'create the tables and routines first, or drop the grants that name them',
-  'privilege policy': 'list the privileges under privilegeExceptions: with a reason, once reviewed',
-};
-
-/** One block per kind of refusal: the count, one example, the first accounts, and how to proceed. */
-function refusals(plans: readonly Plan[]): string | undefined {
-  const blocks: string[] = [];
-  for (const reason of REFUSAL_REASONS) {
-    const fix = HOW_TO_PROCEED[reason];
-    const hits = plans.flatMap((p) => p.skipped.filter((s) => s.reason === reason).map((s) => ({ ...s, cluster: `${p.alias}/${p.cluster}` })));
-    if (hits.length === 0) continue;
-    const names = hits.slice(0, 5).map((h) => `'${h.user}'@'${h.host}' (${h.cluster})`).join(', ');
-    const more = hits.length > 5 ? ` and ${hits.length - 5} more` : '';
-    blocks.push(`  ${reason}: ${hits.length} account(s): ${names}${more}\n    ${hits[0]!.detail}\n    to proceed: ${fix}`);
-  }
-  return blocks.length ? `dbusers: refused; these accounts were not changed:\n${blocks.join('\n')}\n` : undefined;
-}

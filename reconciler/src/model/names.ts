@@ -43,3 +43,23 @@ export function identifierProblem(name: string): string | undefined {
 
 /** Secrets Manager's secret name characters. */
 export const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+
+/** The candidate closest to a mistyped name (edit distance at most a third of its length), for "did you mean". */
+export function closest(name: string, candidates: readonly string[]): string | undefined {
+  let best: { c: string; d: number } | undefined;
+  for (const c of candidates) {
+    const d = editDistance(name.toLowerCase(), c.toLowerCase());
+    if (d <= Math.max(2, Math.floor(c.length / 3)) && (!best || d < best.d)) best = { c, d };
+  }
+  return best?.c;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}

@@ -70,36 +70,88 @@ function skippedLines(p: Plan): string[] {
   ];
 }
 
-/** Terminal text. */
-export function renderText(plans: readonly Plan[]): string {
+/** Colours for the terminal; plain text does nothing. */
+export interface Paint {
+  add(s: string): string;
+  change(s: string): string;
+  remove(s: string): string;
+  warn(s: string): string;
+  bold(s: string): string;
+}
+const plain = (s: string) => s;
+export const PLAIN: Paint = { add: plain, change: plain, remove: plain, warn: plain, bold: plain };
+
+function counts(c: { create: number; change: number; delete: number }): string {
+  return `${c.create} to create, ${c.change} to change, ${c.delete} to delete`;
+}
+
+function where(p: Plan): string {
+  return `account ${p.account}${p.server ? `, ${p.server}` : ''}`;
+}
+
+/** Terminal text, like `terraform plan`: per cluster its server, actions, refusals and a summary line, then the total. */
+export function renderText(plans: readonly Plan[], paint: Paint = PLAIN): string {
+  const colour = { '+': paint.add, '~': paint.change, '-': paint.remove } as Record<string, (s: string) => string>;
   const out: string[] = [];
   for (const p of plans) {
-    out.push(`cluster ${p.alias}/${p.cluster} (account ${p.account}):`);
+    out.push(paint.bold(`cluster ${p.alias}/${p.cluster} (${where(p)}):`));
     if (p.actions.length === 0) {
       out.push(p.skipped.some((k) => REFUSAL_REASONS.includes(k.reason)) ? '  no changes planned, and some refused (below)' : '  no changes: the server matches the YAML');
     }
     for (const a of p.actions) {
-      out.push(`  ${SYMBOL[a.kind]} ${headline(a)}`);
+      out.push(colour[SYMBOL[a.kind]]!(`  ${SYMBOL[a.kind]} ${headline(a)}`));
       out.push(`      reason: ${a.reason}`);
-      for (const d of details(a)) out.push(`      ${d}`);
+      for (const d of details(a)) out.push(colour[d[0]!]!(`      ${d}`));
     }
-    for (const line of skippedLines(p)) out.push(`  ${line}`);
+    for (const line of skippedLines(p)) out.push(line.startsWith('!') ? paint.warn(`  ${line}`) : `  ${line}`);
     for (const c of p.iamConnect) {
       out.push(`  iam: ${c.user} connects with rds-db:connect on ${c.resource}${c.principals.length ? ` for ${c.principals.join(', ')}` : ''}`);
     }
+    if (plans.length > 1) out.push(`  ${counts(summarise([p]))}.`);
     out.push('');
   }
-  const s = summarise(plans);
-  out.push(`Plan: ${s.create} to create, ${s.change} to change, ${s.delete} to delete.`);
+  out.push(paint.bold(`Plan: ${counts(summarise(plans))}.`));
   return out.join('\n');
 }
 
-/** Markdown for a pull-request comment: the same plan, in a form that renders on review. */
-export function renderMarkdown(plans: readonly Plan[], heading = '### dbusers plan'): string {
-  const s = summarise(plans);
-  const out = [heading, '', `**${s.create} to create, ${s.change} to change, ${s.delete} to delete.**`, ''];
-  for (const p of plans) {
-    out.push(`#### \`${p.alias}/${p.cluster}\` (account ${p.account})`, '');
+/** How much a pull-request comment may hold: CodeCommit 10,240 characters, GitHub 65,536. */
+export const COMMENT_BUDGET = { codecommit: 10_240, github: 65_536 } as const;
+
+/**
+ * Markdown for a pull-request comment: a summary table first, then each cluster's plan folded in
+ * `<details>`. Past the budget, the largest sections collapse to their counts (the full plan is in
+ * the JSON output), so the comment always fits.
+ */
+export function renderMarkdown(plans: readonly Plan[], options: { heading?: string; budget?: number } = {}): string {
+  const heading = options.heading ?? '### dbusers plan';
+  const budget = options.budget ?? COMMENT_BUDGET.github;
+  const table = [
+    '| cluster | server | create | change | delete | refused |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+    ...plans.map((p) => {
+      const c = summarise([p]);
+      const refused = p.skipped.filter((k) => REFUSAL_REASONS.includes(k.reason)).length;
+      return `| \`${p.alias}/${p.cluster}\` | ${p.server ?? ''} | ${c.create} | ${c.change} | ${c.delete} | ${refused} |`;
+    }),
+  ];
+  const head = [heading, '', `**${counts(summarise(plans))}.**`, '', ...table, ''];
+  const sections = plans.map((p) => markdownSection(p));
+  const size = () => [...head, ...sections].join('\n').length;
+  // Collapse the largest sections first until the comment fits.
+  const order = sections.map((s, i) => ({ i, length: s.length })).sort((a, b) => b.length - a.length);
+  for (const { i } of order) {
+    if (size() <= budget) break;
+    sections[i] = markdownSection(plans[i]!, true);
+  }
+  const text = [...head, ...sections].join('\n');
+  return text.length <= budget ? text : `${head.join('\n').slice(0, budget - 80)}\n\n_(truncated: the full plan is in the JSON output)_`;
+}
+
+function markdownSection(p: Plan, collapsed = false): string {
+  const c = summarise([p]);
+  const out = [`<details><summary><code>${p.alias}/${p.cluster}</code> (${where(p)}): ${counts(c)}</summary>`, ''];
+  if (collapsed) out.push(`${p.actions.length} action(s) and ${p.skipped.length} note(s), too many for this comment: the full plan is in the JSON output (\`dbusers plan --json\`).`, '');
+  else {
     if (p.actions.length === 0) out.push('No changes.', '');
     else {
       out.push('```diff');
@@ -112,5 +164,6 @@ export function renderMarkdown(plans: readonly Plan[], heading = '### dbusers pl
     const notes = skippedLines(p);
     if (notes.length > 0) out.push(...notes.map((n) => `- ${n.trim()}`), '');
   }
+  out.push('</details>', '');
   return out.join('\n');
 }

@@ -5,7 +5,7 @@
  * in the state folder. A configured server that cannot be reached is an error, never a fallback.
  */
 import { join, relative } from 'node:path';
-import type { BatchResult, ExecutorBatch, ExecutorOptions } from '../../model/batch.js';
+import type { ActionResult, BatchResult, ExecutorBatch, ExecutorOptions } from '../../model/batch.js';
 import { executeBatch } from '../../execute/executor.js';
 import { inspect } from '../../inspect/inspect.js';
 import type { ActualState, ClusterSpec, Grant, ObjectRef } from '../../model/types.js';
@@ -91,7 +91,7 @@ export class LocalDispatcher implements Dispatcher {
   constructor(
     private readonly env: LocalEnvironment,
     private readonly options: Partial<ExecutorOptions> = {},
-    private readonly progress?: (line: string) => void,
+    private readonly progress?: (result: ActionResult) => void,
   ) {}
 
   async inspect(cluster: ClusterSpec, secretNames: readonly string[], objects: readonly ObjectRef[] = []): Promise<ActualState> {
@@ -118,7 +118,7 @@ export class LocalDispatcher implements Dispatcher {
           secrets: this.env.secretsFor(batch.target.account),
           connectAs: (user, password) => connect({ ...spec, user, password }),
           adminUsers: [spec.user],
-          progress: (r) => this.progress?.(`${r.status === 'ok' ? 'done' : r.status}: ${r.kind} '${r.user}'@'${r.host}'${r.status === 'ok' ? '' : ` (${r.message})`}${r.warnings ? ` [${r.warnings.join('; ')}]` : ''}`),
+          progress: this.progress,
         },
       );
     });
