@@ -148,3 +148,24 @@ describe('reading the users folder', () => {
     expect(diagnostics).toEqual([]);
   });
 });
+
+describe('users.schema.json', () => {
+  it('describes every property, so editors show help while typing', () => {
+    const schema = JSON.parse(readFileSync('schemas/users.schema.json', 'utf8'));
+    const undescribed: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      if (!node || typeof node !== 'object') return;
+      const o = node as Record<string, unknown>;
+      for (const [k, v] of Object.entries((o.properties ?? {}) as Record<string, Record<string, unknown>>)) {
+        if (!v.description) undescribed.push(`${path}.${k}`);
+        walk(v, `${path}.${k}`);
+      }
+      for (const k of ['items', 'additionalProperties', '$defs']) if (o[k] && typeof o[k] === 'object') walk(o[k], `${path}.${k}`);
+      for (const [k, v] of Object.entries(k$(o.$defs))) walk(v, `$defs.${k}`);
+      for (const v of (o.anyOf ?? []) as unknown[]) walk(v, path);
+    };
+    const k$ = (x: unknown) => (x && typeof x === 'object' ? (x as Record<string, unknown>) : {});
+    walk(schema, '');
+    expect(undescribed).toEqual([]);
+  });
+});
