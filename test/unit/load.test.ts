@@ -160,12 +160,11 @@ describe('users.schema.json', () => {
         if (!v.description) undescribed.push(`${path}.${k}`);
         walk(v, `${path}.${k}`);
       }
-      for (const k of ['items', 'additionalProperties', '$defs']) if (o[k] && typeof o[k] === 'object') walk(o[k], `${path}.${k}`);
-      for (const [k, v] of Object.entries(k$(o.$defs))) walk(v, `$defs.${k}`);
+      for (const k of ['items', 'additionalProperties']) walk(o[k], `${path}.${k}`);
       for (const v of (o.anyOf ?? []) as unknown[]) walk(v, path);
     };
-    const k$ = (x: unknown) => (x && typeof x === 'object' ? (x as Record<string, unknown>) : {});
     walk(schema, '');
+    for (const [k, v] of Object.entries(schema.$defs as Record<string, unknown>)) walk(v, `$defs.${k}`);
     expect(undescribed).toEqual([]);
   });
 });
