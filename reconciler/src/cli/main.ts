@@ -228,10 +228,12 @@ async function chooseDispatcher(env: LocalEnvironment, io: IO, progress: Progres
   const document = process.env.DBUSERS_SSM_DOCUMENT;
   if (!document) return new LocalDispatcher(env, {}, (r) => progress.tick(r));
   // Loaded only in AWS mode, so local runs do not pay for the SDK.
-  const [{ SSMClient }, { SsmDispatcher }] = await Promise.all([import('@aws-sdk/client-ssm'), import('../adapters/aws/ssm-dispatcher.js')]);
+  const [{ SSMClient }, { SsmDispatcher }, { RETRY_CONFIG }] = await Promise.all([
+    import('@aws-sdk/client-ssm'), import('../adapters/aws/ssm-dispatcher.js'), import('../adapters/aws/clients.js'),
+  ]);
   io.err(`dbusers: AWS mode: automation ${document}, executor ${process.env.DBUSERS_EXECUTOR_FUNCTION ?? 'dbusers-executor'}\n`);
   return new SsmDispatcher({
-    ssm: new SSMClient({}),
+    ssm: new SSMClient(RETRY_CONFIG),
     documentName: document,
     lambdaFunctionName: process.env.DBUSERS_EXECUTOR_FUNCTION ?? 'dbusers-executor',
     executionRoleName: process.env.DBUSERS_EXECUTION_ROLE || undefined,

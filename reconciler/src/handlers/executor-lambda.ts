@@ -5,6 +5,7 @@
  * this function at all), else the master secret; both over TLS verified against the RDS CAs.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { RETRY_CONFIG } from '../adapters/aws/clients.js';
 import { SecretsManagerStore } from '../adapters/aws/secrets-manager.js';
 import { connect, type ConnectionSpec, type Database } from '../adapters/mysql/database.js';
 import { iamAuthToken, rdsTls } from '../adapters/mysql/rds.js';
@@ -30,7 +31,7 @@ export interface AwsExecutorSettings {
 export function awsExecutorDeps(settings: AwsExecutorSettings = {}): ExecutorHandlerDeps {
   const env = settings.env ?? process.env;
   const store = new SecretsManagerStore({
-    client: settings.secretsClient ?? new SecretsManagerClient({}),
+    client: settings.secretsClient ?? new SecretsManagerClient(RETRY_CONFIG),
     rotationLambdaArn: env.ROTATION_LAMBDA_ARN || undefined,
     rotationDays: env.ROTATION_DAYS ? Number(env.ROTATION_DAYS) : undefined,
   });

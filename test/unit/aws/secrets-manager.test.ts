@@ -5,10 +5,11 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Readable } from 'node:stream';
+import { MAX_ATTEMPTS, RETRY_CONFIG } from '../../../reconciler/src/adapters/aws/clients.js';
 import { SecretsManagerStore } from '../../../reconciler/src/adapters/aws/secrets-manager.js';
 import { fakeSecretsManager } from '../../support/fake-secrets-manager.js';
 
-const noWait = { attempts: 4, baseMs: 1, maxMs: 1, sleep: async () => undefined };
 const MASTER = 'orders-master';
 const masterPolicy = (arn: string) =>
   JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:role/ops' }, Action: 'secretsmanager:GetSecretValue', Resource: arn }] });
@@ -24,7 +25,7 @@ describe('SecretsManagerStore', () => {
     const sm = fakeSecretsManager();
     const master = sm.seed(MASTER, { username: 'admin', password: 'x' }, { tags: [{ Key: 'team', Value: 'payments' }, { Key: 'aws:cloudformation:stack-name', Value: 's' }], kmsKeyId: 'alias/db' });
     master.policy = masterPolicy(master.arn);
-    const store = new SecretsManagerStore({ client: sm.client, rotationLambdaArn: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate', rotationDays: 30, retry: noWait });
+    const store = new SecretsManagerStore({ client: sm.client, rotationLambdaArn: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate', rotationDays: 30 });
     sm.mock.resetHistory();
     await store.ensure({ name: 'rds-orders-app-secret', description: 'Credentials for app', tags: { 'managed-by': 'dbusers' }, masterSecretArn: master.arn });
     const created = sm.secrets.get('rds-orders-app-secret')!;
@@ -42,7 +43,7 @@ describe('SecretsManagerStore', () => {
   it('restores a secret scheduled for deletion instead of creating it again', async () => {
     const sm = fakeSecretsManager();
     sm.seed('rds-orders-app-secret', value).deleted = new Date();
-    await new SecretsManagerStore({ client: sm.client, retry: noWait }).ensure({ name: 'rds-orders-app-secret', description: 'd', tags: {} });
+    await new SecretsManagerStore({ client: sm.client }).ensure({ name: 'rds-orders-app-secret', description: 'd', tags: {} });
     expect(sm.mock.commandCalls(RestoreSecretCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: 'rds-orders-app-secret' }]);
     expect(sm.mock.commandCalls(CreateSecretCommand)).toHaveLength(0);
   });
@@ -51,7 +52,7 @@ describe('SecretsManagerStore', () => {
     const sm = fakeSecretsManager();
     const s = sm.seed('rds-orders-app-secret', value);
     const current = [...s.versions.keys()][0]!;
-    const store = new SecretsManagerStore({ client: sm.client, retry: noWait });
+    const store = new SecretsManagerStore({ client: sm.client });
     sm.mock.resetHistory();
     await store.putPending('rds-orders-app-secret', { ...value, password: 'new' });
     await store.promotePending('rds-orders-app-secret');
@@ -66,22 +67,43 @@ describe('SecretsManagerStore', () => {
     expect((await store.describe('rds-orders-app-secret'))?.hasPending).toBe(false);
   });
 
-  it('retries throttled calls with backoff and gives up on other errors', async () => {
+  it('leaves retries to the SDK (adaptive mode, 6 attempts in all): throttled answers are retried; a lasting fault is tried 6 times', async () => {
+    // Below aws-sdk-client-mock, which skips the SDK's retry middleware: a request handler answering HTTP.
+    const answers: number[] = [];
+    const client = (statuses: number[]) =>
+      new SecretsManagerClient({
+        region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }, ...RETRY_CONFIG,
+        requestHandler: {
+          handle: async () => {
+            const status = statuses.shift() ?? 503;
+            answers.push(status);
+            const body =
+              status === 200 ? { ARN: 'arn:s', VersionId: 'v' }
+              : status === 400 ? { __type: 'ThrottlingException', message: 'Rate exceeded' }
+              : { __type: 'ServiceUnavailableException', message: 'Service unavailable' };
+            return { response: { statusCode: status, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: Readable.from([Buffer.from(JSON.stringify(body))]) } };
+          },
+        },
+      });
+    await new SecretsManagerStore({ client: client([400, 400, 200]) }).putPending('s', value);
+    expect(answers).toEqual([400, 400, 200]);
+    answers.length = 0;
+    // A fault that does not go away: MAX_ATTEMPTS tries in all, then the error says where it happened.
+    await expect(new SecretsManagerStore({ client: client([]) }).putPending('s', value)).rejects.toThrow('secret s: put pending version: Service unavailable');
+    expect(answers).toHaveLength(MAX_ATTEMPTS);
+  });
+
+  it('says which secret and step failed, for errors no retry helps', async () => {
     const mock = mockClient(SecretsManagerClient);
-    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
-    mock.on(PutSecretValueCommand).rejectsOnce(throttled).rejectsOnce(throttled).resolves({});
-    const store = new SecretsManagerStore({ client: new SecretsManagerClient({}), retry: noWait });
-    await store.putPending('s', value);
-    expect(mock.commandCalls(PutSecretValueCommand)).toHaveLength(3);
     mock.on(PutSecretValueCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
-    await expect(store.putPending('s', value)).rejects.toThrow('secret s: put pending version: denied');
-    expect(mock.commandCalls(PutSecretValueCommand)).toHaveLength(4);
+    await expect(new SecretsManagerStore({ client: new SecretsManagerClient({}) }).putPending('s', value)).rejects.toThrow('secret s: put pending version: denied');
+    expect(mock.commandCalls(PutSecretValueCommand)).toHaveLength(1);
   });
 
   it('schedules deletion with a recovery window, never forced, once', async () => {
     const sm = fakeSecretsManager();
     sm.seed('rds-orders-app-secret', value);
-    const store = new SecretsManagerStore({ client: sm.client, retry: noWait });
+    const store = new SecretsManagerStore({ client: sm.client });
     await store.scheduleDeletion('rds-orders-app-secret', 7);
     await store.scheduleDeletion('rds-orders-app-secret', 7);
     expect(sm.mock.commandCalls(DeleteSecretCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: 'rds-orders-app-secret', RecoveryWindowInDays: 7 }]);
@@ -89,7 +111,7 @@ describe('SecretsManagerStore', () => {
 
   it('asks GetRandomPassword for letters and digits only', async () => {
     const sm = fakeSecretsManager();
-    const password = await new SecretsManagerStore({ client: sm.client, retry: noWait }).randomPassword();
+    const password = await new SecretsManagerStore({ client: sm.client }).randomPassword();
     expect(sm.mock.commandCalls(GetRandomPasswordCommand)[0]!.args[0].input).toEqual({ PasswordLength: 32, ExcludePunctuation: true, RequireEachIncludedType: true });
     expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
   });
@@ -97,7 +119,7 @@ describe('SecretsManagerStore', () => {
   it('reads a missing secret or stage as undefined and describes many secrets in one listing', async () => {
     const sm = fakeSecretsManager();
     sm.seed('a', value, { tags: [{ Key: 'managed-by', Value: 'dbusers' }] });
-    const store = new SecretsManagerStore({ client: sm.client, retry: noWait });
+    const store = new SecretsManagerStore({ client: sm.client });
     expect(await store.getValue('nope', 'AWSCURRENT')).toBeUndefined();
     expect(await store.getValue('a', 'AWSPENDING')).toBeUndefined();
     expect(await store.describe('nope')).toBeUndefined();

@@ -23,7 +23,6 @@ const settings = {
   revision: '7f0103fMERGE',
   targetClients: () => ({ ssm: new SSMClient({ region: 'eu-west-1' }), lambda: new LambdaClient({ region: 'eu-west-1' }) }),
   poll: { initialMs: 1000, maxMs: 4000, deadlineMs: 20_000, sleep: async (ms: number) => void sleeps.push(ms) },
-  retry: { attempts: 3, baseMs: 1, maxMs: 1, sleep: async () => undefined },
 };
 
 /** An empty Aurora MySQL server, as the executor's inspect returns it. */
@@ -184,15 +183,10 @@ describe('SsmDispatcher', () => {
     expect(sleeps).toEqual([1000, 1500, 2250, 3375, 4000, 4000, 4000]);
   });
 
-  it('retries a throttled start and fails on a refusal', async () => {
-    ssmMock.on(GetAutomationExecutionCommand, { AutomationExecutionId: 'child-1' }).callsFake(() => childSucceeded(okResults(sentBatch().actions)));
-    ssmMock.on(StartAutomationExecutionCommand)
-      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
-      .resolves({ AutomationExecutionId: 'parent-1' });
-    expect((await dispatcher().dispatch({ target: ordersCluster, actions: actions(1) })).ok).toBe(true);
-    expect(ssmMock.commandCalls(StartAutomationExecutionCommand)).toHaveLength(2);
+  it('fails on a refusal, and leaves retries to the SDK (no second start for one attempt)', async () => {
     ssmMock.on(StartAutomationExecutionCommand).rejects(Object.assign(new Error('bad parameter'), { name: 'InvalidAutomationExecutionParametersException' }));
     await expect(dispatcher().dispatch({ target: ordersCluster, actions: actions(1) })).rejects.toThrow('bad parameter');
+    expect(ssmMock.commandCalls(StartAutomationExecutionCommand)).toHaveLength(1);
   });
 
   it('fails inspection loudly when the executor fails', async () => {

@@ -12,7 +12,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import type { SecretMeta } from '../../model/types.js';
 import type { RdsCredentials, SecretSpec, SecretStore } from '../../ports/index.js';
-import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
+import { RETRY_CONFIG } from './clients.js';
 
 /** How the store is set up in a database account. */
 export interface SecretsManagerSettings {
@@ -21,7 +21,6 @@ export interface SecretsManagerSettings {
   rotationLambdaArn?: string;
   /** `ROTATION_DAYS`, default 30. */
   rotationDays?: number;
-  retry?: RetryPolicy;
 }
 
 /** Raised when Secrets Manager refuses a call that is not a transient fault. */
@@ -44,18 +43,19 @@ const isNotFound = (e: unknown) => (e as { name?: string })?.name === 'ResourceN
 /** Secrets Manager behind the SecretStore port. */
 export class SecretsManagerStore implements SecretStore {
   private readonly client: SecretsManagerClient;
-  private readonly retry: RetryPolicy;
 
   constructor(private readonly settings: SecretsManagerSettings = {}) {
-    this.client = settings.client ?? new SecretsManagerClient({});
-    this.retry = settings.retry ?? DEFAULT_RETRY;
+    this.client = settings.client ?? new SecretsManagerClient(RETRY_CONFIG);
   }
 
-  private call<T>(name: string, what: string, work: () => Promise<T>): Promise<T> {
-    return withRetry(work, this.retry).catch((cause: unknown) => {
+  /** One call; the client retries throttling itself (RETRY_CONFIG). Errors say which secret and step. */
+  private async call<T>(name: string, what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (cause) {
       if (isNotFound(cause)) throw cause;
       throw new SecretStoreError(`secret ${name}: ${what}: ${(cause as Error).message}`, name, { cause });
-    });
+    }
   }
 
   private async describeRaw(name: string): Promise<DescribeSecretResponse | undefined> {

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import type { ActionResult, BatchResult, ExecutorBatch } from '../../model/batch.js';
 import type { Action, ActualState, ClusterSpec, ObjectRef } from '../../model/types.js';
 import type { Dispatcher } from '../../ports/index.js';
-import { withRetry, type RetryPolicy } from './retry.js';
+import { RETRY_CONFIG } from './clients.js';
 
 /** SSM limits (reference/aws-formats.md §3.2): a parameter holds at most 50 strings of 512 characters. */
 export const PIECE_SIZE = 500;
@@ -41,7 +41,6 @@ export interface SsmDispatcherSettings {
   /** Clients in a database account, acting as the execution role. */
   targetClients?: (account: string, region: string) => { ssm: SSMClient; lambda: LambdaClient };
   poll?: { initialMs: number; maxMs: number; deadlineMs: number; sleep?: (ms: number) => Promise<void> };
-  retry?: RetryPolicy;
 }
 
 /** A deterministic UUID from text: SSM wants a UUID-shaped ClientToken. */
@@ -90,15 +89,13 @@ export class SsmDispatcher implements Dispatcher {
     const credentials = fromTemporaryCredentials({
       params: { RoleArn: `arn:aws:iam::${account}:role/${this.role}`, RoleSessionName: 'dbusers-reconciler' },
     });
-    return { ssm: new SSMClient({ region, credentials }), lambda: new LambdaClient({ region, credentials }) };
+    return { ssm: new SSMClient({ region, credentials, ...RETRY_CONFIG }), lambda: new LambdaClient({ region, credentials, ...RETRY_CONFIG }) };
   }
 
   async inspect(cluster: ClusterSpec, secretNames: readonly string[], objects: readonly ObjectRef[] = []): Promise<ActualState> {
     const { lambda } = this.clients(cluster.account, cluster.region);
-    const out = await withRetry(
-      () => lambda.send(new InvokeCommand({ FunctionName: this.s.lambdaFunctionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify({ action: 'inspect', target: cluster, secretNames, objects })) })),
-      this.s.retry,
-    );
+    const payload = new TextEncoder().encode(JSON.stringify({ action: 'inspect', target: cluster, secretNames, objects }));
+    const out = await lambda.send(new InvokeCommand({ FunctionName: this.s.lambdaFunctionName, InvocationType: 'RequestResponse', Payload: payload }));
     const body = out.Payload ? new TextDecoder().decode(out.Payload) : '';
     if (out.FunctionError) throw new Error(`inspect ${cluster.alias}/${cluster.name}: the executor failed: ${body}`);
     return JSON.parse(body) as ActualState;
@@ -111,9 +108,7 @@ export class SsmDispatcher implements Dispatcher {
   }
 
   private async runChunk(target: ClusterSpec, chunk: { id: string; pieces: string[]; actions: Action[] }): Promise<ActionResult[]> {
-    const started = await withRetry(
-      () =>
-        this.s.ssm.send(
+    const started = await this.s.ssm.send(
           new StartAutomationExecutionCommand({
             DocumentName: this.s.documentName,
             Parameters: {
@@ -128,17 +123,12 @@ export class SsmDispatcher implements Dispatcher {
               { Accounts: [target.account], Regions: [target.region], ExecutionRoleName: this.role, TargetLocationMaxConcurrency: '1', TargetLocationMaxErrors: '0' },
             ],
           }),
-        ),
-      this.s.retry,
     );
     const parentId = started.AutomationExecutionId!;
     const parent = await this.waitFor(this.s.ssm, parentId);
     if (!parent) return allFailed(chunk.actions, `automation ${parentId} did not finish before the deadline; it may still run`);
     const { ssm } = this.clients(target.account, target.region);
-    const children = await withRetry(
-      () => ssm.send(new DescribeAutomationExecutionsCommand({ Filters: [{ Key: 'ParentExecutionId', Values: [parentId] }] })),
-      this.s.retry,
-    );
+    const children = await ssm.send(new DescribeAutomationExecutionsCommand({ Filters: [{ Key: 'ParentExecutionId', Values: [parentId] }] }));
     const childId = children.AutomationExecutionMetadataList?.[0]?.AutomationExecutionId;
     if (!childId) return allFailed(chunk.actions, `automation ${parentId} ended ${parent.AutomationExecutionStatus} without running in ${target.account}/${target.region}: ${parent.FailureMessage ?? 'no failure message'}`);
     const child = await this.waitFor(ssm, childId);
@@ -152,7 +142,7 @@ export class SsmDispatcher implements Dispatcher {
     const sleep = poll.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
     let waited = 0;
     for (let wait = poll.initialMs; ; wait = Math.min(poll.maxMs, Math.round(wait * 1.5))) {
-      const { AutomationExecution: e } = await withRetry(() => ssm.send(new GetAutomationExecutionCommand({ AutomationExecutionId: id })), this.s.retry);
+      const { AutomationExecution: e } = await ssm.send(new GetAutomationExecutionCommand({ AutomationExecutionId: id }));
       if (e && TERMINAL.has(e.AutomationExecutionStatus ?? '')) return e;
       if (waited >= poll.deadlineMs) return undefined;
       await sleep(wait);
