@@ -4,11 +4,11 @@
  * steps, and no password in any result.
  */
 import { DeleteSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { connect, type Database } from '../../reconciler/src/adapters/mysql/database.js';
 import type { BatchResult } from '../../reconciler/src/model/batch.js';
 import { ExecutorEventError, ExecutorFailedError, makeExecutorHandler } from '../../reconciler/src/handlers/executor.js';
-import { awsExecutorDeps } from '../../reconciler/src/handlers/executor-lambda.js';
+import { awsExecutorDeps, makeLambdaHandler } from '../../reconciler/src/handlers/executor-lambda.js';
 import type { ActualState } from '../../reconciler/src/model/types.js';
 import { REGISTRY_KEY_SECRET } from '../../reconciler/src/adapters/aws/secrets-manager.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
@@ -202,5 +202,30 @@ describe('executor handler, batches and inspect', () => {
     expect(state.owned.map((o) => o.user)).toContain('b_user');
     expect(state.secrets['rds-orders-b_user-secret']).toMatchObject({ hasCurrent: true });
     expect(JSON.stringify(state)).not.toMatch(new RegExp(allPasswords().join('|')));
+  });
+});
+
+describe('the Lambda entry: logs and metrics', () => {
+  it('logs each action and the batch as structured JSON and publishes EMF metrics, with no password anywhere', async () => {
+    const lines: string[] = [];
+    const capture = (s: unknown) => (lines.push(String(s)), true);
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    try {
+      const lambda = makeLambdaHandler({ secretsClient: sm.client, connect, env: env() });
+      await lambda(seedEvent('create_user', 'logged') as never);
+      await expect(lambda(seedEvent('delete_user', 'by_hand') as never)).rejects.toThrow();
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+    const json = lines.flatMap((l) => l.split('\n')).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(json).toContainEqual(expect.objectContaining({ level: 'INFO', message: 'action', service: 'dbusers-executor', cluster: 'orders', account: "'logged'@'%'", kind: 'create_user', outcome: 'ok', durationMs: expect.any(Number) }));
+    expect(json).toContainEqual(expect.objectContaining({ message: 'batch', ok: true, actions: 1 }));
+    expect(json).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'invocation failed', error: 'ExecutorEventError' }));
+    const emf = json.filter((j) => j._aws);
+    expect(emf).toContainEqual(expect.objectContaining({ ActionsSucceeded: 1, BatchDuration: expect.any(Number), service: 'dbusers-executor' }));
+    expect(JSON.stringify(emf[0]!._aws)).toContain('"Namespace":"dbusers"');
+    for (const p of allPasswords()) expect(lines.join('\n')).not.toContain(p);
   });
 });

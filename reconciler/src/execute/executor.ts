@@ -104,12 +104,13 @@ export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Pr
         failures++;
         record({ ...base, status: 'refused', message: `${action.kind} ${displayAccount(action)}: refused: ${refused[i] ?? "another cluster's declarations own this account on this server"}` });
       } else {
+        const started = Date.now();
         try {
           const warnings = await run.action(action);
-          record({ ...base, status: 'ok', message: action.reason, ...(warnings.length ? { warnings } : {}) });
+          record({ ...base, status: 'ok', message: action.reason, ...(warnings.length ? { warnings } : {}), durationMs: Date.now() - started });
         } catch (error) {
           failures++;
-          record({ ...base, status: 'failed', message: `${action.kind} ${displayAccount(action)}: ${explain(error)}` });
+          record({ ...base, status: 'failed', message: `${action.kind} ${displayAccount(action)}: ${explain(error)}`, durationMs: Date.now() - started });
         }
       }
     }
@@ -132,8 +133,12 @@ const HINTS: Record<number, string> = {
   1524: 'the server has no AWSAuthenticationPlugin: enable IAM database authentication on the cluster',
 };
 
+/**
+ * A failed action's message, with a hint where the fix lies outside dbusers. A server error may quote
+ * the statement: whatever follows IDENTIFIED BY is cut, so no password (nor hash) reaches a result or a log.
+ */
 function explain(error: unknown): string {
-  const message = (error as Error).message;
+  const message = (error as Error).message.replace(/IDENTIFIED\s+(BY|WITH|VIA)[\s\S]*/gi, 'IDENTIFIED … (cut: it holds a password)');
   const hint = HINTS[(error as { errno?: number }).errno ?? 0];
   return hint ? `${message} (${hint})` : message;
 }

@@ -2,9 +2,13 @@
  * The executor Lambda's entry point: the handler of executor.ts on AWS adapters. Clients are made
  * once per cold start; the clusters come from the deployment's configuration (DBUSERS_CLUSTERS).
  * The admin connection uses an IAM token when DBUSERS_ADMIN_IAM_USER is set (no master password in
- * this function at all), else the master secret; both over TLS verified against the RDS CAs.
+ * this function at all), else the master secret; both over TLS verified against the RDS CAs. Each
+ * action is logged as structured JSON (Powertools Logger) and counted as EMF metrics (Powertools
+ * Metrics): actions by outcome, batch duration.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { RETRY_CONFIG } from '../adapters/aws/clients.js';
 import { SecretsManagerStore } from '../adapters/aws/secrets-manager.js';
 import { connect, type ConnectionSpec, type Database } from '../adapters/mysql/database.js';
@@ -12,7 +16,7 @@ import { iamAuthToken, rdsTls } from '../adapters/mysql/rds.js';
 import { loadExecutorConfig } from '../execute/config.js';
 import type { ClusterSpec } from '../model/types.js';
 import type { SecretStore } from '../ports/index.js';
-import { makeExecutorHandler, type AdminSession, type ExecutorHandlerDeps } from './executor.js';
+import { makeExecutorHandler, type AdminSession, type ExecutorEvent, type ExecutorHandlerDeps } from './executor.js';
 
 /** A TLS connection that trusts only the Amazon RDS certificate authorities. */
 export function connectRds(spec: ConnectionSpec): Promise<Database> {
@@ -25,6 +29,8 @@ export interface AwsExecutorSettings {
   secretsClient?: SecretsManagerClient;
   /** Open a connection; the default verifies TLS against the RDS CA bundle. */
   connect?: (spec: ConnectionSpec) => Promise<Database>;
+  logger?: Logger;
+  metrics?: Metrics;
 }
 
 /** The handler's adapters on AWS. */
@@ -57,13 +63,41 @@ export function awsExecutorDeps(settings: AwsExecutorSettings = {}): ExecutorHan
     };
   }
 
+  const { logger, metrics } = settings;
   return {
     clusters: () => (clusters ??= loadExecutorConfig(env)),
     secretsFor: () => store,
     openAdmin,
     seedCluster: env.DBUSERS_CLUSTER || undefined,
+    onAction(cluster, r) {
+      const fields = { cluster: cluster.name, account: `'${r.user}'@'${r.host}'`, kind: r.kind, outcome: r.status, durationMs: r.durationMs };
+      if (r.status === 'ok') logger?.info('action', fields);
+      else logger?.warn('action', { ...fields, message: r.message });
+      metrics?.addMetric(`Actions${r.status === 'ok' ? 'Succeeded' : r.status === 'not run' ? 'NotRun' : r.status === 'refused' ? 'Refused' : 'Failed'}`, MetricUnit.Count, 1);
+    },
+    onBatch(cluster, result, durationMs) {
+      logger?.info('batch', { cluster: cluster.name, ok: result.ok, actions: result.results.length, replayed: result.replayed === true, durationMs });
+      metrics?.addMetric('BatchDuration', MetricUnit.Milliseconds, durationMs);
+    },
+  };
+}
+
+/** The handler with logs and metrics: metrics are flushed at the end of every invocation, whatever happened. */
+export function makeLambdaHandler(settings: AwsExecutorSettings = {}) {
+  const logger = settings.logger ?? new Logger({ serviceName: 'dbusers-executor' });
+  const metrics = settings.metrics ?? new Metrics({ namespace: 'dbusers', serviceName: 'dbusers-executor' });
+  const inner = makeExecutorHandler(awsExecutorDeps({ ...settings, logger, metrics }));
+  return async (event: ExecutorEvent) => {
+    try {
+      return await inner(event);
+    } catch (error) {
+      logger.error('invocation failed', { error: (error as Error).name, message: (error as Error).message.slice(0, 2000) });
+      throw error;
+    } finally {
+      metrics.publishStoredMetrics();
+    }
   };
 }
 
 /** The Lambda entry point. */
-export const handler = makeExecutorHandler(awsExecutorDeps());
+export const handler = makeLambdaHandler();

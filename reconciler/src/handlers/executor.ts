@@ -14,7 +14,7 @@ import { clusterOfMasterSecret, resolveTarget } from '../execute/config.js';
 import { executeBatch } from '../execute/executor.js';
 import { actionProblems } from '../execute/validate.js';
 import { inspect } from '../inspect/inspect.js';
-import type { BatchResult, ExecutorBatch, ExecutorOptions } from '../model/batch.js';
+import type { ActionResult, BatchResult, ExecutorBatch, ExecutorOptions } from '../model/batch.js';
 import { refusedGrants } from '../model/privilege-policy.js';
 import { isProtected } from '../model/protected.js';
 import { displayAccount, ownerOf, type Action, type ActualState, type ClusterSpec, type ObjectRef } from '../model/types.js';
@@ -63,6 +63,9 @@ export interface ExecutorHandlerDeps {
   options?: Partial<ExecutorOptions>;
   /** A seed payload names no cluster: with several served, this one (else the one whose master secret it names). */
   seedCluster?: string;
+  /** Told of each action as it ends, and of each batch (logs and metrics; neither holds a password). */
+  onAction?: (cluster: ClusterSpec, result: ActionResult) => void;
+  onBatch?: (cluster: ClusterSpec, result: BatchResult, durationMs: number) => void;
 }
 
 function schemaMessage(errors: ErrorObject[]): string {
@@ -81,10 +84,14 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps) {
     }
   }
 
-  function runBatch(cluster: ClusterSpec, actions: Action[], id?: string, options?: Partial<ExecutorOptions>): Promise<BatchResult> {
-    return withAdmin(cluster, ({ db, connectAs, adminUsers }, secrets) =>
-      executeBatch({ id, target: cluster, actions, options: { ...deps.options, ...options } }, { db, secrets, connectAs, adminUsers }),
+  async function runBatch(cluster: ClusterSpec, actions: Action[], id?: string, options?: Partial<ExecutorOptions>): Promise<BatchResult> {
+    const started = Date.now();
+    const progress = deps.onAction && ((r: ActionResult) => deps.onAction!(cluster, r));
+    const result = await withAdmin(cluster, ({ db, connectAs, adminUsers }, secrets) =>
+      executeBatch({ id, target: cluster, actions, options: { ...deps.options, ...options } }, { db, secrets, connectAs, adminUsers, progress }),
     );
+    deps.onBatch?.(cluster, result, Date.now() - started);
+    return result;
   }
 
   async function handler(event: ExecutorEvent): Promise<BatchResult | ActualState> {

@@ -48,6 +48,8 @@ export interface ActionResult {
   status: 'ok' | 'failed' | 'refused' | 'not run';
   message: string;
   warnings?: string[];
+  /** How long the action took, for logs and metrics. */
+  durationMs?: number;
 }
 
 /** The outcome of a batch. */
