@@ -21,7 +21,9 @@ export async function bundle(entry, outfile) {
     target: 'node24',
     format: 'esm',
     // mysql2 and the AWS SDK still call require() for Node built-ins inside an ES module bundle.
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
     // We only ever decode UTF-8: keep iconv-lite's code tables out of the bundle.
     alias: { 'iconv-lite': join(root, 'scripts/iconv-utf8-only.cjs') },
     legalComments: 'none',

@@ -5,10 +5,15 @@
 'use strict';
 
 function unsupported(encoding) {
-  return new Error(`dbusers bundles only UTF-8 and CESU-8 decoding; the server sent ${encoding}: connect with charset utf8mb4`);
+  return new Error(
+    `dbusers bundles only UTF-8 and CESU-8 decoding; the server sent ${encoding}: connect with charset utf8mb4`,
+  );
 }
 
-const isCesu8 = (encoding) => String(encoding).toLowerCase().replace(/[^a-z0-9]/g, '') === 'cesu8';
+const isCesu8 = (encoding) =>
+  String(encoding)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '') === 'cesu8';
 
 /** CESU-8 is UTF-8 with each UTF-16 surrogate encoded on its own (3 bytes). */
 function decodeCesu8(buffer) {
@@ -16,10 +21,19 @@ function decodeCesu8(buffer) {
   let out = '';
   for (let i = 0; i < buffer.length; ) {
     const b = buffer[i];
-    if (b < 0x80) { out += String.fromCharCode(b); i += 1; }
-    else if (b >> 5 === 0x6) { out += String.fromCharCode(((b & 0x1f) << 6) | (buffer[i + 1] & 0x3f)); i += 2; }
-    else if (b >> 4 === 0xe) { out += String.fromCharCode(((b & 0x0f) << 12) | ((buffer[i + 1] & 0x3f) << 6) | (buffer[i + 2] & 0x3f)); i += 3; }
-    else { out += buffer.subarray(i, i + 4).toString('utf8'); i += 4; }
+    if (b < 0x80) {
+      out += String.fromCharCode(b);
+      i += 1;
+    } else if (b >> 5 === 0x6) {
+      out += String.fromCharCode(((b & 0x1f) << 6) | (buffer[i + 1] & 0x3f));
+      i += 2;
+    } else if (b >> 4 === 0xe) {
+      out += String.fromCharCode(((b & 0x0f) << 12) | ((buffer[i + 1] & 0x3f) << 6) | (buffer[i + 2] & 0x3f));
+      i += 3;
+    } else {
+      out += buffer.subarray(i, i + 4).toString('utf8');
+      i += 4;
+    }
   }
   return out;
 }

@@ -33,9 +33,18 @@ export async function connect(options: IamConnectOptions): Promise<mysql.Connect
   const port = options.port ?? 3306;
   let token: string;
   try {
-    token = await iamAuthToken({ hostname: options.hostname, port, username: options.username, region: options.region, credentials: options.credentials });
+    token = await iamAuthToken({
+      hostname: options.hostname,
+      port,
+      username: options.username,
+      region: options.region,
+      credentials: options.credentials,
+    });
   } catch (cause) {
-    throw new IamConnectError(`IAM token for ${options.username}@${options.hostname}: ${(cause as Error).message}`, { cause });
+    throw new IamConnectError(
+      `IAM token for ${options.username}@${options.hostname}: ${(cause as Error).message}`,
+      { cause },
+    );
   }
   try {
     return await mysql.createConnection({
@@ -49,6 +58,9 @@ export async function connect(options: IamConnectOptions): Promise<mysql.Connect
       authPlugins: { mysql_clear_password: () => () => Buffer.from(`${token}\0`) },
     });
   } catch (cause) {
-    throw new IamConnectError(`connect to ${options.hostname}:${port} as ${options.username} with an IAM token: ${(cause as Error).message}`, { cause });
+    throw new IamConnectError(
+      `connect to ${options.hostname}:${port} as ${options.username} with an IAM token: ${(cause as Error).message}`,
+      { cause },
+    );
   }
 }

@@ -47,7 +47,10 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   const files = await deps.source.readTree(options.revision);
   const { targets, diagnostics } = loadDesired(files);
   if (diagnostics.length > 0) {
-    await deps.events.publish({ type: 'Validation Failed', detail: { revision: options.revision, diagnostics } });
+    await deps.events.publish({
+      type: 'Validation Failed',
+      detail: { revision: options.revision, diagnostics },
+    });
     return { status: 'invalid', diagnostics, files, plans: [], results: [] };
   }
 
@@ -64,9 +67,12 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   const changed = planned.filter((p) => hasChanges(p.plan));
 
   if (options.mode === 'drift') {
-    for (const { plan: p } of changed) await deps.events.publish({ type: 'Drift Detected', detail: { revision: options.revision, plan: p } });
+    for (const { plan: p } of changed)
+      await deps.events.publish({ type: 'Drift Detected', detail: { revision: options.revision, plan: p } });
   }
-  const toApply = changed.filter(({ target }) => options.mode === 'apply' || (options.mode === 'drift' && target.cluster.remediateDrift));
+  const toApply = changed.filter(
+    ({ target }) => options.mode === 'apply' || (options.mode === 'drift' && target.cluster.remediateDrift),
+  );
   if (toApply.length === 0) {
     await deps.events.publish({ type: 'Plan Computed', detail: { revision: options.revision, plans } });
     return { status: changed.length > 0 ? 'changes' : 'in sync', diagnostics, files, plans, results: [] };
@@ -76,19 +82,24 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   }
 
   const results: BatchResult[] = [];
-  for (const { target, plan: p } of toApply) results.push(await deps.dispatcher.dispatch({ target: target.cluster, actions: p.actions }));
+  for (const { target, plan: p } of toApply)
+    results.push(await deps.dispatcher.dispatch({ target: target.cluster, actions: p.actions }));
   const ok = results.every((r) => r.ok);
-  await deps.events.publish({ type: ok ? 'Apply Succeeded' : 'Apply Failed', detail: { revision: options.revision, plans: toApply.map((p) => p.plan), results } });
+  await deps.events.publish({
+    type: ok ? 'Apply Succeeded' : 'Apply Failed',
+    detail: { revision: options.revision, plans: toApply.map((p) => p.plan), results },
+  });
   return { status: ok ? 'applied' : 'failed', diagnostics, files, plans, results };
 }
 
 /** Every table and routine the declarations of a target name, once each. */
 function namedObjects(target: DesiredTarget): ObjectRef[] {
   const byName = new Map<string, ObjectRef>();
-  for (const a of target.accounts) for (const g of a.grants) {
-    const o = objectOf(g);
-    if (o) byName.set(describeObject(o), o);
-  }
+  for (const a of target.accounts)
+    for (const g of a.grants) {
+      const o = objectOf(g);
+      if (o) byName.set(describeObject(o), o);
+    }
   return [...byName.values()];
 }
 
@@ -103,13 +114,19 @@ function checkSelection(targets: readonly DesiredTarget[], options: ReconcileOpt
   for (const only of options.only ?? []) {
     if (names.includes(only)) continue;
     const guess = closest(only, names);
-    throw new SelectionError(`--cluster ${only}: no such cluster${guess ? `; did you mean ${guess}?` : ''} (declared: ${targets.map((t) => `${t.cluster.alias}/${t.cluster.name}`).join(', ')})`);
+    throw new SelectionError(
+      `--cluster ${only}: no such cluster${guess ? `; did you mean ${guess}?` : ''} (declared: ${targets.map((t) => `${t.cluster.alias}/${t.cluster.name}`).join(', ')})`,
+    );
   }
-  const users = targets.filter((t) => isSelected(t, options.only)).flatMap((t) => t.accounts.filter((a) => a.auth === 'password').map(accountKey));
+  const users = targets
+    .filter((t) => isSelected(t, options.only))
+    .flatMap((t) => t.accounts.filter((a) => a.auth === 'password').map(accountKey));
   for (const reset of options.planOptions.resetRequested ?? []) {
     if (users.includes(reset)) continue;
     const guess = closest(reset, users);
-    throw new SelectionError(`--reset ${reset}: no declared password user is named so${guess ? `; did you mean ${guess}?` : ''} (write user@host)`);
+    throw new SelectionError(
+      `--reset ${reset}: no declared password user is named so${guess ? `; did you mean ${guess}?` : ''} (write user@host)`,
+    );
   }
 }
 

@@ -21,7 +21,14 @@ import { executeBatch } from '../../reconciler/src/execute/executor.js';
 import { inspect, SERVER_QUERY } from '../../reconciler/src/inspect/inspect.js';
 import { ownerOf, type Action, type DesiredAccount, type Grant } from '../../reconciler/src/model/types.js';
 import { plan } from '../../reconciler/src/plan/plan.js';
-import { REGISTRY_QUERY, REGISTRY_TABLE, SEAL_QUERY, ensureRegistry, registryMac, sealRegistry } from '../../reconciler/src/registry/registry.js';
+import {
+  REGISTRY_QUERY,
+  REGISTRY_TABLE,
+  SEAL_QUERY,
+  ensureRegistry,
+  registryMac,
+  sealRegistry,
+} from '../../reconciler/src/registry/registry.js';
 import { quoteString } from '../../reconciler/src/sql/escape.js';
 import { ordersCluster } from '../support/fixtures.js';
 
@@ -64,7 +71,9 @@ async function seed(db: Database, from: number, to: number, key: string): Promis
     return `('${record.user}', '%', 'user', NULL, '${owner}', '${registryMac(key, record)}')`;
   });
   for (let k = 0; k < rows.length; k += 1000) {
-    await db.query(`INSERT INTO ${REGISTRY_TABLE} (user, host, kind, secret_name, owner, mac) VALUES ${rows.slice(k, k + 1000).join(', ')}`);
+    await db.query(
+      `INSERT INTO ${REGISTRY_TABLE} (user, host, kind, secret_name, owner, mac) VALUES ${rows.slice(k, k + 1000).join(', ')}`,
+    );
   }
   await sealRegistry(db, key);
 }
@@ -76,7 +85,9 @@ async function main(): Promise<void> {
   const db = await connect(spec);
   const rows: string[][] = [];
   try {
-    const [{ version }] = (await db.query<{ version: string }>('SELECT VERSION() AS version')) as [{ version: string }];
+    const [{ version }] = (await db.query<{ version: string }>('SELECT VERSION() AS version')) as [
+      { version: string },
+    ];
     const dialect = dialectForVersion(version);
     let seeded = 0;
     const store = new FileSecretStore(join(dir, 'secrets'));
@@ -85,7 +96,16 @@ async function main(): Promise<void> {
       await seed(db, seeded, n, key);
       seeded = n;
       const desired: DesiredAccount[] = Array.from({ length: n }, (_, i) => ({
-        kind: 'user', user: `u${i}`, host: '%', cluster: 'orders', auth: 'none', grants: grantsOf(i), roles: [], adopt: false, iamPrincipals: [], source: 'bench',
+        kind: 'user',
+        user: `u${i}`,
+        host: '%',
+        cluster: 'orders',
+        auth: 'none',
+        grants: grantsOf(i),
+        roles: [],
+        adopt: false,
+        iamPrincipals: [],
+        source: 'bench',
       }));
       // The raw bulk read: exactly the SQL inspect sends, with no processing of the rows.
       const raw = await time(async () => {
@@ -99,20 +119,44 @@ async function main(): Promise<void> {
         const actual = await inspect(db, { cluster: 'orders', engine: 'mariadb', secrets: store });
         changes = plan({ cluster: ordersCluster, accounts: desired }, actual, { now: 0 }).actions.length;
       });
-      if (changes !== 0) throw new Error(`bench: expected an empty plan over ${n} seeded accounts, got ${changes} actions`);
+      if (changes !== 0)
+        throw new Error(`bench: expected an empty plan over ${n} seeded accounts, got ${changes} actions`);
       const showGrants = await time(async () => {
-        const accounts = await db.query<{ User: string; Host: string }>('SELECT User, Host FROM mysql.global_priv');
-        for (const a of accounts) await db.query(`SHOW GRANTS FOR ${quoteString(a.User)}@${quoteString(a.Host)}`).catch(() => undefined);
+        const accounts = await db.query<{ User: string; Host: string }>(
+          'SELECT User, Host FROM mysql.global_priv',
+        );
+        for (const a of accounts)
+          await db
+            .query(`SHOW GRANTS FOR ${quoteString(a.User)}@${quoteString(a.Host)}`)
+            .catch(() => undefined);
       });
-      rows.push([`inspect + plan, ${n} accounts`, `${raw.toFixed(0)} ms raw bulk read`, `${ours.toFixed(0)} ms`, `${(ours / raw).toFixed(2)}×`, `SHOW GRANTS per account: ${showGrants.toFixed(0)} ms (${(showGrants / ours).toFixed(1)}× ours)`]);
+      rows.push([
+        `inspect + plan, ${n} accounts`,
+        `${raw.toFixed(0)} ms raw bulk read`,
+        `${ours.toFixed(0)} ms`,
+        `${(ours / raw).toFixed(2)}×`,
+        `SHOW GRANTS per account: ${showGrants.toFixed(0)} ms (${(showGrants / ours).toFixed(1)}× ours)`,
+      ]);
     }
 
     // Apply: N new users, each a CREATE USER and two GRANTs (the statements the raw client runs too).
     const actions: Action[] = Array.from({ length: applySize }, (_, i) => ({
-      kind: 'create_user', user: `a${i}`, host: '%', auth: 'password', adopt: false, secretName: `bench-a${i}`, grants: grantsOf(i), roles: [], reason: 'missing',
+      kind: 'create_user',
+      user: `a${i}`,
+      host: '%',
+      auth: 'password',
+      adopt: false,
+      secretName: `bench-a${i}`,
+      grants: grantsOf(i),
+      roles: [],
+      reason: 'missing',
     }));
     const sql = Array.from({ length: applySize }, (_, i) =>
-      [`CREATE USER 'r${i}'@'%' IDENTIFIED BY 'Pw${i}xxxxxxxxxxxxxxxxxxxxxxxxxxxxx';`, `GRANT SELECT ON \`db${i % 50}\`.* TO 'r${i}'@'%';`, `GRANT SELECT ON bench.t TO 'r${i}'@'%';`].join('\n'),
+      [
+        `CREATE USER 'r${i}'@'%' IDENTIFIED BY 'Pw${i}xxxxxxxxxxxxxxxxxxxxxxxxxxxxx';`,
+        `GRANT SELECT ON \`db${i % 50}\`.* TO 'r${i}'@'%';`,
+        `GRANT SELECT ON bench.t TO 'r${i}'@'%';`,
+      ].join('\n'),
     ).join('\n');
     const rawStart = performance.now();
     execFileSync('mariadb', ['-uroot', '-h127.0.0.1', `-P${spec.port}`], { input: sql });
@@ -123,8 +167,17 @@ async function main(): Promise<void> {
       { db, secrets: store, connectAs: (user, password) => connect({ ...spec, user, password }) },
     );
     const ourApply = performance.now() - start;
-    if (!result.ok) throw new Error(`bench: apply failed: ${JSON.stringify(result.results.find((r) => r.status !== 'ok'))}`);
-    rows.push([`apply ${applySize} new users`, `${rawApply.toFixed(0)} ms same SQL piped to mariadb`, `${ourApply.toFixed(0)} ms`, `${(ourApply / rawApply).toFixed(2)}×`, 'each with a secret (pending → create → promote) and an ownership record']);
+    if (!result.ok)
+      throw new Error(
+        `bench: apply failed: ${JSON.stringify(result.results.find((r) => r.status !== 'ok'))}`,
+      );
+    rows.push([
+      `apply ${applySize} new users`,
+      `${rawApply.toFixed(0)} ms same SQL piped to mariadb`,
+      `${ourApply.toFixed(0)} ms`,
+      `${(ourApply / rawApply).toFixed(2)}×`,
+      'each with a secret (pending → create → promote) and an ownership record',
+    ]);
   } finally {
     await db.close();
     await server.stop();
@@ -133,7 +186,9 @@ async function main(): Promise<void> {
   const header = ['what', 'baseline', 'dbusers', 'ratio', 'note'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log([line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n'));
+  console.log(
+    [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n'),
+  );
 }
 
 await main();

@@ -5,7 +5,12 @@
  * password appears in any of them.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { DescribeAutomationExecutionsCommand, GetAutomationExecutionCommand, SSMClient, StartAutomationExecutionCommand } from '@aws-sdk/client-ssm';
+import {
+  DescribeAutomationExecutionsCommand,
+  GetAutomationExecutionCommand,
+  SSMClient,
+  StartAutomationExecutionCommand,
+} from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -29,12 +34,27 @@ const events: unknown[] = [];
 beforeAll(async () => {
   server = await startTestServer();
   const admin = await server.admin();
-  for (const sql of ['CREATE DATABASE orders', 'CREATE DATABASE audit', 'CREATE TABLE orders.invoices (id INT)', 'CREATE TABLE audit.events (id INT)']) await admin.query(sql);
+  for (const sql of [
+    'CREATE DATABASE orders',
+    'CREATE DATABASE audit',
+    'CREATE TABLE orders.invoices (id INT)',
+    'CREATE TABLE audit.events (id INT)',
+  ])
+    await admin.query(sql);
   await admin.close();
-  sm.seed('arn:aws:secretsmanager:eu-west-1:111122223333:secret:orders-master', { username: 'root', password: '' });
-  const clusters = loadDesired(new Map([['users/payments-prod.yaml', readFileSync('users/payments-prod.yaml', 'utf8')]])).targets.map((t) => t.cluster);
+  sm.seed('arn:aws:secretsmanager:eu-west-1:111122223333:secret:orders-master', {
+    username: 'root',
+    password: '',
+  });
+  const clusters = loadDesired(
+    new Map([['users/payments-prod.yaml', readFileSync('users/payments-prod.yaml', 'utf8')]]),
+  ).targets.map((t) => t.cluster);
   const executor = makeExecutorHandler({
-    ...awsExecutorDeps({ secretsClient: sm.client, connect: (spec) => connect({ ...spec, host: server.spec.host, port: server.spec.port }), env: { DBUSERS_CLUSTERS: JSON.stringify(clusters) } }),
+    ...awsExecutorDeps({
+      secretsClient: sm.client,
+      connect: (spec) => connect({ ...spec, host: server.spec.host, port: server.spec.port }),
+      env: { DBUSERS_CLUSTERS: JSON.stringify(clusters) },
+    }),
     options: { iamFallback: 'lock' },
   });
   const executions = new Map<string, { status: string; payload: string }>();
@@ -53,17 +73,34 @@ beforeAll(async () => {
       const result = await executor({ pieces: input.Parameters.Batch } as never);
       executions.set(id, { status: 'Success', payload: JSON.stringify(result) });
     } catch (error) {
-      executions.set(id, { status: 'Failed', payload: JSON.stringify({ errorType: (error as Error).name, errorMessage: (error as Error).message }) });
+      executions.set(id, {
+        status: 'Failed',
+        payload: JSON.stringify({ errorType: (error as Error).name, errorMessage: (error as Error).message }),
+      });
     }
     return { AutomationExecutionId: id };
   });
-  ssmMock.on(DescribeAutomationExecutionsCommand).callsFake((input) => ({ AutomationExecutionMetadataList: [{ AutomationExecutionId: `${input.Filters[0].Values[0]}-child` }] }));
+  ssmMock.on(DescribeAutomationExecutionsCommand).callsFake((input) => ({
+    AutomationExecutionMetadataList: [{ AutomationExecutionId: `${input.Filters[0].Values[0]}-child` }],
+  }));
   ssmMock.on(GetAutomationExecutionCommand).callsFake((input) => {
     const e = executions.get(input.AutomationExecutionId.replace(/-child$/, ''))!;
     seen.push(e.payload);
     return e.status === 'Success'
-      ? { AutomationExecution: { AutomationExecutionId: input.AutomationExecutionId, AutomationExecutionStatus: 'Success', Outputs: { 'invokeBatch.Payload': [e.payload] } } }
-      : { AutomationExecution: { AutomationExecutionId: input.AutomationExecutionId, AutomationExecutionStatus: 'Failed', StepExecutions: [{ StepName: 'invokeBatch', Outputs: { Payload: [e.payload] } }] } };
+      ? {
+          AutomationExecution: {
+            AutomationExecutionId: input.AutomationExecutionId,
+            AutomationExecutionStatus: 'Success',
+            Outputs: { 'invokeBatch.Payload': [e.payload] },
+          },
+        }
+      : {
+          AutomationExecution: {
+            AutomationExecutionId: input.AutomationExecutionId,
+            AutomationExecutionStatus: 'Failed',
+            StepExecutions: [{ StepName: 'invokeBatch', Outputs: { Payload: [e.payload] } }],
+          },
+        };
   });
 });
 
@@ -78,7 +115,14 @@ async function run(mode: 'plan' | 'apply', yaml = readFileSync('users/payments-p
   return reconcile(
     {
       source: new MemorySource({ 'users/payments-prod.yaml': yaml }),
-      dispatcher: new SsmDispatcher({ ssm: new SSMClient({}), documentName: 'dbusers-executor', lambdaFunctionName: 'dbusers-executor', revision: 'c0ffee', targetClients: () => ({ ssm: new SSMClient({}), lambda: new LambdaClient({}) }), poll: { initialMs: 1, maxMs: 1, deadlineMs: 100 } }),
+      dispatcher: new SsmDispatcher({
+        ssm: new SSMClient({}),
+        documentName: 'dbusers-executor',
+        lambdaFunctionName: 'dbusers-executor',
+        revision: 'c0ffee',
+        targetClients: () => ({ ssm: new SSMClient({}), lambda: new LambdaClient({}) }),
+        poll: { initialMs: 1, maxMs: 1, deadlineMs: 100 },
+      }),
       events: { publish: async (e) => void events.push(e) },
     },
     { mode, policy: 'sync', planOptions: { now: Math.floor(Date.now() / 1000) }, revision: 'c0ffee' },
@@ -92,7 +136,11 @@ describe('the AWS loop', () => {
     const applied = await run('apply');
     expect(applied.status).toBe('applied');
     expect((await run('plan')).status).toBe('in sync');
-    const secret = JSON.parse([...sm.secrets.get('rds-orders-audit_rw-secret')!.versions.values()].find((v) => v.stages.includes('AWSCURRENT'))!.value);
+    const secret = JSON.parse(
+      [...sm.secrets.get('rds-orders-audit_rw-secret')!.versions.values()].find((v) =>
+        v.stages.includes('AWSCURRENT'),
+      )!.value,
+    );
     const db = await loginAs(server, 'audit_rw', secret.password);
     expect(await allowed(db, 'INSERT INTO audit.events VALUES (1)')).toBe(true);
     expect(await allowed(db, 'INSERT INTO orders.invoices VALUES (1)')).toBe(false);
@@ -102,16 +150,44 @@ describe('the AWS loop', () => {
 
   it('rotates on request and deletes on removal, through the same path', async () => {
     const plan = await reconcile(
-      { source: new MemorySource({ 'users/payments-prod.yaml': readFileSync('users/payments-prod.yaml', 'utf8') }), dispatcher: new SsmDispatcher({ ssm: new SSMClient({}), documentName: 'd', lambdaFunctionName: 'dbusers-executor', revision: 'c0ffee2', targetClients: () => ({ ssm: new SSMClient({}), lambda: new LambdaClient({}) }), poll: { initialMs: 1, maxMs: 1, deadlineMs: 100 } }), events: { publish: async (e) => void events.push(e) } },
-      { mode: 'apply', policy: 'sync', planOptions: { now: 0, resetRequested: ['audit_rw@%'] }, revision: 'c0ffee2' },
+      {
+        source: new MemorySource({
+          'users/payments-prod.yaml': readFileSync('users/payments-prod.yaml', 'utf8'),
+        }),
+        dispatcher: new SsmDispatcher({
+          ssm: new SSMClient({}),
+          documentName: 'd',
+          lambdaFunctionName: 'dbusers-executor',
+          revision: 'c0ffee2',
+          targetClients: () => ({ ssm: new SSMClient({}), lambda: new LambdaClient({}) }),
+          poll: { initialMs: 1, maxMs: 1, deadlineMs: 100 },
+        }),
+        events: { publish: async (e) => void events.push(e) },
+      },
+      {
+        mode: 'apply',
+        policy: 'sync',
+        planOptions: { now: 0, resetRequested: ['audit_rw@%'] },
+        revision: 'c0ffee2',
+      },
     );
-    expect(plan.results[0]!.results).toEqual([expect.objectContaining({ kind: 'reset_password', status: 'ok' })]);
-    const removed = await run('apply', readFileSync('users/payments-prod.yaml', 'utf8').replace(/  - name: app_iam[\s\S]*$/, ''));
-    expect(removed.results[0]!.results).toEqual([expect.objectContaining({ kind: 'delete_user', user: 'app_iam', status: 'ok' })]);
+    expect(plan.results[0]!.results).toEqual([
+      expect.objectContaining({ kind: 'reset_password', status: 'ok' }),
+    ]);
+    const removed = await run(
+      'apply',
+      readFileSync('users/payments-prod.yaml', 'utf8').replace(/ {2}- name: app_iam[\s\S]*$/, ''),
+    );
+    expect(removed.results[0]!.results).toEqual([
+      expect.objectContaining({ kind: 'delete_user', user: 'app_iam', status: 'ok' }),
+    ]);
   });
 
   it('never lets a password out: not in SSM parameters, Lambda payloads, results, events or logs', () => {
-    const passwords = [...sm.secrets.values()].filter((s) => s.name !== REGISTRY_KEY_SECRET).flatMap((s) => [...s.versions.values()].map((v) => String(JSON.parse(v.value).password))).filter((p) => p.length > 8);
+    const passwords = [...sm.secrets.values()]
+      .filter((s) => s.name !== REGISTRY_KEY_SECRET)
+      .flatMap((s) => [...s.versions.values()].map((v) => String(JSON.parse(v.value).password)))
+      .filter((p) => p.length > 8);
     expect(passwords.length).toBeGreaterThanOrEqual(2);
     const everything = [...seen, JSON.stringify(events)].join('\n');
     expect(everything.length).toBeGreaterThan(1000);

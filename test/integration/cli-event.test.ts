@@ -25,7 +25,12 @@ function payload(name: string, event: unknown): string {
 beforeAll(async () => {
   server = await startTestServer();
   admin = await server.admin();
-  for (const sql of ['CREATE DATABASE orders', 'CREATE DATABASE audit', 'CREATE TABLE orders.t (id INT)', "CREATE USER 'by_hand'@'%' IDENTIFIED BY 'x'"]) {
+  for (const sql of [
+    'CREATE DATABASE orders',
+    'CREATE DATABASE audit',
+    'CREATE TABLE orders.t (id INT)',
+    "CREATE USER 'by_hand'@'%' IDENTIFIED BY 'x'",
+  ]) {
     await admin.query(sql);
   }
   work = tempDir();
@@ -42,11 +47,21 @@ afterAll(async () => {
 
 describe('dbusers event', () => {
   it('replays a seed create_user: the user logs in with the seed-named secret and reads its database', async () => {
-    const file = payload('seed', { username: 'seed_app', role: 'readonly', rds_secret_name: 'orders-master', db_name: 'orders', action: 'create_user' });
+    const file = payload('seed', {
+      username: 'seed_app',
+      role: 'readonly',
+      rds_secret_name: 'orders-master',
+      db_name: 'orders',
+      action: 'create_user',
+    });
     const r = await cli('event', file, join(work, 'users'));
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ cluster: 'orders', ok: true, results: [{ kind: 'create_user', user: 'seed_app', status: 'ok' }] });
+    expect(JSON.parse(r.out)).toMatchObject({
+      cluster: 'orders',
+      ok: true,
+      results: [{ kind: 'create_user', user: 'seed_app', status: 'ok' }],
+    });
     const secret = await secrets().getValue('rds-orders-seed_app-secret', 'AWSCURRENT');
     const db = await loginAs(server, 'seed_app', secret!.password);
     expect(await allowed(db, 'SELECT * FROM orders.t')).toBe(true);
@@ -59,24 +74,65 @@ describe('dbusers event', () => {
     const yaml = (await import('node:fs')).readFileSync('users/payments-prod.yaml', 'utf8');
     expect(yaml).toContain('orders.cluster-abc.eu-west-1.rds.amazonaws.com');
     const target = {
-      name: 'orders', account: '111122223333', region: 'eu-west-1', engine: 'aurora-mysql', endpoint: 'orders.cluster-abc.eu-west-1.rds.amazonaws.com',
-      port: 3306, masterSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:orders-master', databases: ['orders', 'audit'],
+      name: 'orders',
+      account: '111122223333',
+      region: 'eu-west-1',
+      engine: 'aurora-mysql',
+      endpoint: 'orders.cluster-abc.eu-west-1.rds.amazonaws.com',
+      port: 3306,
+      masterSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:orders-master',
+      databases: ['orders', 'audit'],
     };
-    const action = { kind: 'create_user', user: 'batch_app', host: '%', auth: 'password', adopt: false, secretName: 'rds-orders-batch_app-secret', grants: [{ level: 'database', database: 'audit', privilege: 'SELECT' }], roles: [], reason: 'missing' };
-    const r = await cli('event', payload('batch', { action: 'batch', target, actions: [action] }), join(work, 'users'));
+    const action = {
+      kind: 'create_user',
+      user: 'batch_app',
+      host: '%',
+      auth: 'password',
+      adopt: false,
+      secretName: 'rds-orders-batch_app-secret',
+      grants: [{ level: 'database', database: 'audit', privilege: 'SELECT' }],
+      roles: [],
+      reason: 'missing',
+    };
+    const r = await cli(
+      'event',
+      payload('batch', { action: 'batch', target, actions: [action] }),
+      join(work, 'users'),
+    );
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).results).toEqual([expect.objectContaining({ user: 'batch_app', status: 'ok' })]);
   });
 
   it('exits 1 and changes nothing for a batch that drops an account dbusers did not create', async () => {
     const target = {
-      name: 'orders', account: '111122223333', region: 'eu-west-1', engine: 'aurora-mysql', endpoint: 'orders.cluster-abc.eu-west-1.rds.amazonaws.com',
-      port: 3306, masterSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:orders-master', databases: ['orders', 'audit'],
+      name: 'orders',
+      account: '111122223333',
+      region: 'eu-west-1',
+      engine: 'aurora-mysql',
+      endpoint: 'orders.cluster-abc.eu-west-1.rds.amazonaws.com',
+      port: 3306,
+      masterSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:orders-master',
+      databases: ['orders', 'audit'],
     };
-    const r = await cli('event', payload('hostile', { action: 'batch', target, actions: [{ kind: 'delete_user', user: 'by_hand', host: '%', reason: 'x' }] }), join(work, 'users'));
+    const r = await cli(
+      'event',
+      payload('hostile', {
+        action: 'batch',
+        target,
+        actions: [{ kind: 'delete_user', user: 'by_hand', host: '%', reason: 'x' }],
+      }),
+      join(work, 'users'),
+    );
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.out).results).toEqual([expect.objectContaining({ status: 'refused', message: expect.stringMatching(/not an account dbusers manages/) })]);
-    const [row] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'by_hand'");
+    expect(JSON.parse(r.out).results).toEqual([
+      expect.objectContaining({
+        status: 'refused',
+        message: expect.stringMatching(/not an account dbusers manages/),
+      }),
+    ]);
+    const [row] = await admin.query<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'by_hand'",
+    );
     expect(Number(row!.n)).toBe(1);
   });
 
@@ -85,9 +141,27 @@ describe('dbusers event', () => {
     const broken = await cli('event', join(work, 'broken.json'), join(work, 'users'));
     expect(broken.code).toBe(1);
     expect(broken.err).toMatch(/^dbusers: event: .*broken\.json: /);
-    const elsewhere = await cli('event', payload('elsewhere', { action: 'inspect', target: { name: 'orders', account: '111122223333', region: 'eu-west-1', engine: 'aurora-mysql', endpoint: 'evil.example.com', port: 3306, masterSecretArn: 'x', databases: [] } }), join(work, 'users'));
+    const elsewhere = await cli(
+      'event',
+      payload('elsewhere', {
+        action: 'inspect',
+        target: {
+          name: 'orders',
+          account: '111122223333',
+          region: 'eu-west-1',
+          engine: 'aurora-mysql',
+          endpoint: 'evil.example.com',
+          port: 3306,
+          masterSecretArn: 'x',
+          databases: [],
+        },
+      }),
+      join(work, 'users'),
+    );
     expect(elsewhere.code).toBe(1);
-    expect(elsewhere.err).toMatch(/disagrees with this executor's configuration: endpoint "evil.example.com"/);
+    expect(elsewhere.err).toMatch(
+      /disagrees with this executor's configuration: endpoint "evil.example.com"/,
+    );
     expect(elsewhere.err).not.toMatch(/\n {4}at /);
   });
 });

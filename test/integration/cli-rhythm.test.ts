@@ -17,7 +17,6 @@ let work: string;
 const usersDir = () => join(work, 'users');
 const secrets = () => new FileSecretStore(join(work, 'state', 'secrets', '111122223333'));
 
-
 async function passwordOf(secretName: string): Promise<string> {
   const value = await secrets().getValue(secretName, 'AWSCURRENT');
   if (!value) throw new Error(`no current value in ${secretName}`);
@@ -25,7 +24,9 @@ async function passwordOf(secretName: string): Promise<string> {
 }
 
 async function accounts(): Promise<string[]> {
-  const rows = await admin.query<{ a: string }>("SELECT CONCAT(User, '@', Host) AS a FROM mysql.global_priv ORDER BY 1");
+  const rows = await admin.query<{ a: string }>(
+    "SELECT CONCAT(User, '@', Host) AS a FROM mysql.global_priv ORDER BY 1",
+  );
   return rows.map((r) => r.a);
 }
 
@@ -33,10 +34,15 @@ beforeAll(async () => {
   server = await startTestServer();
   admin = await server.admin();
   for (const sql of [
-    'CREATE DATABASE orders', 'CREATE DATABASE audit', 'CREATE TABLE orders.invoices (id INT PRIMARY KEY, total INT)',
-    'CREATE TABLE orders.customers (id INT PRIMARY KEY)', 'CREATE TABLE audit.events (id INT PRIMARY KEY)',
-    "CREATE USER 'handmade'@'%' IDENTIFIED BY 'by-hand-1'", "GRANT SELECT ON orders.* TO 'handmade'@'%'",
-  ]) await admin.query(sql);
+    'CREATE DATABASE orders',
+    'CREATE DATABASE audit',
+    'CREATE TABLE orders.invoices (id INT PRIMARY KEY, total INT)',
+    'CREATE TABLE orders.customers (id INT PRIMARY KEY)',
+    'CREATE TABLE audit.events (id INT PRIMARY KEY)',
+    "CREATE USER 'handmade'@'%' IDENTIFIED BY 'by-hand-1'",
+    "GRANT SELECT ON orders.* TO 'handmade'@'%'",
+  ])
+    await admin.query(sql);
   work = tempDir();
   mkdirSync(usersDir());
   copyFileSync('users/payments-prod.yaml', join(usersDir(), 'payments-prod.yaml'));
@@ -112,13 +118,15 @@ describe('dbusers CLI on the DESIGN §3 example', () => {
     await handmade.close();
     const grants = await admin.query("SHOW GRANTS FOR 'handmade'@'%'");
     expect(grants.map((g) => Object.values(g)[0])).toContain('GRANT SELECT ON `orders`.* TO `handmade`@`%`');
-    expect(await accounts()).toEqual(expect.arrayContaining(['handmade@%', 'root@localhost', 'mariadb.sys@localhost']));
+    expect(await accounts()).toEqual(
+      expect.arrayContaining(['handmade@%', 'root@localhost', 'mariadb.sys@localhost']),
+    );
   });
 
   it('deletes a user removed from the YAML, schedules its secret for deletion, and keeps the rest', async () => {
     const file = join(usersDir(), 'payments-prod.yaml');
     const text = readFileSync(file, 'utf8');
-    writeFileSync(file, text.replace(/  - name: app_iam[\s\S]*$/, ''));
+    writeFileSync(file, text.replace(/ {2}- name: app_iam[\s\S]*$/, ''));
     const plan = await cli('plan', usersDir());
     expect(plan.out).toContain("- delete user 'app_iam'@'%'");
     expect((await cli('apply', usersDir(), '--yes')).code).toBe(0);
@@ -155,26 +163,45 @@ describe('dbusers CLI on the DESIGN §3 example', () => {
     await admin.query("GRANT SELECT, INSERT ON orders.invoices TO 'legacy'@'10.0.%'");
     const r = await cli('import', usersDir(), '--cluster', 'orders');
     expect(r.code).toBe(0);
-    const imported = r.out.replace(/alias: payments-prod/, 'alias: legacy-import').replace(/account: "111122223333"/, 'account: "999988887777"');
+    const imported = r.out
+      .replace(/alias: payments-prod/, 'alias: legacy-import')
+      .replace(/account: "111122223333"/, 'account: "999988887777"');
     expect(imported).toContain('name: legacy');
     expect(imported).toContain('adopt: true');
     const dir = join(work, 'imported');
     mkdirSync(dir);
-    writeFileSync(join(dir, 'legacy-import.yaml'), imported.replace(/users:\n([\s\S]*)$/, (_, list: string) => `users:\n${list.split(/\n(?=  - name: )/).filter((u) => u.includes('name: legacy')).join('\n')}\n`));
+    writeFileSync(
+      join(dir, 'legacy-import.yaml'),
+      imported.replace(
+        /users:\n([\s\S]*)$/,
+        (_, list: string) =>
+          `users:\n${list
+            .split(/\n(?= {2}- name: )/)
+            .filter((u) => u.includes('name: legacy'))
+            .join('\n')}\n`,
+      ),
+    );
     expect((await cli('validate', dir)).code).toBe(0);
     expect((await cli('plan', dir)).out).toContain("+ adopt user 'legacy'@'10.0.%'");
     expect((await cli('apply', dir, '--yes')).code).toBe(0);
     expect((await cli('plan', dir)).code).toBe(0);
     const grants = (await admin.query("SHOW GRANTS FOR 'legacy'@'10.0.%'")).map((g) => Object.values(g)[0]);
     expect(grants).toContain('GRANT SELECT, INSERT ON `orders`.`invoices` TO `legacy`@`10.0.%`');
-    const [owned] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM _dbusers.managed_accounts WHERE user = 'legacy'");
+    const [owned] = await admin.query<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM _dbusers.managed_accounts WHERE user = 'legacy'",
+    );
     expect(Number(owned?.n)).toBe(1);
   });
 
   it('reports every problem of an invalid file and applies nothing', async () => {
     const file = join(usersDir(), 'payments-prod.yaml');
     const text = readFileSync(file, 'utf8');
-    writeFileSync(file, text.replace('cluster: orders\n    auth: iam', 'cluster: ordrs\n    auth: iam').replace('profile: readwrite', 'profile: writer'));
+    writeFileSync(
+      file,
+      text
+        .replace('cluster: orders\n    auth: iam', 'cluster: ordrs\n    auth: iam')
+        .replace('profile: readwrite', 'profile: writer'),
+    );
     const before = await accounts();
     const r = await cli('apply', usersDir(), '--yes');
     expect(r.code).toBe(1);

@@ -21,7 +21,12 @@ const users = () => join(work, 'users');
 beforeAll(async () => {
   server = await startTestServer();
   const admin = await server.admin();
-  for (const sql of ['CREATE DATABASE orders', 'CREATE DATABASE audit', 'CREATE TABLE orders.invoices (id INT)']) await admin.query(sql);
+  for (const sql of [
+    'CREATE DATABASE orders',
+    'CREATE DATABASE audit',
+    'CREATE TABLE orders.invoices (id INT)',
+  ])
+    await admin.query(sql);
   await admin.close();
   work = tempDir();
   mkdirSync(users());
@@ -35,7 +40,11 @@ afterAll(async () => {
 /** The CLI in-process with its environment for this test only. */
 async function withEnv(env: Record<string, string | undefined>, ...argv: string[]) {
   const saved = { ...process.env };
-  Object.assign(process.env, { DBUSERS_STATE_DIR: join(work, 'state'), DBUSERS_DATABASE_URL: server.url }, env);
+  Object.assign(
+    process.env,
+    { DBUSERS_STATE_DIR: join(work, 'state'), DBUSERS_DATABASE_URL: server.url },
+    env,
+  );
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
   try {
     return await cli(...argv);
@@ -45,9 +54,15 @@ async function withEnv(env: Record<string, string | undefined>, ...argv: string[
 }
 
 /** Run the real CLI in a pseudo-terminal; `keys` are typed once the output matches `when`. */
-function inTerminal(args: string, env: Record<string, string>, keys?: { when: RegExp; send: string }): Promise<{ code: number | null; out: string }> {
+function inTerminal(
+  args: string,
+  env: Record<string, string>,
+  keys?: { when: RegExp; send: string },
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn('script', ['-qefc', `node bin/dbusers.js ${args}`, '/dev/null'], { env: { ...process.env, ...env, TERM: 'xterm' } });
+    const child = spawn('script', ['-qefc', `node bin/dbusers.js ${args}`, '/dev/null'], {
+      env: { ...process.env, ...env, TERM: 'xterm' },
+    });
     let out = '';
     let sent = false;
     child.stdout.on('data', (d: Buffer) => {
@@ -64,11 +79,26 @@ function inTerminal(args: string, env: Record<string, string>, keys?: { when: Re
 describe('the target is the one meant', () => {
   it('fails, naming DNS, when the cluster has a master secret but its endpoint does not resolve; never the embedded server', async () => {
     const state = join(tempDir(), 'state');
-    const put = await withEnv({ DBUSERS_STATE_DIR: state, DBUSERS_MASTER_USERNAME: 'admin', DBUSERS_MASTER_PASSWORD: 'pw' }, 'secret', 'put-master', users(), '--cluster', 'orders', '--from-env');
+    const put = await withEnv(
+      { DBUSERS_STATE_DIR: state, DBUSERS_MASTER_USERNAME: 'admin', DBUSERS_MASTER_PASSWORD: 'pw' },
+      'secret',
+      'put-master',
+      users(),
+      '--cluster',
+      'orders',
+      '--from-env',
+    );
     expect(put.code).toBe(0);
-    const r = await withEnv({ DBUSERS_STATE_DIR: state, DBUSERS_DATABASE_URL: undefined }, 'plan', users(), '--markdown');
+    const r = await withEnv(
+      { DBUSERS_STATE_DIR: state, DBUSERS_DATABASE_URL: undefined },
+      'plan',
+      users(),
+      '--markdown',
+    );
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/connect to orders\.cluster-abc\.eu-west-1\.rds\.amazonaws\.com:3306 as 'admin': DNS: the host name does not resolve/);
+    expect(r.err).toMatch(
+      /connect to orders\.cluster-abc\.eu-west-1\.rds\.amazonaws\.com:3306 as 'admin': DNS: the host name does not resolve/,
+    );
     expect(r.err).not.toMatch(/embedded/);
     expect(r.out).toBe('');
   });
@@ -77,33 +107,52 @@ describe('the target is the one meant', () => {
     const state = join(tempDir(), 'state');
     mkdirSync(join(state, 'secrets', '111122223333'), { recursive: true });
     const name = encodeURIComponent('arn:aws:secretsmanager:eu-west-1:111122223333:secret:orders-master');
-    writeFileSync(join(state, 'secrets', '111122223333', `${name}.json`), JSON.stringify({ name: 'x', description: '', tags: {}, createdAt: '', versions: [] }));
+    writeFileSync(
+      join(state, 'secrets', '111122223333', `${name}.json`),
+      JSON.stringify({ name: 'x', description: '', tags: {}, createdAt: '', versions: [] }),
+    );
     const r = await withEnv({ DBUSERS_STATE_DIR: state, DBUSERS_DATABASE_URL: undefined }, 'plan', users());
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/has no current username and password \(missing secret\); write it with dbusers secret put-master --cluster orders/);
+    expect(r.err).toMatch(
+      /has no current username and password \(missing secret\); write it with dbusers secret put-master --cluster orders/,
+    );
   });
 
   it('names the server it inspected in text, Markdown and JSON', async () => {
     const host = `${server.spec.host}:${server.spec.port}`;
-    expect((await withEnv({}, 'plan', users())).out).toContain(`cluster payments-prod/orders (account 111122223333, ${host}):`);
+    expect((await withEnv({}, 'plan', users())).out).toContain(
+      `cluster payments-prod/orders (account 111122223333, ${host}):`,
+    );
     expect((await withEnv({}, 'plan', users(), '--markdown')).out).toContain(host);
     expect(JSON.parse((await withEnv({}, 'plan', users(), '--json')).out).plans[0].server).toBe(host);
   });
 
   it('uses TLS, verified, for every server but this machine', () => {
     expect(parseDatabaseUrl('mysql://u:p@127.0.0.1:3306').ssl).toBeUndefined();
-    expect(parseDatabaseUrl('mysql://u:p@db.example.com:3306').ssl).toMatchObject({ rejectUnauthorized: true });
+    expect(parseDatabaseUrl('mysql://u:p@db.example.com:3306').ssl).toMatchObject({
+      rejectUnauthorized: true,
+    });
     expect(parseDatabaseUrl('mysql://u:p@db.example.com:3306?ssl=off').ssl).toBeUndefined();
-    expect(parseDatabaseUrl('mysql://u:p@db.example.com:3306?ssl=insecure').ssl).toEqual({ rejectUnauthorized: false });
-    expect(() => parseDatabaseUrl('mysql://u:p@db.example.com?ssl=maybe')).toThrow(/ssl=maybe is not one of off, insecure, verify/);
+    expect(parseDatabaseUrl('mysql://u:p@db.example.com:3306?ssl=insecure').ssl).toEqual({
+      rejectUnauthorized: false,
+    });
+    expect(() => parseDatabaseUrl('mysql://u:p@db.example.com?ssl=maybe')).toThrow(
+      /ssl=maybe is not one of off, insecure, verify/,
+    );
   });
 });
 
 describe('selections that match nothing are errors', () => {
   it.each([
     [['plan', '--cluster', 'order'], /--cluster order: no such cluster; did you mean orders\?/],
-    [['drift', '--cluster', 'nosuch'], /--cluster nosuch: no such cluster \(declared: payments-prod\/orders\)/],
-    [['plan', '--reset', 'audit_rx@%'], /--reset audit_rx@%: no declared password user is named so; did you mean audit_rw@%\?/],
+    [
+      ['drift', '--cluster', 'nosuch'],
+      /--cluster nosuch: no such cluster \(declared: payments-prod\/orders\)/,
+    ],
+    [
+      ['plan', '--reset', 'audit_rx@%'],
+      /--reset audit_rx@%: no declared password user is named so; did you mean audit_rw@%\?/,
+    ],
     [['import', '--cluster', 'ordrs'], /import: no cluster ordrs; did you mean orders\?/],
   ])('%j exits 1 and says so', async (argv, message) => {
     const r = await withEnv({}, ...argv.slice(0, 1), users(), ...argv.slice(1));
@@ -143,7 +192,13 @@ describe('a CLI built on commander', () => {
 
 describe('output like terraform plan', () => {
   it('apply --yes --json prints only JSON on stdout; the plan and progress go to stderr', async () => {
-    const r = await withEnv({ DBUSERS_STATE_DIR: join(tempDir(), 'state') }, 'apply', users(), '--yes', '--json');
+    const r = await withEnv(
+      { DBUSERS_STATE_DIR: join(tempDir(), 'state') },
+      'apply',
+      users(),
+      '--yes',
+      '--json',
+    );
     expect(r.code).toBe(0);
     const parsed = JSON.parse(r.out) as { status: string; results: unknown[] };
     expect(parsed.status).toBe('applied');
@@ -155,15 +210,23 @@ describe('output like terraform plan', () => {
     const state = join(tempDir(), 'state');
     const dir = join(tempDir(), 'users');
     mkdirSync(dir);
-    const many = Array.from({ length: 30 }, (_, i) => `  - { name: bulk${i}, cluster: orders, grants: [{ database: orders, profile: readonly }] }`).join('\n');
+    const many = Array.from(
+      { length: 30 },
+      (_, i) => `  - { name: bulk${i}, cluster: orders, grants: [{ database: orders, profile: readonly }] }`,
+    ).join('\n');
     const base = readFileSync('users/payments-prod.yaml', 'utf8').replace(/users:[\s\S]*$/, 'users:\n');
     writeFileSync(join(dir, 'payments-prod.yaml'), `${base}${many}\n`);
     expect((await withEnv({ DBUSERS_STATE_DIR: state }, 'apply', dir, '--yes')).code).toBe(0);
-    writeFileSync(join(dir, 'payments-prod.yaml'), `${base}  - { name: bulk0, cluster: orders, grants: [{ database: orders, profile: readonly }] }\n`);
+    writeFileSync(
+      join(dir, 'payments-prod.yaml'),
+      `${base}  - { name: bulk0, cluster: orders, grants: [{ database: orders, profile: readonly }] }\n`,
+    );
     const r = await withEnv({ DBUSERS_STATE_DIR: state }, 'plan', dir);
     expect(r.code).toBe(1);
     expect(r.out).not.toMatch(/no changes: the server matches the YAML/);
-    expect(r.err).toMatch(/over delete limit: 29 account\(s\): 'bulk10'@'%' \(payments-prod\/orders\), .* and 24 more\n.*the plan deletes 29 of 3[01] managed accounts/);
+    expect(r.err).toMatch(
+      /over delete limit: 29 account\(s\): 'bulk10'@'%' \(payments-prod\/orders\), .* and 24 more\n.*the plan deletes 29 of 3[01] managed accounts/,
+    );
     expect(r.err).toMatch(/to proceed: run again with --allow-deletes/);
     expect(r.err.split('\n').length).toBeLessThan(10);
   });
@@ -172,7 +235,11 @@ describe('output like terraform plan', () => {
     const plain = await withEnv({}, 'plan', users());
     expect(plain.out).not.toMatch(/\x1b\[/);
     let out = '';
-    const code = await main(['plan', users()], { out: (s) => void (out += s), err: () => undefined, color: true });
+    const code = await main(['plan', users()], {
+      out: (s) => void (out += s),
+      err: () => undefined,
+      color: true,
+    });
     expect(code).toBe(2);
     expect(out).toMatch(/\x1b\[32m {2}\+ create/);
     const saved = process.env.NO_COLOR;
@@ -192,21 +259,36 @@ describe('in a real terminal', () => {
   const fresh = (prefix: string, count: number) => {
     const dir = join(tempDir(), 'users');
     mkdirSync(dir);
-    const list = Array.from({ length: count }, (_, i) => `  - { name: ${prefix}${i}, cluster: orders, grants: [{ database: orders, profile: readonly }] }`).join('\n');
-    writeFileSync(join(dir, 'payments-prod.yaml'), readFileSync('users/payments-prod.yaml', 'utf8').replace(/roles:[\s\S]*$/, `users:\n${list}\n`));
+    const list = Array.from(
+      { length: count },
+      (_, i) =>
+        `  - { name: ${prefix}${i}, cluster: orders, grants: [{ database: orders, profile: readonly }] }`,
+    ).join('\n');
+    writeFileSync(
+      join(dir, 'payments-prod.yaml'),
+      readFileSync('users/payments-prod.yaml', 'utf8').replace(/roles:[\s\S]*$/, `users:\n${list}\n`),
+    );
     return dir;
   };
 
   it('colours the plan, asks before applying, and changes nothing on "no"', async () => {
-    const r = await inTerminal(`apply ${fresh('asked', 2)}`, env(), { when: /Only 'yes' is accepted: /, send: 'no\n' });
+    const r = await inTerminal(`apply ${fresh('asked', 2)}`, env(), {
+      when: /Only 'yes' is accepted: /,
+      send: 'no\n',
+    });
     expect(r.out).toMatch(/\x1b\[32m {2}\+ create user 'asked0'@'%'/);
     expect(r.out).toMatch(/Apply cancelled; nothing was changed\./);
     expect(r.code).toBe(1);
   });
 
   it('says, on Ctrl-C, how far the apply got and that the next run finishes it', async () => {
-    const r = await inTerminal(`apply ${fresh('ctrlc', 400)} --yes`, env(), { when: /\[\d+\/400\] .*\/s, about/, send: '\x03' });
-    expect(r.out).toMatch(/interrupted after \d+ of 400 action\(s\)\. .*run the same apply again and it finishes the rest/s);
+    const r = await inTerminal(`apply ${fresh('ctrlc', 400)} --yes`, env(), {
+      when: /\[\d+\/400\] .*\/s, about/,
+      send: '\x03',
+    });
+    expect(r.out).toMatch(
+      /interrupted after \d+ of 400 action\(s\)\. .*run the same apply again and it finishes the rest/s,
+    );
     expect(r.code).toBe(130);
   });
 });

@@ -7,7 +7,11 @@ import { DeleteSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secr
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { connect, type Database } from '../../reconciler/src/adapters/mysql/database.js';
 import type { BatchResult } from '../../reconciler/src/model/batch.js';
-import { ExecutorEventError, ExecutorFailedError, makeExecutorHandler } from '../../reconciler/src/handlers/executor.js';
+import {
+  ExecutorEventError,
+  ExecutorFailedError,
+  makeExecutorHandler,
+} from '../../reconciler/src/handlers/executor.js';
 import { awsExecutorDeps, makeLambdaHandler } from '../../reconciler/src/handlers/executor-lambda.js';
 import type { ActualState } from '../../reconciler/src/model/types.js';
 import { REGISTRY_KEY_SECRET } from '../../reconciler/src/adapters/aws/secrets-manager.js';
@@ -19,13 +23,31 @@ let admin: Database;
 let sm: ReturnType<typeof fakeSecretsManager>;
 const MASTER = 'prod/aurora/master';
 const cluster = () => ({
-  name: 'orders', account: '111122223333', alias: 'payments-prod', region: 'eu-west-1', engine: 'mariadb' as const, endpoint: server.spec.host,
-  port: server.spec.port, masterSecretArn: MASTER, databases: ['orders', 'audit'], protectedAccounts: [], remediateDrift: false, privilegeExceptions: [],
+  name: 'orders',
+  account: '111122223333',
+  alias: 'payments-prod',
+  region: 'eu-west-1',
+  engine: 'mariadb' as const,
+  endpoint: server.spec.host,
+  port: server.spec.port,
+  masterSecretArn: MASTER,
+  databases: ['orders', 'audit'],
+  protectedAccounts: [],
+  remediateDrift: false,
+  privilegeExceptions: [],
 });
 const env = () => ({
-  ROTATION_LAMBDA_ARN: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate', ROTATION_DAYS: '30', DBUSERS_CLUSTERS: JSON.stringify([cluster()]),
+  ROTATION_LAMBDA_ARN: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate',
+  ROTATION_DAYS: '30',
+  DBUSERS_CLUSTERS: JSON.stringify([cluster()]),
 });
-const seedEvent = (action: string, username: string, role = 'readonly') => ({ username, role, rds_secret_name: MASTER, db_name: 'orders', action });
+const seedEvent = (action: string, username: string, role = 'readonly') => ({
+  username,
+  role,
+  rds_secret_name: MASTER,
+  db_name: 'orders',
+  action,
+});
 
 function handler() {
   return makeExecutorHandler(awsExecutorDeps({ secretsClient: sm.client, connect, env: env() }));
@@ -42,22 +64,52 @@ async function loginWith(name: string): Promise<Database> {
 }
 
 function allPasswords(): string[] {
-  return [...sm.secrets.values()].filter((s) => s.name !== REGISTRY_KEY_SECRET).flatMap((s) => [...s.versions.values()].map((v) => String(JSON.parse(v.value).password)));
+  return [...sm.secrets.values()]
+    .filter((s) => s.name !== REGISTRY_KEY_SECRET)
+    .flatMap((s) => [...s.versions.values()].map((v) => String(JSON.parse(v.value).password)));
 }
 
 beforeAll(async () => {
   server = await startTestServer();
   admin = await server.admin();
-  for (const sql of ['CREATE DATABASE orders', 'CREATE DATABASE audit', 'CREATE TABLE orders.t (id INT)', 'CREATE TABLE audit.t (id INT)',
-    "CREATE USER 'master'@'%' IDENTIFIED BY 'master-pw'", "GRANT ALL PRIVILEGES ON *.* TO 'master'@'%' WITH GRANT OPTION"]) await admin.query(sql);
+  for (const sql of [
+    'CREATE DATABASE orders',
+    'CREATE DATABASE audit',
+    'CREATE TABLE orders.t (id INT)',
+    'CREATE TABLE audit.t (id INT)',
+    "CREATE USER 'master'@'%' IDENTIFIED BY 'master-pw'",
+    "GRANT ALL PRIVILEGES ON *.* TO 'master'@'%' WITH GRANT OPTION",
+  ])
+    await admin.query(sql);
 });
 
 beforeEach(() => {
   sm = fakeSecretsManager();
-  const master = sm.seed(MASTER, { engine: 'mysql', host: server.spec.host, port: server.spec.port, username: 'master', password: 'master-pw', dbname: 'mysql' }, {
-    tags: [{ Key: 'team', Value: 'payments' }],
+  const master = sm.seed(
+    MASTER,
+    {
+      engine: 'mysql',
+      host: server.spec.host,
+      port: server.spec.port,
+      username: 'master',
+      password: 'master-pw',
+      dbname: 'mysql',
+    },
+    {
+      tags: [{ Key: 'team', Value: 'payments' }],
+    },
+  );
+  master.policy = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: 'arn:aws:iam::111122223333:role/app' },
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: master.arn,
+      },
+    ],
   });
-  master.policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:role/app' }, Action: 'secretsmanager:GetSecretValue', Resource: master.arn }] });
 });
 
 afterEach(() => sm.mock.restore());
@@ -70,12 +122,34 @@ afterAll(async () => {
 describe('executor handler, seed payloads', () => {
   it('create_user: makes the user and the seed-named secret with the RDS JSON, tags, policy and rotation', async () => {
     const result = (await handler()(seedEvent('create_user', 'app_ro') as never)) as BatchResult;
-    expect(result.results).toEqual([expect.objectContaining({ kind: 'create_user', user: 'app_ro', status: 'ok' })]);
+    expect(result.results).toEqual([
+      expect.objectContaining({ kind: 'create_user', user: 'app_ro', status: 'ok' }),
+    ]);
     const secret = sm.secrets.get('rds-orders-app_ro-secret')!;
-    expect(Object.keys(await current('rds-orders-app_ro-secret')).sort()).toEqual(['db_name', 'dbname', 'engine', 'host', 'masterarn', 'password', 'port', 'username']);
-    expect(await current('rds-orders-app_ro-secret')).toMatchObject({ engine: 'mariadb', username: 'app_ro', dbname: 'orders', masterarn: MASTER, host: server.spec.host, port: server.spec.port });
+    expect(Object.keys(await current('rds-orders-app_ro-secret')).sort()).toEqual([
+      'db_name',
+      'dbname',
+      'engine',
+      'host',
+      'masterarn',
+      'password',
+      'port',
+      'username',
+    ]);
+    expect(await current('rds-orders-app_ro-secret')).toMatchObject({
+      engine: 'mariadb',
+      username: 'app_ro',
+      dbname: 'orders',
+      masterarn: MASTER,
+      host: server.spec.host,
+      port: server.spec.port,
+    });
     expect(Object.fromEntries(secret.tags.map((t) => [t.Key, t.Value]))).toMatchObject({
-      'managed-by': 'dbusers', create_by_user_automation: 'true', team: 'payments', 'dbusers:cluster': 'orders', 'dbusers:account': '111122223333',
+      'managed-by': 'dbusers',
+      create_by_user_automation: 'true',
+      team: 'payments',
+      'dbusers:cluster': 'orders',
+      'dbusers:account': '111122223333',
     });
     expect(JSON.parse(secret.policy!).Statement[0].Resource).toBe(secret.arn);
     expect(secret.rotation).toEqual({ lambda: env().ROTATION_LAMBDA_ARN, days: 30 });
@@ -105,8 +179,12 @@ describe('executor handler, seed payloads', () => {
     sm.mock.resetHistory();
     await handler()(seedEvent('reset_password', 'app_rs', '') as never);
     const names = sm.mock.calls().map((c) => c.args[0].constructor.name);
-    expect(names.indexOf('PutSecretValueCommand')).toBeLessThan(names.indexOf('UpdateSecretVersionStageCommand'));
-    expect(sm.mock.commandCalls(PutSecretValueCommand)[0]!.args[0].input.VersionStages).toEqual(['AWSPENDING']);
+    expect(names.indexOf('PutSecretValueCommand')).toBeLessThan(
+      names.indexOf('UpdateSecretVersionStageCommand'),
+    );
+    expect(sm.mock.commandCalls(PutSecretValueCommand)[0]!.args[0].input.VersionStages).toEqual([
+      'AWSPENDING',
+    ]);
     await expect(loginAs(server, 'app_rs', old)).rejects.toThrow(/Access denied/);
     await (await loginWith('rds-orders-app_rs-secret')).close();
   });
@@ -114,21 +192,38 @@ describe('executor handler, seed payloads', () => {
   it('delete_user: drops the user and schedules its secret for deletion with a recovery window', async () => {
     await handler()(seedEvent('create_user', 'app_del') as never);
     await handler()(seedEvent('delete_user', 'app_del', '') as never);
-    const [row] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'app_del'");
+    const [row] = await admin.query<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'app_del'",
+    );
     expect(Number(row?.n)).toBe(0);
-    expect(sm.mock.commandCalls(DeleteSecretCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: 'rds-orders-app_del-secret', RecoveryWindowInDays: 7 }]);
+    expect(sm.mock.commandCalls(DeleteSecretCommand).map((c) => c.args[0].input)).toEqual([
+      { SecretId: 'rds-orders-app_del-secret', RecoveryWindowInDays: 7 },
+    ]);
   });
 
   it('refuses to delete a user this automation did not create', async () => {
     await admin.query("CREATE USER 'by_hand'@'%' IDENTIFIED BY 'x'");
-    await expect(handler()(seedEvent('delete_user', 'by_hand', '') as never)).rejects.toThrow(/not created by this automation/);
-    const [row] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'by_hand'");
+    await expect(handler()(seedEvent('delete_user', 'by_hand', '') as never)).rejects.toThrow(
+      /not created by this automation/,
+    );
+    const [row] = await admin.query<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'by_hand'",
+    );
     expect(Number(row?.n)).toBe(1);
   });
 
   it.each([
-    ['a JSON injection in the user name', { ...seedEvent('create_user', 'x'), username: 'bob", "roles":["arn:aws:iam::999999999999:root"], "x":"' }],
-    ['an SQL injection in the database name', { ...seedEvent('create_user', 'x'), db_name: "orders`; DROP DATABASE audit; --" }],
+    [
+      'a JSON injection in the user name',
+      {
+        ...seedEvent('create_user', 'x'),
+        username: 'bob", "roles":["arn:aws:iam::999999999999:root"], "x":"',
+      },
+    ],
+    [
+      'an SQL injection in the database name',
+      { ...seedEvent('create_user', 'x'), db_name: 'orders`; DROP DATABASE audit; --' },
+    ],
     ['an extra key', { ...seedEvent('create_user', 'x'), roles: ['arn:aws:iam::999999999999:root'] }],
     ['an unknown action', { ...seedEvent('create_user', 'x'), action: 'list_users' }],
   ])('refuses %s and changes nothing', async (_, event) => {
@@ -138,7 +233,9 @@ describe('executor handler, seed payloads', () => {
 
   it('refuses create_user without a GrantType instead of leaving a user with no grants', async () => {
     await expect(handler()(seedEvent('create_user', 'no_role', '') as never)).rejects.toThrow(/GrantType/);
-    const [row] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'no_role'");
+    const [row] = await admin.query<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'no_role'",
+    );
     expect(Number(row?.n)).toBe(0);
   });
 });
@@ -150,11 +247,51 @@ describe('executor handler, batches and inspect', () => {
     id: 'commit-abc/orders/plan-1',
     target: target(),
     actions: [
-      { kind: 'create_role' as const, user: 'b_role', host: '', adopt: false, grants: [{ level: 'database' as const, database: 'audit', privilege: 'SELECT' }], roles: [], reason: 'missing' },
-      { kind: 'create_user' as const, user: 'b_user', host: '%', auth: 'password' as const, adopt: false, secretName: 'rds-orders-b_user-secret', grants: [{ level: 'database' as const, database: 'orders', privilege: 'SELECT' }], roles: ['b_role'], reason: 'missing' },
-      { kind: 'create_user' as const, user: 'b_gone', host: '%', auth: 'password' as const, adopt: false, secretName: 'rds-orders-b_gone-secret', grants: [], roles: [], reason: 'missing' },
-      { kind: 'reset_password' as const, user: 'b_user', host: '%', secretName: 'rds-orders-b_user-secret', reason: 'reset requested' },
-      { kind: 'delete_user' as const, user: 'b_gone', host: '%', secretName: 'rds-orders-b_gone-secret', reason: 'not declared' },
+      {
+        kind: 'create_role' as const,
+        user: 'b_role',
+        host: '',
+        adopt: false,
+        grants: [{ level: 'database' as const, database: 'audit', privilege: 'SELECT' }],
+        roles: [],
+        reason: 'missing',
+      },
+      {
+        kind: 'create_user' as const,
+        user: 'b_user',
+        host: '%',
+        auth: 'password' as const,
+        adopt: false,
+        secretName: 'rds-orders-b_user-secret',
+        grants: [{ level: 'database' as const, database: 'orders', privilege: 'SELECT' }],
+        roles: ['b_role'],
+        reason: 'missing',
+      },
+      {
+        kind: 'create_user' as const,
+        user: 'b_gone',
+        host: '%',
+        auth: 'password' as const,
+        adopt: false,
+        secretName: 'rds-orders-b_gone-secret',
+        grants: [],
+        roles: [],
+        reason: 'missing',
+      },
+      {
+        kind: 'reset_password' as const,
+        user: 'b_user',
+        host: '%',
+        secretName: 'rds-orders-b_user-secret',
+        reason: 'reset requested',
+      },
+      {
+        kind: 'delete_user' as const,
+        user: 'b_gone',
+        host: '%',
+        secretName: 'rds-orders-b_gone-secret',
+        reason: 'not declared',
+      },
     ],
   });
 
@@ -168,27 +305,61 @@ describe('executor handler, batches and inspect', () => {
     const redelivered = (await handler()(batch())) as BatchResult;
     expect(redelivered).toEqual({ ...first, replayed: true });
     expect(sm.mock.commandCalls(PutSecretValueCommand)).toHaveLength(puts);
-    const [gone] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'b_gone'");
+    const [gone] = await admin.query<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'b_gone'",
+    );
     expect(Number(gone?.n)).toBe(0);
     expect(JSON.stringify(first)).not.toMatch(new RegExp(allPasswords().join('|')));
   });
 
   it('takes a batch in pieces, as the SSM document passes it', async () => {
-    const text = JSON.stringify({ action: 'batch', target: target(), actions: [{ kind: 'drop_role', user: 'b_role', host: '', reason: 'not declared' }] });
+    const text = JSON.stringify({
+      action: 'batch',
+      target: target(),
+      actions: [{ kind: 'drop_role', user: 'b_role', host: '', reason: 'not declared' }],
+    });
     const pieces = text.match(/.{1,500}/gs)!;
     const result = (await handler()({ pieces })) as BatchResult;
     expect(result.results).toEqual([expect.objectContaining({ kind: 'drop_role', status: 'ok' })]);
   });
 
   it('fails the invocation when an action fails, and the next run repairs a crash between reset steps', async () => {
-    await handler()({ ...batch(), id: undefined, actions: [batch().actions[1]!].map((a) => ({ ...a, user: 'b_crash', secretName: 'rds-orders-b_crash-secret', roles: [] })) });
-    sm.failNext('UpdateSecretVersionStageCommand', Object.assign(new Error('the Lambda was stopped'), { name: 'InvalidRequestException' }));
-    const reset = { ...batch(), id: 'reset-1', actions: [{ kind: 'reset_password' as const, user: 'b_crash', host: '%', secretName: 'rds-orders-b_crash-secret', reason: 'reset requested' }] };
+    await handler()({
+      ...batch(),
+      id: undefined,
+      actions: [batch().actions[1]!].map((a) => ({
+        ...a,
+        user: 'b_crash',
+        secretName: 'rds-orders-b_crash-secret',
+        roles: [],
+      })),
+    });
+    sm.failNext(
+      'UpdateSecretVersionStageCommand',
+      Object.assign(new Error('the Lambda was stopped'), { name: 'InvalidRequestException' }),
+    );
+    const reset = {
+      ...batch(),
+      id: 'reset-1',
+      actions: [
+        {
+          kind: 'reset_password' as const,
+          user: 'b_crash',
+          host: '%',
+          secretName: 'rds-orders-b_crash-secret',
+          reason: 'reset requested',
+        },
+      ],
+    };
     const error = await handler()(reset).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ExecutorFailedError);
     expect((error as ExecutorFailedError).result.results[0]).toMatchObject({ status: 'failed' });
     expect((error as Error).message).not.toMatch(new RegExp(allPasswords().join('|')));
-    const pending = JSON.parse([...sm.secrets.get('rds-orders-b_crash-secret')!.versions.values()].find((v) => v.stages.includes('AWSPENDING'))!.value);
+    const pending = JSON.parse(
+      [...sm.secrets.get('rds-orders-b_crash-secret')!.versions.values()].find((v) =>
+        v.stages.includes('AWSPENDING'),
+      )!.value,
+    );
     await (await loginAs(server, 'b_crash', pending.password)).close();
     expect(((await handler()(reset)) as BatchResult).ok).toBe(true);
     expect((await current('rds-orders-b_crash-secret')).password).toBe(pending.password);
@@ -196,8 +367,16 @@ describe('executor handler, batches and inspect', () => {
   });
 
   it('inspects the target and returns its state without secret values', async () => {
-    await handler()({ ...batch(), id: undefined, actions: [batch().actions[1]!].map((a) => ({ ...a, roles: [] })) });
-    const state = (await handler()({ action: 'inspect', target: target(), secretNames: ['rds-orders-b_user-secret'] })) as ActualState;
+    await handler()({
+      ...batch(),
+      id: undefined,
+      actions: [batch().actions[1]!].map((a) => ({ ...a, roles: [] })),
+    });
+    const state = (await handler()({
+      action: 'inspect',
+      target: target(),
+      secretNames: ['rds-orders-b_user-secret'],
+    })) as ActualState;
     expect(state.accounts.map((a) => a.user)).toEqual(expect.arrayContaining(['b_user', 'master']));
     expect(state.owned.map((o) => o.user)).toContain('b_user');
     expect(state.secrets['rds-orders-b_user-secret']).toMatchObject({ hasCurrent: true });
@@ -219,12 +398,34 @@ describe('the Lambda entry: logs and metrics', () => {
       out.mockRestore();
       err.mockRestore();
     }
-    const json = lines.flatMap((l) => l.split('\n')).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(json).toContainEqual(expect.objectContaining({ level: 'INFO', message: 'action', service: 'dbusers-executor', cluster: 'orders', account: "'logged'@'%'", kind: 'create_user', outcome: 'ok', durationMs: expect.any(Number) }));
+    const json = lines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(json).toContainEqual(
+      expect.objectContaining({
+        level: 'INFO',
+        message: 'action',
+        service: 'dbusers-executor',
+        cluster: 'orders',
+        account: "'logged'@'%'",
+        kind: 'create_user',
+        outcome: 'ok',
+        durationMs: expect.any(Number),
+      }),
+    );
     expect(json).toContainEqual(expect.objectContaining({ message: 'batch', ok: true, actions: 1 }));
-    expect(json).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'invocation failed', error: 'ExecutorEventError' }));
+    expect(json).toContainEqual(
+      expect.objectContaining({ level: 'ERROR', message: 'invocation failed', error: 'ExecutorEventError' }),
+    );
     const emf = json.filter((j) => j._aws);
-    expect(emf).toContainEqual(expect.objectContaining({ ActionsSucceeded: 1, BatchDuration: expect.any(Number), service: 'dbusers-executor' }));
+    expect(emf).toContainEqual(
+      expect.objectContaining({
+        ActionsSucceeded: 1,
+        BatchDuration: expect.any(Number),
+        service: 'dbusers-executor',
+      }),
+    );
     expect(JSON.stringify(emf[0]!._aws)).toContain('"Namespace":"dbusers"');
     for (const p of allPasswords()) expect(lines.join('\n')).not.toContain(p);
   });

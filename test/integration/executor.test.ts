@@ -21,8 +21,17 @@ let admin: Database;
 let store: FileSecretStore;
 const cluster = { ...ordersCluster, databases: ['orders', 'audit'] };
 
-function depsFor(db: Database, secrets: SecretStore = store, progress?: ExecutorDeps['progress']): ExecutorDeps {
-  return { db, secrets, connectAs: (user, password) => connect({ ...server.spec, user, password }), progress };
+function depsFor(
+  db: Database,
+  secrets: SecretStore = store,
+  progress?: ExecutorDeps['progress'],
+): ExecutorDeps {
+  return {
+    db,
+    secrets,
+    connectAs: (user, password) => connect({ ...server.spec, user, password }),
+    progress,
+  };
 }
 
 async function run(actions: Action[], secrets: SecretStore = store, options: ExecutorBatch['options'] = {}) {
@@ -34,8 +43,21 @@ async function run(actions: Action[], secrets: SecretStore = store, options: Exe
   }
 }
 
-const createUser = (user: string, grants = [select('orders')], extra: Partial<Extract<Action, { kind: 'create_user' }>> = {}): Action => ({
-  kind: 'create_user', user, host: '%', auth: 'password', adopt: false, secretName: `rds-orders-${user}-secret`, grants, roles: [], reason: 'missing', ...extra,
+const createUser = (
+  user: string,
+  grants = [select('orders')],
+  extra: Partial<Extract<Action, { kind: 'create_user' }>> = {},
+): Action => ({
+  kind: 'create_user',
+  user,
+  host: '%',
+  auth: 'password',
+  adopt: false,
+  secretName: `rds-orders-${user}-secret`,
+  grants,
+  roles: [],
+  reason: 'missing',
+  ...extra,
 });
 
 async function password(user: string, stage: 'AWSCURRENT' | 'AWSPENDING' = 'AWSCURRENT'): Promise<string> {
@@ -70,7 +92,13 @@ function failingAt(step: 'putPending' | 'promotePending' | 'ensure'): SecretStor
 beforeAll(async () => {
   server = await startTestServer();
   admin = await server.admin();
-  for (const sql of ['CREATE DATABASE orders', 'CREATE DATABASE audit', 'CREATE TABLE orders.t (id INT)', 'CREATE TABLE audit.t (id INT)']) await admin.query(sql);
+  for (const sql of [
+    'CREATE DATABASE orders',
+    'CREATE DATABASE audit',
+    'CREATE TABLE orders.t (id INT)',
+    'CREATE TABLE audit.t (id INT)',
+  ])
+    await admin.query(sql);
   store = new FileSecretStore(join(tempDir(), 'secrets'));
 });
 
@@ -87,12 +115,41 @@ describe('executeBatch', () => {
       {
         target: cluster,
         actions: [
-          { kind: 'create_role', user: 'auditor', host: '', adopt: false, grants: [select('audit')], roles: [], reason: 'missing' },
+          {
+            kind: 'create_role',
+            user: 'auditor',
+            host: '',
+            adopt: false,
+            grants: [select('audit')],
+            roles: [],
+            reason: 'missing',
+          },
           createUser('ann', [select('orders')], { roles: ['auditor'] }),
           createUser('ben'),
-          { kind: 'update_grant', user: 'ann', host: '%', accountKind: 'user', grants: [insert('orders'), select('orders')], roles: ['auditor'], before: { grants: [select('orders')], roles: ['auditor'] }, reason: 'grants differ' },
-          { kind: 'reset_password', user: 'ben', host: '%', secretName: 'rds-orders-ben-secret', reason: 'reset requested' },
-          { kind: 'delete_user', user: 'ben', host: '%', secretName: 'rds-orders-ben-secret', reason: 'not declared' },
+          {
+            kind: 'update_grant',
+            user: 'ann',
+            host: '%',
+            accountKind: 'user',
+            grants: [insert('orders'), select('orders')],
+            roles: ['auditor'],
+            before: { grants: [select('orders')], roles: ['auditor'] },
+            reason: 'grants differ',
+          },
+          {
+            kind: 'reset_password',
+            user: 'ben',
+            host: '%',
+            secretName: 'rds-orders-ben-secret',
+            reason: 'reset requested',
+          },
+          {
+            kind: 'delete_user',
+            user: 'ben',
+            host: '%',
+            secretName: 'rds-orders-ben-secret',
+            reason: 'not declared',
+          },
           { kind: 'drop_role', user: 'auditor', host: '', reason: 'not declared' },
         ],
       },
@@ -100,7 +157,13 @@ describe('executeBatch', () => {
     );
     await db.close();
     expect(result.results.map((r) => `${r.status} ${r.kind}`)).toEqual([
-      'ok create_role', 'ok create_user', 'ok create_user', 'ok update_grant', 'ok reset_password', 'ok delete_user', 'ok drop_role',
+      'ok create_role',
+      'ok create_user',
+      'ok create_user',
+      'ok update_grant',
+      'ok reset_password',
+      'ok delete_user',
+      'ok drop_role',
     ]);
     expect(result.ok).toBe(true);
     const ann = await loginAs(server, 'ann', await password('ann'));
@@ -129,15 +192,48 @@ describe('executeBatch', () => {
   it('repairs a reset that crashed after the server changed, and never loses the password', async () => {
     await run([createUser('dan')]);
     const old = await password('dan');
-    const crashed = await run([{ kind: 'reset_password', user: 'dan', host: '%', secretName: 'rds-orders-dan-secret', reason: 'reset requested' }], failingAt('promotePending'));
+    const crashed = await run(
+      [
+        {
+          kind: 'reset_password',
+          user: 'dan',
+          host: '%',
+          secretName: 'rds-orders-dan-secret',
+          reason: 'reset requested',
+        },
+      ],
+      failingAt('promotePending'),
+    );
     expect(crashed.ok).toBe(false);
     const pending = await password('dan', 'AWSPENDING');
     expect(await canLogin('dan', old)).toBe(false);
     expect(await canLogin('dan', pending)).toBe(true); // the pending version holds the live password
-    const actual = await inspect(admin, { cluster: 'orders', engine: 'mariadb', secrets: store, secretNames: ['rds-orders-dan-secret'] });
-    const dan: DesiredAccount = { kind: 'user', user: 'dan', host: '%', cluster: 'orders', auth: 'password', grants: [select('orders')], roles: [], adopt: false, secretName: 'rds-orders-dan-secret', iamPrincipals: [], source: 'test' };
+    const actual = await inspect(admin, {
+      cluster: 'orders',
+      engine: 'mariadb',
+      secrets: store,
+      secretNames: ['rds-orders-dan-secret'],
+    });
+    const dan: DesiredAccount = {
+      kind: 'user',
+      user: 'dan',
+      host: '%',
+      cluster: 'orders',
+      auth: 'password',
+      grants: [select('orders')],
+      roles: [],
+      adopt: false,
+      secretName: 'rds-orders-dan-secret',
+      iamPrincipals: [],
+      source: 'test',
+    };
     const repair = plan({ cluster, accounts: [dan] }, actual, { now: 0 });
-    expect(repair.actions).toEqual([expect.objectContaining({ kind: 'reset_password', reason: 'finish an interrupted reset (pending secret version)' })]);
+    expect(repair.actions).toEqual([
+      expect.objectContaining({
+        kind: 'reset_password',
+        reason: 'finish an interrupted reset (pending secret version)',
+      }),
+    ]);
     expect((await run(repair.actions)).ok).toBe(true);
     expect(await password('dan')).toBe(pending);
     expect(await canLogin('dan', pending)).toBe(true);
@@ -146,11 +242,34 @@ describe('executeBatch', () => {
   it('repairs a reset that crashed before the server changed', async () => {
     await run([createUser('eve')]);
     const old = await password('eve');
-    const crashed = await run([{ kind: 'reset_password', user: 'eve', host: '%', secretName: 'rds-orders-eve-secret', reason: 'reset requested' }], failingAt('putPending'));
+    const crashed = await run(
+      [
+        {
+          kind: 'reset_password',
+          user: 'eve',
+          host: '%',
+          secretName: 'rds-orders-eve-secret',
+          reason: 'reset requested',
+        },
+      ],
+      failingAt('putPending'),
+    );
     expect(crashed.ok).toBe(false);
     expect(await canLogin('eve', old)).toBe(true); // the current version still holds the live password
     const pending = await password('eve', 'AWSPENDING');
-    expect((await run([{ kind: 'reset_password', user: 'eve', host: '%', secretName: 'rds-orders-eve-secret', reason: 'finish' }])).ok).toBe(true);
+    expect(
+      (
+        await run([
+          {
+            kind: 'reset_password',
+            user: 'eve',
+            host: '%',
+            secretName: 'rds-orders-eve-secret',
+            reason: 'finish',
+          },
+        ])
+      ).ok,
+    ).toBe(true);
     expect(await password('eve')).toBe(pending);
     expect(await canLogin('eve', pending)).toBe(true);
   });
@@ -158,7 +277,9 @@ describe('executeBatch', () => {
   it('never leaves a user without a secret when the secret store fails before creation', async () => {
     const failed = await run([createUser('fay')], failingAt('ensure'));
     expect(failed.ok).toBe(false);
-    const [row] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'fay'");
+    const [row] = await admin.query<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'fay'",
+    );
     expect(Number(row?.n)).toBe(0);
     expect((await run([createUser('fay')])).ok).toBe(true);
     expect(await canLogin('fay', await password('fay'))).toBe(true);
@@ -197,19 +318,33 @@ describe('executeBatch', () => {
   it('refuses to drop a user that is the DEFINER of a view, unless told to warn', async () => {
     await run([createUser('lee')]);
     await admin.query("CREATE DEFINER = 'lee'@'%' VIEW orders.v_lee AS SELECT 1 AS one");
-    const drop: Action = { kind: 'delete_user', user: 'lee', host: '%', secretName: 'rds-orders-lee-secret', reason: 'not declared' };
+    const drop: Action = {
+      kind: 'delete_user',
+      user: 'lee',
+      host: '%',
+      secretName: 'rds-orders-lee-secret',
+      reason: 'not declared',
+    };
     const refused = await run([drop]);
     expect(refused.results[0]).toMatchObject({ status: 'failed' });
     expect(refused.results[0]!.message).toContain('DEFINER of view orders.v_lee');
     expect(await canLogin('lee', await password('lee'))).toBe(true);
     const warned = await run([drop], store, { definers: 'warn' });
-    expect(warned.results[0]).toMatchObject({ status: 'ok', warnings: [expect.stringContaining('orders.v_lee')] });
+    expect(warned.results[0]).toMatchObject({
+      status: 'ok',
+      warnings: [expect.stringContaining('orders.v_lee')],
+    });
     expect(await canLogin('lee', 'anything')).toBe(false);
   });
 
   it('keeps going past a failed action up to the bound, then reports the rest as not run', async () => {
-    const missingTable = (user: string) => createUser(user, [{ level: 'table', database: 'orders', table: 'nope', privilege: 'SELECT' }]);
-    const result = await run([missingTable('m1'), createUser('m2'), missingTable('m3'), createUser('m4')], store, { maxFailures: 2 });
+    const missingTable = (user: string) =>
+      createUser(user, [{ level: 'table', database: 'orders', table: 'nope', privilege: 'SELECT' }]);
+    const result = await run(
+      [missingTable('m1'), createUser('m2'), missingTable('m3'), createUser('m4')],
+      store,
+      { maxFailures: 2 },
+    );
     expect(result.results.map((r) => r.status)).toEqual(['failed', 'ok', 'failed', 'not run']);
     expect(result.results[0]!.message).toMatch(/create_user 'm1'@'%': .*nope.*create it first/);
     expect(result.ok).toBe(false);

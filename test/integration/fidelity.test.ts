@@ -9,7 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDispatcher, LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { reconcile } from '../../reconciler/src/reconcile.js';
-import { allowed, loginAs, MemorySource, startTestServer, tempDir, type TestServer } from '../support/server.js';
+import {
+  allowed,
+  loginAs,
+  MemorySource,
+  startTestServer,
+  tempDir,
+  type TestServer,
+} from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
@@ -29,7 +36,11 @@ ${grants.map((g) => `      - ${g}`).join('\n') || '      []'}
 
 async function run(yaml: string, mode: 'plan' | 'apply') {
   return reconcile(
-    { source: new MemorySource({ 'users/fidelity.yaml': yaml }), dispatcher: new LocalDispatcher(env), events: { publish: async () => undefined } },
+    {
+      source: new MemorySource({ 'users/fidelity.yaml': yaml }),
+      dispatcher: new LocalDispatcher(env),
+      events: { publish: async () => undefined },
+    },
     { mode, policy: 'sync', planOptions: { now: 0, allowDeletes: true } },
   );
 }
@@ -38,9 +49,15 @@ async function run(yaml: string, mode: 'plan' | 'apply') {
 async function converge(yaml: string): Promise<void> {
   const applied = await run(yaml, 'apply');
   expect(applied.diagnostics).toEqual([]);
-  expect(applied.results.every((r) => r.ok), JSON.stringify(applied.results)).toBe(true);
+  expect(
+    applied.results.every((r) => r.ok),
+    JSON.stringify(applied.results),
+  ).toBe(true);
   const again = await run(yaml, 'plan');
-  expect(again.plans.flatMap((p) => p.actions), 'the re-plan is empty').toEqual([]);
+  expect(
+    again.plans.flatMap((p) => p.actions),
+    'the re-plan is empty',
+  ).toEqual([]);
 }
 
 async function client(): Promise<Database> {
@@ -70,10 +87,21 @@ beforeAll(async () => {
   server = await startTestServer();
   admin = await server.admin();
   for (const sql of [
-    'CREATE DATABASE app', 'CREATE DATABASE app1', 'CREATE DATABASE app2', 'CREATE DATABASE other',
-    'CREATE TABLE app.t (a INT, b INT, c INT)', 'CREATE TABLE app1.t (id INT)', 'CREATE TABLE app2.t (id INT)', 'CREATE TABLE other.t (id INT)',
-  ]) await admin.query(sql);
-  env = new LocalEnvironment({ stateDir: join(tempDir(), 'state'), databaseUrl: server.url, log: () => undefined });
+    'CREATE DATABASE app',
+    'CREATE DATABASE app1',
+    'CREATE DATABASE app2',
+    'CREATE DATABASE other',
+    'CREATE TABLE app.t (a INT, b INT, c INT)',
+    'CREATE TABLE app1.t (id INT)',
+    'CREATE TABLE app2.t (id INT)',
+    'CREATE TABLE other.t (id INT)',
+  ])
+    await admin.query(sql);
+  env = new LocalEnvironment({
+    stateDir: join(tempDir(), 'state'),
+    databaseUrl: server.url,
+    log: () => undefined,
+  });
 });
 
 afterAll(async () => {
@@ -94,7 +122,9 @@ describe('grant transitions on MariaDB', () => {
 
   it('INSERT (a, b) → table-wide INSERT, never denying an INSERT into a on the way', async () => {
     await converge(file(['{ on: "app.t", columns: [a, b], privileges: [INSERT] }']));
-    const denials = await denialsDuring('INSERT INTO app.t (a) VALUES (2)', () => converge(file(['{ on: "app.t", privileges: [INSERT] }'])));
+    const denials = await denialsDuring('INSERT INTO app.t (a) VALUES (2)', () =>
+      converge(file(['{ on: "app.t", privileges: [INSERT] }'])),
+    );
     expect(denials).toEqual([]);
     const db = await client();
     expect(await allowed(db, 'INSERT INTO app.t (c) VALUES (1)')).toBe(true);
@@ -103,10 +133,14 @@ describe('grant transitions on MariaDB', () => {
 
   it('a column grant WITH GRANT OPTION is kept, and read back as the server stores it (on the table)', async () => {
     await converge(file(['{ on: "app.t", columns: [a], privileges: [SELECT], withGrantOption: true }']));
-    const [row] = await admin.query<{ t: string }>("SELECT Table_priv AS t FROM mysql.tables_priv WHERE User = 'fid'");
+    const [row] = await admin.query<{ t: string }>(
+      "SELECT Table_priv AS t FROM mysql.tables_priv WHERE User = 'fid'",
+    );
     expect(row!.t).toBe('Grant');
     await converge(file(['{ on: "app.t", columns: [a], privileges: [SELECT] }']));
-    const rows = await admin.query<{ t: string }>("SELECT Table_priv AS t FROM mysql.tables_priv WHERE User = 'fid' AND Table_priv <> ''");
+    const rows = await admin.query<{ t: string }>(
+      "SELECT Table_priv AS t FROM mysql.tables_priv WHERE User = 'fid' AND Table_priv <> ''",
+    );
     expect(rows).toEqual([]);
   });
 
@@ -123,27 +157,42 @@ describe('grant transitions on MariaDB', () => {
 
   it('GRANT OPTION alone on a database: USAGE with withGrantOption', async () => {
     await converge(file(['{ on: "app.*", privileges: [USAGE], withGrantOption: true }']));
-    const [row] = await admin.query<{ g: string; s: string }>("SELECT Grant_priv AS g, Select_priv AS s FROM mysql.db WHERE User = 'fid'");
+    const [row] = await admin.query<{ g: string; s: string }>(
+      "SELECT Grant_priv AS g, Select_priv AS s FROM mysql.db WHERE User = 'fid'",
+    );
     expect(row).toEqual({ g: 'Y', s: 'N' });
   });
 
   it('role membership WITH ADMIN OPTION is declared, applied, read back, and taken away again', async () => {
     const roles = 'roles:\n  keeper:\n    grants: [{ on: "app.*", privileges: [SELECT] }]\n';
-    await converge(file([], roles).replace('    grants:\n      []', '    roles: [{ name: keeper, admin: true }]'));
-    const admin1 = await admin.query<{ a: string }>("SELECT Admin_option AS a FROM mysql.roles_mapping WHERE User = 'fid'");
+    await converge(
+      file([], roles).replace('    grants:\n      []', '    roles: [{ name: keeper, admin: true }]'),
+    );
+    const admin1 = await admin.query<{ a: string }>(
+      "SELECT Admin_option AS a FROM mysql.roles_mapping WHERE User = 'fid'",
+    );
     expect(admin1).toEqual([{ a: 'Y' }]);
     await converge(file([], roles).replace('    grants:\n      []', '    roles: [keeper]'));
-    const admin2 = await admin.query<{ a: string }>("SELECT Admin_option AS a FROM mysql.roles_mapping WHERE User = 'fid'");
+    const admin2 = await admin.query<{ a: string }>(
+      "SELECT Admin_option AS a FROM mysql.roles_mapping WHERE User = 'fid'",
+    );
     expect(admin2).toEqual([{ a: 'N' }]);
     await admin.query("GRANT keeper TO 'fid'@'%' WITH ADMIN OPTION");
     const drift = await run(file([], roles).replace('    grants:\n      []', '    roles: [keeper]'), 'plan');
-    expect(drift.plans[0]!.actions).toEqual([expect.objectContaining({ kind: 'update_grant', reason: 'grants differ: -admin option on role keeper' })]);
+    expect(drift.plans[0]!.actions).toEqual([
+      expect.objectContaining({
+        kind: 'update_grant',
+        reason: 'grants differ: -admin option on role keeper',
+      }),
+    ]);
   });
 
   it('creates a declared role nobody holds, and keeps it', async () => {
     const roles = 'roles:\n  spare:\n    grants: [{ on: "other.*", privileges: [SELECT] }]\n';
     await converge(file(['{ on: "app.*", privileges: [SELECT] }'], roles));
-    const rows = await admin.query<{ u: string }>("SELECT User AS u FROM mysql.global_priv WHERE User = 'spare'");
+    const rows = await admin.query<{ u: string }>(
+      "SELECT User AS u FROM mysql.global_priv WHERE User = 'spare'",
+    );
     expect(rows).toEqual([{ u: 'spare' }]);
     await converge(file(['{ on: "app.*", privileges: [SELECT] }'], roles));
     expect(await admin.query("SELECT User FROM mysql.global_priv WHERE User = 'spare'")).toHaveLength(1);
@@ -152,10 +201,19 @@ describe('grant transitions on MariaDB', () => {
 
 describe('what only the server knows', () => {
   it('reports a grant on a table that does not exist in the plan, and leaves that account alone', async () => {
-    const yaml = file(['{ on: "app.nope", privileges: [SELECT] }']).replace('- name: fid', '- name: fid_missing');
+    const yaml = file(['{ on: "app.nope", privileges: [SELECT] }']).replace(
+      '- name: fid',
+      '- name: fid_missing',
+    );
     const planned = await run(yaml, 'plan');
     expect(planned.plans[0]!.actions.map((a) => a.user)).not.toContain('fid_missing');
-    expect(planned.plans[0]!.skipped).toContainEqual(expect.objectContaining({ user: 'fid_missing', reason: 'missing object', detail: expect.stringMatching(/app\.nope/) }));
+    expect(planned.plans[0]!.skipped).toContainEqual(
+      expect.objectContaining({
+        user: 'fid_missing',
+        reason: 'missing object',
+        detail: expect.stringMatching(/app\.nope/),
+      }),
+    );
     await run(yaml, 'apply');
     expect(await admin.query("SELECT User FROM mysql.global_priv WHERE User = 'fid_missing'")).toEqual([]);
   });

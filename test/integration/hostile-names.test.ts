@@ -10,30 +10,50 @@ import { LocalDispatcher, LocalEnvironment } from '../../reconciler/src/adapters
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { reconcile } from '../../reconciler/src/reconcile.js';
 import type { EventSink } from '../../reconciler/src/ports/index.js';
-import { allowed, loginAs, MemorySource, startTestServer, tempDir, type TestServer } from '../support/server.js';
+import {
+  allowed,
+  loginAs,
+  MemorySource,
+  startTestServer,
+  tempDir,
+  type TestServer,
+} from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
 let env: LocalEnvironment;
 const events: EventSink = { publish: async () => undefined };
 
-const HOSTILE = ["o'brien", 'back`tick', 'back\\slash', 'per%cent', 'under_score', 'ünïcødé-名前', "x'; DROP USER root; --"];
+const HOSTILE = [
+  "o'brien",
+  'back`tick',
+  'back\\slash',
+  'per%cent',
+  'under_score',
+  'ünïcødé-名前',
+  "x'; DROP USER root; --",
+];
 const DATABASES = ['app_db', "we'ird`db", 'back\\db'];
 
 function yaml(users: { name: string; secretName: string; database: string }[]): string {
-  return [
-    'account: "333344445555"',
-    'alias: hostile',
-    'clusters:',
-    '  - { name: main, region: eu-west-1, engine: mariadb, endpoint: db.example.com, port: 3306, masterSecretArn: "arn:aws:secretsmanager:eu-west-1:333344445555:secret:m" }',
-    `    databases: ${JSON.stringify(DATABASES)}`,
-  ]
-    .join('\n')
-    .replace('" }\n    databases', '", databases')
-    .replace(/\}$/, '') +
+  return (
+    [
+      'account: "333344445555"',
+      'alias: hostile',
+      'clusters:',
+      '  - { name: main, region: eu-west-1, engine: mariadb, endpoint: db.example.com, port: 3306, masterSecretArn: "arn:aws:secretsmanager:eu-west-1:333344445555:secret:m" }',
+      `    databases: ${JSON.stringify(DATABASES)}`,
+    ]
+      .join('\n')
+      .replace('" }\n    databases', '", databases')
+      .replace(/\}$/, '') +
     ` }\nusers:\n${users
-      .map((u) => `  - name: ${JSON.stringify(u.name)}\n    cluster: main\n    secretName: ${u.secretName}\n    grants: [{ database: ${JSON.stringify(u.database)}, profile: readonly }]`)
-      .join('\n')}\n`;
+      .map(
+        (u) =>
+          `  - name: ${JSON.stringify(u.name)}\n    cluster: main\n    secretName: ${u.secretName}\n    grants: [{ database: ${JSON.stringify(u.database)}, profile: readonly }]`,
+      )
+      .join('\n')}\n`
+  );
 }
 
 async function sync(files: Record<string, string>, mode: 'plan' | 'apply') {
@@ -51,7 +71,11 @@ beforeAll(async () => {
     await admin.query(`CREATE DATABASE ${id}`);
     await admin.query(`CREATE TABLE ${id}.t (id INT)`);
   }
-  env = new LocalEnvironment({ stateDir: join(tempDir(), 'state'), databaseUrl: server.url, log: () => undefined });
+  env = new LocalEnvironment({
+    stateDir: join(tempDir(), 'state'),
+    databaseUrl: server.url,
+    log: () => undefined,
+  });
 });
 
 afterAll(async () => {
@@ -61,7 +85,11 @@ afterAll(async () => {
 });
 
 describe('hostile names', () => {
-  const users = HOSTILE.map((name, i) => ({ name, secretName: `hostile-${i}`, database: DATABASES[i % DATABASES.length]! }));
+  const users = HOSTILE.map((name, i) => ({
+    name,
+    secretName: `hostile-${i}`,
+    database: DATABASES[i % DATABASES.length]!,
+  }));
   const files = { 'users/hostile.yaml': yaml(users) };
 
   it('validates, applies, and then plans no changes', async () => {
@@ -75,7 +103,9 @@ describe('hostile names', () => {
   it('stores every name exactly as declared', async () => {
     const rows = await admin.query<{ User: string }>("SELECT User FROM mysql.global_priv WHERE Host = '%'");
     expect(rows.map((r) => r.User)).toEqual(expect.arrayContaining(HOSTILE));
-    const [root] = await admin.query<{ n: number }>("SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'root'");
+    const [root] = await admin.query<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM mysql.global_priv WHERE User = 'root'",
+    );
     expect(Number(root?.n)).toBeGreaterThan(0);
   });
 
@@ -92,7 +122,11 @@ describe('hostile names', () => {
   });
 
   it('round-trips any printable name through apply and inspect', async () => {
-    const nameArb = fc.string({ unit: fc.constantFrom("'", '`', '\\', '%', '_', 'a', 'Z', 'é', '名', ' ', '"', ';'), minLength: 1, maxLength: 12 });
+    const nameArb = fc.string({
+      unit: fc.constantFrom("'", '`', '\\', '%', '_', 'a', 'Z', 'é', '名', ' ', '"', ';'),
+      minLength: 1,
+      maxLength: 12,
+    });
     await fc.assert(
       fc.asyncProperty(fc.uniqueArray(nameArb, { minLength: 1, maxLength: 3 }), async (names) => {
         const declared = names.map((name, i) => ({ name, secretName: `prop-${i}`, database: 'app_db' }));

@@ -25,32 +25,67 @@ clusters:
 /** Every grant of the accounts dbusers may manage, as the server shows them. */
 async function grantsOf(users: string[]): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
-  const rows = await admin.query<{ User: string; Host: string }>(`SELECT User, Host FROM mysql.global_priv WHERE User IN (${users.map(() => '?').join(', ')})`, users);
+  const rows = await admin.query<{ User: string; Host: string }>(
+    `SELECT User, Host FROM mysql.global_priv WHERE User IN (${users.map(() => '?').join(', ')})`,
+    users,
+  );
   for (const { User, Host } of rows) {
-    const grants = await admin.query(Host === '' ? `SHOW GRANTS FOR \`${User}\`` : `SHOW GRANTS FOR '${User}'@'${Host}'`);
+    const grants = await admin.query(
+      Host === '' ? `SHOW GRANTS FOR \`${User}\`` : `SHOW GRANTS FOR '${User}'@'${Host}'`,
+    );
     // The password hash changes on adoption (each adopted password user gets a new secret); the rights must not.
-    out[`${User}@${Host}`] = grants.map((g) => String(Object.values(g)[0]).replace(/ IDENTIFIED BY PASSWORD '[^']*'/, '')).sort();
+    out[`${User}@${Host}`] = grants
+      .map((g) => String(Object.values(g)[0]).replace(/ IDENTIFIED BY PASSWORD '[^']*'/, ''))
+      .sort();
   }
   return out;
 }
 
-const ACCOUNTS = ['superish', 'multi', 'colgo', 'patterned', 'usage_go', 'routine_user', 'keeper', 'admin_holder'];
+const ACCOUNTS = [
+  'superish',
+  'multi',
+  'colgo',
+  'patterned',
+  'usage_go',
+  'routine_user',
+  'keeper',
+  'admin_holder',
+];
 
 beforeAll(async () => {
   server = await startTestServer();
   admin = await server.admin();
   for (const sql of [
-    'CREATE DATABASE app', 'CREATE DATABASE app1', 'CREATE TABLE app.t (a INT, b INT)', 'CREATE PROCEDURE app.p() BEGIN END',
-    "CREATE USER 'superish'@'%' IDENTIFIED BY 'x'", "GRANT ALL PRIVILEGES ON *.* TO 'superish'@'%' WITH GRANT OPTION",
-    "CREATE USER 'multi'@'%' IDENTIFIED BY 'x'", "CREATE USER 'multi'@'10.0.%' IDENTIFIED BY 'y'", "GRANT SELECT ON app.* TO 'multi'@'10.0.%'",
-    "CREATE USER 'colgo'@'%' IDENTIFIED BY 'x'", "GRANT SELECT (a), UPDATE (b) ON app.t TO 'colgo'@'%' WITH GRANT OPTION",
-    "CREATE USER 'patterned'@'%' IDENTIFIED BY 'x'", "GRANT SELECT ON `app_`.* TO 'patterned'@'%'", "GRANT INSERT ON `app\\_x`.* TO 'patterned'@'%'",
-    "CREATE USER 'usage_go'@'%' IDENTIFIED BY 'x'", "GRANT USAGE ON app.* TO 'usage_go'@'%' WITH GRANT OPTION",
-    "CREATE USER 'routine_user'@'%' IDENTIFIED BY 'x'", "GRANT EXECUTE ON PROCEDURE app.p TO 'routine_user'@'%'",
-    'CREATE ROLE keeper', 'GRANT SELECT ON app.* TO keeper',
-    "CREATE USER 'admin_holder'@'%' IDENTIFIED BY 'x'", "GRANT keeper TO 'admin_holder'@'%' WITH ADMIN OPTION", "SET DEFAULT ROLE keeper FOR 'admin_holder'@'%'",
-  ]) await admin.query(sql);
-  env = new LocalEnvironment({ stateDir: join(tempDir(), 'state'), databaseUrl: server.url, log: () => undefined });
+    'CREATE DATABASE app',
+    'CREATE DATABASE app1',
+    'CREATE TABLE app.t (a INT, b INT)',
+    'CREATE PROCEDURE app.p() BEGIN END',
+    "CREATE USER 'superish'@'%' IDENTIFIED BY 'x'",
+    "GRANT ALL PRIVILEGES ON *.* TO 'superish'@'%' WITH GRANT OPTION",
+    "CREATE USER 'multi'@'%' IDENTIFIED BY 'x'",
+    "CREATE USER 'multi'@'10.0.%' IDENTIFIED BY 'y'",
+    "GRANT SELECT ON app.* TO 'multi'@'10.0.%'",
+    "CREATE USER 'colgo'@'%' IDENTIFIED BY 'x'",
+    "GRANT SELECT (a), UPDATE (b) ON app.t TO 'colgo'@'%' WITH GRANT OPTION",
+    "CREATE USER 'patterned'@'%' IDENTIFIED BY 'x'",
+    "GRANT SELECT ON `app_`.* TO 'patterned'@'%'",
+    "GRANT INSERT ON `app\\_x`.* TO 'patterned'@'%'",
+    "CREATE USER 'usage_go'@'%' IDENTIFIED BY 'x'",
+    "GRANT USAGE ON app.* TO 'usage_go'@'%' WITH GRANT OPTION",
+    "CREATE USER 'routine_user'@'%' IDENTIFIED BY 'x'",
+    "GRANT EXECUTE ON PROCEDURE app.p TO 'routine_user'@'%'",
+    'CREATE ROLE keeper',
+    'GRANT SELECT ON app.* TO keeper',
+    "CREATE USER 'admin_holder'@'%' IDENTIFIED BY 'x'",
+    "GRANT keeper TO 'admin_holder'@'%' WITH ADMIN OPTION",
+    "SET DEFAULT ROLE keeper FOR 'admin_holder'@'%'",
+  ])
+    await admin.query(sql);
+  env = new LocalEnvironment({
+    stateDir: join(tempDir(), 'state'),
+    databaseUrl: server.url,
+    log: () => undefined,
+  });
 });
 
 afterAll(async () => {
@@ -71,16 +106,29 @@ describe('import', () => {
     const loaded = loadDesired(new Map(Object.entries(files)));
     expect(loaded.diagnostics, yaml).toEqual([]);
     const run = (mode: 'plan' | 'apply') =>
-      reconcile({ source: new MemorySource(files), dispatcher: new LocalDispatcher(env), events: { publish: async () => undefined } }, { mode, policy: 'sync', planOptions: { now: 0 } });
+      reconcile(
+        {
+          source: new MemorySource(files),
+          dispatcher: new LocalDispatcher(env),
+          events: { publish: async () => undefined },
+        },
+        { mode, policy: 'sync', planOptions: { now: 0 } },
+      );
 
     const planned = await run('plan');
     const actions = planned.plans.flatMap((p) => p.actions);
     expect(actions.length).toBeGreaterThanOrEqual(ACCOUNTS.length);
-    expect(actions.every((a) => (a.kind === 'create_user' || a.kind === 'create_role') && a.adopt), JSON.stringify(actions, null, 1)).toBe(true);
+    expect(
+      actions.every((a) => (a.kind === 'create_user' || a.kind === 'create_role') && a.adopt),
+      JSON.stringify(actions, null, 1),
+    ).toBe(true);
     expect(planned.plans[0]!.exceptions.map((e) => e.user)).toContain('superish');
 
     const applied = await run('apply');
-    expect(applied.results.every((r) => r.ok), JSON.stringify(applied.results)).toBe(true);
+    expect(
+      applied.results.every((r) => r.ok),
+      JSON.stringify(applied.results),
+    ).toBe(true);
     expect((await run('plan')).plans.flatMap((p) => p.actions)).toEqual([]);
     expect(await grantsOf(ACCOUNTS)).toEqual(before);
   });

@@ -10,7 +10,14 @@ let admin: Database;
 
 /** The admin connection, counting the statements sent through it. */
 function counting(db: Database): Database & { count: number } {
-  const counted = { count: 0, close: () => db.close(), query: ((sql: string, values?: unknown[]) => { counted.count++; return db.query(sql, values); }) as Database['query'] };
+  const counted = {
+    count: 0,
+    close: () => db.close(),
+    query: ((sql: string, values?: unknown[]) => {
+      counted.count++;
+      return db.query(sql, values);
+    }) as Database['query'],
+  };
   return counted;
 }
 
@@ -18,12 +25,22 @@ beforeAll(async () => {
   server = await startTestServer();
   admin = await server.admin();
   for (const sql of [
-    'CREATE DATABASE app', 'CREATE TABLE app.t (id INT, secret INT)', 'CREATE PROCEDURE app.p() BEGIN END', 'CREATE ROLE reader',
-    'GRANT SELECT ON app.* TO reader', "CREATE USER 'every'@'%' IDENTIFIED BY 'x'", "GRANT PROCESS ON *.* TO 'every'@'%'",
-    "GRANT INSERT ON `app\\_x`.* TO 'every'@'%'", "GRANT SELECT ON `app_%`.* TO 'every'@'%'", "GRANT DELETE ON app.t TO 'every'@'%' WITH GRANT OPTION",
-    "GRANT UPDATE (secret) ON app.t TO 'every'@'%'", "GRANT EXECUTE ON PROCEDURE app.p TO 'every'@'%'", "GRANT reader TO 'every'@'%'",
+    'CREATE DATABASE app',
+    'CREATE TABLE app.t (id INT, secret INT)',
+    'CREATE PROCEDURE app.p() BEGIN END',
+    'CREATE ROLE reader',
+    'GRANT SELECT ON app.* TO reader',
+    "CREATE USER 'every'@'%' IDENTIFIED BY 'x'",
+    "GRANT PROCESS ON *.* TO 'every'@'%'",
+    "GRANT INSERT ON `app\\_x`.* TO 'every'@'%'",
+    "GRANT SELECT ON `app_%`.* TO 'every'@'%'",
+    "GRANT DELETE ON app.t TO 'every'@'%' WITH GRANT OPTION",
+    "GRANT UPDATE (secret) ON app.t TO 'every'@'%'",
+    "GRANT EXECUTE ON PROCEDURE app.p TO 'every'@'%'",
+    "GRANT reader TO 'every'@'%'",
     "SET DEFAULT ROLE reader FOR 'every'@'%'",
-  ]) await admin.query(sql);
+  ])
+    await admin.query(sql);
 });
 
 afterAll(async () => {
@@ -35,18 +52,29 @@ describe('inspect', () => {
   it('reads every level of grant, roles and default roles into one model', async () => {
     const state = await inspect(admin, { cluster: 'main', engine: 'mariadb' });
     const every = state.accounts.find((a) => a.user === 'every')!;
-    expect(every.grants).toEqual(expect.arrayContaining([
-      { level: 'global', privilege: 'PROCESS' },
-      { level: 'database', database: 'app_x', privilege: 'INSERT' },
-      { level: 'database', database: 'app_%', pattern: 'app_%', privilege: 'SELECT' },
-      { level: 'table', database: 'app', table: 't', privilege: 'DELETE' },
-      { level: 'table', database: 'app', table: 't', privilege: 'GRANT OPTION' },
-      { level: 'column', database: 'app', table: 't', column: 'secret', privilege: 'UPDATE' },
-      { level: 'routine', database: 'app', routine: 'p', routineType: 'PROCEDURE', privilege: 'EXECUTE' },
-    ]));
+    expect(every.grants).toEqual(
+      expect.arrayContaining([
+        { level: 'global', privilege: 'PROCESS' },
+        { level: 'database', database: 'app_x', privilege: 'INSERT' },
+        { level: 'database', database: 'app_%', pattern: 'app_%', privilege: 'SELECT' },
+        { level: 'table', database: 'app', table: 't', privilege: 'DELETE' },
+        { level: 'table', database: 'app', table: 't', privilege: 'GRANT OPTION' },
+        { level: 'column', database: 'app', table: 't', column: 'secret', privilege: 'UPDATE' },
+        { level: 'routine', database: 'app', routine: 'p', routineType: 'PROCEDURE', privilege: 'EXECUTE' },
+      ]),
+    );
     expect(every.grants).toHaveLength(7);
-    expect(every).toMatchObject({ roles: ['reader'], defaultRoles: ['reader'], auth: 'password', kind: 'user' });
-    expect(state.accounts.find((a) => a.user === 'reader')).toMatchObject({ kind: 'role', host: '', grants: [{ level: 'database', database: 'app', privilege: 'SELECT' }] });
+    expect(every).toMatchObject({
+      roles: ['reader'],
+      defaultRoles: ['reader'],
+      auth: 'password',
+      kind: 'user',
+    });
+    expect(state.accounts.find((a) => a.user === 'reader')).toMatchObject({
+      kind: 'role',
+      host: '',
+      grants: [{ level: 'database', database: 'app', privilege: 'SELECT' }],
+    });
     expect(state.currentUser).toEqual({ user: 'root', host: 'localhost' });
   });
 

@@ -28,7 +28,11 @@ users:
 
 async function apply(readwrite: boolean) {
   const r = await reconcile(
-    { source: new MemorySource({ 'users/loop.yaml': file(readwrite) }), dispatcher: new LocalDispatcher(env), events: { publish: async () => undefined } },
+    {
+      source: new MemorySource({ 'users/loop.yaml': file(readwrite) }),
+      dispatcher: new LocalDispatcher(env),
+      events: { publish: async () => undefined },
+    },
     { mode: 'apply', policy: 'sync', planOptions: { now: 0 } },
   );
   expect(r.diagnostics).toEqual([]);
@@ -41,7 +45,11 @@ beforeAll(async () => {
   await admin.query('CREATE DATABASE app');
   await admin.query('CREATE TABLE app.t (id INT)');
   await admin.query('INSERT INTO app.t VALUES (1)');
-  env = new LocalEnvironment({ stateDir: join(tempDir(), 'state'), databaseUrl: server.url, log: () => undefined });
+  env = new LocalEnvironment({
+    stateDir: join(tempDir(), 'state'),
+    databaseUrl: server.url,
+    log: () => undefined,
+  });
 });
 
 afterAll(async () => {

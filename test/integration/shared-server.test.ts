@@ -13,7 +13,6 @@ let server: TestServer;
 let admin: Database;
 let work: string;
 
-
 beforeAll(async () => {
   server = await startTestServer();
   admin = await server.admin();
@@ -29,14 +28,19 @@ afterAll(async () => {
 });
 
 describe('every shipped example on one server', () => {
-  it('applies, then plans no changes, and never deletes another cluster\'s accounts', async () => {
+  it("applies, then plans no changes, and never deletes another cluster's accounts", async () => {
     const applied = await cli('apply', join(work, 'users'), '--yes', '--create-missing');
     expect(applied.err).not.toMatch(/failed/);
     expect(applied.code).toBe(0);
     const plan = await cli('plan', join(work, 'users'));
     expect(plan.out).not.toContain('- delete');
     expect(plan.code).toBe(0);
-    const rows = await admin.query<{ owner: string; n: number }>('SELECT owner, COUNT(*) AS n FROM _dbusers.managed_accounts GROUP BY owner ORDER BY owner');
-    expect(rows.map((r) => [r.owner, Number(r.n)])).toEqual([['111122223333/orders', 3], ['444455556666/catalog', 6]]);
+    const rows = await admin.query<{ owner: string; n: number }>(
+      'SELECT owner, COUNT(*) AS n FROM _dbusers.managed_accounts GROUP BY owner ORDER BY owner',
+    );
+    expect(rows.map((r) => [r.owner, Number(r.n)])).toEqual([
+      ['111122223333/orders', 3],
+      ['444455556666/catalog', 6],
+    ]);
   });
 });

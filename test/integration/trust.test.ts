@@ -37,8 +37,16 @@ function localRun(stateDir = join(tempDir(), 'state')) {
   const store = env.secretsFor('111122223333');
   const run = (files: Record<string, string>, mode: 'plan' | 'apply', resetRequested: string[] = []) =>
     reconcile(
-      { source: new MemorySource(files), dispatcher: new LocalDispatcher(env), events: { publish: async () => undefined } },
-      { mode, policy: 'sync', planOptions: { now: Math.floor(Date.now() / 1000), allowDeletes: true, resetRequested } },
+      {
+        source: new MemorySource(files),
+        dispatcher: new LocalDispatcher(env),
+        events: { publish: async () => undefined },
+      },
+      {
+        mode,
+        policy: 'sync',
+        planOptions: { now: Math.floor(Date.now() / 1000), allowDeletes: true, resetRequested },
+      },
     );
   return { env, store, run };
 }
@@ -50,8 +58,14 @@ async function current(store: FileSecretStore, name: string): Promise<string> {
 beforeAll(async () => {
   // Every log the server keeps, to search for passwords in them.
   server = await startTestServer([
-    '--log-bin={dir}/binlog', '--binlog-format=STATEMENT', '--server-id=1', '--general-log=1', '--general-log-file={dir}/general.log',
-    '--slow-query-log=1', '--long-query-time=0', '--slow-query-log-file={dir}/slow.log',
+    '--log-bin={dir}/binlog',
+    '--binlog-format=STATEMENT',
+    '--server-id=1',
+    '--general-log=1',
+    '--general-log-file={dir}/general.log',
+    '--slow-query-log=1',
+    '--long-query-time=0',
+    '--slow-query-log-file={dir}/slow.log',
   ]);
   admin = await server.admin();
   await admin.query('CREATE DATABASE orders');
@@ -66,7 +80,12 @@ afterAll(async () => {
 describe('no clear-text password on the server side', () => {
   it('leaves no generated password in the general, slow or binary log after creates and resets', async () => {
     const { store, run, env } = localRun();
-    const files = { 'users/payments-prod.yaml': yaml([{ name: 'logged_a', host: '%' }, { name: 'logged_b', host: '%' }]) };
+    const files = {
+      'users/payments-prod.yaml': yaml([
+        { name: 'logged_a', host: '%' },
+        { name: 'logged_b', host: '%' },
+      ]),
+    };
     expect((await run(files, 'apply')).status).toBe('applied');
     expect((await run(files, 'apply', ['logged_a@%'])).status).toBe('applied');
     await env.close();
@@ -74,7 +93,9 @@ describe('no clear-text password on the server side', () => {
     expect(passwords.length).toBeGreaterThanOrEqual(3);
     await admin.query('FLUSH LOGS');
     const dir = join(String((await admin.query<{ d: string }>('SELECT @@datadir AS d'))[0]!.d), '..');
-    const logs = readdirSync(dir).filter((f) => /^(general|slow)\.log$|^binlog\.\d+$/.test(f)).map((f) => join(dir, f));
+    const logs = readdirSync(dir)
+      .filter((f) => /^(general|slow)\.log$|^binlog\.\d+$/.test(f))
+      .map((f) => join(dir, f));
     expect(logs.length).toBeGreaterThanOrEqual(3);
     const text = logs.map((f) => readFileSync(f).toString('latin1')).join('\n');
     expect(text).toContain('logged_a'); // the statements are there...
@@ -91,7 +112,9 @@ describe('hosts as the server stores them', () => {
     expect((await run(files, 'plan')).status).toBe('in sync');
     expect((await run(files, 'apply')).status).toBe('in sync');
     expect(await current(store, 'rds-orders-corp-secret')).toBe(first);
-    const [row] = await admin.query<{ h: string }>("SELECT Host AS h FROM mysql.global_priv WHERE User = 'corp'");
+    const [row] = await admin.query<{ h: string }>(
+      "SELECT Host AS h FROM mysql.global_priv WHERE User = 'corp'",
+    );
     expect(row!.h).toBe('%.corp.example.com');
     await env.close();
   });
@@ -101,20 +124,27 @@ describe('hosts as the server stores them', () => {
     const { store, run, env } = localRun();
     let round = 0;
     await fc.assert(
-      fc.asyncProperty(fc.uniqueArray(fc.constantFrom(...hosts), { minLength: 1, maxLength: 4, selector: (h) => h.toLowerCase() }), async (picked) => {
-        const users = picked.map((host, i) => ({ name: `p${round}_${i}`, host }));
-        round++;
-        const files = { 'users/payments-prod.yaml': yaml(users) };
-        const applied = await run(files, 'apply');
-        expect(applied.diagnostics).toEqual([]);
-        for (const u of users) {
-          const db = await loginAs(server, u.name, await current(store, `rds-orders-${u.name}-secret`));
-          const [me] = await db.query<{ me: string }>('SELECT CURRENT_USER() AS me');
-          expect(me!.me).toBe(`${u.name}@${u.host.toLowerCase()}`);
-          await db.close();
-        }
-        expect((await run(files, 'plan')).status).toBe('in sync');
-      }),
+      fc.asyncProperty(
+        fc.uniqueArray(fc.constantFrom(...hosts), {
+          minLength: 1,
+          maxLength: 4,
+          selector: (h) => h.toLowerCase(),
+        }),
+        async (picked) => {
+          const users = picked.map((host, i) => ({ name: `p${round}_${i}`, host }));
+          round++;
+          const files = { 'users/payments-prod.yaml': yaml(users) };
+          const applied = await run(files, 'apply');
+          expect(applied.diagnostics).toEqual([]);
+          for (const u of users) {
+            const db = await loginAs(server, u.name, await current(store, `rds-orders-${u.name}-secret`));
+            const [me] = await db.query<{ me: string }>('SELECT CURRENT_USER() AS me');
+            expect(me!.me).toBe(`${u.name}@${u.host.toLowerCase()}`);
+            await db.close();
+          }
+          expect((await run(files, 'plan')).status).toBe('in sync');
+        },
+      ),
       { numRuns: 8 },
     );
     await env.close();
@@ -125,10 +155,18 @@ describe('a password only for an account the server holds under exactly that nam
   it('fails the step, and keeps the password pending, when the server stores the account under another spelling', async () => {
     const store = new FileSecretStore(tempDir());
     await store.ensure({ name: 'spelled', description: 'd', tags: {} });
-    const ctx = { db: admin, dialect: mariadb, secrets: store, target: ordersCluster, connectAs: () => Promise.reject(new Error('unused')) };
+    const ctx = {
+      db: admin,
+      dialect: mariadb,
+      secrets: store,
+      target: ordersCluster,
+      connectAs: () => Promise.reject(new Error('unused')),
+    };
     const account = { user: 'spelled', host: 'Upper.Example.COM' }; // bypasses validation, as a bug upstream would
     const pending = await createPending(ctx, account, 'spelled');
-    await expect(setOnServer(ctx, account, pending.password, false)).rejects.toThrow(/does not hold an account named exactly 'spelled'@'Upper.Example.COM'/);
+    await expect(setOnServer(ctx, account, pending.password, false)).rejects.toThrow(
+      /does not hold an account named exactly 'spelled'@'Upper.Example.COM'/,
+    );
     expect(await store.getValue('spelled', 'AWSCURRENT')).toBeUndefined();
     expect((await store.getValue('spelled', 'AWSPENDING'))?.password).toBe(pending.password);
     await admin.query("DROP USER 'spelled'@'upper.example.com'");
@@ -143,7 +181,13 @@ describe('password drift', () => {
     await admin.query("ALTER USER 'drifty'@'%' IDENTIFIED BY 'changed-by-hand'");
     const drift = await run(files, 'plan');
     expect(drift.status).toBe('changes');
-    expect(drift.plans[0]!.actions).toEqual([expect.objectContaining({ kind: 'reset_password', user: 'drifty', reason: expect.stringMatching(/not the secret's/) })]);
+    expect(drift.plans[0]!.actions).toEqual([
+      expect.objectContaining({
+        kind: 'reset_password',
+        user: 'drifty',
+        reason: expect.stringMatching(/not the secret's/),
+      }),
+    ]);
     expect((await run(files, 'apply')).status).toBe('applied');
     await (await loginAs(server, 'drifty', await current(store, 'rds-orders-drifty-secret'))).close();
     expect((await run(files, 'plan')).status).toBe('in sync');
@@ -158,7 +202,9 @@ describe('password drift', () => {
     const second = localRun();
     const plan = await second.run(files, 'apply');
     expect(plan.plans[0]!.actions).toEqual([]);
-    expect(plan.plans[0]!.skipped.find((s) => s.user === 'shared')).toMatchObject({ reason: 'unverified ownership' });
+    expect(plan.plans[0]!.skipped.find((s) => s.user === 'shared')).toMatchObject({
+      reason: 'unverified ownership',
+    });
     await (await loginAs(server, 'shared', password)).close();
     await first.env.close();
     await second.env.close();
@@ -174,7 +220,13 @@ describe('robustness', () => {
     writeFileSync(leftover, 'half a secret');
     const old = new Date(Date.now() - 3_600_000);
     utimesSync(leftover, old, old);
-    await store.putPending('crashy', { engine: 'mariadb', host: 'h', port: 3306, username: 'u', password: 'p1' });
+    await store.putPending('crashy', {
+      engine: 'mariadb',
+      host: 'h',
+      port: 3306,
+      username: 'u',
+      password: 'p1',
+    });
     await store.promotePending('crashy');
     expect((await store.getValue('crashy', 'AWSCURRENT'))?.password).toBe('p1');
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
@@ -184,7 +236,11 @@ describe('robustness', () => {
   it('releases the cluster lock of a hung run within its session timeout', async () => {
     const hungConnection = await server.admin();
     const store = new FileSecretStore(tempDir());
-    const batch: ExecutorBatch = { target: ordersCluster, actions: [], options: { sessionTimeoutSeconds: 2 } };
+    const batch: ExecutorBatch = {
+      target: ordersCluster,
+      actions: [],
+      options: { sessionTimeoutSeconds: 2 },
+    };
     // A run that takes the lock and then never sends another statement, as a frozen process would.
     let locked = false;
     const hung: Database = {
@@ -196,14 +252,33 @@ describe('robustness', () => {
       },
       close: () => hungConnection.close(),
     };
-    void executeBatch(batch, { db: hung, secrets: store, connectAs: () => Promise.reject(new Error('unused')) });
+    void executeBatch(batch, {
+      db: hung,
+      secrets: store,
+      connectAs: () => Promise.reject(new Error('unused')),
+    });
     while (!locked) await new Promise((r) => setTimeout(r, 20));
-    const [held] = await admin.query<{ u: number | null }>('SELECT IS_USED_LOCK(?) AS u', [lockName(ordersCluster)]);
+    const [held] = await admin.query<{ u: number | null }>('SELECT IS_USED_LOCK(?) AS u', [
+      lockName(ordersCluster),
+    ]);
     expect(held!.u).not.toBeNull();
     const started = Date.now();
     const other = await connect(server.spec);
     const result = await executeBatch(
-      { ...batch, actions: [{ kind: 'create_role', user: 'after_hang', host: '', adopt: false, grants: [select('orders')], roles: [], reason: 'missing' }] },
+      {
+        ...batch,
+        actions: [
+          {
+            kind: 'create_role',
+            user: 'after_hang',
+            host: '',
+            adopt: false,
+            grants: [select('orders')],
+            roles: [],
+            reason: 'missing',
+          },
+        ],
+      },
       { db: other, secrets: store, connectAs: () => Promise.reject(new Error('unused')) },
     );
     await other.close();

@@ -7,7 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedMariadb } from '../../reconciler/src/adapters/local/embedded-mariadb.js';
-import { connect, parseDatabaseUrl, type ConnectionSpec, type Database } from '../../reconciler/src/adapters/mysql/database.js';
+import {
+  connect,
+  parseDatabaseUrl,
+  type ConnectionSpec,
+  type Database,
+} from '../../reconciler/src/adapters/mysql/database.js';
 import type { SourceRepo } from '../../reconciler/src/ports/index.js';
 
 /** A server for one test file. */
@@ -36,12 +41,18 @@ export async function startTestServer(serverArgs: readonly string[] = []): Promi
     const accounts = await db.query<{ User: string; Host: string }>(
       "SELECT User, Host FROM mysql.global_priv WHERE User NOT IN ('root', 'mariadb.sys', 'PUBLIC', '') AND User <> SUBSTRING_INDEX(CURRENT_USER(), '@', 1)",
     );
-    for (const a of accounts) await db.query(`DROP USER IF EXISTS ?@?`, [a.User, a.Host]).catch(() => db.query('DROP ROLE IF EXISTS ?', [a.User]));
+    for (const a of accounts)
+      await db
+        .query(`DROP USER IF EXISTS ?@?`, [a.User, a.Host])
+        .catch(() => db.query('DROP ROLE IF EXISTS ?', [a.User]));
     await db.close();
     return { url: given, spec, admin: () => connect(spec), stop: async () => undefined };
   }
   const dir = tempDir('dbusers-mariadb-');
-  const server = await startEmbeddedMariadb(dir, serverArgs.map((a) => a.replace('{dir}', dir)));
+  const server = await startEmbeddedMariadb(
+    dir,
+    serverArgs.map((a) => a.replace('{dir}', dir)),
+  );
   const spec = parseDatabaseUrl(server.url);
   return {
     url: server.url,

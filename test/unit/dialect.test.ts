@@ -11,27 +11,79 @@ import { renderGrants, renderRevokes } from '../../reconciler/src/dialect/statem
 
 /** mysql.user columns as MySQL 8.0 defines them (reference/mysql-mariadb.md §1.2), abridged to what matters. */
 const mysqlUser = (User: string, Host: string, extra: Record<string, unknown> = {}) => ({
-  Host, User, Select_priv: 'N', Insert_priv: 'N', Process_priv: 'N', Grant_priv: 'N', Create_role_priv: 'N',
-  plugin: 'caching_sha2_password', has_auth: 1, account_locked: 'N', password_expired: 'N', pw_changed_unix: '1795420131',
-  User_attributes: null, ...extra,
+  Host,
+  User,
+  Select_priv: 'N',
+  Insert_priv: 'N',
+  Process_priv: 'N',
+  Grant_priv: 'N',
+  Create_role_priv: 'N',
+  plugin: 'caching_sha2_password',
+  has_auth: 1,
+  account_locked: 'N',
+  password_expired: 'N',
+  pw_changed_unix: '1795420131',
+  User_attributes: null,
+  ...extra,
 });
 
 describe('MySQL 8 dialect', () => {
   const results = {
     accounts: [
       mysqlUser('app', '%', { Process_priv: 'Y' }),
-      mysqlUser('reporting', '%', { has_auth: 0, account_locked: 'Y', password_expired: 'Y', plugin: 'caching_sha2_password' }),
+      mysqlUser('reporting', '%', {
+        has_auth: 0,
+        account_locked: 'Y',
+        password_expired: 'Y',
+        plugin: 'caching_sha2_password',
+      }),
       mysqlUser('iam_user', '%', { plugin: 'AWSAuthenticationPlugin' }),
       mysqlUser('rdsadmin', 'localhost', { Select_priv: 'Y', Grant_priv: 'Y' }),
     ],
     global_grants: [{ USER: 'app', HOST: '%', PRIV: 'XA_RECOVER_ADMIN', WITH_GRANT_OPTION: 'N' }],
-    db: [{ Host: '%', Db: 'app\\_db', User: 'app', Select_priv: 'Y', Insert_priv: 'Y', Grant_priv: 'N', Delete_priv: 'N' }],
-    tables: [{ Host: '%', Db: 'orders', User: 'reporting', Table_name: 'invoices', Table_priv: 'Select,Grant' }],
-    columns: [{ Host: '%', Db: 'orders', User: 'app', Table_name: 'invoices', Column_name: 'total', Column_priv: 'Select,Update' }],
-    procs: [{ Host: '%', Db: 'orders', User: 'app', Routine_name: 'refund', Routine_type: 'PROCEDURE', Proc_priv: 'Execute' }],
+    db: [
+      {
+        Host: '%',
+        Db: 'app\\_db',
+        User: 'app',
+        Select_priv: 'Y',
+        Insert_priv: 'Y',
+        Grant_priv: 'N',
+        Delete_priv: 'N',
+      },
+    ],
+    tables: [
+      { Host: '%', Db: 'orders', User: 'reporting', Table_name: 'invoices', Table_priv: 'Select,Grant' },
+    ],
+    columns: [
+      {
+        Host: '%',
+        Db: 'orders',
+        User: 'app',
+        Table_name: 'invoices',
+        Column_name: 'total',
+        Column_priv: 'Select,Update',
+      },
+    ],
+    procs: [
+      {
+        Host: '%',
+        Db: 'orders',
+        User: 'app',
+        Routine_name: 'refund',
+        Routine_type: 'PROCEDURE',
+        Proc_priv: 'Execute',
+      },
+    ],
     role_edges: [
       { FROM_HOST: '%', FROM_USER: 'reporting', TO_HOST: '%', TO_USER: 'app', WITH_ADMIN_OPTION: 'N' },
-      { FROM_HOST: '%', FROM_USER: 'reporting', TO_HOST: 'localhost', TO_USER: 'rdsadmin', WITH_ADMIN_OPTION: 'Y' },
+      {
+        FROM_HOST: '%',
+        FROM_USER: 'reporting',
+        TO_HOST: 'localhost',
+        TO_USER: 'rdsadmin',
+        WITH_ADMIN_OPTION: 'Y',
+      },
     ],
     default_roles: [{ HOST: '%', USER: 'app', DEFAULT_ROLE_HOST: '%', DEFAULT_ROLE_USER: 'reporting' }],
   };
@@ -47,7 +99,13 @@ describe('MySQL 8 dialect', () => {
         { level: 'database', database: 'app_db', privilege: 'INSERT' },
         { level: 'column', database: 'orders', table: 'invoices', column: 'total', privilege: 'SELECT' },
         { level: 'column', database: 'orders', table: 'invoices', column: 'total', privilege: 'UPDATE' },
-        { level: 'routine', database: 'orders', routine: 'refund', routineType: 'PROCEDURE', privilege: 'EXECUTE' },
+        {
+          level: 'routine',
+          database: 'orders',
+          routine: 'refund',
+          routineType: 'PROCEDURE',
+          privilege: 'EXECUTE',
+        },
       ]),
     );
     expect(app.grants).toHaveLength(7);
@@ -57,7 +115,12 @@ describe('MySQL 8 dialect', () => {
     expect(app.adminRoles).toEqual([]);
     expect(accounts.find((a) => a.user === 'rdsadmin')!.adminRoles).toEqual(['reporting']);
     const [limited] = readAccounts(mysql8, {
-      accounts: [mysqlUser('limited', '%', { Select_priv: 'Y', User_attributes: '{"Restrictions": [{"Database": "mysql", "Privileges": ["SELECT"]}]}' })],
+      accounts: [
+        mysqlUser('limited', '%', {
+          Select_priv: 'Y',
+          User_attributes: '{"Restrictions": [{"Database": "mysql", "Privileges": ["SELECT"]}]}',
+        }),
+      ],
     });
     expect(limited!.partialRevokes).toEqual(['SELECT on mysql.*']);
   });
@@ -79,21 +142,42 @@ describe('MySQL 8 dialect', () => {
   });
 
   it('reads a whole server in a fixed set of queries', () => {
-    expect(mysql8.inspectQueries.map((q) => q.name)).toEqual(['accounts', 'global_grants', 'db', 'tables', 'columns', 'procs', 'role_edges', 'default_roles']);
-    expect(mysql57.inspectQueries.map((q) => q.name)).toEqual(['accounts', 'db', 'tables', 'columns', 'procs']);
+    expect(mysql8.inspectQueries.map((q) => q.name)).toEqual([
+      'accounts',
+      'global_grants',
+      'db',
+      'tables',
+      'columns',
+      'procs',
+      'role_edges',
+      'default_roles',
+    ]);
+    expect(mysql57.inspectQueries.map((q) => q.name)).toEqual([
+      'accounts',
+      'db',
+      'tables',
+      'columns',
+      'procs',
+    ]);
   });
 
   it('writes roles with a host and several default roles', () => {
     expect(mysql8.createRole('reporting')).toBe("CREATE ROLE IF NOT EXISTS 'reporting'@'%'");
     expect(mysql8.grantRole('reporting', "'app'@'%'")).toBe("GRANT 'reporting'@'%' TO 'app'@'%'");
-    expect(mysql8.setDefaultRoles("'app'@'%'", ['a', 'b'])).toEqual(["SET DEFAULT ROLE 'a'@'%', 'b'@'%' TO 'app'@'%'"]);
+    expect(mysql8.setDefaultRoles("'app'@'%'", ['a', 'b'])).toEqual([
+      "SET DEFAULT ROLE 'a'@'%', 'b'@'%' TO 'app'@'%'",
+    ]);
     expect(mysql8.setDefaultRoles("'app'@'%'", [])).toEqual(["SET DEFAULT ROLE NONE TO 'app'@'%'"]);
   });
 
   it('5.7 has no roles and shorter hosts', () => {
     expect(mysql57.supportsRoles).toBe(false);
     expect(mysql57.maxHostLength).toBe(60);
-    expect(readAccounts(mysql57, { accounts: [mysqlUser('x', '%', { has_auth: 0, account_locked: 'Y', password_expired: 'Y' })] })[0]?.kind).toBe('user');
+    expect(
+      readAccounts(mysql57, {
+        accounts: [mysqlUser('x', '%', { has_auth: 0, account_locked: 'Y', password_expired: 'Y' })],
+      })[0]?.kind,
+    ).toBe('user');
   });
 });
 
@@ -101,14 +185,36 @@ describe('MariaDB dialect', () => {
   it('reads global_priv JSON whether the driver parsed it or not', () => {
     const accounts = readAccounts(mariadb, {
       accounts: [
-        { User: 'ro', Host: '10.0.%', Priv: '{"access":274878955776,"plugin":"mysql_native_password","authentication_string":"*D821","account_locked":true,"password_last_changed":1795420131}' },
+        {
+          User: 'ro',
+          Host: '10.0.%',
+          Priv: '{"access":274878955776,"plugin":"mysql_native_password","authentication_string":"*D821","account_locked":true,"password_last_changed":1795420131}',
+        },
         { User: 'app_read', Host: '', Priv: { access: 0, is_role: true } },
-        { User: 'plain', Host: 'localhost', Priv: { access: 0, plugin: 'mysql_native_password', authentication_string: '*AB', default_role: 'app_read' } },
-        { User: 'iam', Host: '%', Priv: { access: 0, plugin: 'AWSAuthenticationPlugin', authentication_string: 'RDS' } },
+        {
+          User: 'plain',
+          Host: 'localhost',
+          Priv: {
+            access: 0,
+            plugin: 'mysql_native_password',
+            authentication_string: '*AB',
+            default_role: 'app_read',
+          },
+        },
+        {
+          User: 'iam',
+          Host: '%',
+          Priv: { access: 0, plugin: 'AWSAuthenticationPlugin', authentication_string: 'RDS' },
+        },
       ],
       roles: [{ Host: 'localhost', User: 'plain', Role: 'app_read' }],
     });
-    expect(accounts[0]).toMatchObject({ user: 'ro', auth: 'password', locked: true, passwordChangedAt: 1795420131 });
+    expect(accounts[0]).toMatchObject({
+      user: 'ro',
+      auth: 'password',
+      locked: true,
+      passwordChangedAt: 1795420131,
+    });
     expect(accounts[0]!.grants).toEqual([
       { level: 'global', privilege: 'PROCESS' },
       { level: 'global', privilege: 'BINLOG MONITOR' },
@@ -120,7 +226,15 @@ describe('MariaDB dialect', () => {
   });
 
   it("reads root's 64-bit mask from the JSON text without rounding it (JSON.parse would read PROCESS + SHUTDOWN)", () => {
-    const [root] = readAccounts(mariadb, { accounts: [{ User: 'r', Host: '%', Priv: '{"access":18446744073709551615,"plugin":"mysql_native_password","authentication_string":"*AB"}' }] });
+    const [root] = readAccounts(mariadb, {
+      accounts: [
+        {
+          User: 'r',
+          Host: '%',
+          Priv: '{"access":18446744073709551615,"plugin":"mysql_native_password","authentication_string":"*AB"}',
+        },
+      ],
+    });
     expect(root!.grants).toHaveLength(39);
     expect(root!.grants).toContainEqual({ level: 'global', privilege: 'SUPER' });
     expect(root!.grants).toContainEqual({ level: 'global', privilege: 'SLAVE MONITOR' });
@@ -129,17 +243,22 @@ describe('MariaDB dialect', () => {
   it('reads role membership WITH ADMIN OPTION', () => {
     const accounts = readAccounts(mariadb, {
       accounts: [{ User: 'u', Host: '%', Priv: '{"access":0}' }],
-      roles: [{ Host: '%', User: 'u', Role: 'a', Admin_option: 'Y' }, { Host: '%', User: 'u', Role: 'b', Admin_option: 'N' }],
+      roles: [
+        { Host: '%', User: 'u', Role: 'a', Admin_option: 'Y' },
+        { Host: '%', User: 'u', Role: 'b', Admin_option: 'N' },
+      ],
     });
     expect(accounts[0]).toMatchObject({ roles: ['a', 'b'], adminRoles: ['a'] });
   });
 
   it('sends the password hash, never the password', () => {
-    expect(mariadb.createUser({ user: 'u', host: '%' }, { password: 'secret' })).toBe("CREATE USER 'u'@'%' IDENTIFIED BY PASSWORD '*14E65567ABDB5135D0CFD9A70B3032C179A49EE7'");
+    expect(mariadb.createUser({ user: 'u', host: '%' }, { password: 'secret' })).toBe(
+      "CREATE USER 'u'@'%' IDENTIFIED BY PASSWORD '*14E65567ABDB5135D0CFD9A70B3032C179A49EE7'",
+    );
     expect(mariadb.setPassword({ user: 'u', host: '%' }, 'secret')).not.toContain("'secret'");
   });
 
-  it('decodes the access bitmask, up to root\'s 64 bits', () => {
+  it("decodes the access bitmask, up to root's 64 bits", () => {
     expect(decodeAccessBits(1)).toEqual(['SELECT']);
     expect(decodeAccessBits('18446744073709551615')).toHaveLength(39);
     expect(decodeAccessBits(null)).toEqual([]);
@@ -190,8 +309,11 @@ describe('GRANT and REVOKE text', () => {
   });
 
   it('revokes a wildcard grant exactly as the server stores it', () => {
-    expect(renderRevokes([{ level: 'database', database: 'app_%', pattern: 'app_%', privilege: 'SELECT' }], "'u'@'%'")).toEqual([
-      "REVOKE SELECT ON `app_%`.* FROM 'u'@'%'",
-    ]);
+    expect(
+      renderRevokes(
+        [{ level: 'database', database: 'app_%', pattern: 'app_%', privilege: 'SELECT' }],
+        "'u'@'%'",
+      ),
+    ).toEqual(["REVOKE SELECT ON `app_%`.* FROM 'u'@'%'"]);
   });
 });

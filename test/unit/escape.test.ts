@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeDatabasePattern, quoteAccount, quoteDatabasePattern, quoteIdent, quoteString } from '../../reconciler/src/sql/escape.js';
+import {
+  decodeDatabasePattern,
+  quoteAccount,
+  quoteDatabasePattern,
+  quoteIdent,
+  quoteString,
+} from '../../reconciler/src/sql/escape.js';
 
 describe('escaping', () => {
   it.each([

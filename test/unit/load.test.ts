@@ -8,20 +8,30 @@ import { formatDiagnostic, loadDesired, parseOn, secretNameFor } from '../../rec
 const INVALID = 'test/fixtures/invalid';
 
 function folder(dir: string): Map<string, string> {
-  return new Map(readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => [`users/${f}`, readFileSync(join(dir, f), 'utf8')]));
+  return new Map(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => [`users/${f}`, readFileSync(join(dir, f), 'utf8')]),
+  );
 }
 
 describe('loadDesired', () => {
   it('accepts the DESIGN §3 example unchanged', () => {
-    const { targets, diagnostics } = loadDesired(new Map([['users/payments-prod.yaml', readFileSync('users/payments-prod.yaml', 'utf8')]]));
+    const { targets, diagnostics } = loadDesired(
+      new Map([['users/payments-prod.yaml', readFileSync('users/payments-prod.yaml', 'utf8')]]),
+    );
     expect(diagnostics).toEqual([]);
     expect(targets).toHaveLength(1);
     const accounts = targets[0]!.accounts;
     expect(accounts.map((a) => `${a.kind} ${a.user}@${a.host} ${a.auth}`)).toEqual([
-      'user audit_rw@% password', 'user app_iam@% iam', 'role reporting@% none',
+      'user audit_rw@% password',
+      'user app_iam@% iam',
+      'role reporting@% none',
     ]);
     expect(accounts[0]).toMatchObject({
-      secretName: 'rds-orders-audit_rw-secret', rotationDays: 30, roles: ['reporting'],
+      secretName: 'rds-orders-audit_rw-secret',
+      rotationDays: 30,
+      roles: ['reporting'],
       grants: [
         { level: 'database', database: 'audit', privilege: 'DELETE' },
         { level: 'database', database: 'audit', privilege: 'INSERT' },
@@ -33,7 +43,11 @@ describe('loadDesired', () => {
   });
 
   it('accepts every shipped example in users/', () => {
-    const files = new Map(readdirSync('users').filter((f) => f.endsWith('.yaml')).map((f) => [`users/${f}`, readFileSync(join('users', f), 'utf8')]));
+    const files = new Map(
+      readdirSync('users')
+        .filter((f) => f.endsWith('.yaml'))
+        .map((f) => [`users/${f}`, readFileSync(join('users', f), 'utf8')]),
+    );
     expect(loadDesired(files).diagnostics).toEqual([]);
   });
 
@@ -51,7 +65,8 @@ describe('loadDesired', () => {
   it('reports every problem in every file at once', () => {
     const all = new Map<string, string>();
     for (const name of ['schema', 'references', 'engines']) {
-      for (const [f, text] of folder(join(INVALID, name))) all.set(f.replace('users/', `users/${name}/`), text);
+      for (const [f, text] of folder(join(INVALID, name)))
+        all.set(f.replace('users/', `users/${name}/`), text);
     }
     const { diagnostics } = loadDesired(all);
     expect(new Set(diagnostics.map((d) => d.file)).size).toBe(3);
@@ -74,39 +89,68 @@ describe('parseOn', () => {
     ['audit.*', { level: 'database', database: 'audit' }],
     ['orders.invoices', { level: 'table', database: 'orders', table: 'invoices' }],
     ['`my.db`.`we``ird`', { level: 'table', database: 'my.db', table: 'we`ird' }],
-    ['PROCEDURE orders.refund', { level: 'routine', database: 'orders', routine: 'refund', routineType: 'PROCEDURE' }],
+    [
+      'PROCEDURE orders.refund',
+      { level: 'routine', database: 'orders', routine: 'refund', routineType: 'PROCEDURE' },
+    ],
     ['function `a b`.f', { level: 'routine', database: 'a b', routine: 'f', routineType: 'FUNCTION' }],
   ])('reads %s', (on, expected) => {
     expect(parseOn(on)).toEqual(expected);
   });
-  it.each(['orders', '*.invoices', '`open.x', 'a.b.c', 'PROCEDURE orders.*'])('refuses %s with a reason', (on) => {
-    expect(typeof parseOn(on)).toBe('string');
-  });
+  it.each(['orders', '*.invoices', '`open.x', 'a.b.c', 'PROCEDURE orders.*'])(
+    'refuses %s with a reason',
+    (on) => {
+      expect(typeof parseOn(on)).toBe('string');
+    },
+  );
 });
 
 describe('secretNameFor', () => {
   it('fills the template and keeps the host to characters a secret name allows', () => {
-    const values = { account: '1', alias: 'a', cluster: 'orders', user: 'app', host: '10.0.%', database: 'db' };
+    const values = {
+      account: '1',
+      alias: 'a',
+      cluster: 'orders',
+      user: 'app',
+      host: '10.0.%',
+      database: 'db',
+    };
     expect(secretNameFor('rds-{cluster}-{user}-secret', values)).toBe('rds-orders-app-secret');
     expect(secretNameFor('rds-{database}-{user}-secret', values)).toBe('rds-db-app-secret');
     expect(secretNameFor('{alias}/{cluster}/{user}@{host}', values)).toBe('a/orders/app@10.0.any');
   });
 
   it('stores hosts in lower case, as the server does', () => {
-    const yaml = readFileSync('users/payments-prod.yaml', 'utf8').replace('host: "%"', 'host: "%.Corp.Example.COM"');
+    const yaml = readFileSync('users/payments-prod.yaml', 'utf8').replace(
+      'host: "%"',
+      'host: "%.Corp.Example.COM"',
+    );
     const { targets, diagnostics } = loadDesired(new Map([['users/payments-prod.yaml', yaml]]));
     expect(diagnostics).toEqual([]);
     expect(targets[0]!.accounts[0]).toMatchObject({ user: 'audit_rw', host: '%.corp.example.com' });
   });
 
   it('carries privilege exceptions to the cluster, so the plan can show them', () => {
-    const yaml = readFileSync('users/payments-prod.yaml', 'utf8').replace(
-      'clusters:',
-      'privilegeExceptions:\n  - { account: "audit_rw@%", on: "*.*", privileges: [PROCESS], reason: "reviewed in CHG-1234" }\nclusters:',
-    ).replace('- { on: "orders.invoices", privileges: [SELECT] }', '- { on: "orders.invoices", privileges: [SELECT] }\n      - { on: "*.*", privileges: [PROCESS] }');
+    const yaml = readFileSync('users/payments-prod.yaml', 'utf8')
+      .replace(
+        'clusters:',
+        'privilegeExceptions:\n  - { account: "audit_rw@%", on: "*.*", privileges: [PROCESS], reason: "reviewed in CHG-1234" }\nclusters:',
+      )
+      .replace(
+        '- { on: "orders.invoices", privileges: [SELECT] }',
+        '- { on: "orders.invoices", privileges: [SELECT] }\n      - { on: "*.*", privileges: [PROCESS] }',
+      );
     const { targets, diagnostics } = loadDesired(new Map([['users/payments-prod.yaml', yaml]]));
     expect(diagnostics).toEqual([]);
-    expect(targets[0]!.cluster.privilegeExceptions).toEqual([{ user: 'audit_rw', host: '%', target: { level: 'global' }, privileges: ['PROCESS'], reason: 'reviewed in CHG-1234' }]);
+    expect(targets[0]!.cluster.privilegeExceptions).toEqual([
+      {
+        user: 'audit_rw',
+        host: '%',
+        target: { level: 'global' },
+        privileges: ['PROCESS'],
+        reason: 'reviewed in CHG-1234',
+      },
+    ]);
   });
 });
 
@@ -114,7 +158,11 @@ describe('reading the users folder', () => {
   const read = async (dir: string) => {
     const source = new FolderSource(dir);
     const files = await source.readTree();
-    return { files, ignored: source.ignored, diagnostics: loadDesired(files).diagnostics.map((d) => `${d.file}:${d.line}:${d.col} ${d.code}`) };
+    return {
+      files,
+      ignored: source.ignored,
+      diagnostics: loadDesired(files).diagnostics.map((d) => `${d.file}:${d.line}:${d.col} ${d.code}`),
+    };
   };
 
   it('reports a dangling symlink, a symlink loop, a non-UTF-8 file and an alias bomb, each at 1:1, never a stack trace', async () => {
@@ -123,14 +171,20 @@ describe('reading the users folder', () => {
     symlinkSync(join(dir, 'loop-b.yaml'), join(dir, 'loop-a.yaml'));
     symlinkSync(join(dir, 'loop-a.yaml'), join(dir, 'loop-b.yaml'));
     writeFileSync(join(dir, 'latin1.yaml'), Buffer.from('account: "caf\xe9"\n', 'latin1'));
-    const laugh = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefg'.split('').map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcdefg'[i]}`).join(', ')}]`)];
+    const laugh = [
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      ...'bcdefg'.split('').map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcdefg'[i]}`).join(', ')}]`),
+    ];
     writeFileSync(join(dir, 'bomb.yaml'), laugh.join('\n') + '\n');
     symlinkSync(dir, join(dir, 'self')); // a folder that contains itself: read once
     const { diagnostics } = await read(dir);
     const rel = (f: string) => relative(process.cwd(), join(dir, f));
     expect(diagnostics).toEqual([
-      `${rel('bomb.yaml')}:1:1 YAML_SYNTAX`, `${rel('dangling.yaml')}:1:1 FILE`, `${rel('latin1.yaml')}:1:1 ENCODING`,
-      `${rel('loop-a.yaml')}:1:1 FILE`, `${rel('loop-b.yaml')}:1:1 FILE`,
+      `${rel('bomb.yaml')}:1:1 YAML_SYNTAX`,
+      `${rel('dangling.yaml')}:1:1 FILE`,
+      `${rel('latin1.yaml')}:1:1 ENCODING`,
+      `${rel('loop-a.yaml')}:1:1 FILE`,
+      `${rel('loop-b.yaml')}:1:1 FILE`,
     ]);
   });
 

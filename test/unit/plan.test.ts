@@ -4,8 +4,19 @@ import type { ActualState, DesiredAccount, Grant } from '../../reconciler/src/mo
 import { applyPolicy, policies, POLICY_NAMES } from '../../reconciler/src/plan/policy.js';
 import { hasChanges, plan, type PlanOptions } from '../../reconciler/src/plan/plan.js';
 import {
-  aliceReadonly, aliceReadwrite, bobReporting, bobUnmanaged, carolIam, onServer, ordersCluster, reportingRole,
-  OWNER, secretOk, select, serverMatching, target,
+  aliceReadonly,
+  aliceReadwrite,
+  bobReporting,
+  bobUnmanaged,
+  carolIam,
+  onServer,
+  ordersCluster,
+  reportingRole,
+  OWNER,
+  secretOk,
+  select,
+  serverMatching,
+  target,
 } from '../support/fixtures.js';
 
 const now = 1_800_000_000;
@@ -72,7 +83,11 @@ describe('plan', () => {
     {
       name: 'cleans up an ownership record whose account is gone',
       declared: [],
-      server: serverMatching([], { owned: [{ user: 'ghost', host: '%', kind: 'user', secretName: 'rds-orders-ghost-secret', owner: OWNER }] }),
+      server: serverMatching([], {
+        owned: [
+          { user: 'ghost', host: '%', kind: 'user', secretName: 'rds-orders-ghost-secret', owner: OWNER },
+        ],
+      }),
       expected: ['delete_user ghost'],
     },
   ])('$name', ({ declared, server, expected }) => {
@@ -82,15 +97,27 @@ describe('plan', () => {
   it('keeps a secret that a declared account takes over from a deleted one', () => {
     const renamed = { ...aliceReadonly, user: 'alice2' };
     const p = plan(target(renamed), serverMatching([aliceReadonly]), opts);
-    expect(p.actions.find((a) => a.kind === 'delete_user')).toMatchObject({ user: 'alice', secretName: undefined });
+    expect(p.actions.find((a) => a.kind === 'delete_user')).toMatchObject({
+      user: 'alice',
+      secretName: undefined,
+    });
   });
 
   it('leaves alone the accounts another cluster on the same server owns', () => {
     const server = serverMatching([aliceReadonly, bobReporting]);
     server.owned = server.owned.map((o) => (o.user === 'bob' ? { ...o, owner: '111122223333/billing' } : o));
-    const p = plan(target(aliceReadonly, { ...bobReporting, adopt: true }), server, { ...opts, allowDeletes: true });
+    const p = plan(target(aliceReadonly, { ...bobReporting, adopt: true }), server, {
+      ...opts,
+      allowDeletes: true,
+    });
     expect(p.actions).toEqual([]);
-    expect(p.skipped).toEqual([expect.objectContaining({ user: 'bob', reason: 'not adopted', detail: expect.stringContaining('managed by dbusers for 111122223333/billing') })]);
+    expect(p.skipped).toEqual([
+      expect.objectContaining({
+        user: 'bob',
+        reason: 'not adopted',
+        detail: expect.stringContaining('managed by dbusers for 111122223333/billing'),
+      }),
+    ]);
     const undeclared = plan(target(aliceReadonly), server, { ...opts, allowDeletes: true });
     expect(undeclared.actions).toEqual([]);
     expect(undeclared.skipped).toEqual([expect.objectContaining({ user: 'bob', reason: 'unmanaged' })]);
@@ -112,7 +139,13 @@ describe('plan', () => {
   });
 
   it('records what it did not act on', () => {
-    const p = plan(target({ ...aliceReadonly, user: 'bob' }), serverMatching([], { accounts: [bobUnmanaged, { ...bobUnmanaged, user: 'rdsadmin', host: 'localhost' }] }), opts);
+    const p = plan(
+      target({ ...aliceReadonly, user: 'bob' }),
+      serverMatching([], {
+        accounts: [bobUnmanaged, { ...bobUnmanaged, user: 'rdsadmin', host: 'localhost' }],
+      }),
+      opts,
+    );
     expect(p.skipped).toEqual([
       expect.objectContaining({ user: 'bob', reason: 'not adopted' }),
       expect.objectContaining({ user: 'rdsadmin', reason: 'protected' }),
@@ -125,25 +158,64 @@ describe('plan', () => {
     const listed = { ...onServer(aliceReadonly), user: 'legacy_app' };
     const server = serverMatching([], {
       accounts: [admin, rds, listed],
-      owned: [admin, rds, listed].map((a) => ({ user: a.user, host: a.host, kind: 'user' as const, owner: OWNER })),
+      owned: [admin, rds, listed].map((a) => ({
+        user: a.user,
+        host: a.host,
+        kind: 'user' as const,
+        owner: OWNER,
+      })),
     });
-    const p = plan({ cluster: { ...ordersCluster, protectedAccounts: ['legacy_app'] }, accounts: [] }, server, { ...opts, allowDeletes: true });
+    const p = plan(
+      { cluster: { ...ordersCluster, protectedAccounts: ['legacy_app'] }, accounts: [] },
+      server,
+      { ...opts, allowDeletes: true },
+    );
     expect(p.actions).toEqual([]);
     expect(p.skipped.map((s) => s.reason)).toEqual(['protected', 'protected', 'protected']);
   });
 
   describe('delete limit', () => {
-    const many = Array.from({ length: 12 }, (_, i) => ({ ...aliceReadonly, user: `u${String(i).padStart(2, '0')}`, secretName: `s${i}` }));
+    const many = Array.from({ length: 12 }, (_, i) => ({
+      ...aliceReadonly,
+      user: `u${String(i).padStart(2, '0')}`,
+      secretName: `s${i}`,
+    }));
     it.each([
-      { name: 'allows one delete of one owned account', owned: many.slice(0, 1), declared: [], allowDeletes: false, deletes: 1 },
-      { name: 'refuses more than half of the owned accounts', owned: many.slice(0, 4), declared: many.slice(0, 1), allowDeletes: false, deletes: 0 },
-      { name: 'allows half of the owned accounts', owned: many.slice(0, 4), declared: many.slice(0, 2), allowDeletes: false, deletes: 2 },
+      {
+        name: 'allows one delete of one owned account',
+        owned: many.slice(0, 1),
+        declared: [],
+        allowDeletes: false,
+        deletes: 1,
+      },
+      {
+        name: 'refuses more than half of the owned accounts',
+        owned: many.slice(0, 4),
+        declared: many.slice(0, 1),
+        allowDeletes: false,
+        deletes: 0,
+      },
+      {
+        name: 'allows half of the owned accounts',
+        owned: many.slice(0, 4),
+        declared: many.slice(0, 2),
+        allowDeletes: false,
+        deletes: 2,
+      },
       { name: 'refuses more than ten', owned: many, declared: [], allowDeletes: false, deletes: 0 },
-      { name: 'allows anything when deletes are allowed', owned: many, declared: [], allowDeletes: true, deletes: 12 },
+      {
+        name: 'allows anything when deletes are allowed',
+        owned: many,
+        declared: [],
+        allowDeletes: true,
+        deletes: 12,
+      },
     ])('$name', ({ owned, declared, allowDeletes, deletes }) => {
       const p = plan(target(...declared), serverMatching(owned), { ...opts, allowDeletes });
       expect(p.actions.filter((a) => a.kind === 'delete_user')).toHaveLength(deletes);
-      expect(p.skipped.filter((s) => s.reason === 'over delete limit')).toHaveLength(deletes === 0 ? owned.length - declared.length : 0);
+      expect(p.skipped.filter((s) => s.reason === 'over delete limit')).toHaveLength(
+        deletes === 0 ? owned.length - declared.length : 0,
+      );
     });
   });
 
@@ -151,12 +223,42 @@ describe('plan', () => {
     const secretName = aliceReadonly.secretName!;
     it.each([
       { name: 'resets when the secret is missing', secrets: {}, extra: {}, reason: 'secret missing' },
-      { name: 'resets when the secret is deleted', secrets: { [secretName]: { ...secretOk(secretName), deleted: true } }, extra: {}, reason: 'secret missing' },
-      { name: 'finishes an interrupted reset', secrets: { [secretName]: { ...secretOk(secretName), hasPending: true } }, extra: {}, reason: 'finish an interrupted reset (pending secret version)' },
-      { name: 'resets on request', secrets: { [secretName]: secretOk(secretName) }, extra: { resetRequested: ['alice@%'] }, reason: 'reset requested' },
-      { name: 'rotates when the password is older than rotationDays', secrets: { [secretName]: secretOk(secretName, now - 31 * 86_400) }, extra: {}, reason: 'password is 31 days old (rotationDays: 30)' },
-      { name: 'leaves rotation to the store when it rotates itself', secrets: { [secretName]: { ...secretOk(secretName, now - 31 * 86_400), rotationEnabled: true } }, extra: {}, reason: undefined },
-      { name: 'leaves a young password alone', secrets: { [secretName]: secretOk(secretName, now - 29 * 86_400) }, extra: {}, reason: undefined },
+      {
+        name: 'resets when the secret is deleted',
+        secrets: { [secretName]: { ...secretOk(secretName), deleted: true } },
+        extra: {},
+        reason: 'secret missing',
+      },
+      {
+        name: 'finishes an interrupted reset',
+        secrets: { [secretName]: { ...secretOk(secretName), hasPending: true } },
+        extra: {},
+        reason: 'finish an interrupted reset (pending secret version)',
+      },
+      {
+        name: 'resets on request',
+        secrets: { [secretName]: secretOk(secretName) },
+        extra: { resetRequested: ['alice@%'] },
+        reason: 'reset requested',
+      },
+      {
+        name: 'rotates when the password is older than rotationDays',
+        secrets: { [secretName]: secretOk(secretName, now - 31 * 86_400) },
+        extra: {},
+        reason: 'password is 31 days old (rotationDays: 30)',
+      },
+      {
+        name: 'leaves rotation to the store when it rotates itself',
+        secrets: { [secretName]: { ...secretOk(secretName, now - 31 * 86_400), rotationEnabled: true } },
+        extra: {},
+        reason: undefined,
+      },
+      {
+        name: 'leaves a young password alone',
+        secrets: { [secretName]: secretOk(secretName, now - 29 * 86_400) },
+        extra: {},
+        reason: undefined,
+      },
     ])('$name', ({ secrets, extra, reason }) => {
       const alice = { ...aliceReadonly, rotationDays: 30 };
       const p = plan(target(alice), { ...serverMatching([alice]), secrets }, { ...opts, ...extra });
@@ -178,13 +280,26 @@ describe('plan', () => {
   it('resets a password user that has no password on the server', () => {
     const server = serverMatching([aliceReadonly]);
     server.accounts[0]!.auth = 'none';
-    expect(plan(target(aliceReadonly), server, opts).actions).toEqual([expect.objectContaining({ kind: 'reset_password', reason: 'the account has no password' })]);
+    expect(plan(target(aliceReadonly), server, opts).actions).toEqual([
+      expect.objectContaining({ kind: 'reset_password', reason: 'the account has no password' }),
+    ]);
   });
 
   it('names the rds-db:connect resource of each IAM user', () => {
-    const p = plan({ cluster: { ...ordersCluster, resourceId: 'cluster-ABC' }, accounts: [{ ...carolIam, iamPrincipals: ['arn:aws:iam::111122223333:role/app'] }] }, serverMatching([]), opts);
+    const p = plan(
+      {
+        cluster: { ...ordersCluster, resourceId: 'cluster-ABC' },
+        accounts: [{ ...carolIam, iamPrincipals: ['arn:aws:iam::111122223333:role/app'] }],
+      },
+      serverMatching([]),
+      opts,
+    );
     expect(p.iamConnect).toEqual([
-      { user: 'carol', resource: 'arn:aws:rds-db:eu-west-1:111122223333:dbuser:cluster-ABC/carol', principals: ['arn:aws:iam::111122223333:role/app'] },
+      {
+        user: 'carol',
+        resource: 'arn:aws:rds-db:eu-west-1:111122223333:dbuser:cluster-ABC/carol',
+        principals: ['arn:aws:iam::111122223333:role/app'],
+      },
     ]);
   });
 
@@ -198,42 +313,97 @@ describe('plan, trust', () => {
   const root = (host: string) => ({ ...bobUnmanaged, user: 'root', host });
 
   it('never touches root or the admin user on any host, even declared with adopt', () => {
-    const server = serverMatching([], { accounts: [root('127.0.0.1'), { ...bobUnmanaged, user: 'admin', host: '10.0.0.1' }], adminUsers: ['admin'] });
-    const p = plan(target({ ...aliceReadonly, user: 'root', host: '127.0.0.1', adopt: true }, { ...aliceReadonly, user: 'admin', host: '10.0.0.1', adopt: true }), server, opts);
+    const server = serverMatching([], {
+      accounts: [root('127.0.0.1'), { ...bobUnmanaged, user: 'admin', host: '10.0.0.1' }],
+      adminUsers: ['admin'],
+    });
+    const p = plan(
+      target(
+        { ...aliceReadonly, user: 'root', host: '127.0.0.1', adopt: true },
+        { ...aliceReadonly, user: 'admin', host: '10.0.0.1', adopt: true },
+      ),
+      server,
+      opts,
+    );
     expect(p.actions).toEqual([]);
-    expect(p.skipped.map((s) => `${s.reason} ${s.user}@${s.host}`)).toEqual(['protected admin@10.0.0.1', 'protected root@127.0.0.1']);
+    expect(p.skipped.map((s) => `${s.reason} ${s.user}@${s.host}`)).toEqual([
+      'protected admin@10.0.0.1',
+      'protected root@127.0.0.1',
+    ]);
   });
 
   it('leaves alone an account whose registry row fails its integrity check, and says so', () => {
-    const server = serverMatching([], { accounts: [{ ...bobUnmanaged, user: 'victim' }], unverifiedClaims: [{ user: 'victim', host: '%' }] });
+    const server = serverMatching([], {
+      accounts: [{ ...bobUnmanaged, user: 'victim' }],
+      unverifiedClaims: [{ user: 'victim', host: '%' }],
+    });
     const p = plan(target(), server, opts);
     expect(p.actions).toEqual([]);
     expect(p.skipped).toEqual([expect.objectContaining({ user: 'victim', reason: 'unverified ownership' })]);
   });
 
   it('adopts an account holding global privileges only where the file names the exception', () => {
-    const held = { ...bobUnmanaged, user: 'alice', grants: [select('orders'), { level: 'global' as const, privilege: 'PROCESS' }] };
+    const held = {
+      ...bobUnmanaged,
+      user: 'alice',
+      grants: [select('orders'), { level: 'global' as const, privilege: 'PROCESS' }],
+    };
     const wanted = { ...aliceReadonly, adopt: true };
     const refused = plan(target(wanted), serverMatching([], { accounts: [held] }), opts);
     expect(refused.actions).toEqual([]);
-    expect(refused.skipped).toEqual([expect.objectContaining({ reason: 'privilege policy', detail: expect.stringMatching(/PROCESS on \*\.\*/) })]);
-    const exception = { user: 'alice', target: { level: 'global' as const }, privileges: ['PROCESS'], reason: 'reviewed: the agent reads the process list' };
-    const allowed = plan({ cluster: { ...ordersCluster, privilegeExceptions: [exception] }, accounts: [wanted] }, serverMatching([], { accounts: [held] }), opts);
+    expect(refused.skipped).toEqual([
+      expect.objectContaining({
+        reason: 'privilege policy',
+        detail: expect.stringMatching(/PROCESS on \*\.\*/),
+      }),
+    ]);
+    const exception = {
+      user: 'alice',
+      target: { level: 'global' as const },
+      privileges: ['PROCESS'],
+      reason: 'reviewed: the agent reads the process list',
+    };
+    const allowed = plan(
+      { cluster: { ...ordersCluster, privilegeExceptions: [exception] }, accounts: [wanted] },
+      serverMatching([], { accounts: [held] }),
+      opts,
+    );
     expect(kinds(allowed)).toEqual(['create_user alice']);
   });
 
   it('shows the grants an exception allows, with its reason', () => {
-    const monitor = { ...aliceReadonly, user: 'monitor', grants: [{ level: 'global' as const, privilege: 'PROCESS' }] };
-    const exception = { user: 'monitor', target: { level: 'global' as const }, privileges: ['PROCESS'], reason: 'reviewed: the agent reads the process list' };
-    const p = plan({ cluster: { ...ordersCluster, privilegeExceptions: [exception] }, accounts: [monitor] }, serverMatching([monitor]), opts);
-    expect(p.exceptions).toEqual([{ user: 'monitor', host: '%', grant: 'PROCESS on *.*', reason: exception.reason }]);
+    const monitor = {
+      ...aliceReadonly,
+      user: 'monitor',
+      grants: [{ level: 'global' as const, privilege: 'PROCESS' }],
+    };
+    const exception = {
+      user: 'monitor',
+      target: { level: 'global' as const },
+      privileges: ['PROCESS'],
+      reason: 'reviewed: the agent reads the process list',
+    };
+    const p = plan(
+      { cluster: { ...ordersCluster, privilegeExceptions: [exception] }, accounts: [monitor] },
+      serverMatching([monitor]),
+      opts,
+    );
+    expect(p.exceptions).toEqual([
+      { user: 'monitor', host: '%', grant: 'PROCESS on *.*', reason: exception.reason },
+    ]);
   });
 
   it("resets a password that is not the secret's, with that reason", () => {
     const server = serverMatching([aliceReadonly]);
     server.accounts[0]!.passwordMatchesSecret = false;
     const p = plan(target(aliceReadonly), server, opts);
-    expect(p.actions).toEqual([expect.objectContaining({ kind: 'reset_password', user: 'alice', reason: expect.stringMatching(/not the secret's/) })]);
+    expect(p.actions).toEqual([
+      expect.objectContaining({
+        kind: 'reset_password',
+        user: 'alice',
+        reason: expect.stringMatching(/not the secret's/),
+      }),
+    ]);
   });
 
   it('reports, and leaves alone, a managed account holding MySQL partial revokes', () => {
@@ -241,19 +411,38 @@ describe('plan, trust', () => {
     server.accounts[0]!.partialRevokes = ['SELECT on mysql.*'];
     const p = plan(target(aliceReadwrite), server, opts);
     expect(p.actions).toEqual([]);
-    expect(p.skipped).toEqual([expect.objectContaining({ user: 'alice', reason: 'unsupported', detail: expect.stringMatching(/partial revokes \(SELECT on mysql\.\*\)/) })]);
+    expect(p.skipped).toEqual([
+      expect.objectContaining({
+        user: 'alice',
+        reason: 'unsupported',
+        detail: expect.stringMatching(/partial revokes \(SELECT on mysql\.\*\)/),
+      }),
+    ]);
   });
 
   it('cleans up ownership records of accounts that never existed without counting them against the delete limit', () => {
-    const claims = Array.from({ length: 30 }, (_, i) => ({ user: `ghost${i}`, host: '%', kind: 'user' as const, owner: OWNER }));
-    const p = plan(target(aliceReadonly), serverMatching([aliceReadonly], { owned: [...serverMatching([aliceReadonly]).owned, ...claims] }), opts);
+    const claims = Array.from({ length: 30 }, (_, i) => ({
+      user: `ghost${i}`,
+      host: '%',
+      kind: 'user' as const,
+      owner: OWNER,
+    }));
+    const p = plan(
+      target(aliceReadonly),
+      serverMatching([aliceReadonly], { owned: [...serverMatching([aliceReadonly]).owned, ...claims] }),
+      opts,
+    );
     expect(p.actions).toHaveLength(30);
     expect(p.skipped).toEqual([]);
   });
 });
 
 describe('policies', () => {
-  const full = plan(target(aliceReadwrite, bobReporting, reportingRole), serverMatching([aliceReadonly, { ...carolIam }]), { ...opts, allowDeletes: true });
+  const full = plan(
+    target(aliceReadwrite, bobReporting, reportingRole),
+    serverMatching([aliceReadonly, { ...carolIam }]),
+    { ...opts, allowDeletes: true },
+  );
   it.each([
     { policy: 'sync' as const, kept: ['create_role', 'create_user', 'update_grant', 'delete_user'] },
     { policy: 'upsert-only' as const, kept: ['create_role', 'create_user', 'update_grant'] },
@@ -261,7 +450,9 @@ describe('policies', () => {
   ])('$policy keeps $kept', ({ policy, kept }) => {
     const p = applyPolicy(full, policy);
     expect(p.actions.map((a) => a.kind)).toEqual(kept);
-    expect(p.skipped.filter((s) => s.reason === 'filtered by policy')).toHaveLength(full.actions.length - kept.length);
+    expect(p.skipped.filter((s) => s.reason === 'filtered by policy')).toHaveLength(
+      full.actions.length - kept.length,
+    );
   });
   it('names every policy in the registry', () => {
     expect(Object.keys(policies).sort()).toEqual([...POLICY_NAMES].sort());
@@ -270,14 +461,31 @@ describe('policies', () => {
 
 describe('plan laws', () => {
   const grantArb: fc.Arbitrary<Grant> = fc.oneof(
-    fc.record({ level: fc.constant('database' as const), database: fc.constantFrom('orders', 'audit', 'a_b'), privilege: fc.constantFrom('SELECT', 'INSERT', 'UPDATE') }),
-    fc.record({ level: fc.constant('table' as const), database: fc.constantFrom('orders'), table: fc.constantFrom('t1', "it's"), privilege: fc.constantFrom('SELECT', 'DELETE') }),
+    fc.record({
+      level: fc.constant('database' as const),
+      database: fc.constantFrom('orders', 'audit', 'a_b'),
+      privilege: fc.constantFrom('SELECT', 'INSERT', 'UPDATE'),
+    }),
+    fc.record({
+      level: fc.constant('table' as const),
+      database: fc.constantFrom('orders'),
+      table: fc.constantFrom('t1', "it's"),
+      privilege: fc.constantFrom('SELECT', 'DELETE'),
+    }),
   );
-  const accountArb: fc.Arbitrary<DesiredAccount> = fc.record({
-    name: fc.constantFrom('alice', 'bob', "o'brien", 'a%b', 'ü'),
-    host: fc.constantFrom('%', 'localhost'),
-    grants: fc.uniqueArray(grantArb, { maxLength: 4, selector: (g) => JSON.stringify(g) }),
-  }).map(({ name, host, grants }) => ({ ...aliceReadonly, user: name, host, grants, secretName: `s-${encodeURIComponent(name)}-${host}` }));
+  const accountArb: fc.Arbitrary<DesiredAccount> = fc
+    .record({
+      name: fc.constantFrom('alice', 'bob', "o'brien", 'a%b', 'ü'),
+      host: fc.constantFrom('%', 'localhost'),
+      grants: fc.uniqueArray(grantArb, { maxLength: 4, selector: (g) => JSON.stringify(g) }),
+    })
+    .map(({ name, host, grants }) => ({
+      ...aliceReadonly,
+      user: name,
+      host,
+      grants,
+      secretName: `s-${encodeURIComponent(name)}-${host}`,
+    }));
   const desiredArb = fc.uniqueArray(accountArb, { maxLength: 5, selector: (a) => `${a.user}@${a.host}` });
 
   it('plan(d, server matching d) is empty for any d', () => {
@@ -289,7 +497,11 @@ describe('plan laws', () => {
       fc.property(desiredArb, desiredArb, (d, a) => {
         const server: ActualState = serverMatching(a);
         const p1 = plan(target(...d), server, { ...opts, allowDeletes: true });
-        const p2 = plan(target(...[...d].reverse()), { ...server, accounts: [...server.accounts].reverse() }, { ...opts, allowDeletes: true });
+        const p2 = plan(
+          target(...[...d].reverse()),
+          { ...server, accounts: [...server.accounts].reverse() },
+          { ...opts, allowDeletes: true },
+        );
         expect(p2).toEqual(p1);
       }),
     );

@@ -6,11 +6,30 @@ import { select } from '../support/fixtures.js';
 /** A plan of `n` creates on one cluster. */
 function bigPlan(cluster: string, n: number): Plan {
   return {
-    cluster, account: '111122223333', alias: 'payments-prod', server: 'orders.example:3306', exceptions: [], iamConnect: [],
-    skipped: [{ user: 'legacy', host: '%', reason: 'over delete limit', detail: 'the plan deletes 12 of 14 managed accounts' }],
+    cluster,
+    account: '111122223333',
+    alias: 'payments-prod',
+    server: 'orders.example:3306',
+    exceptions: [],
+    iamConnect: [],
+    skipped: [
+      {
+        user: 'legacy',
+        host: '%',
+        reason: 'over delete limit',
+        detail: 'the plan deletes 12 of 14 managed accounts',
+      },
+    ],
     actions: Array.from({ length: n }, (_, i) => ({
-      kind: 'create_user' as const, user: `user${i}`, host: '%', auth: 'password' as const, adopt: false, secretName: `rds-${cluster}-user${i}-secret`,
-      grants: [select('orders')], roles: [], reason: 'missing',
+      kind: 'create_user' as const,
+      user: `user${i}`,
+      host: '%',
+      auth: 'password' as const,
+      adopt: false,
+      secretName: `rds-${cluster}-user${i}-secret`,
+      grants: [select('orders')],
+      roles: [],
+      reason: 'missing',
     })),
   };
 }
@@ -18,14 +37,17 @@ function bigPlan(cluster: string, n: number): Plan {
 describe('the pull-request comment', () => {
   const plans = [bigPlan('orders', 4000), bigPlan('audit', 900), bigPlan('small', 100)];
 
-  it.each(Object.entries(COMMENT_BUDGET))('fits %s (%d characters) at 5,000 actions, summary table first', (_, budget) => {
-    const text = renderMarkdown(plans, { budget });
-    expect(text.length).toBeLessThanOrEqual(budget);
-    expect(text).toContain('| `payments-prod/orders` | orders.example:3306 | 4000 | 0 | 0 | 1 |');
-    expect(text).toContain('**5000 to create, 0 to change, 0 to delete.**');
-    expect(text.indexOf('| cluster |')).toBeLessThan(text.indexOf('<details>'));
-    expect(text).toContain('the full plan is in the JSON output');
-  });
+  it.each(Object.entries(COMMENT_BUDGET))(
+    'fits %s (%d characters) at 5,000 actions, summary table first',
+    (_, budget) => {
+      const text = renderMarkdown(plans, { budget });
+      expect(text.length).toBeLessThanOrEqual(budget);
+      expect(text).toContain('| `payments-prod/orders` | orders.example:3306 | 4000 | 0 | 0 | 1 |');
+      expect(text).toContain('**5000 to create, 0 to change, 0 to delete.**');
+      expect(text.indexOf('| cluster |')).toBeLessThan(text.indexOf('<details>'));
+      expect(text).toContain('the full plan is in the JSON output');
+    },
+  );
 
   it('keeps small sections in full and collapses the largest first', () => {
     const text = renderMarkdown(plans, { budget: COMMENT_BUDGET.github });
@@ -35,7 +57,9 @@ describe('the pull-request comment', () => {
 
   it('shows everything when it fits', () => {
     const text = renderMarkdown([bigPlan('orders', 3)]);
-    expect(text).toContain('<details><summary><code>payments-prod/orders</code> (account 111122223333, orders.example:3306): 3 to create');
+    expect(text).toContain(
+      '<details><summary><code>payments-prod/orders</code> (account 111122223333, orders.example:3306): 3 to create',
+    );
     expect(text).toContain("+ create user 'user2'@'%'");
     expect(text).toContain('- ! over delete limit');
   });

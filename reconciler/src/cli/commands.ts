@@ -1,6 +1,10 @@
 /** The CLI commands that are not a reconcile run: import, event (replay an executor payload), secret put-master. */
 import { readFileSync } from 'node:fs';
-import { LocalDispatcher, type LocalEnvironment, localExecutorDeps } from '../adapters/local/local-dispatcher.js';
+import {
+  LocalDispatcher,
+  type LocalEnvironment,
+  localExecutorDeps,
+} from '../adapters/local/local-dispatcher.js';
 import type { FolderSource } from '../adapters/local/folder-source.js';
 import { importYaml } from '../desired/import.js';
 import { formatDiagnostic, loadDesired } from '../desired/load.js';
@@ -24,16 +28,29 @@ async function declared(source: FolderSource, io: IO, what: string): Promise<Des
 }
 
 /** The one declared cluster a command names with --cluster (NAME or alias/NAME), with "did you mean". */
-function namedCluster(targets: readonly DesiredTarget[], name: string | undefined, what: string): DesiredTarget {
+function namedCluster(
+  targets: readonly DesiredTarget[],
+  name: string | undefined,
+  what: string,
+): DesiredTarget {
   const names = targets.map((t) => `${t.cluster.alias}/${t.cluster.name}`);
-  const found = targets.find((t) => t.cluster.name === name || `${t.cluster.alias}/${t.cluster.name}` === name);
+  const found = targets.find(
+    (t) => t.cluster.name === name || `${t.cluster.alias}/${t.cluster.name}` === name,
+  );
   if (found) return found;
   const guess = name ? closest(name, [...names, ...targets.map((t) => t.cluster.name)]) : undefined;
-  throw new CommandError(`${what}: ${name ? `no cluster ${name}${guess ? `; did you mean ${guess}?` : ''}` : 'name a cluster with --cluster'} (declared: ${names.join(', ')})`);
+  throw new CommandError(
+    `${what}: ${name ? `no cluster ${name}${guess ? `; did you mean ${guess}?` : ''}` : 'name a cluster with --cluster'} (declared: ${names.join(', ')})`,
+  );
 }
 
 /** `dbusers import`: YAML declaring the existing accounts of one cluster, each with adopt: true. */
-export async function runImport(source: FolderSource, env: LocalEnvironment, cluster: string | undefined, io: IO): Promise<number> {
+export async function runImport(
+  source: FolderSource,
+  env: LocalEnvironment,
+  cluster: string | undefined,
+  io: IO,
+): Promise<number> {
   const target = namedCluster(await declared(source, io, 'import'), cluster, 'import');
   const actual = await new LocalDispatcher(env).inspect(target.cluster, []);
   io.err(`dbusers: imported from ${actual.server ?? target.cluster.endpoint}\n`);
@@ -42,7 +59,13 @@ export async function runImport(source: FolderSource, env: LocalEnvironment, clu
 }
 
 /** `dbusers event`: an executor payload through the Lambda's own handler, with the local adapters. */
-export async function runEvent(file: string, source: FolderSource, env: LocalEnvironment, cluster: string | undefined, io: IO): Promise<number> {
+export async function runEvent(
+  file: string,
+  source: FolderSource,
+  env: LocalEnvironment,
+  cluster: string | undefined,
+  io: IO,
+): Promise<number> {
   let event: unknown;
   try {
     event = JSON.parse(readFileSync(file, 'utf8'));
@@ -50,7 +73,13 @@ export async function runEvent(file: string, source: FolderSource, env: LocalEnv
     throw new CommandError(`event: ${file}: ${(error as Error).message}`);
   }
   const targets = await declared(source, io, "event: the YAML folder is the executor's configuration, and");
-  const handler = makeExecutorHandler(localExecutorDeps(env, targets.map((t) => t.cluster), cluster));
+  const handler = makeExecutorHandler(
+    localExecutorDeps(
+      env,
+      targets.map((t) => t.cluster),
+      cluster,
+    ),
+  );
   try {
     io.out(JSON.stringify(await handler(event as ExecutorEvent), null, 2) + '\n');
     return 0;
@@ -66,24 +95,52 @@ export async function runEvent(file: string, source: FolderSource, env: LocalEnv
  * from the RDS JSON on stdin (`{"username": ..., "password": ...}`) or from
  * DBUSERS_MASTER_USERNAME / DBUSERS_MASTER_PASSWORD; the cluster's endpoint is then used, never a fallback.
  */
-export async function putMaster(source: FolderSource, env: LocalEnvironment, cluster: string | undefined, fromEnv: boolean, input: () => Promise<string>, io: IO): Promise<number> {
-  const { cluster: spec } = namedCluster(await declared(source, io, 'secret put-master'), cluster, 'secret put-master');
+export async function putMaster(
+  source: FolderSource,
+  env: LocalEnvironment,
+  cluster: string | undefined,
+  fromEnv: boolean,
+  input: () => Promise<string>,
+  io: IO,
+): Promise<number> {
+  const { cluster: spec } = namedCluster(
+    await declared(source, io, 'secret put-master'),
+    cluster,
+    'secret put-master',
+  );
   let value: { username?: unknown; password?: unknown };
-  if (fromEnv) value = { username: process.env.DBUSERS_MASTER_USERNAME, password: process.env.DBUSERS_MASTER_PASSWORD };
+  if (fromEnv)
+    value = { username: process.env.DBUSERS_MASTER_USERNAME, password: process.env.DBUSERS_MASTER_PASSWORD };
   else {
     try {
       value = JSON.parse(await input()) as typeof value;
     } catch (error) {
-      throw new CommandError(`secret put-master: stdin is not the master secret's JSON ({"username": "...", "password": "..."}): ${(error as Error).message}`);
+      throw new CommandError(
+        `secret put-master: stdin is not the master secret's JSON ({"username": "...", "password": "..."}): ${(error as Error).message}`,
+      );
     }
   }
   if (typeof value.username !== 'string' || !value.username || typeof value.password !== 'string') {
-    throw new CommandError('secret put-master: give a username and a password (JSON on stdin, or DBUSERS_MASTER_USERNAME and DBUSERS_MASTER_PASSWORD with --from-env)');
+    throw new CommandError(
+      'secret put-master: give a username and a password (JSON on stdin, or DBUSERS_MASTER_USERNAME and DBUSERS_MASTER_PASSWORD with --from-env)',
+    );
   }
   const store = env.secretsFor(spec.account);
-  await store.ensure({ name: spec.masterSecretArn, description: `master credentials of ${spec.alias}/${spec.name} (local store)`, tags: { 'dbusers:cluster': spec.name } });
-  await store.putPending(spec.masterSecretArn, { engine: spec.engine, host: spec.endpoint, port: spec.port, username: value.username, password: value.password });
+  await store.ensure({
+    name: spec.masterSecretArn,
+    description: `master credentials of ${spec.alias}/${spec.name} (local store)`,
+    tags: { 'dbusers:cluster': spec.name },
+  });
+  await store.putPending(spec.masterSecretArn, {
+    engine: spec.engine,
+    host: spec.endpoint,
+    port: spec.port,
+    username: value.username,
+    password: value.password,
+  });
   await store.promotePending(spec.masterSecretArn);
-  io.err(`dbusers: master secret of ${spec.alias}/${spec.name} stored in ${store.dir}; runs now connect to ${spec.endpoint}:${spec.port}\n`);
+  io.err(
+    `dbusers: master secret of ${spec.alias}/${spec.name} stored in ${store.dir}; runs now connect to ${spec.endpoint}:${spec.port}\n`,
+  );
   return 0;
 }

@@ -37,7 +37,14 @@ Environment (AWS mode, with AWS credentials of the central account):
 class JsonLinesSink implements EventSink {
   constructor(private readonly write: (line: string) => void) {}
   async publish(event: { type: string; detail: Record<string, unknown> }): Promise<void> {
-    this.write(JSON.stringify({ time: new Date().toISOString(), source: 'dbusers', 'detail-type': event.type, detail: event.detail }) + '\n');
+    this.write(
+      JSON.stringify({
+        time: new Date().toISOString(),
+        source: 'dbusers',
+        'detail-type': event.type,
+        detail: event.detail,
+      }) + '\n',
+    );
   }
 }
 
@@ -103,27 +110,48 @@ function buildProgram(io: IO, exit: (code: number) => void): Command {
       .description(description)
       .argument(...dirArg)
       .option('--cluster <name>', 'only this cluster (NAME or alias/NAME; repeatable)', collect, [])
-      .addOption(new Option('--policy <name>', 'which changes are allowed').choices(POLICY_NAMES).default('sync'))
-      .addOption(new Option('--json', 'the plan and results as JSON, alone on stdout').conflicts(['markdown', 'events']))
-      .addOption(new Option('--markdown [provider]', 'the plan as a pull-request comment sized for codecommit or github').choices(['codecommit', 'github']))
-      .option('--allow-deletes', 'allow a plan over the delete limit (10 accounts, or half of the managed ones)')
+      .addOption(
+        new Option('--policy <name>', 'which changes are allowed').choices(POLICY_NAMES).default('sync'),
+      )
+      .addOption(
+        new Option('--json', 'the plan and results as JSON, alone on stdout').conflicts([
+          'markdown',
+          'events',
+        ]),
+      )
+      .addOption(
+        new Option(
+          '--markdown [provider]',
+          'the plan as a pull-request comment sized for codecommit or github',
+        ).choices(['codecommit', 'github']),
+      )
+      .option(
+        '--allow-deletes',
+        'allow a plan over the delete limit (10 accounts, or half of the managed ones)',
+      )
       .option('--reset <user@host>', "reset this user's password (repeatable)", collect, [])
       .option('--create-missing', 'create the declared databases and the tables grants name (test servers)')
       .addOption(new Option('--events', 'print result events as JSON lines on stdout').conflicts('json'));
     if (name === 'apply') command.option('-y, --yes', 'apply without asking');
-    command.action(async (dir: string, options: RunOptions) => exit(await run(name, resolve(dir), options, io)));
+    command.action(async (dir: string, options: RunOptions) =>
+      exit(await run(name, resolve(dir), options, io)),
+    );
   }
 
   program
     .command('import')
-    .description("print YAML declaring the existing accounts of a cluster, each with adopt: true")
+    .description('print YAML declaring the existing accounts of a cluster, each with adopt: true')
     .argument(...dirArg)
     .requiredOption('--cluster <name>', 'the cluster to read (NAME or alias/NAME)')
-    .action(async (dir: string, o: { cluster: string }) => exit(await local(io, {}, (env) => runImport(new FolderSource(resolve(dir)), env, o.cluster, io))));
+    .action(async (dir: string, o: { cluster: string }) =>
+      exit(await local(io, {}, (env) => runImport(new FolderSource(resolve(dir)), env, o.cluster, io))),
+    );
 
   program
     .command('event')
-    .description("run the executor Lambda's own handler on a payload (seed, batch, pieces, inspect) with the local adapters: exit 0 done, 1 failed or refused")
+    .description(
+      "run the executor Lambda's own handler on a payload (seed, batch, pieces, inspect) with the local adapters: exit 0 done, 1 failed or refused",
+    )
     .argument('<file>', 'the payload, as JSON')
     .argument(...dirArg)
     .option('--cluster <name>', 'the cluster a seed payload goes to, when several share its master secret')
@@ -135,12 +163,18 @@ function buildProgram(io: IO, exit: (code: number) => void): Command {
     .command('secret')
     .description('the local secret store')
     .command('put-master')
-    .description("store a cluster's master credentials locally (JSON on stdin, or --from-env): runs then connect to its endpoint")
+    .description(
+      "store a cluster's master credentials locally (JSON on stdin, or --from-env): runs then connect to its endpoint",
+    )
     .argument(...dirArg)
     .requiredOption('--cluster <name>', 'the cluster (NAME or alias/NAME)')
     .option('--from-env', 'read DBUSERS_MASTER_USERNAME and DBUSERS_MASTER_PASSWORD instead of stdin')
     .action(async (dir: string, o: { cluster: string; fromEnv?: boolean }) =>
-      exit(await local(io, {}, (env) => putMaster(new FolderSource(resolve(dir)), env, o.cluster, o.fromEnv === true, readStdin, io))),
+      exit(
+        await local(io, {}, (env) =>
+          putMaster(new FolderSource(resolve(dir)), env, o.cluster, o.fromEnv === true, readStdin, io),
+        ),
+      ),
     );
   return program;
 }
@@ -154,10 +188,13 @@ async function readStdin(): Promise<string> {
 async function validate(source: FolderSource, io: IO): Promise<number> {
   const files = await source.readTree();
   const { diagnostics } = loadDesired(files);
-  for (const f of source.ignored) io.err(`dbusers: warning: ${f} is not read: account files end in .yaml or .yml\n`);
+  for (const f of source.ignored)
+    io.err(`dbusers: warning: ${f} is not read: account files end in .yaml or .yml\n`);
   for (const d of diagnostics) io.err(formatDiagnostic(d, files.get(d.file)) + '\n');
   if (diagnostics.length > 0) {
-    io.err(`${diagnostics.length} problem(s) in ${new Set(diagnostics.map((d) => d.file)).size} file(s); nothing was applied.\n`);
+    io.err(
+      `${diagnostics.length} problem(s) in ${new Set(diagnostics.map((d) => d.file)).size} file(s); nothing was applied.\n`,
+    );
     return 1;
   }
   io.out(`${files.size} file(s) valid.\n`);
@@ -168,7 +205,11 @@ async function validate(source: FolderSource, io: IO): Promise<number> {
  * Run `work` with the local environment (the state folder, servers it starts), stopping what it
  * started afterwards; Ctrl-C says what was done before it exits.
  */
-async function local(io: IO, options: { createMissing?: boolean; progress?: Progress }, work: (env: LocalEnvironment) => Promise<number>): Promise<number> {
+async function local(
+  io: IO,
+  options: { createMissing?: boolean; progress?: Progress },
+  work: (env: LocalEnvironment) => Promise<number>,
+): Promise<number> {
   const stateDir = resolve(process.env.DBUSERS_STATE_DIR || '.dbusers');
   mkdirSync(stateDir, { recursive: true });
   const env = new LocalEnvironment({
@@ -196,11 +237,18 @@ async function local(io: IO, options: { createMissing?: boolean; progress?: Prog
 }
 
 /** plan, apply and drift: one reconcile() with the local or the AWS adapters. */
-async function run(command: 'plan' | 'apply' | 'drift', dir: string, options: RunOptions, io: IO): Promise<number> {
+async function run(
+  command: 'plan' | 'apply' | 'drift',
+  dir: string,
+  options: RunOptions,
+  io: IO,
+): Promise<number> {
   const progress = new Progress(io);
   return local(io, { createMissing: options.createMissing, progress }, async (env) => {
     const stateDir = env.settings.stateDir;
-    const events = new JsonLinesSink(options.events ? io.out : (line) => appendFileSync(join(stateDir, 'events.jsonl'), line));
+    const events = new JsonLinesSink(
+      options.events ? io.out : (line) => appendFileSync(join(stateDir, 'events.jsonl'), line),
+    );
     const result = await reconcile(
       { source: new FolderSource(dir), dispatcher: await chooseDispatcher(env, io, progress), events },
       {
@@ -208,7 +256,11 @@ async function run(command: 'plan' | 'apply' | 'drift', dir: string, options: Ru
         revision: process.env.DBUSERS_REVISION || undefined,
         policy: options.policy,
         only: options.cluster,
-        planOptions: { now: Math.floor(Date.now() / 1000), allowDeletes: options.allowDeletes, resetRequested: options.reset },
+        planOptions: {
+          now: Math.floor(Date.now() / 1000),
+          allowDeletes: options.allowDeletes,
+          resetRequested: options.reset,
+        },
         confirm: async (plans) => {
           const go = await confirm(plans, io, options);
           if (go) progress.start(plans.reduce((n, p) => n + p.actions.length, 0));
@@ -229,9 +281,13 @@ async function chooseDispatcher(env: LocalEnvironment, io: IO, progress: Progres
   if (!document) return new LocalDispatcher(env, {}, (r) => progress.tick(r));
   // Loaded only in AWS mode, so local runs do not pay for the SDK.
   const [{ SSMClient }, { SsmDispatcher }, { RETRY_CONFIG }] = await Promise.all([
-    import('@aws-sdk/client-ssm'), import('../adapters/aws/ssm-dispatcher.js'), import('../adapters/aws/clients.js'),
+    import('@aws-sdk/client-ssm'),
+    import('../adapters/aws/ssm-dispatcher.js'),
+    import('../adapters/aws/clients.js'),
   ]);
-  io.err(`dbusers: AWS mode: automation ${document}, executor ${process.env.DBUSERS_EXECUTOR_FUNCTION ?? 'dbusers-executor'}\n`);
+  io.err(
+    `dbusers: AWS mode: automation ${document}, executor ${process.env.DBUSERS_EXECUTOR_FUNCTION ?? 'dbusers-executor'}\n`,
+  );
   return new SsmDispatcher({
     ssm: new SSMClient(RETRY_CONFIG),
     documentName: document,
@@ -241,4 +297,3 @@ async function chooseDispatcher(env: LocalEnvironment, io: IO, progress: Progres
     revision: process.env.DBUSERS_REVISION || `cli-${new Date().toISOString()}`,
   });
 }
-

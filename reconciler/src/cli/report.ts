@@ -8,7 +8,14 @@ import pc from 'picocolors';
 import { formatDiagnostic } from '../desired/load.js';
 import type { ActionResult } from '../model/batch.js';
 import { REFUSAL_REASONS, type Plan, type Skipped } from '../model/types.js';
-import { PLAIN, renderMarkdown, renderText, summariseDone, COMMENT_BUDGET, type Paint } from '../plan/render.js';
+import {
+  PLAIN,
+  renderMarkdown,
+  renderText,
+  summariseDone,
+  COMMENT_BUDGET,
+  type Paint,
+} from '../plan/render.js';
 import type { ReconcileResult } from '../reconcile.js';
 
 /** Where the CLI writes, and whether a person is watching (colours, progress on one line, questions). */
@@ -46,13 +53,22 @@ const HOW_TO_PROCEED: Partial<Record<Skipped['reason'], string>> = {
 export function refusals(plans: readonly Plan[]): string | undefined {
   const blocks: string[] = [];
   for (const reason of REFUSAL_REASONS) {
-    const hits = plans.flatMap((p) => p.skipped.filter((s) => s.reason === reason).map((s) => ({ ...s, cluster: `${p.alias}/${p.cluster}` })));
+    const hits = plans.flatMap((p) =>
+      p.skipped.filter((s) => s.reason === reason).map((s) => ({ ...s, cluster: `${p.alias}/${p.cluster}` })),
+    );
     if (hits.length === 0) continue;
-    const names = hits.slice(0, 5).map((h) => `'${h.user}'@'${h.host}' (${h.cluster})`).join(', ');
+    const names = hits
+      .slice(0, 5)
+      .map((h) => `'${h.user}'@'${h.host}' (${h.cluster})`)
+      .join(', ');
     const more = hits.length > 5 ? ` and ${hits.length - 5} more` : '';
-    blocks.push(`  ${reason}: ${hits.length} account(s): ${names}${more}\n    ${hits[0]!.detail}\n    to proceed: ${HOW_TO_PROCEED[reason]}`);
+    blocks.push(
+      `  ${reason}: ${hits.length} account(s): ${names}${more}\n    ${hits[0]!.detail}\n    to proceed: ${HOW_TO_PROCEED[reason]}`,
+    );
   }
-  return blocks.length ? `dbusers: refused; these accounts were not changed:\n${blocks.join('\n')}\n` : undefined;
+  return blocks.length
+    ? `dbusers: refused; these accounts were not changed:\n${blocks.join('\n')}\n`
+    : undefined;
 }
 
 /** Show the plan (to stderr when stdout is for JSON), then ask; only "yes" applies. */
@@ -96,13 +112,17 @@ export class Progress {
     const seconds = (Date.now() - this.started) / 1000;
     const rate = this.done / Math.max(seconds, 0.001);
     const eta = Math.ceil((this.total - this.done) / Math.max(rate, 0.001));
-    this.io.err(`\r\x1b[2K  ${count} ${rate.toFixed(1)}/s, about ${eta} s left; ${what}${this.done === this.total ? '\n' : ''}`);
+    this.io.err(
+      `\r\x1b[2K  ${count} ${rate.toFixed(1)}/s, about ${eta} s left; ${what}${this.done === this.total ? '\n' : ''}`,
+    );
   }
 
   /** What a person who pressed Ctrl-C needs to know. */
   interrupted(): string {
-    return `\ndbusers: interrupted after ${this.done} of ${this.total} action(s). Each action is whole or not begun, ` +
-      'and the cluster lock is released with the connection: run the same apply again and it finishes the rest.\n';
+    return (
+      `\ndbusers: interrupted after ${this.done} of ${this.total} action(s). Each action is whole or not begun, ` +
+      'and the cluster lock is released with the connection: run the same apply again and it finishes the rest.\n'
+    );
   }
 }
 
@@ -114,8 +134,16 @@ export function report(command: string, result: ReconcileResult, options: Output
     return 1;
   }
   const paint = paintFor(io);
-  if (options.json) io.out(JSON.stringify({ status: result.status, plans: result.plans, results: result.results }, null, 2) + '\n');
-  else if (options.markdown) io.out(renderMarkdown(result.plans, { budget: COMMENT_BUDGET[options.markdown === 'codecommit' ? 'codecommit' : 'github'] }) + '\n');
+  if (options.json)
+    io.out(
+      JSON.stringify({ status: result.status, plans: result.plans, results: result.results }, null, 2) + '\n',
+    );
+  else if (options.markdown)
+    io.out(
+      renderMarkdown(result.plans, {
+        budget: COMMENT_BUDGET[options.markdown === 'codecommit' ? 'codecommit' : 'github'],
+      }) + '\n',
+    );
   else if (command !== 'apply' || result.status === 'in sync') io.out(renderText(result.plans, paint) + '\n');
   const refused = refusals(result.plans);
   if (refused) {
@@ -134,12 +162,16 @@ export function report(command: string, result: ReconcileResult, options: Output
       return 1;
     case 'applied': {
       const s = summariseDone(result.results);
-      say(paint.bold(`Apply complete: ${s.create} created, ${s.change} changed, ${s.delete} deleted.`) + '\n');
+      say(
+        paint.bold(`Apply complete: ${s.create} created, ${s.change} changed, ${s.delete} deleted.`) + '\n',
+      );
       return command === 'drift' ? 2 : 0;
     }
     case 'failed': {
       const failed = result.results.flatMap((r) => r.results.filter((x) => x.status !== 'ok'));
-      io.err(`Apply failed: ${failed.length} action(s) did not complete:\n${failed.map((f) => `  ${f.status}: ${f.message}`).join('\n')}\n`);
+      io.err(
+        `Apply failed: ${failed.length} action(s) did not complete:\n${failed.map((f) => `  ${f.status}: ${f.message}`).join('\n')}\n`,
+      );
       return 1;
     }
   }

@@ -34,10 +34,13 @@ function grantEntries(grants: readonly Grant[]): Record<string, unknown>[] {
 
 /** A grant's object as `on:` writes it. */
 function onText(g: Grant): string {
-  return g.level === 'global' ? '*.*'
-    : g.level === 'database' ? `${quotePart(g.pattern ?? g.database)}.*`
-    : g.level === 'routine' ? `${g.routineType} ${quotePart(g.database)}.${quotePart(g.routine)}`
-    : `${quotePart(g.database)}.${quotePart(g.table)}`;
+  return g.level === 'global'
+    ? '*.*'
+    : g.level === 'database'
+      ? `${quotePart(g.pattern ?? g.database)}.*`
+      : g.level === 'routine'
+        ? `${g.routineType} ${quotePart(g.database)}.${quotePart(g.routine)}`
+        : `${quotePart(g.database)}.${quotePart(g.table)}`;
 }
 
 /** The roles of an account as `roles:` writes them: `{ name, admin: true }` where held with the admin option. */
@@ -49,7 +52,8 @@ function roleEntries(a: ActualAccount): (string | { name: string; admin: true })
 function exceptionsFor(accounts: readonly ActualAccount[], engine: ClusterSpec['engine']) {
   return accounts.flatMap((a) => {
     const byObject = new Map<string, Grant[]>();
-    for (const g of a.grants) if (policyViolation(g, engine)) byObject.set(objectKey(g), [...(byObject.get(objectKey(g)) ?? []), g]);
+    for (const g of a.grants)
+      if (policyViolation(g, engine)) byObject.set(objectKey(g), [...(byObject.get(objectKey(g)) ?? []), g]);
     return [...byObject.values()].map((group) => ({
       account: `${a.user}@${a.host}`,
       on: onText(group[0]!),
@@ -61,14 +65,21 @@ function exceptionsFor(accounts: readonly ActualAccount[], engine: ClusterSpec['
 
 /** The YAML of a file declaring every unprotected account on the server, each marked adopt: true. */
 export function importYaml(cluster: ClusterSpec, actual: ActualState): string {
-  const accounts = actual.accounts.filter((a) => !isProtected(a, { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts }));
+  const accounts = actual.accounts.filter(
+    (a) => !isProtected(a, { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts }),
+  );
   const roles = Object.fromEntries(
     accounts
       .filter((a) => a.kind === 'role')
-      .map((r) => [r.user, { grants: grantEntries(r.grants), ...(r.roles.length ? { roles: roleEntries(r) } : {}), adopt: true }]),
+      .map((r) => [
+        r.user,
+        { grants: grantEntries(r.grants), ...(r.roles.length ? { roles: roleEntries(r) } : {}), adopt: true },
+      ]),
   );
   const userAccounts = accounts.filter((a) => a.kind === 'user');
-  const onSeveralHosts = new Set(userAccounts.filter((u) => userAccounts.some((o) => o !== u && o.user === u.user)).map((u) => u.user));
+  const onSeveralHosts = new Set(
+    userAccounts.filter((u) => userAccounts.some((o) => o !== u && o.user === u.user)).map((u) => u.user),
+  );
   const users = userAccounts.map((u) => ({
     name: u.user,
     host: u.host,
@@ -79,7 +90,15 @@ export function importYaml(cluster: ClusterSpec, actual: ActualState): string {
     ...(u.auth !== 'iam' && onSeveralHosts.has(u.user) ? { secretName: hostSecretName(cluster, u) } : {}),
     adopt: true,
   }));
-  const databases = [...new Set(accounts.flatMap((a) => a.grants.flatMap((g) => (g.level === 'global' || ('pattern' in g && g.pattern !== undefined) ? [] : [g.database]))))].sort();
+  const databases = [
+    ...new Set(
+      accounts.flatMap((a) =>
+        a.grants.flatMap((g) =>
+          g.level === 'global' || ('pattern' in g && g.pattern !== undefined) ? [] : [g.database],
+        ),
+      ),
+    ),
+  ].sort();
   const exceptions = exceptionsFor(accounts, cluster.engine);
   const doc = {
     account: cluster.account,
@@ -87,8 +106,13 @@ export function importYaml(cluster: ClusterSpec, actual: ActualState): string {
     ...(exceptions.length ? { privilegeExceptions: exceptions } : {}),
     clusters: [
       {
-        name: cluster.name, region: cluster.region, engine: cluster.engine, endpoint: cluster.endpoint, port: cluster.port,
-        masterSecretArn: cluster.masterSecretArn, databases: [...new Set([...cluster.databases, ...databases])],
+        name: cluster.name,
+        region: cluster.region,
+        engine: cluster.engine,
+        endpoint: cluster.endpoint,
+        port: cluster.port,
+        masterSecretArn: cluster.masterSecretArn,
+        databases: [...new Set([...cluster.databases, ...databases])],
       },
     ],
     ...(Object.keys(roles).length ? { roles } : {}),
@@ -100,6 +124,11 @@ export function importYaml(cluster: ClusterSpec, actual: ActualState): string {
 /** One secret per host for a user declared on several: the default template would name one for all. */
 function hostSecretName(cluster: ClusterSpec, u: ActualAccount): string {
   return secretNameFor('rds-{cluster}-{user}-{host}-secret', {
-    account: cluster.account, alias: cluster.alias, cluster: cluster.name, user: u.user, host: u.host, database: '',
+    account: cluster.account,
+    alias: cluster.alias,
+    cluster: cluster.name,
+    user: u.user,
+    host: u.host,
+    database: '',
   });
 }

@@ -11,7 +11,15 @@ import { PRIVILEGE_ALIASES, profilePrivileges } from '../dialect/privileges.js';
 import { normaliseGrants } from '../model/grants.js';
 import type { UnreadableFile } from '../ports/index.js';
 import type {
-  AccountId, ClusterSpec, DesiredAccount, DesiredTarget, Diagnostic, DiagnosticCode, Engine, Grant, GrantTarget,
+  AccountId,
+  ClusterSpec,
+  DesiredAccount,
+  DesiredTarget,
+  Diagnostic,
+  DiagnosticCode,
+  Engine,
+  Grant,
+  GrantTarget,
 } from '../model/types.js';
 import { hostProblem, identifierProblem, normaliseHost, SECRET_NAME } from '../model/names.js';
 import { refusedGrants, type PrivilegeException } from '../model/privilege-policy.js';
@@ -99,7 +107,8 @@ class SourceFile {
   position(path: Path, key = false): { line: number; col: number } {
     for (let depth = path.length; depth >= 0; depth--) {
       const sub = path.slice(0, depth);
-      const parent = sub.length === 0 ? this.doc.contents : (this.doc.getIn(sub.slice(0, -1), true) as Node | undefined);
+      const parent =
+        sub.length === 0 ? this.doc.contents : (this.doc.getIn(sub.slice(0, -1), true) as Node | undefined);
       const last = sub[sub.length - 1];
       if (key && depth === path.length && isMap(parent) && last !== undefined) {
         const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === last);
@@ -140,10 +149,16 @@ function instancePath(pointer: string): Path {
 function schemaMessage(e: ErrorObject, data: unknown): { path: Path; message: string; atKey: boolean } {
   const path = instancePath(e.instancePath);
   const where = describePath(path);
-  const got = JSON.stringify(path.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)?.[k], data));
+  const got = JSON.stringify(
+    path.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)?.[k], data),
+  );
   switch (e.keyword) {
     case 'required':
-      return { path, atKey: false, message: `${where}: missing required field "${e.params.missingProperty}"` };
+      return {
+        path,
+        atKey: false,
+        message: `${where}: missing required field "${e.params.missingProperty}"`,
+      };
     case 'additionalProperties':
       return {
         path: [...path, e.params.additionalProperty as string],
@@ -153,11 +168,23 @@ function schemaMessage(e: ErrorObject, data: unknown): { path: Path; message: st
         ).join(', ')}`,
       };
     case 'enum':
-      return { path, atKey: false, message: `${where}: got ${got}; allowed: ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+      return {
+        path,
+        atKey: false,
+        message: `${where}: got ${got}; allowed: ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      };
     case 'pattern':
-      return { path, atKey: false, message: `${where}: got ${got}, which does not match ${e.params.pattern}${hint(e)}` };
+      return {
+        path,
+        atKey: false,
+        message: `${where}: got ${got}, which does not match ${e.params.pattern}${hint(e)}`,
+      };
     case 'propertyNames':
-      return { path: [...path, e.params.propertyName as string], atKey: true, message: `${where}: invalid name "${e.params.propertyName}"` };
+      return {
+        path: [...path, e.params.propertyName as string],
+        atKey: true,
+        message: `${where}: invalid name "${e.params.propertyName}"`,
+      };
     default:
       return { path, atKey: false, message: `${where}: ${e.message ?? 'is invalid'}, got ${got}` };
   }
@@ -194,11 +221,17 @@ export function parseOn(on: string): GrantTarget | string {
   }
   if (quoted) return 'an unclosed backtick';
   parts.push(wasQuoted ? current : current.trim());
-  if (parts.length !== 2 || parts.some((p) => p === '')) return 'expected database.object (quote names with dots in backticks)';
+  if (parts.length !== 2 || parts.some((p) => p === ''))
+    return 'expected database.object (quote names with dots in backticks)';
   const [db, object] = parts as [string, string];
   if (m) {
     if (db === '*' || object === '*') return `${m[1]!.toUpperCase()} needs a database and a routine name`;
-    return { level: 'routine', database: db, routine: object, routineType: m[1]!.toUpperCase() as 'PROCEDURE' | 'FUNCTION' };
+    return {
+      level: 'routine',
+      database: db,
+      routine: object,
+      routineType: m[1]!.toUpperCase() as 'PROCEDURE' | 'FUNCTION',
+    };
   }
   if (db === '*') return object === '*' ? { level: 'global' } : '*.table is not a grant target';
   if (object === '*') return { level: 'database', database: db };
@@ -226,14 +259,23 @@ function readGrant(g: GrantYaml, path: Path, ctx: GrantContext): Grant[] {
   const level = g.columns ? 'column' : target.level;
   const privileges = readPrivileges(g, path, level, ctx);
   const targets: GrantTarget[] = g.columns
-    ? g.columns.map((column) => ({ ...(target as { database: string; table: string }), level: 'column', column }))
+    ? g.columns.map((column) => ({
+        ...(target as { database: string; table: string }),
+        level: 'column',
+        column,
+      }))
     : [target];
   const grants = targets.flatMap((t) => privileges.map((privilege) => ({ ...t, privilege }) as Grant));
   if (g.withGrantOption) grants.push({ ...target, privilege: 'GRANT OPTION' } as Grant);
   if (ctx.policy) {
     const { account, engine, exceptions } = ctx.policy;
     for (const refused of new Set(refusedGrants(account, grants, engine, exceptions))) {
-      ctx.diags.add(ctx.file, path, 'PRIVILEGE_POLICY', `${describePath(path)}: ${refused}; if a reviewer accepts it, list it under privilegeExceptions: with a reason`);
+      ctx.diags.add(
+        ctx.file,
+        path,
+        'PRIVILEGE_POLICY',
+        `${describePath(path)}: ${refused}; if a reviewer accepts it, list it under privilegeExceptions: with a reason`,
+      );
     }
   }
   return grants;
@@ -242,10 +284,17 @@ function readGrant(g: GrantYaml, path: Path, ctx: GrantContext): Grant[] {
 /** The object of a grant: its shape checked, names checked, `pattern: true` kept as a LIKE pattern. */
 function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarget | undefined {
   const { file, diags } = ctx;
-  const fail = (at: Path, message: string) => void diags.add(file, at, 'BAD_GRANT_TARGET', `${describePath(path)}: ${message}`);
-  if ((g.database === undefined) === (g.on === undefined)) return fail(path, 'give exactly one of "database" or "on"');
-  if ((g.profile === undefined) === (g.privileges === undefined)) return fail(path, 'give exactly one of "profile" or "privileges"');
-  if (g.profile && g.on !== undefined) return fail([...path, 'profile'], `a profile applies to a whole database; write { database: ..., profile: ${g.profile} }`);
+  const fail = (at: Path, message: string) =>
+    void diags.add(file, at, 'BAD_GRANT_TARGET', `${describePath(path)}: ${message}`);
+  if ((g.database === undefined) === (g.on === undefined))
+    return fail(path, 'give exactly one of "database" or "on"');
+  if ((g.profile === undefined) === (g.privileges === undefined))
+    return fail(path, 'give exactly one of "profile" or "privileges"');
+  if (g.profile && g.on !== undefined)
+    return fail(
+      [...path, 'profile'],
+      `a profile applies to a whole database; write { database: ..., profile: ${g.profile} }`,
+    );
   const at: Path = [...path, g.database !== undefined ? 'database' : 'on'];
   let target: GrantTarget;
   if (g.database !== undefined) target = { level: 'database', database: g.database };
@@ -254,21 +303,41 @@ function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarg
     if (typeof parsed === 'string') return fail(at, `${JSON.stringify(g.on)}: ${parsed}`);
     target = parsed;
   }
-  if (g.columns && target.level !== 'table') return fail([...path, 'columns'], 'columns need a table: on: db.table');
-  if (g.pattern && target.level !== 'database') return fail([...path, 'pattern'], 'pattern: true applies to a database grant (on: "pattern.*")');
-  const names = target.level === 'global' ? [] : [target.database, ...('table' in target ? [target.table] : []), ...('routine' in target ? [target.routine] : []), ...(g.columns ?? [])];
+  if (g.columns && target.level !== 'table')
+    return fail([...path, 'columns'], 'columns need a table: on: db.table');
+  if (g.pattern && target.level !== 'database')
+    return fail([...path, 'pattern'], 'pattern: true applies to a database grant (on: "pattern.*")');
+  const names =
+    target.level === 'global'
+      ? []
+      : [
+          target.database,
+          ...('table' in target ? [target.table] : []),
+          ...('routine' in target ? [target.routine] : []),
+          ...(g.columns ?? []),
+        ];
   const bad = names.map(identifierProblem).find((p) => p !== undefined);
   if (bad) return fail(at, bad);
   if (target.level === 'database' && g.pattern) return { ...target, pattern: target.database };
   if (target.level !== 'global' && ctx.databases && !ctx.databases.includes(target.database)) {
     const hint = /[%_]/.test(target.database) ? ' (as a LIKE pattern, write pattern: true)' : '';
-    diags.add(file, at, 'UNKNOWN_DATABASE', `${describePath(path)}: database ${JSON.stringify(target.database)} is not listed in cluster ${ctx.cluster}'s databases (${ctx.databases.join(', ') || 'none'}); add it there${hint}`);
+    diags.add(
+      file,
+      at,
+      'UNKNOWN_DATABASE',
+      `${describePath(path)}: database ${JSON.stringify(target.database)} is not listed in cluster ${ctx.cluster}'s databases (${ctx.databases.join(', ') || 'none'}); add it there${hint}`,
+    );
   }
   return target;
 }
 
 /** The privileges a grant names, expanded and checked for its level on the engine. USAGE names none. */
-function readPrivileges(g: GrantYaml, path: Path, level: Grant['level'], { file, diags, dialect }: GrantContext): string[] {
+function readPrivileges(
+  g: GrantYaml,
+  path: Path,
+  level: Grant['level'],
+  { file, diags, dialect }: GrantContext,
+): string[] {
   const allowed = dialect.privileges[level];
   const privileges = g.profile ? profilePrivileges(g.profile, dialect.privileges.database) : [];
   (g.privileges ?? []).forEach((raw, i) => {
@@ -276,11 +345,26 @@ function readPrivileges(g: GrantYaml, path: Path, level: Grant['level'], { file,
     const at = [...path, 'privileges', i];
     if (p === 'USAGE') return;
     if (p === 'ALL' || p === 'ALL PRIVILEGES') {
-      diags.add(file, at, 'UNKNOWN_PRIVILEGE', `${describePath(path)}: ALL PRIVILEGES is never granted (it fails on RDS); use profile: admin or list the privileges`);
+      diags.add(
+        file,
+        at,
+        'UNKNOWN_PRIVILEGE',
+        `${describePath(path)}: ALL PRIVILEGES is never granted (it fails on RDS); use profile: admin or list the privileges`,
+      );
     } else if (p === 'GRANT OPTION') {
-      diags.add(file, at, 'UNKNOWN_PRIVILEGE', `${describePath(path)}: write withGrantOption: true instead of GRANT OPTION`);
+      diags.add(
+        file,
+        at,
+        'UNKNOWN_PRIVILEGE',
+        `${describePath(path)}: write withGrantOption: true instead of GRANT OPTION`,
+      );
     } else if (!allowed.includes(p) && !allowed.includes(PRIVILEGE_ALIASES[p] ?? '')) {
-      diags.add(file, at, 'UNKNOWN_PRIVILEGE', `${describePath(path)}: ${JSON.stringify(raw)} is not a ${level}-level privilege on ${dialect.name}; allowed: ${allowed.join(', ')}`);
+      diags.add(
+        file,
+        at,
+        'UNKNOWN_PRIVILEGE',
+        `${describePath(path)}: ${JSON.stringify(raw)} is not a ${level}-level privilege on ${dialect.name}; allowed: ${allowed.join(', ')}`,
+      );
     } else privileges.push(dialect.name === 'mariadb' ? (PRIVILEGE_ALIASES[p] ?? p) : p);
   });
   return privileges;
@@ -291,7 +375,12 @@ function readExceptions(file: SourceFile, data: FileYaml, diags: Diagnostics): P
   return (data.privilegeExceptions ?? []).flatMap((e, i) => {
     const target = parseOn(e.on);
     if (typeof target === 'string') {
-      diags.add(file, ['privilegeExceptions', i, 'on'], 'BAD_GRANT_TARGET', `privilegeExceptions[${i}].on: ${JSON.stringify(e.on)}: ${target}`);
+      diags.add(
+        file,
+        ['privilegeExceptions', i, 'on'],
+        'BAD_GRANT_TARGET',
+        `privilegeExceptions[${i}].on: ${JSON.stringify(e.on)}: ${target}`,
+      );
       return [];
     }
     const at = e.account.lastIndexOf('@');
@@ -303,12 +392,14 @@ function readExceptions(file: SourceFile, data: FileYaml, diags: Diagnostics): P
 }
 
 /** Fill the secret name template; `{host}` keeps only characters a secret name allows. */
-export function secretNameFor(template: string, values: Record<'account' | 'alias' | 'cluster' | 'user' | 'host' | 'database', string>): string {
+export function secretNameFor(
+  template: string,
+  values: Record<'account' | 'alias' | 'cluster' | 'user' | 'host' | 'database', string>,
+): string {
   return template.replace(/\{(account|alias|cluster|user|host|database)\}/g, (_, k: keyof typeof values) =>
     k === 'host' ? values.host.replace(/%/g, 'any').replace(/[^A-Za-z0-9/_+=.@-]/g, '_') : values[k],
   );
 }
-
 
 /** The result of loading: targets when there is nothing to report, diagnostics otherwise. */
 export interface LoadResult {
@@ -329,7 +420,13 @@ export function loadDesired(files: ReadonlyMap<string, string | UnreadableFile>)
   const diags = new Diagnostics();
   const parsed: { file: SourceFile; data: FileYaml }[] = [];
   if (files.size === 0) {
-    diags.list.push({ code: 'FILE', file: 'users/', line: 1, col: 1, message: 'no account file (users/<alias>.yaml) was found: nothing to check or apply' });
+    diags.list.push({
+      code: 'FILE',
+      file: 'users/',
+      line: 1,
+      col: 1,
+      message: 'no account file (users/<alias>.yaml) was found: nothing to check or apply',
+    });
   }
   for (const path of [...files.keys()].sort()) {
     const content = files.get(path)!;
@@ -339,14 +436,26 @@ export function loadDesired(files: ReadonlyMap<string, string | UnreadableFile>)
     }
     const file = new SourceFile(path, content);
     if (file.doc.errors.length > 0) {
-      for (const e of file.doc.errors) diags.list.push({ code: 'YAML_SYNTAX', file: path, ...syntaxPosition(file, e), message: e.message.split('\n')[0]! });
+      for (const e of file.doc.errors)
+        diags.list.push({
+          code: 'YAML_SYNTAX',
+          file: path,
+          ...syntaxPosition(file, e),
+          message: e.message.split('\n')[0]!,
+        });
       continue;
     }
     let data: unknown;
     try {
       data = file.doc.toJS({ maxAliasCount: MAX_ALIASES });
     } catch (error) {
-      diags.list.push({ code: 'YAML_SYNTAX', file: path, line: 1, col: 1, message: `${(error as Error).message}: aliases expand to more than ${MAX_ALIASES} nodes` });
+      diags.list.push({
+        code: 'YAML_SYNTAX',
+        file: path,
+        line: 1,
+        col: 1,
+        message: `${(error as Error).message}: aliases expand to more than ${MAX_ALIASES} nodes`,
+      });
       continue;
     }
     const valid = validateSchema(data) ? (data as FileYaml) : pruneInvalid(file, data, diags);
@@ -359,7 +468,9 @@ export function loadDesired(files: ReadonlyMap<string, string | UnreadableFile>)
     checkFileIdentity(file, data, accountsSeen, diags);
     targets.push(...readFile(file, data, diags));
   }
-  const diagnostics = diags.list.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col));
+  const diagnostics = diags.list.sort((a, b) =>
+    a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col,
+  );
   return { targets: diagnostics.length > 0 ? [] : targets, diagnostics };
 }
 
@@ -385,7 +496,9 @@ function pruneInvalid(file: SourceFile, data: unknown, diags: Diagnostics): File
   return {
     ...d,
     users: d.users?.filter((_, i) => !users.has(i)),
-    roles: d.roles && Object.fromEntries(Object.entries(d.roles).map(([name, r]) => [name, roles.has(name) ? {} : r])),
+    roles:
+      d.roles &&
+      Object.fromEntries(Object.entries(d.roles).map(([name, r]) => [name, roles.has(name) ? {} : r])),
   };
 }
 
@@ -393,7 +506,10 @@ function pruneInvalid(file: SourceFile, data: unknown, diags: Diagnostics): File
  * Where a syntax error starts: an unclosed quote is reported by the parser at the end of the file,
  * so point at the line that opened it.
  */
-function syntaxPosition(file: SourceFile, e: { code: string; pos: [number, number]; message: string }): { line: number; col: number } {
+function syntaxPosition(
+  file: SourceFile,
+  e: { code: string; pos: [number, number]; message: string },
+): { line: number; col: number } {
   const at = file.lines.linePos(e.pos[0]);
   if (e.code !== 'MISSING_CHAR' || !/quote/.test(e.message)) return at;
   const lines = file.text.slice(0, e.pos[0]).split('\n');
@@ -405,17 +521,38 @@ function syntaxPosition(file: SourceFile, e: { code: string; pos: [number, numbe
 }
 
 /** The account id must agree with the file name (alias or account) and any account-id folder. */
-function checkFileIdentity(file: SourceFile, data: FileYaml, seen: Map<string, string>, diags: Diagnostics): void {
+function checkFileIdentity(
+  file: SourceFile,
+  data: FileYaml,
+  seen: Map<string, string>,
+  diags: Diagnostics,
+): void {
   const stem = basename(file.path).replace(/\.ya?ml$/, '');
   if (stem !== data.alias && stem !== data.account) {
-    diags.add(file, ['alias'], 'ACCOUNT_MISMATCH', `alias ${JSON.stringify(data.alias)} disagrees with the file name ${basename(file.path)}; name the file ${data.alias}.yaml`);
+    diags.add(
+      file,
+      ['alias'],
+      'ACCOUNT_MISMATCH',
+      `alias ${JSON.stringify(data.alias)} disagrees with the file name ${basename(file.path)}; name the file ${data.alias}.yaml`,
+    );
   }
   const folder = basename(dirname(file.path));
   if (/^[0-9]{12}$/.test(folder) && folder !== data.account) {
-    diags.add(file, ['account'], 'ACCOUNT_MISMATCH', `account ${data.account} disagrees with its folder ${folder}`);
+    diags.add(
+      file,
+      ['account'],
+      'ACCOUNT_MISMATCH',
+      `account ${data.account} disagrees with its folder ${folder}`,
+    );
   }
   const other = seen.get(data.account);
-  if (other) diags.add(file, ['account'], 'ACCOUNT_MISMATCH', `account ${data.account} is already declared in ${other}; keep one file per account`);
+  if (other)
+    diags.add(
+      file,
+      ['account'],
+      'ACCOUNT_MISMATCH',
+      `account ${data.account} is already declared in ${other}; keep one file per account`,
+    );
   else seen.set(data.account, file.path);
 }
 
@@ -424,17 +561,32 @@ function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): Desired
   const clusters = new Map<string, { spec: ClusterSpec; dialect: Dialect; accounts: DesiredAccount[] }>();
   data.clusters.forEach((c, i) => {
     if (clusters.has(c.name)) {
-      diags.add(file, ['clusters', i, 'name'], 'DUPLICATE_CLUSTER', `cluster ${JSON.stringify(c.name)} is declared twice in this file`);
+      diags.add(
+        file,
+        ['clusters', i, 'name'],
+        'DUPLICATE_CLUSTER',
+        `cluster ${JSON.stringify(c.name)} is declared twice in this file`,
+      );
       return;
     }
     clusters.set(c.name, {
       dialect: dialectForEngine(c.engine, c.engineVersion),
       accounts: [],
       spec: {
-        name: c.name, account: data.account, alias: data.alias, region: c.region, engine: c.engine,
-        engineVersion: c.engineVersion, endpoint: c.endpoint, port: c.port, masterSecretArn: c.masterSecretArn,
-        databases: c.databases, resourceId: c.resourceId, protectedAccounts: data.protected ?? [],
-        remediateDrift: data.drift?.remediate ?? false, privilegeExceptions: exceptions,
+        name: c.name,
+        account: data.account,
+        alias: data.alias,
+        region: c.region,
+        engine: c.engine,
+        engineVersion: c.engineVersion,
+        endpoint: c.endpoint,
+        port: c.port,
+        masterSecretArn: c.masterSecretArn,
+        databases: c.databases,
+        resourceId: c.resourceId,
+        protectedAccounts: data.protected ?? [],
+        remediateDrift: data.drift?.remediate ?? false,
+        privilegeExceptions: exceptions,
       },
     });
   });
@@ -446,17 +598,30 @@ function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): Desired
   // A declared role lives on the clusters it lists, or on every cluster of the file that has roles,
   // whether or not anyone holds it (and wherever a user or role uses it).
   const roleClusters = new Map<string, Set<string>>();
-  const use = (role: string, cluster: string) => roleClusters.set(role, (roleClusters.get(role) ?? new Set()).add(cluster));
+  const use = (role: string, cluster: string) =>
+    roleClusters.set(role, (roleClusters.get(role) ?? new Set()).add(cluster));
   for (const [name, role] of Object.entries(roles)) {
     if (!role.clusters) for (const [c, { dialect }] of clusters) if (dialect.supportsRoles) use(name, c);
     (role.clusters ?? []).forEach((c, i) => {
-      if (!clusters.has(c)) diags.add(file, ['roles', name, 'clusters', i], 'UNKNOWN_CLUSTER', `role ${name}: cluster ${JSON.stringify(c)} is not declared; declared: ${clusterNames}`);
+      if (!clusters.has(c))
+        diags.add(
+          file,
+          ['roles', name, 'clusters', i],
+          'UNKNOWN_CLUSTER',
+          `role ${name}: cluster ${JSON.stringify(c)} is not declared; declared: ${clusterNames}`,
+        );
       else use(name, c);
     });
   }
   const checkRoles = (refs: RoleRefYaml[] | undefined, path: Path, cluster: string) =>
     roleNames(refs).names.forEach((r, i) => {
-      if (!(r in roles)) diags.add(file, [...path, i], 'UNKNOWN_ROLE', `${describePath(path)}: role ${JSON.stringify(r)} is not declared under roles:; declared: ${Object.keys(roles).join(', ') || 'none'}`);
+      if (!(r in roles))
+        diags.add(
+          file,
+          [...path, i],
+          'UNKNOWN_ROLE',
+          `${describePath(path)}: role ${JSON.stringify(r)} is not declared under roles:; declared: ${Object.keys(roles).join(', ') || 'none'}`,
+        );
       else use(r, cluster);
     });
 
@@ -466,7 +631,12 @@ function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): Desired
     const path: Path = ['users', i];
     const cluster = clusters.get(u.cluster);
     if (!cluster) {
-      diags.add(file, [...path, 'cluster'], 'UNKNOWN_CLUSTER', `user ${u.name}: cluster ${JSON.stringify(u.cluster)} is not declared; declared: ${clusterNames}`);
+      diags.add(
+        file,
+        [...path, 'cluster'],
+        'UNKNOWN_CLUSTER',
+        `user ${u.name}: cluster ${JSON.stringify(u.cluster)} is not declared; declared: ${clusterNames}`,
+      );
       return;
     }
     // The server stores hosts in lower case: '%.Corp.example.com' and '%.corp.example.com' are one account.
@@ -475,49 +645,122 @@ function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): Desired
     const first = seenUsers.get(key);
     if (first) {
       const how = (u.host ?? '%') !== host ? ` once the host is stored in lower case as the server does` : '';
-      diags.add(file, [...path, 'name'], 'DUPLICATE_USER', `user '${u.name}'@'${host}' on cluster ${u.cluster} is declared twice${how} (first at ${where(first)})`);
+      diags.add(
+        file,
+        [...path, 'name'],
+        'DUPLICATE_USER',
+        `user '${u.name}'@'${host}' on cluster ${u.cluster} is declared twice${how} (first at ${where(first)})`,
+      );
       return;
     }
     seenUsers.set(key, path);
     const { dialect, spec } = cluster;
     checkName(file, diags, [...path, 'name'], u.name, dialect, spec);
-    if (host.length > dialect.maxHostLength) diags.add(file, [...path, 'host'], 'NAME_TOO_LONG', `host is ${host.length} characters; ${dialect.name} allows ${dialect.maxHostLength}`);
+    if (host.length > dialect.maxHostLength)
+      diags.add(
+        file,
+        [...path, 'host'],
+        'NAME_TOO_LONG',
+        `host is ${host.length} characters; ${dialect.name} allows ${dialect.maxHostLength}`,
+      );
     else {
       const bad = hostProblem(host, dialect.maxHostLength);
       if (bad) diags.add(file, [...path, 'host'], 'BAD_HOST', `user ${u.name}: ${bad}`);
     }
     checkRoles(u.roles, [...path, 'roles'], u.cluster);
     if ((u.roles?.length ?? 0) > 0 && !dialect.supportsRoles) {
-      diags.add(file, [...path, 'roles'], 'ENGINE_UNSUPPORTED', `user ${u.name}: ${spec.engine} ${spec.engineVersion ?? ''} has no roles; grant privileges directly`);
+      diags.add(
+        file,
+        [...path, 'roles'],
+        'ENGINE_UNSUPPORTED',
+        `user ${u.name}: ${spec.engine} ${spec.engineVersion ?? ''} has no roles; grant privileges directly`,
+      );
     }
     if (roleNames(u.roles).names.length > 1 && !dialect.multipleDefaultRoles) {
-      diags.add(file, [...path, 'roles'], 'ENGINE_UNSUPPORTED', `user ${u.name}: MariaDB activates only one default role, got ${u.roles!.length}; make a role that holds the others`);
+      diags.add(
+        file,
+        [...path, 'roles'],
+        'ENGINE_UNSUPPORTED',
+        `user ${u.name}: MariaDB activates only one default role, got ${u.roles!.length}; make a role that holds the others`,
+      );
     }
     const auth = u.auth ?? 'password';
-    if (auth === 'iam' && spec.engine === 'mariadb' && spec.engineVersion && versionBelow(spec.engineVersion, [10, 11])) {
-      diags.add(file, [...path, 'auth'], 'ENGINE_UNSUPPORTED', `user ${u.name}: IAM authentication needs RDS for MariaDB 10.11 or later; cluster ${spec.name} is ${spec.engineVersion}`);
+    if (
+      auth === 'iam' &&
+      spec.engine === 'mariadb' &&
+      spec.engineVersion &&
+      versionBelow(spec.engineVersion, [10, 11])
+    ) {
+      diags.add(
+        file,
+        [...path, 'auth'],
+        'ENGINE_UNSUPPORTED',
+        `user ${u.name}: IAM authentication needs RDS for MariaDB 10.11 or later; cluster ${spec.name} is ${spec.engineVersion}`,
+      );
     }
     if (auth === 'iam' && u.rotationDays !== undefined) {
-      diags.add(file, [...path, 'rotationDays'], 'SCHEMA', `user ${u.name}: rotationDays applies to password users; IAM users have no password`);
+      diags.add(
+        file,
+        [...path, 'rotationDays'],
+        'SCHEMA',
+        `user ${u.name}: rotationDays applies to password users; IAM users have no password`,
+      );
     }
     const policy = { account: { user: u.name, host }, engine: spec.engine, exceptions };
     const grants = (u.grants ?? []).flatMap((g, j) =>
-      readGrant(g, [...path, 'grants', j], { file, diags, dialect, databases: spec.databases, cluster: spec.name, policy }),
+      readGrant(g, [...path, 'grants', j], {
+        file,
+        diags,
+        dialect,
+        databases: spec.databases,
+        cluster: spec.name,
+        policy,
+      }),
     );
     let secretName: string | undefined;
     if (auth === 'password') {
       const database = grants.find((g) => g.level !== 'global')?.database ?? spec.databases[0] ?? 'db';
-      secretName = u.secretName ?? secretNameFor(template, { account: data.account, alias: data.alias, cluster: spec.name, user: u.name, host, database });
+      secretName =
+        u.secretName ??
+        secretNameFor(template, {
+          account: data.account,
+          alias: data.alias,
+          cluster: spec.name,
+          user: u.name,
+          host,
+          database,
+        });
       if (!SECRET_NAME.test(secretName)) {
-        diags.add(file, [...path, 'name'], 'SECRET_NAME', `user ${u.name}: its secret name ${JSON.stringify(secretName)} has characters Secrets Manager refuses (allowed: letters, digits, /_+=.@-); set secretName:`);
+        diags.add(
+          file,
+          [...path, 'name'],
+          'SECRET_NAME',
+          `user ${u.name}: its secret name ${JSON.stringify(secretName)} has characters Secrets Manager refuses (allowed: letters, digits, /_+=.@-); set secretName:`,
+        );
       }
       const clash = seenSecrets.get(`${spec.name}\0${secretName}`);
-      if (clash) diags.add(file, [...path, 'name'], 'SECRET_NAME', `user ${u.name}: secret name ${secretName} is already used by ${clash}; set secretName: or change secretNameTemplate`);
+      if (clash)
+        diags.add(
+          file,
+          [...path, 'name'],
+          'SECRET_NAME',
+          `user ${u.name}: secret name ${secretName} is already used by ${clash}; set secretName: or change secretNameTemplate`,
+        );
       seenSecrets.set(`${spec.name}\0${secretName}`, `'${u.name}'@'${host}'`);
     }
     cluster.accounts.push({
-      kind: 'user', user: u.name, host, cluster: spec.name, auth, grants: normaliseGrants(grants), ...roleNames(u.roles).sorted,
-      adopt: u.adopt ?? false, secretName, rotationDays: u.rotationDays, iamPrincipals: u.iamPrincipals ?? [], source: where(path),
+      kind: 'user',
+      user: u.name,
+      host,
+      cluster: spec.name,
+      auth,
+      grants: normaliseGrants(grants),
+      ...roleNames(u.roles).sorted,
+      adopt: u.adopt ?? false,
+      secretName,
+      rotationDays: u.rotationDays,
+      iamPrincipals: u.iamPrincipals ?? [],
+      source: where(path),
     });
   });
   for (const [name, role] of Object.entries(roles)) {
@@ -528,17 +771,38 @@ function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): Desired
     for (const c of [...(roleClusters.get(name) ?? [])].sort()) {
       const { dialect, spec, accounts } = clusters.get(c)!;
       if (!dialect.supportsRoles) {
-        diags.add(file, path, 'ENGINE_UNSUPPORTED', `role ${name}: ${spec.engine} ${spec.engineVersion ?? ''} on cluster ${c} has no roles`, true);
+        diags.add(
+          file,
+          path,
+          'ENGINE_UNSUPPORTED',
+          `role ${name}: ${spec.engine} ${spec.engineVersion ?? ''} on cluster ${c} has no roles`,
+          true,
+        );
         continue;
       }
       checkName(file, diags, path, name, dialect, spec, true);
       const policy = { account: { user: name, host: dialect.roleHost }, engine: spec.engine, exceptions };
       const grants = (role.grants ?? []).flatMap((g, j) =>
-        readGrant(g, [...path, 'grants', j], { file, diags, dialect, databases: spec.databases, cluster: c, policy }),
+        readGrant(g, [...path, 'grants', j], {
+          file,
+          diags,
+          dialect,
+          databases: spec.databases,
+          cluster: c,
+          policy,
+        }),
       );
       accounts.push({
-        kind: 'role', user: name, host: dialect.roleHost, cluster: c, auth: 'none', grants: normaliseGrants(grants),
-        ...roleNames(role.roles).sorted, adopt: role.adopt ?? false, iamPrincipals: [], source: where(path),
+        kind: 'role',
+        user: name,
+        host: dialect.roleHost,
+        cluster: c,
+        auth: 'none',
+        grants: normaliseGrants(grants),
+        ...roleNames(role.roles).sorted,
+        adopt: role.adopt ?? false,
+        iamPrincipals: [],
+        source: where(path),
       });
     }
   }
@@ -550,7 +814,10 @@ function readFile(file: SourceFile, data: FileYaml, diags: Diagnostics): Desired
 function roleNames(refs: RoleRefYaml[] | undefined) {
   const names = (refs ?? []).map((r) => (typeof r === 'string' ? r : r.name));
   const admin = (refs ?? []).flatMap((r) => (typeof r !== 'string' && r.admin ? [r.name] : []));
-  return { names, sorted: { roles: [...names].sort(), ...(admin.length ? { adminRoles: admin.sort() } : {}) } };
+  return {
+    names,
+    sorted: { roles: [...names].sort(), ...(admin.length ? { adminRoles: admin.sort() } : {}) },
+  };
 }
 
 /** A role that holds itself through others cannot be created: the server refuses the last grant. */
@@ -561,7 +828,13 @@ function checkRoleCycles(file: SourceFile, roles: Record<string, RoleYaml>, diag
     if (state.get(name) === 'done') return;
     if (state.get(name) === 'visiting') {
       const cycle = [...trail.slice(trail.indexOf(name)), name].join(' → ');
-      diags.add(file, ['roles', trail[trail.length - 1]!, 'roles'], 'ROLE_CYCLE', `role ${name} holds itself: ${cycle}; remove one of these grants`, true);
+      diags.add(
+        file,
+        ['roles', trail[trail.length - 1]!, 'roles'],
+        'ROLE_CYCLE',
+        `role ${name} holds itself: ${cycle}; remove one of these grants`,
+        true,
+      );
       return;
     }
     state.set(name, 'visiting');
@@ -573,16 +846,41 @@ function checkRoleCycles(file: SourceFile, roles: Record<string, RoleYaml>, diag
   for (const name of Object.keys(roles)) visit(name);
 }
 
-function checkName(file: SourceFile, diags: Diagnostics, path: Path, name: string, dialect: Dialect, spec: ClusterSpec, atKey = false): void {
+function checkName(
+  file: SourceFile,
+  diags: Diagnostics,
+  path: Path,
+  name: string,
+  dialect: Dialect,
+  spec: ClusterSpec,
+  atKey = false,
+): void {
   if ([...name].length > dialect.maxUserLength) {
-    diags.add(file, path, 'NAME_TOO_LONG', `${JSON.stringify(name)} is ${[...name].length} characters; ${spec.engine} allows ${dialect.maxUserLength}`, atKey);
+    diags.add(
+      file,
+      path,
+      'NAME_TOO_LONG',
+      `${JSON.stringify(name)} is ${[...name].length} characters; ${spec.engine} allows ${dialect.maxUserLength}`,
+      atKey,
+    );
   }
   if (!atKey && name.length >= 2 && name.startsWith("'") && name.endsWith("'")) {
     // The server strips one pair of surrounding single quotes from a login name: nobody could log in.
-    diags.add(file, path, 'UNUSABLE_NAME', `${JSON.stringify(name)} starts and ends with a single quote, which the server strips at login; nobody could log in as it`);
+    diags.add(
+      file,
+      path,
+      'UNUSABLE_NAME',
+      `${JSON.stringify(name)} starts and ends with a single quote, which the server strips at login; nobody could log in as it`,
+    );
   }
   if (isBuiltInProtected(name)) {
-    diags.add(file, path, 'PROTECTED_ACCOUNT', `${JSON.stringify(name)} is a reserved account that dbusers never manages; choose another name`, atKey);
+    diags.add(
+      file,
+      path,
+      'PROTECTED_ACCOUNT',
+      `${JSON.stringify(name)} is a reserved account that dbusers never manages; choose another name`,
+      atKey,
+    );
   }
 }
 

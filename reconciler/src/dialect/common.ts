@@ -68,9 +68,11 @@ export function accountClauses(identifiedBy: (password: string) => string) {
     /** Plain CREATE USER: an account that already exists under another spelling fails instead of passing silently. */
     createUser(a: AccountId, auth: { password: string } | { iam: true } | { locked: true }): string {
       const clause =
-        'password' in auth ? identifiedBy(auth.password)
-        : 'iam' in auth ? `IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`
-        : 'ACCOUNT LOCK';
+        'password' in auth
+          ? identifiedBy(auth.password)
+          : 'iam' in auth
+            ? `IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`
+            : 'ACCOUNT LOCK';
       return `CREATE USER ${quoteAccount(a.user, a.host)} ${clause}`;
     },
     setPassword(a: AccountId, password: string): string {
@@ -98,7 +100,10 @@ export class AccountIndex {
   /** Stored password hashes: compared with secrets inside inspection, never returned with the accounts. */
   readonly authStrings = new Map<ActualAccount, string>();
 
-  add(account: Omit<ActualAccount, 'grants' | 'roles' | 'adminRoles' | 'defaultRoles'>, authString = ''): ActualAccount {
+  add(
+    account: Omit<ActualAccount, 'grants' | 'roles' | 'adminRoles' | 'defaultRoles'>,
+    authString = '',
+  ): ActualAccount {
     const full = account as ActualAccount;
     if (authString) this.authStrings.set(full, authString);
     full.grants = [];
@@ -122,7 +127,10 @@ export class AccountIndex {
 }
 
 /** Bulk rows by query name → accounts with grants, roles and default roles. */
-export function readAccounts(dialect: Pick<Dialect, 'inspectQueries'>, results: QueryResults): ActualAccount[] {
+export function readAccounts(
+  dialect: Pick<Dialect, 'inspectQueries'>,
+  results: QueryResults,
+): ActualAccount[] {
   const index = new AccountIndex();
   for (const q of dialect.inspectQueries) q.read(results[q.name] ?? [], index);
   return index.all();

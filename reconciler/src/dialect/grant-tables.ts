@@ -8,7 +8,12 @@ import { privilegeColumns, privilegesOfSet } from './privileges.js';
  * A grant table whose rows each name one object and hold its privileges in a SET column
  * (`tables_priv`, `columns_priv`, `procs_priv`).
  */
-function setColumnTable(name: string, sql: string, column: string, targetOf: (row: Record<string, unknown>) => GrantTarget): InspectQuery {
+function setColumnTable(
+  name: string,
+  sql: string,
+  column: string,
+  targetOf: (row: Record<string, unknown>) => GrantTarget,
+): InspectQuery {
   return {
     name,
     sql,
@@ -26,15 +31,38 @@ function setColumnTable(name: string, sql: string, column: string, targetOf: (ro
 /** The bulk queries for object-level grants, one per table whatever the number of accounts. */
 export const GRANT_TABLE_QUERIES: InspectQuery[] = [
   { name: 'db', sql: 'SELECT * FROM mysql.db', read: readDatabaseGrants },
-  setColumnTable('tables', 'SELECT Host, Db, User, Table_name, Table_priv FROM mysql.tables_priv', 'Table_priv', (row) => ({
-    level: 'table', database: text(row.Db), table: text(row.Table_name),
-  })),
-  setColumnTable('columns', 'SELECT Host, Db, User, Table_name, Column_name, Column_priv FROM mysql.columns_priv', 'Column_priv', (row) => ({
-    level: 'column', database: text(row.Db), table: text(row.Table_name), column: text(row.Column_name),
-  })),
-  setColumnTable('procs', 'SELECT Host, Db, User, Routine_name, Routine_type, Proc_priv FROM mysql.procs_priv', 'Proc_priv', (row) => ({
-    level: 'routine', database: text(row.Db), routine: text(row.Routine_name), routineType: text(row.Routine_type) === 'FUNCTION' ? 'FUNCTION' : 'PROCEDURE',
-  })),
+  setColumnTable(
+    'tables',
+    'SELECT Host, Db, User, Table_name, Table_priv FROM mysql.tables_priv',
+    'Table_priv',
+    (row) => ({
+      level: 'table',
+      database: text(row.Db),
+      table: text(row.Table_name),
+    }),
+  ),
+  setColumnTable(
+    'columns',
+    'SELECT Host, Db, User, Table_name, Column_name, Column_priv FROM mysql.columns_priv',
+    'Column_priv',
+    (row) => ({
+      level: 'column',
+      database: text(row.Db),
+      table: text(row.Table_name),
+      column: text(row.Column_name),
+    }),
+  ),
+  setColumnTable(
+    'procs',
+    'SELECT Host, Db, User, Routine_name, Routine_type, Proc_priv FROM mysql.procs_priv',
+    'Proc_priv',
+    (row) => ({
+      level: 'routine',
+      database: text(row.Db),
+      routine: text(row.Routine_name),
+      routineType: text(row.Routine_type) === 'FUNCTION' ? 'FUNCTION' : 'PROCEDURE',
+    }),
+  ),
 ];
 
 /** `mysql.db`: one `Y`/`N` column per privilege; the name is a pattern, decoded. */
@@ -46,7 +74,11 @@ function readDatabaseGrants(rows: Record<string, unknown>[], index: AccountIndex
     const { database, pattern } = decodeDatabasePattern(text(row.Db));
     for (const [column, privilege] of columns) {
       if (row[column] !== 'Y') continue;
-      account.grants.push(pattern === undefined ? { level: 'database', database, privilege } : { level: 'database', database, pattern, privilege });
+      account.grants.push(
+        pattern === undefined
+          ? { level: 'database', database, privilege }
+          : { level: 'database', database, pattern, privilege },
+      );
     }
   }
 }

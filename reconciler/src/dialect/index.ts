@@ -24,4 +24,3 @@ export function dialectForEngine(engine: Engine, engineVersion?: string): Dialec
   if (engineVersion && /^(5\.|2\.)/.test(engineVersion)) return mysql57;
   return mysql8;
 }
-

@@ -4,8 +4,13 @@ import { quoteString } from '../sql/escape.js';
 import { GRANT_TABLE_QUERIES } from './grant-tables.js';
 import { accountClauses, nativePasswordHash, text, type AccountIndex, type Dialect } from './common.js';
 import {
-  COLUMN_PRIVILEGES, COMMON_GLOBAL_PRIVILEGES, MARIADB_ACCESS_BITS, MYSQL_DATABASE_PRIVILEGES, ROUTINE_PRIVILEGES,
-  TABLE_PRIVILEGES, decodeAccessBits,
+  COLUMN_PRIVILEGES,
+  COMMON_GLOBAL_PRIVILEGES,
+  MARIADB_ACCESS_BITS,
+  MYSQL_DATABASE_PRIVILEGES,
+  ROUTINE_PRIVILEGES,
+  TABLE_PRIVILEGES,
+  decodeAccessBits,
 } from './privileges.js';
 
 /**
@@ -38,22 +43,29 @@ function readGlobalPriv(rows: Record<string, unknown>[], index: AccountIndex): v
     const priv = privJson(row.Priv);
     const isRole = priv.is_role === true || priv.is_role === 1;
     const changed = Number(priv.password_last_changed ?? NaN);
-    const account = index.add({
-      user: text(row.User),
-      host: text(row.Host),
-      kind: isRole ? 'role' : 'user',
-      auth: authKind(priv, isRole),
-      plugin: text(priv.plugin),
-      locked: priv.account_locked === true || priv.account_locked === 1,
-      passwordChangedAt: changed > 0 ? changed : undefined,
-    }, text(priv.authentication_string));
-    for (const privilege of decodeAccessBits(priv.access)) account.grants.push({ level: 'global', privilege });
-    if (typeof priv.default_role === 'string' && priv.default_role !== '') account.defaultRoles.push(priv.default_role);
+    const account = index.add(
+      {
+        user: text(row.User),
+        host: text(row.Host),
+        kind: isRole ? 'role' : 'user',
+        auth: authKind(priv, isRole),
+        plugin: text(priv.plugin),
+        locked: priv.account_locked === true || priv.account_locked === 1,
+        passwordChangedAt: changed > 0 ? changed : undefined,
+      },
+      text(priv.authentication_string),
+    );
+    for (const privilege of decodeAccessBits(priv.access))
+      account.grants.push({ level: 'global', privilege });
+    if (typeof priv.default_role === 'string' && priv.default_role !== '')
+      account.defaultRoles.push(priv.default_role);
   }
 }
 
 /** The hash, never the password: MariaDB logs statements as sent. */
-const clauses = accountClauses((password) => `IDENTIFIED BY PASSWORD ${quoteString(nativePasswordHash(password))}`);
+const clauses = accountClauses(
+  (password) => `IDENTIFIED BY PASSWORD ${quoteString(nativePasswordHash(password))}`,
+);
 
 /** MariaDB 10.4+ (RDS for MariaDB 10.6, 10.11, 11.x). */
 export const mariadb: Dialect = {
@@ -65,7 +77,9 @@ export const mariadb: Dialect = {
   multipleDefaultRoles: false,
   privileges: {
     // DELETE HISTORY is left out of profiles: the RDS for MariaDB master does not hold it.
-    global: [...new Set([...COMMON_GLOBAL_PRIVILEGES, ...MARIADB_ACCESS_BITS])].filter((p) => p !== 'GRANT OPTION'),
+    global: [...new Set([...COMMON_GLOBAL_PRIVILEGES, ...MARIADB_ACCESS_BITS])].filter(
+      (p) => p !== 'GRANT OPTION',
+    ),
     database: [...MYSQL_DATABASE_PRIVILEGES, 'DELETE HISTORY', 'SHOW CREATE ROUTINE'],
     table: [...TABLE_PRIVILEGES, 'DELETE HISTORY'],
     column: COLUMN_PRIVILEGES,
@@ -95,7 +109,9 @@ export const mariadb: Dialect = {
     return `CREATE ROLE IF NOT EXISTS ${quoteString(name)}`;
   },
   dropAccount(a, kind) {
-    return kind === 'role' ? `DROP ROLE IF EXISTS ${quoteString(a.user)}` : `DROP USER IF EXISTS ${clauses.account(a)}`;
+    return kind === 'role'
+      ? `DROP ROLE IF EXISTS ${quoteString(a.user)}`
+      : `DROP USER IF EXISTS ${clauses.account(a)}`;
   },
   grantRole(role, grantee, admin) {
     return `GRANT ${quoteString(role)} TO ${grantee}${admin ? ' WITH ADMIN OPTION' : ''}`;

@@ -7,16 +7,41 @@ import { quoteAccount, quoteString } from '../sql/escape.js';
 import { GRANT_TABLE_QUERIES } from './grant-tables.js';
 import { accountClauses, text, type AccountIndex, type Dialect } from './common.js';
 import {
-  COLUMN_PRIVILEGES, COMMON_GLOBAL_PRIVILEGES, MYSQL_DATABASE_PRIVILEGES, ROUTINE_PRIVILEGES, TABLE_PRIVILEGES,
-  privilegeColumns, privilegesOfRow,
+  COLUMN_PRIVILEGES,
+  COMMON_GLOBAL_PRIVILEGES,
+  MYSQL_DATABASE_PRIVILEGES,
+  ROUTINE_PRIVILEGES,
+  TABLE_PRIVILEGES,
+  privilegeColumns,
+  privilegesOfRow,
 } from './privileges.js';
 
 const MYSQL8_DYNAMIC_PRIVILEGES = [
-  'APPLICATION_PASSWORD_ADMIN', 'AUDIT_ADMIN', 'BACKUP_ADMIN', 'BINLOG_ADMIN', 'BINLOG_ENCRYPTION_ADMIN',
-  'CONNECTION_ADMIN', 'ENCRYPTION_KEY_ADMIN', 'FLUSH_OPTIMIZER_COSTS', 'FLUSH_STATUS', 'FLUSH_TABLES',
-  'FLUSH_USER_RESOURCES', 'GROUP_REPLICATION_ADMIN', 'PERSIST_RO_VARIABLES_ADMIN', 'REPLICATION_APPLIER',
-  'REPLICATION_SLAVE_ADMIN', 'RESOURCE_GROUP_ADMIN', 'RESOURCE_GROUP_USER', 'ROLE_ADMIN', 'SESSION_VARIABLES_ADMIN',
-  'SET_USER_ID', 'SHOW_ROUTINE', 'SYSTEM_USER', 'SYSTEM_VARIABLES_ADMIN', 'TABLE_ENCRYPTION_ADMIN', 'XA_RECOVER_ADMIN',
+  'APPLICATION_PASSWORD_ADMIN',
+  'AUDIT_ADMIN',
+  'BACKUP_ADMIN',
+  'BINLOG_ADMIN',
+  'BINLOG_ENCRYPTION_ADMIN',
+  'CONNECTION_ADMIN',
+  'ENCRYPTION_KEY_ADMIN',
+  'FLUSH_OPTIMIZER_COSTS',
+  'FLUSH_STATUS',
+  'FLUSH_TABLES',
+  'FLUSH_USER_RESOURCES',
+  'GROUP_REPLICATION_ADMIN',
+  'PERSIST_RO_VARIABLES_ADMIN',
+  'REPLICATION_APPLIER',
+  'REPLICATION_SLAVE_ADMIN',
+  'RESOURCE_GROUP_ADMIN',
+  'RESOURCE_GROUP_USER',
+  'ROLE_ADMIN',
+  'SESSION_VARIABLES_ADMIN',
+  'SET_USER_ID',
+  'SHOW_ROUTINE',
+  'SYSTEM_USER',
+  'SYSTEM_VARIABLES_ADMIN',
+  'TABLE_ENCRYPTION_ADMIN',
+  'XA_RECOVER_ADMIN',
 ];
 
 /** `mysql.user`: accounts, their auth and their static global privileges (one `Y`/`N` column each). */
@@ -28,16 +53,20 @@ function readUsers(rows: Record<string, unknown>[], index: AccountIndex, withRol
     const isRole = withRoles && row.account_locked === 'Y' && row.password_expired === 'Y' && !hasAuth;
     const changed = Number(row.pw_changed_unix ?? NaN);
     const plugin = text(row.plugin);
-    const account = index.add({
-      user: text(row.User),
-      host: text(row.Host),
-      kind: isRole ? 'role' : 'user',
-      auth: isRole ? 'none' : plugin === 'AWSAuthenticationPlugin' ? 'iam' : hasAuth ? 'password' : 'none',
-      plugin,
-      locked: row.account_locked === 'Y',
-      passwordChangedAt: changed > 0 ? changed : undefined,
-    }, text(row.authentication_string));
-    for (const privilege of privilegesOfRow(row, columns)) account.grants.push({ level: 'global', privilege });
+    const account = index.add(
+      {
+        user: text(row.User),
+        host: text(row.Host),
+        kind: isRole ? 'role' : 'user',
+        auth: isRole ? 'none' : plugin === 'AWSAuthenticationPlugin' ? 'iam' : hasAuth ? 'password' : 'none',
+        plugin,
+        locked: row.account_locked === 'Y',
+        passwordChangedAt: changed > 0 ? changed : undefined,
+      },
+      text(row.authentication_string),
+    );
+    for (const privilege of privilegesOfRow(row, columns))
+      account.grants.push({ level: 'global', privilege });
     const revokes = partialRevokes(row.User_attributes);
     if (revokes.length > 0) account.partialRevokes = revokes;
   }
@@ -48,7 +77,9 @@ function partialRevokes(attributes: unknown): string[] {
   const raw = text(attributes);
   if (!raw.includes('Restrictions')) return [];
   try {
-    const restrictions = (JSON.parse(raw) as { Restrictions?: { Database?: string; Privileges?: string[] }[] }).Restrictions ?? [];
+    const restrictions =
+      (JSON.parse(raw) as { Restrictions?: { Database?: string; Privileges?: string[] }[] }).Restrictions ??
+      [];
     return restrictions.flatMap((r) => (r.Privileges ?? []).map((p) => `${p} on ${r.Database}.*`));
   } catch {
     return ['(unreadable User_attributes)'];
@@ -67,7 +98,7 @@ function readRoleEdges(rows: Record<string, unknown>[], index: AccountIndex): vo
 }
 
 const ACCOUNTS_QUERY =
-  'SELECT *, authentication_string <> \'\' AS has_auth, UNIX_TIMESTAMP(password_last_changed) AS pw_changed_unix FROM mysql.user';
+  "SELECT *, authentication_string <> '' AS has_auth, UNIX_TIMESTAMP(password_last_changed) AS pw_changed_unix FROM mysql.user";
 
 /** MySQL rewrites IDENTIFIED BY in its general, slow and binary logs (the hash, or `<secret>`). */
 const clauses = accountClauses((password) => `IDENTIFIED BY ${quoteString(password)}`);
@@ -98,16 +129,23 @@ export const mysql8: Dialect = {
         for (const row of rows) {
           const account = index.get(row.USER, row.HOST);
           account?.grants.push({ level: 'global', privilege: text(row.PRIV) });
-          if (row.WITH_GRANT_OPTION === 'Y') account?.grants.push({ level: 'global', privilege: 'GRANT OPTION' });
+          if (row.WITH_GRANT_OPTION === 'Y')
+            account?.grants.push({ level: 'global', privilege: 'GRANT OPTION' });
         }
       },
     },
     ...GRANT_TABLE_QUERIES,
-    { name: 'role_edges', sql: 'SELECT FROM_HOST, FROM_USER, TO_HOST, TO_USER, WITH_ADMIN_OPTION FROM mysql.role_edges', read: readRoleEdges },
+    {
+      name: 'role_edges',
+      sql: 'SELECT FROM_HOST, FROM_USER, TO_HOST, TO_USER, WITH_ADMIN_OPTION FROM mysql.role_edges',
+      read: readRoleEdges,
+    },
     {
       name: 'default_roles',
       sql: 'SELECT HOST, USER, DEFAULT_ROLE_HOST, DEFAULT_ROLE_USER FROM mysql.default_roles',
-      read: (rows, index) => rows.forEach((d) => index.get(d.USER, d.HOST)?.defaultRoles.push(text(d.DEFAULT_ROLE_USER))),
+      read(rows, index) {
+        for (const d of rows) index.get(d.USER, d.HOST)?.defaultRoles.push(text(d.DEFAULT_ROLE_USER));
+      },
     },
   ],
   account(a, kind) {
@@ -119,7 +157,9 @@ export const mysql8: Dialect = {
     return `CREATE ROLE IF NOT EXISTS ${quoteAccount(name, '%')}`;
   },
   dropAccount(a, kind) {
-    return kind === 'role' ? `DROP ROLE IF EXISTS ${quoteAccount(a.user, '%')}` : `DROP USER IF EXISTS ${clauses.account(a)}`;
+    return kind === 'role'
+      ? `DROP ROLE IF EXISTS ${quoteAccount(a.user, '%')}`
+      : `DROP USER IF EXISTS ${clauses.account(a)}`;
   },
   grantRole(role, grantee, admin) {
     return `GRANT ${quoteAccount(role, '%')} TO ${grantee}${admin ? ' WITH ADMIN OPTION' : ''}`;
@@ -129,7 +169,10 @@ export const mysql8: Dialect = {
   },
   revokeAdminOption(role, grantee) {
     // MySQL has no REVOKE ADMIN OPTION FOR: revoke the role and grant it again without.
-    return [`REVOKE ${quoteAccount(role, '%')} FROM ${grantee}`, `GRANT ${quoteAccount(role, '%')} TO ${grantee}`];
+    return [
+      `REVOKE ${quoteAccount(role, '%')} FROM ${grantee}`,
+      `GRANT ${quoteAccount(role, '%')} TO ${grantee}`,
+    ];
   },
   tableRevokeDropsColumns: false,
   setDefaultRoles(grantee, roles) {
@@ -146,5 +189,8 @@ export const mysql57: Dialect = {
   maxHostLength: 60,
   multipleDefaultRoles: false,
   privileges: { ...privileges, global: COMMON_GLOBAL_PRIVILEGES },
-  inspectQueries: [{ name: 'accounts', sql: ACCOUNTS_QUERY, read: (rows, index) => readUsers(rows, index, false) }, ...GRANT_TABLE_QUERIES],
+  inspectQueries: [
+    { name: 'accounts', sql: ACCOUNTS_QUERY, read: (rows, index) => readUsers(rows, index, false) },
+    ...GRANT_TABLE_QUERIES,
+  ],
 };

@@ -39,14 +39,22 @@ const PRIV_COLUMNS: Record<string, string> = {
 
 /** The privilege a `*_priv` column holds. */
 export function privilegeOfColumn(column: string): string {
-  return PRIV_COLUMNS[column] ?? column.replace(/_priv$/i, '').replace(/_/g, ' ').toUpperCase();
+  return (
+    PRIV_COLUMNS[column] ??
+    column
+      .replace(/_priv$/i, '')
+      .replace(/_/g, ' ')
+      .toUpperCase()
+  );
 }
 
 /**
  * The privilege columns of a grant table, read once from its first row: the column set differs by
  * engine and version, and testing every column name of every row costs more than the query.
  */
-export function privilegeColumns(row: Record<string, unknown> | undefined): [column: string, privilege: string][] {
+export function privilegeColumns(
+  row: Record<string, unknown> | undefined,
+): [column: string, privilege: string][] {
   return Object.keys(row ?? {})
     .filter((c) => /_priv$/i.test(c))
     .map((c) => [c, privilegeOfColumn(c)]);
@@ -82,12 +90,45 @@ const SET_NAMES: Record<string, string> = {
 
 /** MariaDB `global_priv.Priv.access`: bit n → privilege (10.11, see reference §1.1). */
 export const MARIADB_ACCESS_BITS = [
-  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'RELOAD', 'SHUTDOWN', 'PROCESS', 'FILE',
-  'GRANT OPTION', 'REFERENCES', 'INDEX', 'ALTER', 'SHOW DATABASES', 'SUPER', 'CREATE TEMPORARY TABLES',
-  'LOCK TABLES', 'EXECUTE', 'REPLICATION SLAVE', 'BINLOG MONITOR', 'CREATE VIEW', 'SHOW VIEW',
-  'CREATE ROUTINE', 'ALTER ROUTINE', 'CREATE USER', 'EVENT', 'TRIGGER', 'CREATE TABLESPACE',
-  'DELETE HISTORY', 'SET USER', 'FEDERATED ADMIN', 'CONNECTION ADMIN', 'READ_ONLY ADMIN',
-  'REPLICATION SLAVE ADMIN', 'REPLICATION MASTER ADMIN', 'BINLOG ADMIN', 'BINLOG REPLAY', 'SLAVE MONITOR',
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'CREATE',
+  'DROP',
+  'RELOAD',
+  'SHUTDOWN',
+  'PROCESS',
+  'FILE',
+  'GRANT OPTION',
+  'REFERENCES',
+  'INDEX',
+  'ALTER',
+  'SHOW DATABASES',
+  'SUPER',
+  'CREATE TEMPORARY TABLES',
+  'LOCK TABLES',
+  'EXECUTE',
+  'REPLICATION SLAVE',
+  'BINLOG MONITOR',
+  'CREATE VIEW',
+  'SHOW VIEW',
+  'CREATE ROUTINE',
+  'ALTER ROUTINE',
+  'CREATE USER',
+  'EVENT',
+  'TRIGGER',
+  'CREATE TABLESPACE',
+  'DELETE HISTORY',
+  'SET USER',
+  'FEDERATED ADMIN',
+  'CONNECTION ADMIN',
+  'READ_ONLY ADMIN',
+  'REPLICATION SLAVE ADMIN',
+  'REPLICATION MASTER ADMIN',
+  'BINLOG ADMIN',
+  'BINLOG REPLAY',
+  'SLAVE MONITOR',
 ] as const;
 
 /** Decode a MariaDB access bitmask (a number or a decimal string up to 2^64-1). */
@@ -109,23 +150,57 @@ export const PRIVILEGE_ALIASES: Record<string, string> = {
 
 /** Database-level privileges of MySQL 8 / 5.7 (`mysql.db` columns, GRANT OPTION aside). */
 export const MYSQL_DATABASE_PRIVILEGES = [
-  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'REFERENCES', 'INDEX', 'ALTER',
-  'CREATE TEMPORARY TABLES', 'LOCK TABLES', 'EXECUTE', 'CREATE VIEW', 'SHOW VIEW', 'CREATE ROUTINE',
-  'ALTER ROUTINE', 'EVENT', 'TRIGGER',
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'CREATE',
+  'DROP',
+  'REFERENCES',
+  'INDEX',
+  'ALTER',
+  'CREATE TEMPORARY TABLES',
+  'LOCK TABLES',
+  'EXECUTE',
+  'CREATE VIEW',
+  'SHOW VIEW',
+  'CREATE ROUTINE',
+  'ALTER ROUTINE',
+  'EVENT',
+  'TRIGGER',
 ];
 
 /** Table-level privileges (`tables_priv.Table_priv`, GRANT OPTION aside). */
 export const TABLE_PRIVILEGES = [
-  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'REFERENCES', 'INDEX', 'ALTER',
-  'CREATE VIEW', 'SHOW VIEW', 'TRIGGER',
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'CREATE',
+  'DROP',
+  'REFERENCES',
+  'INDEX',
+  'ALTER',
+  'CREATE VIEW',
+  'SHOW VIEW',
+  'TRIGGER',
 ];
 export const COLUMN_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'REFERENCES'];
 export const ROUTINE_PRIVILEGES = ['EXECUTE', 'ALTER ROUTINE'];
 
 /** Static global privileges shared by MySQL and MariaDB. */
 export const COMMON_GLOBAL_PRIVILEGES = [
-  ...MYSQL_DATABASE_PRIVILEGES, 'RELOAD', 'SHUTDOWN', 'PROCESS', 'FILE', 'SHOW DATABASES', 'SUPER',
-  'REPLICATION SLAVE', 'REPLICATION CLIENT', 'CREATE USER', 'CREATE TABLESPACE',
+  ...MYSQL_DATABASE_PRIVILEGES,
+  'RELOAD',
+  'SHUTDOWN',
+  'PROCESS',
+  'FILE',
+  'SHOW DATABASES',
+  'SUPER',
+  'REPLICATION SLAVE',
+  'REPLICATION CLIENT',
+  'CREATE USER',
+  'CREATE TABLESPACE',
 ];
 
 /** Database privileges the RDS master may not hold (DELETE HISTORY on RDS for MariaDB, SHOW CREATE ROUTINE before 11.4). */
@@ -135,7 +210,10 @@ const NOT_IN_PROFILES = new Set(['DELETE HISTORY', 'SHOW CREATE ROUTINE']);
  * The seed's profiles as explicit privilege lists: never `ALL PRIVILEGES`, which fails on RDS for
  * MariaDB. `admin` is every database privilege the engine has, less those the RDS master lacks.
  */
-export function profilePrivileges(profile: 'readonly' | 'readwrite' | 'admin', databasePrivileges: readonly string[]): string[] {
+export function profilePrivileges(
+  profile: 'readonly' | 'readwrite' | 'admin',
+  databasePrivileges: readonly string[],
+): string[] {
   switch (profile) {
     case 'readonly':
       return ['SELECT'];

@@ -46,5 +46,7 @@ export function renderGrants(grants: readonly Grant[], grantee: string): string[
 
 /** REVOKE statements for `grants` from `grantee`; GRANT OPTION is revoked like any privilege. */
 export function renderRevokes(grants: readonly Grant[], grantee: string): string[] {
-  return byObject(grants).map((group) => `REVOKE ${privilegeList(group)} ON ${renderOn(group[0]!)} FROM ${grantee}`);
+  return byObject(grants).map(
+    (group) => `REVOKE ${privilegeList(group)} ON ${renderOn(group[0]!)} FROM ${grantee}`,
+  );
 }

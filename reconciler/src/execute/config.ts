@@ -22,20 +22,42 @@ export class UnknownTargetError extends Error {
  * environment).
  */
 export function loadExecutorConfig(env: Record<string, string | undefined>): ClusterSpec[] {
-  const text = env.DBUSERS_CLUSTERS ?? (env.DBUSERS_CLUSTERS_FILE ? readFileSync(env.DBUSERS_CLUSTERS_FILE, 'utf8') : undefined);
-  if (!text) throw new ExecutorConfigError('the executor serves no cluster: set DBUSERS_CLUSTERS (or DBUSERS_CLUSTERS_FILE) to the clusters of its deployment');
+  const text =
+    env.DBUSERS_CLUSTERS ??
+    (env.DBUSERS_CLUSTERS_FILE ? readFileSync(env.DBUSERS_CLUSTERS_FILE, 'utf8') : undefined);
+  if (!text)
+    throw new ExecutorConfigError(
+      'the executor serves no cluster: set DBUSERS_CLUSTERS (or DBUSERS_CLUSTERS_FILE) to the clusters of its deployment',
+    );
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (cause) {
     throw new ExecutorConfigError(`DBUSERS_CLUSTERS is not JSON: ${(cause as Error).message}`, { cause });
   }
-  if (!Array.isArray(parsed)) throw new ExecutorConfigError('DBUSERS_CLUSTERS must be a JSON array of clusters');
+  if (!Array.isArray(parsed))
+    throw new ExecutorConfigError('DBUSERS_CLUSTERS must be a JSON array of clusters');
   return parsed.map((c: Partial<ClusterSpec>, i) => {
-    for (const field of ['name', 'account', 'region', 'engine', 'endpoint', 'port', 'masterSecretArn'] as const) {
-      if (c[field] === undefined || c[field] === '') throw new ExecutorConfigError(`DBUSERS_CLUSTERS[${i}] has no ${field}`);
+    for (const field of [
+      'name',
+      'account',
+      'region',
+      'engine',
+      'endpoint',
+      'port',
+      'masterSecretArn',
+    ] as const) {
+      if (c[field] === undefined || c[field] === '')
+        throw new ExecutorConfigError(`DBUSERS_CLUSTERS[${i}] has no ${field}`);
     }
-    return { alias: '', databases: [], protectedAccounts: [], remediateDrift: false, privilegeExceptions: [], ...c } as ClusterSpec;
+    return {
+      alias: '',
+      databases: [],
+      protectedAccounts: [],
+      remediateDrift: false,
+      privilegeExceptions: [],
+      ...c,
+    } as ClusterSpec;
   });
 }
 
@@ -46,25 +68,47 @@ const MUST_AGREE = ['account', 'region', 'engine', 'endpoint', 'port', 'masterSe
  * The configured cluster an event's target names, with the event's extra protected accounts (more
  * protection is always accepted); refused when the event disagrees on where or what it is.
  */
-export function resolveTarget(config: readonly ClusterSpec[], target: Pick<ClusterSpec, 'name'> & Partial<ClusterSpec>): ClusterSpec {
+export function resolveTarget(
+  config: readonly ClusterSpec[],
+  target: Pick<ClusterSpec, 'name'> & Partial<ClusterSpec>,
+): ClusterSpec {
   const cluster = config.find((c) => c.name === target.name);
-  if (!cluster) throw new UnknownTargetError(`this executor does not serve cluster ${JSON.stringify(target.name)}; it serves ${config.map((c) => c.name).join(', ')}`);
+  if (!cluster)
+    throw new UnknownTargetError(
+      `this executor does not serve cluster ${JSON.stringify(target.name)}; it serves ${config.map((c) => c.name).join(', ')}`,
+    );
   const differs = MUST_AGREE.filter((f) => target[f] !== undefined && target[f] !== cluster[f]);
   if (differs.length > 0) {
-    const what = differs.map((f) => `${f} ${JSON.stringify(target[f])} (configured: ${JSON.stringify(cluster[f])})`).join(', ');
-    throw new UnknownTargetError(`the event's cluster ${cluster.name} disagrees with this executor's configuration: ${what}`);
+    const what = differs
+      .map((f) => `${f} ${JSON.stringify(target[f])} (configured: ${JSON.stringify(cluster[f])})`)
+      .join(', ');
+    throw new UnknownTargetError(
+      `the event's cluster ${cluster.name} disagrees with this executor's configuration: ${what}`,
+    );
   }
-  return { ...cluster, protectedAccounts: [...new Set([...cluster.protectedAccounts, ...(target.protectedAccounts ?? [])])] };
+  return {
+    ...cluster,
+    protectedAccounts: [...new Set([...cluster.protectedAccounts, ...(target.protectedAccounts ?? [])])],
+  };
 }
 
 /** The configured cluster whose master secret the seed's `rds_secret_name` names (by ARN, or by name). */
-export function clusterOfMasterSecret(config: readonly ClusterSpec[], secret: string, only?: string): ClusterSpec {
+export function clusterOfMasterSecret(
+  config: readonly ClusterSpec[],
+  secret: string,
+  only?: string,
+): ClusterSpec {
   const named = (c: ClusterSpec) =>
-    c.masterSecretArn === secret || c.masterSecretArn.replace(/^arn:[^:]+:secretsmanager:[^:]+:[0-9]+:secret:/, '').replace(/-[A-Za-z0-9]{6}$/, '') === secret ||
+    c.masterSecretArn === secret ||
+    c.masterSecretArn
+      .replace(/^arn:[^:]+:secretsmanager:[^:]+:[0-9]+:secret:/, '')
+      .replace(/-[A-Za-z0-9]{6}$/, '') === secret ||
     c.masterSecretArn.endsWith(`:secret:${secret}`);
   const cluster = config.find((c) => (only === undefined || c.name === only) && named(c));
   if (!cluster) {
-    throw new UnknownTargetError(`no cluster of this executor${only ? ` named ${only}` : ''} has the master secret ${JSON.stringify(secret)}; configured: ${config.map((c) => `${c.name} (${c.masterSecretArn})`).join(', ')}`);
+    throw new UnknownTargetError(
+      `no cluster of this executor${only ? ` named ${only}` : ''} has the master secret ${JSON.stringify(secret)}; configured: ${config.map((c) => `${c.name} (${c.masterSecretArn})`).join(', ')}`,
+    );
   }
   return cluster;
 }

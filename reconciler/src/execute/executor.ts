@@ -8,15 +8,35 @@ import { renderGrants, renderRevokes } from '../dialect/statements.js';
 import { inspect } from '../inspect/inspect.js';
 import { diffGrants, diffNames } from '../model/grants.js';
 import {
-  accountKey, displayAccount, type AccountId, type Action, type ActualAccount, type ActualState, type ClusterSpec, type Grant, type OwnershipRecord,
-  type SecretMeta, ownerOf,
+  accountKey,
+  displayAccount,
+  type AccountId,
+  type Action,
+  type ActualAccount,
+  type ActualState,
+  type ClusterSpec,
+  type Grant,
+  type OwnershipRecord,
+  type SecretMeta,
+  ownerOf,
 } from '../model/types.js';
 import type { Database, SecretStore } from '../ports/index.js';
 import { refusals } from './guard.js';
 import { createPending, promote, setOnServer, testLogin, type PasswordContext } from './password.js';
-import { claimAll, completedBatch, ensureRegistry, recordBatch, release, sealRegistry } from '../registry/registry.js';
 import {
-  DEFAULT_EXECUTOR_OPTIONS, type ActionResult, type BatchResult, type ExecutorBatch, type ExecutorOptions,
+  claimAll,
+  completedBatch,
+  ensureRegistry,
+  recordBatch,
+  release,
+  sealRegistry,
+} from '../registry/registry.js';
+import {
+  DEFAULT_EXECUTOR_OPTIONS,
+  type ActionResult,
+  type BatchResult,
+  type ExecutorBatch,
+  type ExecutorOptions,
 } from '../model/batch.js';
 
 /** Raised by one action; the batch records it and goes on. */
@@ -66,20 +86,30 @@ export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Pr
     deps.progress?.(r);
   };
   const notRun = (message: string) => {
-    for (const a of batch.actions) record({ kind: a.kind, user: a.user, host: a.host, status: 'not run', message });
+    for (const a of batch.actions)
+      record({ kind: a.kind, user: a.user, host: a.host, status: 'not run', message });
     return { cluster: batch.target.name, ok: false, results };
   };
   // A run that hangs must not hold the lock for the server's 8-hour default: the server closes an
   // idle session after this, which releases the lock.
   await db.query('SET SESSION wait_timeout = ?', [options.sessionTimeoutSeconds]);
-  const [got] = await db.query<{ got: number | null }>('SELECT GET_LOCK(?, ?) AS got', [lockName(batch.target), LOCK_TIMEOUT_SECONDS]);
+  const [got] = await db.query<{ got: number | null }>('SELECT GET_LOCK(?, ?) AS got', [
+    lockName(batch.target),
+    LOCK_TIMEOUT_SECONDS,
+  ]);
   if (Number(got?.got) !== 1) return notRun(`another dbusers run holds the lock ${lockName(batch.target)}`);
   try {
     await ensureRegistry(db);
     const done = batch.id ? await completedBatch(db, batch.id) : undefined;
     if (done) return { ...(JSON.parse(done) as BatchResult), replayed: true };
     const key = (await secrets.registryKey(true))!;
-    const state = await inspect(db, { cluster: batch.target.name, engine: batch.target.engine, secrets, adminUsers: deps.adminUsers, checkPasswords: false });
+    const state = await inspect(db, {
+      cluster: batch.target.name,
+      engine: batch.target.engine,
+      secrets,
+      adminUsers: deps.adminUsers,
+      checkPasswords: false,
+    });
     const dialect = dialectForVersion(state.version);
     const refused = refusals(batch.actions, batch.target, dialect, state);
     // Claim every account the batch may create in one statement, before any of them exists.
@@ -87,10 +117,13 @@ export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Pr
     const foreign = await claimAll(
       db,
       batch.actions.flatMap((a, i): OwnershipRecord[] =>
-        refused[i] ? []
-        : a.kind === 'create_user' ? [{ user: a.user, host: a.host, kind: 'user' as const, secretName: a.secretName, owner }]
-        : a.kind === 'create_role' ? [{ user: a.user, host: a.host, kind: 'role' as const, owner }]
-        : [],
+        refused[i]
+          ? []
+          : a.kind === 'create_user'
+            ? [{ user: a.user, host: a.host, kind: 'user' as const, secretName: a.secretName, owner }]
+            : a.kind === 'create_role'
+              ? [{ user: a.user, host: a.host, kind: 'role' as const, owner }]
+              : [],
       ),
       key,
     );
@@ -99,18 +132,37 @@ export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Pr
     for (const [i, action] of batch.actions.entries()) {
       const base = { kind: action.kind, user: action.user, host: action.host };
       if (failures >= options.maxFailures) {
-        record({ ...base, status: 'not run', message: `not run: ${failures} actions failed or were refused, the most one batch tolerates` });
+        record({
+          ...base,
+          status: 'not run',
+          message: `not run: ${failures} actions failed or were refused, the most one batch tolerates`,
+        });
       } else if (refused[i] || foreign.has(`${action.user}\0${action.host}`)) {
         failures++;
-        record({ ...base, status: 'refused', message: `${action.kind} ${displayAccount(action)}: refused: ${refused[i] ?? "another cluster's declarations own this account on this server"}` });
+        record({
+          ...base,
+          status: 'refused',
+          message: `${action.kind} ${displayAccount(action)}: refused: ${refused[i] ?? "another cluster's declarations own this account on this server"}`,
+        });
       } else {
         const started = Date.now();
         try {
           const warnings = await run.action(action);
-          record({ ...base, status: 'ok', message: action.reason, ...(warnings.length ? { warnings } : {}), durationMs: Date.now() - started });
+          record({
+            ...base,
+            status: 'ok',
+            message: action.reason,
+            ...(warnings.length ? { warnings } : {}),
+            durationMs: Date.now() - started,
+          });
         } catch (error) {
           failures++;
-          record({ ...base, status: 'failed', message: `${action.kind} ${displayAccount(action)}: ${explain(error)}`, durationMs: Date.now() - started });
+          record({
+            ...base,
+            status: 'failed',
+            message: `${action.kind} ${displayAccount(action)}: ${explain(error)}`,
+            durationMs: Date.now() - started,
+          });
         }
       }
     }
@@ -138,7 +190,10 @@ const HINTS: Record<number, string> = {
  * the statement: whatever follows IDENTIFIED BY is cut, so no password (nor hash) reaches a result or a log.
  */
 function explain(error: unknown): string {
-  const message = (error as Error).message.replace(/IDENTIFIED\s+(BY|WITH|VIA)[\s\S]*/gi, 'IDENTIFIED … (cut: it holds a password)');
+  const message = (error as Error).message.replace(
+    /IDENTIFIED\s+(BY|WITH|VIA)[\s\S]*/gi,
+    'IDENTIFIED … (cut: it holds a password)',
+  );
   const hint = HINTS[(error as { errno?: number }).errno ?? 0];
   return hint ? `${message} (${hint})` : message;
 }
@@ -160,7 +215,14 @@ class ActionRunner {
   ) {
     this.accounts = new Map(state.accounts.map((a) => [accountKey(a), a]));
     this.deleted = new Set(actions.filter((a) => a.kind === 'delete_user').map(accountKey));
-    this.password = { db: deps.db, dialect, secrets: deps.secrets, target, connectAs: deps.connectAs, seedSecrets: options.seedSecrets };
+    this.password = {
+      db: deps.db,
+      dialect,
+      secrets: deps.secrets,
+      target,
+      connectAs: deps.connectAs,
+      seedSecrets: options.seedSecrets,
+    };
   }
 
   /** Run one action; returns warnings. */
@@ -197,7 +259,17 @@ class ActionRunner {
 
   private remember(a: AccountId, kind: 'user' | 'role'): ActualAccount {
     const key = accountKey(a);
-    const known = this.accounts.get(key) ?? { user: a.user, host: a.host, kind, auth: 'none', plugin: '', locked: false, grants: [], roles: [], defaultRoles: [] };
+    const known = this.accounts.get(key) ?? {
+      user: a.user,
+      host: a.host,
+      kind,
+      auth: 'none',
+      plugin: '',
+      locked: false,
+      grants: [],
+      roles: [],
+      defaultRoles: [],
+    };
     this.accounts.set(key, known);
     return known;
   }
@@ -215,8 +287,14 @@ class ActionRunner {
       if (this.state.supportsIamAuth) await this.sql(this.dialect.createUser(a, { iam: true }));
       else if (this.options.iamFallback === 'lock') {
         await this.sql(this.dialect.createUser(a, { locked: true }));
-        warnings.push('this server has no AWSAuthenticationPlugin: the IAM user was created locked (local mode)');
-      } else throw new ActionError('the server has no AWSAuthenticationPlugin: enable IAM database authentication on the cluster', a);
+        warnings.push(
+          'this server has no AWSAuthenticationPlugin: the IAM user was created locked (local mode)',
+        );
+      } else
+        throw new ActionError(
+          'the server has no AWSAuthenticationPlugin: enable IAM database authentication on the cluster',
+          a,
+        );
     }
     this.remember(a, 'user');
     await this.converge(a, 'user', a.grants, a.roles, a.adminRoles);
@@ -232,37 +310,61 @@ class ActionRunner {
     const { target } = this;
     const now = this.deps.now?.() ?? new Date();
     const seedTags: Record<string, string> = this.options.seedSecrets
-      ? { create_by_user_automation: 'true', creation_timestamp: now.toISOString().slice(0, 19).replace('T', ' ') }
+      ? {
+          create_by_user_automation: 'true',
+          creation_timestamp: now.toISOString().slice(0, 19).replace('T', ' '),
+        }
       : {};
     const found = await this.deps.secrets.ensure({
       name: secretName,
       description: `Credentials for ${displayAccount(a)} on ${target.engine} cluster ${target.name} (managed by dbusers)`,
       masterSecretArn: target.masterSecretArn,
       tags: {
-        'managed-by': 'dbusers', 'dbusers:account': target.account, 'dbusers:cluster': target.name,
-        'dbusers:user': a.user, 'dbusers:host': a.host, 'dbusers:created-at': now.toISOString(), ...seedTags,
+        'managed-by': 'dbusers',
+        'dbusers:account': target.account,
+        'dbusers:cluster': target.name,
+        'dbusers:user': a.user,
+        'dbusers:host': a.host,
+        'dbusers:created-at': now.toISOString(),
+        ...seedTags,
       },
     });
     if (!found) return found;
     const t = found.tags;
-    const ours = t['managed-by'] === 'dbusers' ? t['dbusers:account'] === target.account && t['dbusers:cluster'] === target.name : t.create_by_user_automation === 'true';
+    const ours =
+      t['managed-by'] === 'dbusers'
+        ? t['dbusers:account'] === target.account && t['dbusers:cluster'] === target.name
+        : t.create_by_user_automation === 'true';
     // A secret handed over from an account this batch deletes (the planner keeps it for its new user) is free.
     const holder = this.state.owned.find(
-      (o) => o.secretName === secretName && o.owner === ownerOf(target) && accountKey(o) !== accountKey(a) && !this.deleted.has(accountKey(o)),
+      (o) =>
+        o.secretName === secretName &&
+        o.owner === ownerOf(target) &&
+        accountKey(o) !== accountKey(a) &&
+        !this.deleted.has(accountKey(o)),
     );
     if (!ours || holder) {
-      throw new ActionError(`secret ${secretName} ${holder ? `holds the password of ${displayAccount(holder)}` : 'was not made by dbusers for this cluster'}; name another secret`, a);
+      throw new ActionError(
+        `secret ${secretName} ${holder ? `holds the password of ${displayAccount(holder)}` : 'was not made by dbusers for this cluster'}; name another secret`,
+        a,
+      );
     }
     return found;
   }
 
   /** The four steps of password.ts; a login is tested only where the executor can match the host. */
-  private async setPassword(a: AccountId, secretName: string, database: string | undefined, exists: boolean): Promise<string[]> {
+  private async setPassword(
+    a: AccountId,
+    secretName: string,
+    database: string | undefined,
+    exists: boolean,
+  ): Promise<string[]> {
     const pending = await createPending(this.password, a, secretName, database);
     await setOnServer(this.password, a, pending.password, exists);
     const warnings: string[] = [];
     if (exists && a.host === '%') await testLogin(this.password, a, pending.password);
-    else if (exists) warnings.push(`login not tested: host '${a.host}' may not match where the executor connects from`);
+    else if (exists)
+      warnings.push(`login not tested: host '${a.host}' may not match where the executor connects from`);
     await promote(this.password, secretName);
     this.remember(a, 'user').auth = 'password';
     return warnings;
@@ -273,7 +375,13 @@ class ActionRunner {
    * first, then revoke, so access never drops. On MariaDB a table-level REVOKE also deletes the
    * column grants of that privilege: those the account keeps are granted again right after it.
    */
-  private async converge(a: AccountId, kind: 'user' | 'role', grants: readonly Grant[], roles: readonly string[], adminRoles: readonly string[] = []): Promise<void> {
+  private async converge(
+    a: AccountId,
+    kind: 'user' | 'role',
+    grants: readonly Grant[],
+    roles: readonly string[],
+    adminRoles: readonly string[] = [],
+  ): Promise<void> {
     const current = this.remember(a, kind);
     const who = this.dialect.account(a, kind);
     const g = diffGrants(grants, current.grants);
@@ -281,16 +389,19 @@ class ActionRunner {
     const admin = diffNames(adminRoles, current.adminRoles ?? []);
     for (const s of renderGrants(g.add, who)) await this.sql(s);
     for (const role of r.add) await this.sql(this.dialect.grantRole(role, who, adminRoles.includes(role)));
-    for (const role of admin.add.filter((x) => !r.add.includes(x))) await this.sql(this.dialect.grantRole(role, who, true));
+    for (const role of admin.add.filter((x) => !r.add.includes(x)))
+      await this.sql(this.dialect.grantRole(role, who, true));
     const defaults = this.dialect.multipleDefaultRoles ? [...roles].sort() : [...roles].sort().slice(0, 1);
     const d = diffNames(defaults, current.defaultRoles);
     if (kind === 'user' && this.dialect.supportsRoles && d.add.length + d.remove.length > 0) {
       for (const s of this.dialect.setDefaultRoles(who, defaults)) await this.sql(s);
     }
     for (const s of renderRevokes(g.remove, who)) await this.sql(s);
-    if (this.dialect.tableRevokeDropsColumns) for (const s of renderGrants(columnsLostWith(g.remove, grants), who)) await this.sql(s);
+    if (this.dialect.tableRevokeDropsColumns)
+      for (const s of renderGrants(columnsLostWith(g.remove, grants), who)) await this.sql(s);
     for (const role of r.remove) await this.sql(this.dialect.revokeRole(role, who));
-    for (const role of admin.remove.filter((x) => roles.includes(x))) for (const s of this.dialect.revokeAdminOption(role, who)) await this.sql(s);
+    for (const role of admin.remove.filter((x) => roles.includes(x)))
+      for (const s of this.dialect.revokeAdminOption(role, who)) await this.sql(s);
     current.grants = [...grants];
     current.roles = [...roles];
     current.adminRoles = [...adminRoles];
@@ -310,9 +421,14 @@ class ActionRunner {
     if (objects.length > 0) {
       const list = objects.map((o) => `${o.kind} ${o.s}.${o.n}`).join(', ');
       if (this.options.definers === 'refuse') {
-        throw new ActionError(`refused: it is the DEFINER of ${list}; change their definer first (or run with definers: warn)`, a);
+        throw new ActionError(
+          `refused: it is the DEFINER of ${list}; change their definer first (or run with definers: warn)`,
+          a,
+        );
       }
-      warnings.push(`dropped while DEFINER of ${list}; those objects now fail until their definer is changed`);
+      warnings.push(
+        `dropped while DEFINER of ${list}; those objects now fail until their definer is changed`,
+      );
     }
     await this.sql(this.dialect.dropAccount(a, 'user'));
     this.accounts.delete(accountKey(a));
@@ -326,6 +442,14 @@ class ActionRunner {
 function columnsLostWith(revoked: readonly Grant[], keep: readonly Grant[]): Grant[] {
   const tableLevel = revoked.filter((g) => g.level === 'table');
   return keep.filter(
-    (g) => g.level === 'column' && tableLevel.some((t) => t.level === 'table' && t.database === g.database && t.table === g.table && t.privilege === g.privilege),
+    (g) =>
+      g.level === 'column' &&
+      tableLevel.some(
+        (t) =>
+          t.level === 'table' &&
+          t.database === g.database &&
+          t.table === g.table &&
+          t.privilege === g.privilege,
+      ),
   );
 }

@@ -42,25 +42,48 @@ export interface PasswordContext {
 }
 
 /** Step 1: the pending value, made now or reused from an interrupted run. */
-export async function createPending(ctx: PasswordContext, a: AccountId, secretName: string, database?: string, versionId?: string): Promise<RdsCredentials> {
+export async function createPending(
+  ctx: PasswordContext,
+  a: AccountId,
+  secretName: string,
+  database?: string,
+  versionId?: string,
+): Promise<RdsCredentials> {
   const pending = await ctx.secrets.getValue(secretName, 'AWSPENDING');
   if (pending && pending.username === a.user) return pending;
   const { target } = ctx;
   const dbname = database ?? target.databases[0];
   const value: RdsCredentials = {
-    engine: target.engine, host: target.endpoint, port: target.port, username: a.user, password: await ctx.secrets.randomPassword(),
-    dbname, masterarn: target.masterSecretArn, ...(ctx.seedSecrets ? { db_name: dbname } : {}),
+    engine: target.engine,
+    host: target.endpoint,
+    port: target.port,
+    username: a.user,
+    password: await ctx.secrets.randomPassword(),
+    dbname,
+    masterarn: target.masterSecretArn,
+    ...(ctx.seedSecrets ? { db_name: dbname } : {}),
   };
   await ctx.secrets.putPending(secretName, value, versionId);
   return value;
 }
 
 /** Step 2: create the account with the password, or change its password; then check the server holds it under this name. */
-export async function setOnServer(ctx: PasswordContext, a: AccountId, password: string, exists: boolean): Promise<void> {
+export async function setOnServer(
+  ctx: PasswordContext,
+  a: AccountId,
+  password: string,
+  exists: boolean,
+): Promise<void> {
   await ctx.db.query(exists ? ctx.dialect.setPassword(a, password) : ctx.dialect.createUser(a, { password }));
-  const [row] = await ctx.db.query<{ n: number }>('SELECT COUNT(*) AS n FROM mysql.user WHERE BINARY User = ? AND BINARY Host = ?', [a.user, a.host]);
+  const [row] = await ctx.db.query<{ n: number }>(
+    'SELECT COUNT(*) AS n FROM mysql.user WHERE BINARY User = ? AND BINARY Host = ?',
+    [a.user, a.host],
+  );
   if (Number(row?.n) !== 1) {
-    throw new PasswordError(`the server does not hold an account named exactly '${a.user}'@'${a.host}' after setting its password; the secret keeps the pending value and is not promoted`, a);
+    throw new PasswordError(
+      `the server does not hold an account named exactly '${a.user}'@'${a.host}' after setting its password; the secret keeps the pending value and is not promoted`,
+      a,
+    );
   }
 }
 
@@ -70,9 +93,14 @@ export async function testLogin(ctx: PasswordContext, a: AccountId, password: st
   try {
     conn = await ctx.connectAs(a.user, password);
     const [row] = await conn.query<{ me: string }>('SELECT CURRENT_USER() AS me');
-    if (row?.me !== `${a.user}@${a.host}`) throw new Error(`logged in as ${row?.me}, not ${a.user}@${a.host}`);
+    if (row?.me !== `${a.user}@${a.host}`)
+      throw new Error(`logged in as ${row?.me}, not ${a.user}@${a.host}`);
   } catch (cause) {
-    throw new PasswordError(`login test with the new password failed (the pending secret version holds it; the next run retries): ${(cause as Error).message}`, a, { cause });
+    throw new PasswordError(
+      `login test with the new password failed (the pending secret version holds it; the next run retries): ${(cause as Error).message}`,
+      a,
+      { cause },
+    );
   } finally {
     await conn?.close();
   }

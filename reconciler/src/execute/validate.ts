@@ -15,12 +15,21 @@ export function actionProblems(a: Action, dialect: Dialect, serverKnown = true):
   const problems: string[] = [];
   const note = (p: string | undefined) => p && problems.push(p);
   note(nameProblem(a.user, dialect.maxUserLength));
-  const isRole = a.kind === 'create_role' || a.kind === 'drop_role' || (a.kind === 'update_grant' && a.accountKind === 'role');
+  const isRole =
+    a.kind === 'create_role' ||
+    a.kind === 'drop_role' ||
+    (a.kind === 'update_grant' && a.accountKind === 'role');
   if (isRole) {
-    if (serverKnown ? a.host !== dialect.roleHost : a.host !== '' && a.host !== '%') problems.push(`a role's host is ${JSON.stringify(dialect.roleHost)} on ${dialect.name}, got ${JSON.stringify(a.host)}`);
+    if (serverKnown ? a.host !== dialect.roleHost : a.host !== '' && a.host !== '%')
+      problems.push(
+        `a role's host is ${JSON.stringify(dialect.roleHost)} on ${dialect.name}, got ${JSON.stringify(a.host)}`,
+      );
   } else {
     note(hostProblem(a.host, dialect.maxHostLength));
-    if (a.host !== normaliseHost(a.host)) problems.push(`host ${JSON.stringify(a.host)} is stored as ${JSON.stringify(normaliseHost(a.host))}; send it that way`);
+    if (a.host !== normaliseHost(a.host))
+      problems.push(
+        `host ${JSON.stringify(a.host)} is stored as ${JSON.stringify(normaliseHost(a.host))}; send it that way`,
+      );
   }
   if ('grants' in a) for (const g of a.grants) problems.push(...grantProblems(g, dialect));
   if ('roles' in a) {
@@ -30,9 +39,12 @@ export function actionProblems(a: Action, dialect: Dialect, serverKnown = true):
     if (stray.length > 0) problems.push(`admin option on roles not granted: ${stray.join(', ')}`);
   }
   const secretName = 'secretName' in a ? a.secretName : undefined;
-  if (secretName !== undefined && !SECRET_NAME.test(secretName)) problems.push(`secret name ${JSON.stringify(secretName)} is not a valid secret name`);
-  if (a.kind === 'create_user' && a.auth === 'password' && secretName === undefined) problems.push('a password user needs a secretName');
-  if (a.kind === 'create_user' && a.auth === 'none') problems.push('a user authenticates with a password or IAM');
+  if (secretName !== undefined && !SECRET_NAME.test(secretName))
+    problems.push(`secret name ${JSON.stringify(secretName)} is not a valid secret name`);
+  if (a.kind === 'create_user' && a.auth === 'password' && secretName === undefined)
+    problems.push('a password user needs a secretName');
+  if (a.kind === 'create_user' && a.auth === 'none')
+    problems.push('a user authenticates with a password or IAM');
   return problems;
 }
 
@@ -44,7 +56,11 @@ function grantProblems(g: Grant, dialect: Dialect): string[] {
     problems.push(`${JSON.stringify(g.privilege)} is not a ${g.level}-level privilege on ${dialect.name}`);
   }
   if (g.level === 'global') return problems;
-  const names = [g.database, ...(g.level === 'table' || g.level === 'column' ? [g.table] : []), ...(g.level === 'column' ? [g.column] : [])];
+  const names = [
+    g.database,
+    ...(g.level === 'table' || g.level === 'column' ? [g.table] : []),
+    ...(g.level === 'column' ? [g.column] : []),
+  ];
   if (g.level === 'routine') names.push(g.routine);
   if (g.level === 'database' && g.pattern !== undefined) names.push(g.pattern);
   for (const n of names) {

@@ -16,7 +16,12 @@ import { iamAuthToken, rdsTls } from '../adapters/mysql/rds.js';
 import { loadExecutorConfig } from '../execute/config.js';
 import type { ClusterSpec } from '../model/types.js';
 import type { SecretStore } from '../ports/index.js';
-import { makeExecutorHandler, type AdminSession, type ExecutorEvent, type ExecutorHandlerDeps } from './executor.js';
+import {
+  makeExecutorHandler,
+  type AdminSession,
+  type ExecutorEvent,
+  type ExecutorHandlerDeps,
+} from './executor.js';
 
 /** A TLS connection that trusts only the Amazon RDS certificate authorities. */
 export function connectRds(spec: ConnectionSpec): Promise<Database> {
@@ -48,7 +53,12 @@ export function awsExecutorDeps(settings: AwsExecutorSettings = {}): ExecutorHan
     const iamUser = env.DBUSERS_ADMIN_IAM_USER;
     let spec: ConnectionSpec;
     if (iamUser) {
-      const token = await iamAuthToken({ hostname: cluster.endpoint, port: cluster.port, username: iamUser, region: cluster.region });
+      const token = await iamAuthToken({
+        hostname: cluster.endpoint,
+        port: cluster.port,
+        username: iamUser,
+        region: cluster.region,
+      });
       spec = { host: cluster.endpoint, port: cluster.port, user: iamUser, password: token };
     } else {
       const master = await secrets.getValue(cluster.masterSecretArn, 'AWSCURRENT');
@@ -70,13 +80,29 @@ export function awsExecutorDeps(settings: AwsExecutorSettings = {}): ExecutorHan
     openAdmin,
     seedCluster: env.DBUSERS_CLUSTER || undefined,
     onAction(cluster, r) {
-      const fields = { cluster: cluster.name, account: `'${r.user}'@'${r.host}'`, kind: r.kind, outcome: r.status, durationMs: r.durationMs };
+      const fields = {
+        cluster: cluster.name,
+        account: `'${r.user}'@'${r.host}'`,
+        kind: r.kind,
+        outcome: r.status,
+        durationMs: r.durationMs,
+      };
       if (r.status === 'ok') logger?.info('action', fields);
       else logger?.warn('action', { ...fields, message: r.message });
-      metrics?.addMetric(`Actions${r.status === 'ok' ? 'Succeeded' : r.status === 'not run' ? 'NotRun' : r.status === 'refused' ? 'Refused' : 'Failed'}`, MetricUnit.Count, 1);
+      metrics?.addMetric(
+        `Actions${r.status === 'ok' ? 'Succeeded' : r.status === 'not run' ? 'NotRun' : r.status === 'refused' ? 'Refused' : 'Failed'}`,
+        MetricUnit.Count,
+        1,
+      );
     },
     onBatch(cluster, result, durationMs) {
-      logger?.info('batch', { cluster: cluster.name, ok: result.ok, actions: result.results.length, replayed: result.replayed === true, durationMs });
+      logger?.info('batch', {
+        cluster: cluster.name,
+        ok: result.ok,
+        actions: result.results.length,
+        replayed: result.replayed === true,
+        durationMs,
+      });
       metrics?.addMetric('BatchDuration', MetricUnit.Milliseconds, durationMs);
     },
   };
@@ -91,7 +117,10 @@ export function makeLambdaHandler(settings: AwsExecutorSettings = {}) {
     try {
       return await inner(event);
     } catch (error) {
-      logger.error('invocation failed', { error: (error as Error).name, message: (error as Error).message.slice(0, 2000) });
+      logger.error('invocation failed', {
+        error: (error as Error).name,
+        message: (error as Error).message.slice(0, 2000),
+      });
       throw error;
     } finally {
       metrics.publishStoredMetrics();

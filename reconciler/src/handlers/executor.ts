@@ -17,7 +17,14 @@ import { inspect } from '../inspect/inspect.js';
 import type { ActionResult, BatchResult, ExecutorBatch, ExecutorOptions } from '../model/batch.js';
 import { refusedGrants } from '../model/privilege-policy.js';
 import { isProtected } from '../model/protected.js';
-import { displayAccount, ownerOf, type Action, type ActualState, type ClusterSpec, type ObjectRef } from '../model/types.js';
+import {
+  displayAccount,
+  ownerOf,
+  type Action,
+  type ActualState,
+  type ClusterSpec,
+  type ObjectRef,
+} from '../model/types.js';
 import type { Database, SecretStore } from '../ports/index.js';
 import { claimAll, ensureRegistry } from '../registry/registry.js';
 import { seedAccount, seedActions, seedSecretName, type SeedEvent } from './seed.js';
@@ -74,7 +81,10 @@ function schemaMessage(errors: ErrorObject[]): string {
 
 /** Build the handler from its adapters. */
 export function makeExecutorHandler(deps: ExecutorHandlerDeps) {
-  async function withAdmin<T>(cluster: ClusterSpec, work: (session: AdminSession, secrets: SecretStore) => Promise<T>): Promise<T> {
+  async function withAdmin<T>(
+    cluster: ClusterSpec,
+    work: (session: AdminSession, secrets: SecretStore) => Promise<T>,
+  ): Promise<T> {
     const secrets = deps.secretsFor(cluster);
     const session = await deps.openAdmin(cluster, secrets);
     try {
@@ -84,24 +94,43 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps) {
     }
   }
 
-  async function runBatch(cluster: ClusterSpec, actions: Action[], id?: string, options?: Partial<ExecutorOptions>): Promise<BatchResult> {
+  async function runBatch(
+    cluster: ClusterSpec,
+    actions: Action[],
+    id?: string,
+    options?: Partial<ExecutorOptions>,
+  ): Promise<BatchResult> {
     const started = Date.now();
     const progress = deps.onAction && ((r: ActionResult) => deps.onAction!(cluster, r));
     const result = await withAdmin(cluster, ({ db, connectAs, adminUsers }, secrets) =>
-      executeBatch({ id, target: cluster, actions, options: { ...deps.options, ...options } }, { db, secrets, connectAs, adminUsers, progress }),
+      executeBatch(
+        { id, target: cluster, actions, options: { ...deps.options, ...options } },
+        { db, secrets, connectAs, adminUsers, progress },
+      ),
     );
     deps.onBatch?.(cluster, result, Date.now() - started);
     return result;
   }
 
   async function handler(event: ExecutorEvent): Promise<BatchResult | ActualState> {
-    if (!validate(event)) throw new ExecutorEventError(`invalid event: ${schemaMessage(validate.errors ?? [])}`, { cause: validate.errors });
+    if (!validate(event))
+      throw new ExecutorEventError(`invalid event: ${schemaMessage(validate.errors ?? [])}`, {
+        cause: validate.errors,
+      });
     if ('pieces' in event) return handler(joinPieces(event.pieces));
     let result: BatchResult;
     if (event.action === 'inspect') {
       const cluster = trusted(() => resolveTarget(deps.clusters(), event.target));
       return withAdmin(cluster, ({ db, adminUsers }, secrets) =>
-        inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets, secretNames: event.secretNames ?? [], objects: event.objects, adminUsers, server: `${cluster.endpoint}:${cluster.port}` }),
+        inspect(db, {
+          cluster: cluster.name,
+          engine: cluster.engine,
+          secrets,
+          secretNames: event.secretNames ?? [],
+          objects: event.objects,
+          adminUsers,
+          server: `${cluster.endpoint}:${cluster.port}`,
+        }),
       );
     } else if (event.action === 'batch') {
       const cluster = trusted(() => resolveTarget(deps.clusters(), event.target));
@@ -116,20 +145,33 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps) {
 
   /** One action of the seed's document: translated (seed.ts), then run as a batch the guard checks. */
   async function runSeedAction(event: SeedEvent): Promise<BatchResult> {
-    const cluster = trusted(() => clusterOfMasterSecret(deps.clusters(), event.rds_secret_name, deps.seedCluster));
+    const cluster = trusted(() =>
+      clusterOfMasterSecret(deps.clusters(), event.rds_secret_name, deps.seedCluster),
+    );
     const account = seedAccount(event);
     if (isProtected(account, { adminUsers: [], listed: cluster.protectedAccounts })) {
       throw new ExecutorEventError(`${event.username} is a protected account and is never changed`);
     }
     const actions = await withAdmin(cluster, async ({ db, adminUsers }, secrets) => {
-      if (adminUsers.includes(event.username)) throw new ExecutorEventError(`${event.username} is the admin user and is never changed`);
-      const [exists] = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [event.db_name]);
+      if (adminUsers.includes(event.username))
+        throw new ExecutorEventError(`${event.username} is the admin user and is never changed`);
+      const [exists] = await db.query<{ n: number }>(
+        'SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
+        [event.db_name],
+      );
       if (Number(exists?.n) === 0) throw new ExecutorEventError(`database ${event.db_name} does not exist`);
-      const actual = await inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets, adminUsers, checkPasswords: false });
+      const actual = await inspect(db, {
+        cluster: cluster.name,
+        engine: cluster.engine,
+        secrets,
+        adminUsers,
+        checkPasswords: false,
+      });
       const current = actual.accounts.find((a) => a.user === account.user && a.host === account.host);
       const translated = seedActions(event, current, dialectForEngine(cluster.engine, cluster.engineVersion));
       if (typeof translated === 'string') throw new ExecutorEventError(translated);
-      if (event.action !== 'create_user' && current) await claimSeedAccount(db, secrets, cluster, actual, event);
+      if (event.action !== 'create_user' && current)
+        await claimSeedAccount(db, secrets, cluster, actual, event);
       return translated;
     });
     return runBatch(cluster, actions, undefined, { seedSecrets: true });
@@ -169,10 +211,14 @@ function checkActions(actions: readonly Action[], cluster: ClusterSpec): void {
   const dialect = dialectForEngine(cluster.engine, cluster.engineVersion);
   const problems = actions.flatMap((a, i) => {
     const found = actionProblems(a, dialect, false);
-    if (isProtected(a, { adminUsers: [], listed: cluster.protectedAccounts })) found.push(`${displayAccount(a)} is protected and is never changed`);
+    if (isProtected(a, { adminUsers: [], listed: cluster.protectedAccounts }))
+      found.push(`${displayAccount(a)} is protected and is never changed`);
     return found.map((p) => `actions[${i}] ${a.kind} ${displayAccount(a)}: ${p}`);
   });
-  if (problems.length > 0) throw new ExecutorEventError(`refused, nothing was done: ${problems.slice(0, 20).join('; ')}${problems.length > 20 ? `; and ${problems.length - 20} more` : ''}`);
+  if (problems.length > 0)
+    throw new ExecutorEventError(
+      `refused, nothing was done: ${problems.slice(0, 20).join('; ')}${problems.length > 20 ? `; and ${problems.length - 20} more` : ''}`,
+    );
 }
 
 /**
@@ -180,17 +226,36 @@ function checkActions(actions: readonly Action[], cluster: ClusterSpec): void {
  * user is taken over (claimed), unless it holds global privileges the policy refuses; any other
  * existing account is refused.
  */
-async function claimSeedAccount(db: Database, secrets: SecretStore, cluster: ClusterSpec, actual: ActualState, event: SeedEvent): Promise<void> {
+async function claimSeedAccount(
+  db: Database,
+  secrets: SecretStore,
+  cluster: ClusterSpec,
+  actual: ActualState,
+  event: SeedEvent,
+): Promise<void> {
   const account = seedAccount(event);
-  if (actual.owned.some((o) => o.user === account.user && o.host === account.host && o.owner === ownerOf(cluster))) return;
+  if (
+    actual.owned.some(
+      (o) => o.user === account.user && o.host === account.host && o.owner === ownerOf(cluster),
+    )
+  )
+    return;
   const secretName = seedSecretName(event);
   const meta = await secrets.describe(secretName);
   if (meta?.tags.create_by_user_automation !== 'true') {
     throw new ExecutorEventError(`user ${account.user} was not created by this automation and is left alone`);
   }
-  const held = actual.accounts.find((a) => a.user === account.user && a.host === account.host)?.grants.filter((g) => g.level === 'global') ?? [];
+  const held =
+    actual.accounts
+      .find((a) => a.user === account.user && a.host === account.host)
+      ?.grants.filter((g) => g.level === 'global') ?? [];
   const refused = refusedGrants(account, held, cluster.engine, cluster.privilegeExceptions);
-  if (refused.length > 0) throw new ExecutorEventError(`user ${account.user} holds ${refused.join('; ')}; it is left alone`);
+  if (refused.length > 0)
+    throw new ExecutorEventError(`user ${account.user} holds ${refused.join('; ')}; it is left alone`);
   await ensureRegistry(db);
-  await claimAll(db, [{ ...account, kind: 'user', secretName, owner: ownerOf(cluster) }], (await secrets.registryKey(true))!);
+  await claimAll(
+    db,
+    [{ ...account, kind: 'user', secretName, owner: ownerOf(cluster) }],
+    (await secrets.registryKey(true))!,
+  );
 }

@@ -29,7 +29,11 @@ export function seedAccount(event: Pick<SeedEvent, 'username'>) {
  * The actions one seed event means, given the account as the server holds it (undefined when it
  * does not exist); a string says why the event cannot be carried out.
  */
-export function seedActions(event: SeedEvent, current: ActualAccount | undefined, dialect: Dialect): Action[] | string {
+export function seedActions(
+  event: SeedEvent,
+  current: ActualAccount | undefined,
+  dialect: Dialect,
+): Action[] | string {
   const account = seedAccount(event);
   const secretName = seedSecretName(event);
   const reason = `seed ${event.action}`;
@@ -37,20 +41,47 @@ export function seedActions(event: SeedEvent, current: ActualAccount | undefined
     return `${event.action} needs GrantType (role): one of admin, readwrite, readonly`;
   }
   const profile: Grant[] = event.role
-    ? profilePrivileges(event.role, dialect.privileges.database).map((privilege) => ({ level: 'database', database: event.db_name, privilege }))
+    ? profilePrivileges(event.role, dialect.privileges.database).map((privilege) => ({
+        level: 'database',
+        database: event.db_name,
+        privilege,
+      }))
     : [];
   switch (event.action) {
     case 'create_user':
-      return [{ kind: 'create_user', ...account, auth: 'password', adopt: false, secretName, grants: profile, roles: [], reason }];
+      return [
+        {
+          kind: 'create_user',
+          ...account,
+          auth: 'password',
+          adopt: false,
+          secretName,
+          grants: profile,
+          roles: [],
+          reason,
+        },
+      ];
     case 'update_grant': {
       if (!current) return `user ${event.username} does not exist`;
       // The profile replaces what the user holds on this database; grants elsewhere stay.
       const elsewhere = current.grants.filter((g) => g.level === 'global' || g.database !== event.db_name);
       const before = { grants: current.grants, roles: current.roles };
-      return [{ kind: 'update_grant', ...account, accountKind: 'user', grants: [...elsewhere, ...profile], roles: current.roles, before, reason }];
+      return [
+        {
+          kind: 'update_grant',
+          ...account,
+          accountKind: 'user',
+          grants: [...elsewhere, ...profile],
+          roles: current.roles,
+          before,
+          reason,
+        },
+      ];
     }
     case 'reset_password':
-      return current ? [{ kind: 'reset_password', ...account, secretName, reason }] : `user ${event.username} does not exist`;
+      return current
+        ? [{ kind: 'reset_password', ...account, secretName, reason }]
+        : `user ${event.username} does not exist`;
     case 'delete_user':
       return [{ kind: 'delete_user', ...account, secretName, reason }];
   }

@@ -57,7 +57,11 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
     try {
       return await work();
     } catch (cause) {
-      throw new InspectError(`inspect ${options.cluster}: ${what}: ${(cause as Error).message}`, options.cluster, { cause });
+      throw new InspectError(
+        `inspect ${options.cluster}: ${what}: ${(cause as Error).message}`,
+        options.cluster,
+        { cause },
+      );
     }
   };
   const { secrets } = options;
@@ -73,10 +77,19 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
   const current = String(server?.current_user_name ?? '');
   const at = current.lastIndexOf('@');
   const currentUser = { user: current.slice(0, at), host: current.slice(at + 1) };
-  const names = [...new Set([...(options.secretNames ?? []), ...owned.flatMap((o) => (o.secretName ? [o.secretName] : []))])];
-  const metas = secrets && names.length > 0 ? await stage('describe secrets', () => secrets.describeMany(names)) : {};
-  if (secrets && options.checkPasswords !== false) await stage('compare passwords with secrets', () => checkPasswords(index, owned, secrets));
-  const missingObjects = options.objects?.length ? await stage('look up tables and routines', () => missing(db, options.objects!)) : undefined;
+  const names = [
+    ...new Set([
+      ...(options.secretNames ?? []),
+      ...owned.flatMap((o) => (o.secretName ? [o.secretName] : [])),
+    ]),
+  ];
+  const metas =
+    secrets && names.length > 0 ? await stage('describe secrets', () => secrets.describeMany(names)) : {};
+  if (secrets && options.checkPasswords !== false)
+    await stage('compare passwords with secrets', () => checkPasswords(index, owned, secrets));
+  const missingObjects = options.objects?.length
+    ? await stage('look up tables and routines', () => missing(db, options.objects!))
+    : undefined;
   return {
     ...(options.server ? { server: options.server } : {}),
     engine: engineOf(version, options.engine),
@@ -100,12 +113,17 @@ async function missing(db: Database, objects: readonly ObjectRef[]): Promise<Obj
   const schemas = [...new Set(objects.map((o) => o.database))];
   const marks = schemas.map(() => '?').join(', ');
   const have = new Set<string>();
-  for (const r of await db.query<{ s: string; n: string }>(`SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${marks})`, schemas)) {
+  for (const r of await db.query<{ s: string; n: string }>(
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${marks})`,
+    schemas,
+  )) {
     have.add(describeObject({ database: r.s, table: r.n }));
   }
   for (const r of await db.query<{ s: string; n: string; t: 'PROCEDURE' | 'FUNCTION' }>(
-    `SELECT ROUTINE_SCHEMA AS s, ROUTINE_NAME AS n, ROUTINE_TYPE AS t FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN (${marks})`, schemas,
-  )) have.add(describeObject({ database: r.s, routine: r.n, routineType: r.t }));
+    `SELECT ROUTINE_SCHEMA AS s, ROUTINE_NAME AS n, ROUTINE_TYPE AS t FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN (${marks})`,
+    schemas,
+  ))
+    have.add(describeObject({ database: r.s, routine: r.n, routineType: r.t }));
   return objects.filter((o) => !have.has(describeObject(o)));
 }
 
@@ -113,7 +131,11 @@ async function missing(db: Database, objects: readonly ObjectRef[]): Promise<Obj
  * Password drift: for each owned password user, compare the server's stored hash with the hash of
  * its secret's AWSCURRENT, here where the secret lives (neither leaves the executor).
  */
-async function checkPasswords(index: AccountIndex, owned: readonly OwnershipRecord[], secrets: SecretStore): Promise<void> {
+async function checkPasswords(
+  index: AccountIndex,
+  owned: readonly OwnershipRecord[],
+  secrets: SecretStore,
+): Promise<void> {
   const checks = owned.flatMap((o) => {
     const account = o.secretName && o.kind === 'user' ? index.get(o.user, o.host) : undefined;
     const stored = account && account.auth === 'password' ? index.authStrings.get(account) : undefined;
@@ -124,7 +146,8 @@ async function checkPasswords(index: AccountIndex, owned: readonly OwnershipReco
   for (const { account, stored, secretName } of checks) {
     const value = values[secretName];
     if (!value) continue;
-    const matches = value.username === account.user ? passwordMatches(account.plugin, stored, value.password) : false;
+    const matches =
+      value.username === account.user ? passwordMatches(account.plugin, stored, value.password) : false;
     if (matches !== undefined) account.passwordMatchesSecret = matches;
   }
 }

@@ -24,7 +24,11 @@ export interface ExecutorOptions {
 }
 
 export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
-  maxFailures: 5, definers: 'refuse', recoveryDays: 7, iamFallback: 'fail', sessionTimeoutSeconds: 300,
+  maxFailures: 5,
+  definers: 'refuse',
+  recoveryDays: 7,
+  iamFallback: 'fail',
+  sessionTimeoutSeconds: 300,
 };
 
 /** One batch: every action of one plan for one cluster. */

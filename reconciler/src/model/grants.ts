@@ -35,7 +35,14 @@ function sameGrant(a: Grant, b: Grant): boolean {
   if (a.level !== b.level || a.privilege !== b.privilege) return false;
   const x = a as Partial<Record<string, string>>;
   const y = b as Partial<Record<string, string>>;
-  return x.database === y.database && x.pattern === y.pattern && x.table === y.table && x.column === y.column && x.routine === y.routine && x.routineType === y.routineType;
+  return (
+    x.database === y.database &&
+    x.pattern === y.pattern &&
+    x.table === y.table &&
+    x.column === y.column &&
+    x.routine === y.routine &&
+    x.routineType === y.routineType
+  );
 }
 
 /** True when both sets hold the same grants: the common case, checked without allocating. */
@@ -46,10 +53,16 @@ export function sameGrants(desired: readonly Grant[], actual: readonly Grant[]):
 }
 
 /** A difference with nothing in it, shared: most accounts match their declaration. */
-const NO_DIFFERENCE = Object.freeze({ add: Object.freeze([]) as readonly never[], remove: Object.freeze([]) as readonly never[] });
+const NO_DIFFERENCE = Object.freeze({
+  add: Object.freeze([]) as readonly never[],
+  remove: Object.freeze([]) as readonly never[],
+});
 
 /** What to add and what to remove to turn `actual` into `desired` (planning runs this per account). */
-export function diffGrants(desired: readonly Grant[], actual: readonly Grant[]): { readonly add: readonly Grant[]; readonly remove: readonly Grant[] } {
+export function diffGrants(
+  desired: readonly Grant[],
+  actual: readonly Grant[],
+): { readonly add: readonly Grant[]; readonly remove: readonly Grant[] } {
   if (desired.length <= 16 && sameGrants(desired, actual)) return NO_DIFFERENCE;
   const haveKeys = actual.map(grantKey);
   const have = new Set(haveKeys);
@@ -61,11 +74,17 @@ export function diffGrants(desired: readonly Grant[], actual: readonly Grant[]):
     if (!have.has(key)) add.push(g);
   }
   const remove = actual.filter((_, i) => !want.has(haveKeys[i]!));
-  return { add: add.length > 0 ? normaliseGrants(add) : add, remove: remove.length > 0 ? normaliseGrants(remove) : remove };
+  return {
+    add: add.length > 0 ? normaliseGrants(add) : add,
+    remove: remove.length > 0 ? normaliseGrants(remove) : remove,
+  };
 }
 
 /** Sorted set difference of names. */
-export function diffNames(desired: readonly string[], actual: readonly string[]): { readonly add: readonly string[]; readonly remove: readonly string[] } {
+export function diffNames(
+  desired: readonly string[],
+  actual: readonly string[],
+): { readonly add: readonly string[]; readonly remove: readonly string[] } {
   if (desired.length === 0 && actual.length === 0) return NO_DIFFERENCE;
   return {
     add: [...new Set(desired)].filter((r) => !actual.includes(r)).sort(),

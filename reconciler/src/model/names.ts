@@ -9,9 +9,11 @@ const UNSTORABLE = /[\u0000-\u001f\u007f]|[\ud800-\udfff]/;
 /** Why the server cannot hold this account or role name, or undefined. */
 export function nameProblem(name: string, maxLength: number): string | undefined {
   if (name === '') return 'an empty name';
-  if (UNSTORABLE.test(name)) return `${JSON.stringify(name)} holds control characters or characters outside the Basic Multilingual Plane`;
+  if (UNSTORABLE.test(name))
+    return `${JSON.stringify(name)} holds control characters or characters outside the Basic Multilingual Plane`;
   if (name.endsWith(' ')) return `${JSON.stringify(name)} ends with a space, which the server drops`;
-  if ([...name].length > maxLength) return `${JSON.stringify(name)} is ${[...name].length} characters; the server allows ${maxLength}`;
+  if ([...name].length > maxLength)
+    return `${JSON.stringify(name)} is ${[...name].length} characters; the server allows ${maxLength}`;
   if (name.length >= 2 && name.startsWith("'") && name.endsWith("'")) {
     // The server strips one pair of surrounding single quotes from a login name: nobody could log in.
     return `${JSON.stringify(name)} starts and ends with a single quote, which the server strips at login`;
@@ -29,7 +31,8 @@ export function normaliseHost(host: string): string {
 
 /** Why the server cannot store this host as written, or undefined. Stored hosts are lower case. */
 export function hostProblem(host: string, maxLength: number): string | undefined {
-  if (!HOST.test(host)) return `host ${JSON.stringify(host)} may hold only letters, digits and . _ % : / - (no @, spaces or other characters)`;
+  if (!HOST.test(host))
+    return `host ${JSON.stringify(host)} may hold only letters, digits and . _ % : / - (no @, spaces or other characters)`;
   if (host.length > maxLength) return `host is ${host.length} characters; the server allows ${maxLength}`;
   return undefined;
 }
@@ -37,7 +40,8 @@ export function hostProblem(host: string, maxLength: number): string | undefined
 /** Why this cannot name a database, table, column or routine, or undefined. */
 export function identifierProblem(name: string): string | undefined {
   if (name === '' || [...name].length > 64) return `${JSON.stringify(name)} must be 1 to 64 characters`;
-  if (UNSTORABLE.test(name) || name.endsWith(' ')) return `${JSON.stringify(name)} holds characters the server cannot store in a name`;
+  if (UNSTORABLE.test(name) || name.endsWith(' '))
+    return `${JSON.stringify(name)} holds characters the server cannot store in a name`;
   return undefined;
 }
 
@@ -58,7 +62,8 @@ function editDistance(a: string, b: string): number {
   let row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
     row = next;
   }
   return row[b.length]!;

@@ -15,10 +15,24 @@ import { describeTarget, objectKey } from './grants.js';
 import type { AccountId, Engine, Grant, GrantTarget } from './types.js';
 
 /** Schemas no declared grant may touch. */
-export const SYSTEM_SCHEMAS = ['mysql', 'sys', 'performance_schema', 'information_schema', '_dbusers'] as const;
+export const SYSTEM_SCHEMAS = [
+  'mysql',
+  'sys',
+  'performance_schema',
+  'information_schema',
+  '_dbusers',
+] as const;
 
 /** Global privileges that only read: allowed on `*.*`. Every other global privilege is refused. */
-const GLOBAL_READ = new Set(['SELECT', 'SHOW DATABASES', 'SHOW VIEW', 'EXECUTE', 'LOCK TABLES', 'CREATE TEMPORARY TABLES', 'REFERENCES']);
+const GLOBAL_READ = new Set([
+  'SELECT',
+  'SHOW DATABASES',
+  'SHOW VIEW',
+  'EXECUTE',
+  'LOCK TABLES',
+  'CREATE TEMPORARY TABLES',
+  'REFERENCES',
+]);
 
 /**
  * What the RDS / Aurora master user does not hold, so cannot grant (reference/mysql-mariadb.md §5.1,
@@ -26,8 +40,20 @@ const GLOBAL_READ = new Set(['SELECT', 'SHOW DATABASES', 'SHOW VIEW', 'EXECUTE',
  */
 const RDS_MASTER_LACKS: Record<'mariadb' | 'mysql', Set<string>> = {
   mariadb: new Set([
-    'SUPER', 'FILE', 'SHUTDOWN', 'DELETE HISTORY', 'CREATE TABLESPACE', 'SET USER', 'FEDERATED ADMIN', 'CONNECTION ADMIN',
-    'READ_ONLY ADMIN', 'REPLICATION SLAVE ADMIN', 'REPLICATION MASTER ADMIN', 'BINLOG ADMIN', 'BINLOG REPLAY', 'SLAVE MONITOR',
+    'SUPER',
+    'FILE',
+    'SHUTDOWN',
+    'DELETE HISTORY',
+    'CREATE TABLESPACE',
+    'SET USER',
+    'FEDERATED ADMIN',
+    'CONNECTION ADMIN',
+    'READ_ONLY ADMIN',
+    'REPLICATION SLAVE ADMIN',
+    'REPLICATION MASTER ADMIN',
+    'BINLOG ADMIN',
+    'BINLOG REPLAY',
+    'SLAVE MONITOR',
   ]),
   mysql: new Set(['SUPER', 'FILE', 'SHUTDOWN', 'CREATE TABLESPACE']),
 };
@@ -51,7 +77,8 @@ export function policyViolation(grant: Grant, engine: Engine): string | undefine
     return 'on *.* it is administrative, or writes the grant tables in mysql.*';
   }
   const schema = SYSTEM_SCHEMAS.find((s) => touches(grant, s));
-  if (schema) return `${schema} is a system schema${schema === '_dbusers' ? " (dbusers' ownership registry)" : ''}; no grant may touch it`;
+  if (schema)
+    return `${schema} is a system schema${schema === '_dbusers' ? " (dbusers' ownership registry)" : ''}; no grant may touch it`;
   return undefined;
 }
 
@@ -79,21 +106,33 @@ function escapeRegExp(c: string): string {
 }
 
 /** The exception that allows this grant to this account, if any. */
-export function exceptionFor(account: AccountId, grant: Grant, exceptions: readonly PrivilegeException[]): PrivilegeException | undefined {
+export function exceptionFor(
+  account: AccountId,
+  grant: Grant,
+  exceptions: readonly PrivilegeException[],
+): PrivilegeException | undefined {
   const object = objectKey(grant);
   return exceptions.find(
     (e) =>
-      e.user === account.user && (e.host === undefined || e.host === account.host) && e.privileges.includes(grant.privilege) &&
+      e.user === account.user &&
+      (e.host === undefined || e.host === account.host) &&
+      e.privileges.includes(grant.privilege) &&
       objectKey({ ...e.target, privilege: '' } as Grant) === object,
   );
 }
 
 /** Grants of an account the policy refuses and no exception allows, each with its reason. */
-export function refusedGrants(account: AccountId, grants: readonly Grant[], engine: Engine, exceptions: readonly PrivilegeException[]): string[] {
+export function refusedGrants(
+  account: AccountId,
+  grants: readonly Grant[],
+  engine: Engine,
+  exceptions: readonly PrivilegeException[],
+): string[] {
   const out: string[] = [];
   for (const g of grants) {
     const why = policyViolation(g, engine);
-    if (why && !exceptionFor(account, g, exceptions)) out.push(`${g.privilege} on ${describeTarget(g)}: ${why}`);
+    if (why && !exceptionFor(account, g, exceptions))
+      out.push(`${g.privilege} on ${describeTarget(g)}: ${why}`);
   }
   return out;
 }

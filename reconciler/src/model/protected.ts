@@ -3,8 +3,16 @@ import type { AccountId } from './types.js';
 
 /** RDS, Aurora, MySQL and MariaDB built-ins (reference/mysql-mariadb.md §5.2), and `root`: on every host. */
 const BUILT_IN = new Set([
-  'root', 'rdsadmin', 'rdsrepladmin', 'rdsproxyadmin', 'mysql.sys', 'mysql.session', 'mysql.infoschema', 'mariadb.sys',
-  'rds_superuser_role', 'PUBLIC',
+  'root',
+  'rdsadmin',
+  'rdsrepladmin',
+  'rdsproxyadmin',
+  'mysql.sys',
+  'mysql.session',
+  'mysql.infoschema',
+  'mariadb.sys',
+  'rds_superuser_role',
+  'PUBLIC',
 ]);
 
 /** A built-in name: reserved on every server, any host. Aurora's roles are AWS_*. */
@@ -25,6 +33,8 @@ export function isProtected(account: AccountId, rules: ProtectionRules): boolean
   if (isBuiltInProtected(account.user) || rules.adminUsers.includes(account.user)) return true;
   return rules.listed.some((entry) => {
     const at = entry.lastIndexOf('@');
-    return at < 0 ? entry === account.user : entry.slice(0, at) === account.user && entry.slice(at + 1) === account.host;
+    return at < 0
+      ? entry === account.user
+      : entry.slice(0, at) === account.user && entry.slice(at + 1) === account.host;
   });
 }

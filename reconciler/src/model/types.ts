@@ -27,7 +27,9 @@ export type GrantTarget =
 export type Grant = GrantTarget & { privilege: string };
 
 /** A table or routine a grant names: it must exist before the grant can be made. */
-export type ObjectRef = { database: string; table: string } | { database: string; routine: string; routineType: 'PROCEDURE' | 'FUNCTION' };
+export type ObjectRef =
+  | { database: string; table: string }
+  | { database: string; routine: string; routineType: 'PROCEDURE' | 'FUNCTION' };
 
 /** An account is a user or a role, named as the server names it. */
 export interface AccountId {
@@ -217,13 +219,24 @@ export type ActionKind = Action['kind'];
 /** Something the planner saw and deliberately did not act on. */
 export interface Skipped extends AccountId {
   reason:
-    | 'unmanaged' | 'protected' | 'over delete limit' | 'not adopted' | 'filtered by policy' | 'unsupported'
-    | 'unverified ownership' | 'privilege policy' | 'missing object';
+    | 'unmanaged'
+    | 'protected'
+    | 'over delete limit'
+    | 'not adopted'
+    | 'filtered by policy'
+    | 'unsupported'
+    | 'unverified ownership'
+    | 'privilege policy'
+    | 'missing object';
   detail: string;
 }
 
 /** Skips that mean the YAML asked for something that was not done: a run with any of them fails. */
-export const REFUSAL_REASONS: readonly Skipped['reason'][] = ['over delete limit', 'missing object', 'privilege policy'];
+export const REFUSAL_REASONS: readonly Skipped['reason'][] = [
+  'over delete limit',
+  'missing object',
+  'privilege policy',
+];
 
 /** The plan for one cluster: JSON data, deterministic order. */
 export interface Plan {

@@ -24,8 +24,17 @@
  */
 import { describeGrant, describeObject, diffGrants, diffNames, objectOf } from '../model/grants.js';
 import {
-  accountKey, ownerOf, type Action, type ActualAccount, type ActualState, type DesiredAccount, type DesiredTarget, type ObjectRef, type OwnershipRecord,
-  type Plan, type Skipped,
+  accountKey,
+  ownerOf,
+  type Action,
+  type ActualAccount,
+  type ActualState,
+  type DesiredAccount,
+  type DesiredTarget,
+  type ObjectRef,
+  type OwnershipRecord,
+  type Plan,
+  type Skipped,
 } from '../model/types.js';
 import { exceptionFor, policyViolation, refusedGrants } from '../model/privilege-policy.js';
 import { isProtected } from '../model/protected.js';
@@ -44,19 +53,29 @@ export interface PlanOptions {
 export const DEFAULT_DELETE_LIMIT = { count: 10, share: 0.5 };
 
 const ORDER: Record<Action['kind'], number> = {
-  create_role: 0, create_user: 1, update_grant: 2, reset_password: 3, delete_user: 4, drop_role: 5,
+  create_role: 0,
+  create_user: 1,
+  update_grant: 2,
+  reset_password: 3,
+  delete_user: 4,
+  drop_role: 5,
 };
 
 /** Compute the plan for one cluster. */
 export function plan(target: DesiredTarget, actual: ActualState, options: PlanOptions): Plan {
   // Roles take the host the server gives them ('' on MariaDB, '%' on MySQL), whatever was declared.
-  const desired = { ...target, accounts: target.accounts.map((a) => (a.kind === 'role' ? { ...a, host: actual.roleHost } : a)) };
+  const desired = {
+    ...target,
+    accounts: target.accounts.map((a) => (a.kind === 'role' ? { ...a, host: actual.roleHost } : a)),
+  };
   const { cluster } = desired;
-  const isSafe = (a: { user: string; host: string }) => !isProtected(a, { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts });
+  const isSafe = (a: { user: string; host: string }) =>
+    !isProtected(a, { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts });
   const unverified = new Set(actual.unverifiedClaims.map(accountKey));
   // A secret a declared account names again is handed over, not deleted with its old user.
   const declaredSecrets = new Set(desired.accounts.flatMap((d) => (d.secretName ? [d.secretName] : [])));
-  const secretToDelete = (name: string | undefined) => (name && !declaredSecrets.has(name) ? name : undefined);
+  const secretToDelete = (name: string | undefined) =>
+    name && !declaredSecrets.has(name) ? name : undefined;
   const actions: Action[] = [];
   const skipped: Skipped[] = [];
   const deletes: Action[] = [];
@@ -69,19 +88,37 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     const claim = anyClaim?.owner === owner ? anyClaim : undefined;
     const foreign = anyClaim && !claim ? `managed by dbusers for ${anyClaim.owner}` : undefined;
     if (!isSafe({ user, host })) {
-      if (want) skipped.push({ user, host, reason: 'protected', detail: 'declared, but protected accounts are never changed' });
+      if (want)
+        skipped.push({
+          user,
+          host,
+          reason: 'protected',
+          detail: 'declared, but protected accounts are never changed',
+        });
       else if (have) skipped.push({ user, host, reason: 'protected', detail: 'protected account' });
     } else if (have && !anyClaim && unverified.has(accountKey({ user, host }))) {
-      const detail = 'its ownership record fails the integrity check (written outside dbusers?); it is left alone until the row is removed';
+      const detail =
+        'its ownership record fails the integrity check (written outside dbusers?); it is left alone until the row is removed';
       skipped.push({ user, host, reason: 'unverified ownership', detail });
     } else if (want && missingFor(want, actual).length > 0) {
       const names = missingFor(want, actual).map(describeObject).join(', ');
-      skipped.push({ user, host, reason: 'missing object', detail: `its grants name ${names}, which the server does not have: create them first, or drop the grant (${want.source})` });
+      skipped.push({
+        user,
+        host,
+        reason: 'missing object',
+        detail: `its grants name ${names}, which the server does not have: create them first, or drop the grant (${want.source})`,
+      });
     } else if (want) {
       if (!have) actions.push(createAction(want, false, 'missing'));
       else if (claim && want.auth === 'iam' && have.auth === 'password') {
         // Switching a live password user to IAM would cut off every client still using the password.
-        skipped.push({ user, host, reason: 'unsupported', detail: 'declared auth: iam, but the account logs in with a password; create a new IAM user and move clients to it' });
+        skipped.push({
+          user,
+          host,
+          reason: 'unsupported',
+          detail:
+            'declared auth: iam, but the account logs in with a password; create a new IAM user and move clients to it',
+        });
         actions.push(...convergeActions(want, have, actual, options));
       } else if (claim && have.partialRevokes?.length) {
         // A partial revoke narrows a global grant per schema; the YAML cannot say so, so the plan would misread it.
@@ -89,28 +126,72 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
         skipped.push({ user, host, reason: 'unsupported', detail });
       } else if (claim) actions.push(...convergeActions(want, have, actual, options));
       else if (want.adopt && !foreign) {
-        const refused = refusedGrants(have, have.grants.filter((g) => g.level === 'global'), actual.engine, cluster.privilegeExceptions);
+        const refused = refusedGrants(
+          have,
+          have.grants.filter((g) => g.level === 'global'),
+          actual.engine,
+          cluster.privilegeExceptions,
+        );
         if (refused.length === 0) actions.push(createAction(want, true, 'adopt existing account'));
-        else skipped.push({ user, host, reason: 'privilege policy', detail: `adopting it needs privilegeExceptions for what it holds: ${refused.join('; ')}` });
-      }
-      else if (foreign) skipped.push({ user, host, reason: 'not adopted', detail: `${foreign}; declare it in one cluster only (${want.source})` });
-      else skipped.push({ user, host, reason: 'not adopted', detail: `exists but dbusers did not create it; set adopt: true to manage it (${want.source})` });
+        else
+          skipped.push({
+            user,
+            host,
+            reason: 'privilege policy',
+            detail: `adopting it needs privilegeExceptions for what it holds: ${refused.join('; ')}`,
+          });
+      } else if (foreign)
+        skipped.push({
+          user,
+          host,
+          reason: 'not adopted',
+          detail: `${foreign}; declare it in one cluster only (${want.source})`,
+        });
+      else
+        skipped.push({
+          user,
+          host,
+          reason: 'not adopted',
+          detail: `exists but dbusers did not create it; set adopt: true to manage it (${want.source})`,
+        });
     } else if (have && !claim) {
-      skipped.push({ user, host, reason: 'unmanaged', detail: foreign ?? 'not declared and not created by dbusers' });
+      skipped.push({
+        user,
+        host,
+        reason: 'unmanaged',
+        detail: foreign ?? 'not declared and not created by dbusers',
+      });
     } else if (have?.kind === 'role') {
       deletes.push({ kind: 'drop_role', user, host, reason: 'not declared' });
     } else if (claim && have) {
-      deletes.push({ kind: 'delete_user', user, host, secretName: secretToDelete(claim.secretName), reason: 'not declared' });
+      deletes.push({
+        kind: 'delete_user',
+        user,
+        host,
+        secretName: secretToDelete(claim.secretName),
+        reason: 'not declared',
+      });
     } else if (claim) {
       // Nothing exists to lose: cleaning the record up is no delete.
-      actions.push({ kind: 'delete_user', user, host, secretName: secretToDelete(claim.secretName), reason: 'not declared (ownership record left by an interrupted run)' });
+      actions.push({
+        kind: 'delete_user',
+        user,
+        host,
+        secretName: secretToDelete(claim.secretName),
+        reason: 'not declared (ownership record left by an interrupted run)',
+      });
     }
   }
   const limit = options.deleteLimit ?? DEFAULT_DELETE_LIMIT;
   const share = owned.length > 0 ? deletes.length / owned.length : 0;
-  if (!options.allowDeletes && (deletes.length > limit.count || (deletes.length > 1 && share > limit.share))) {
+  if (
+    !options.allowDeletes &&
+    (deletes.length > limit.count || (deletes.length > 1 && share > limit.share))
+  ) {
     const detail = `the plan deletes ${deletes.length} of ${owned.length} managed accounts, over the limit (${limit.count}, or ${Math.round(limit.share * 100)}%); run again allowing deletes if this is meant`;
-    skipped.push(...deletes.map((d) => ({ user: d.user, host: d.host, reason: 'over delete limit' as const, detail })));
+    skipped.push(
+      ...deletes.map((d) => ({ user: d.user, host: d.host, reason: 'over delete limit' as const, detail })),
+    );
   } else actions.push(...deletes);
 
   return {
@@ -122,8 +203,12 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     skipped: skipped.sort((a, b) => cmp(accountKey(a), accountKey(b))),
     exceptions: desired.accounts.flatMap((d) =>
       d.grants.flatMap((g) => {
-        const allowedBy = policyViolation(g, cluster.engine) ? exceptionFor(d, g, cluster.privilegeExceptions) : undefined;
-        return allowedBy ? [{ user: d.user, host: d.host, grant: describeGrant(g), reason: allowedBy.reason }] : [];
+        const allowedBy = policyViolation(g, cluster.engine)
+          ? exceptionFor(d, g, cluster.privilegeExceptions)
+          : undefined;
+        return allowedBy
+          ? [{ user: d.user, host: d.host, grant: describeGrant(g), reason: allowedBy.reason }]
+          : [];
       }),
     ),
     iamConnect: desired.accounts
@@ -138,10 +223,27 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
 
 function createAction(want: DesiredAccount, adopt: boolean, reason: string): Action {
   return want.kind === 'role'
-    ? { kind: 'create_role', user: want.user, host: want.host, adopt, grants: want.grants, roles: want.roles, ...adminOf(want), reason }
+    ? {
+        kind: 'create_role',
+        user: want.user,
+        host: want.host,
+        adopt,
+        grants: want.grants,
+        roles: want.roles,
+        ...adminOf(want),
+        reason,
+      }
     : {
-        kind: 'create_user', user: want.user, host: want.host, auth: want.auth, adopt, secretName: want.secretName,
-        grants: want.grants, roles: want.roles, ...adminOf(want), reason,
+        kind: 'create_user',
+        user: want.user,
+        host: want.host,
+        auth: want.auth,
+        adopt,
+        secretName: want.secretName,
+        grants: want.grants,
+        roles: want.roles,
+        ...adminOf(want),
+        reason,
       };
 }
 
@@ -151,14 +253,27 @@ function adminOf(a: { adminRoles?: string[] }): { adminRoles?: string[] } {
 }
 
 /** An owned account that exists: what differs between it and its declaration. */
-function convergeActions(want: DesiredAccount, have: ActualAccount, actual: ActualState, options: PlanOptions): Action[] {
+function convergeActions(
+  want: DesiredAccount,
+  have: ActualAccount,
+  actual: ActualState,
+  options: PlanOptions,
+): Action[] {
   const out: Action[] = [];
   const grants = diffGrants(want.grants, have.grants);
   const roles = diffNames(want.roles, have.roles);
   const admin = diffNames(want.adminRoles ?? [], have.adminRoles ?? []);
   const defaultRoles = actual.multipleDefaultRoles ? want.roles : want.roles.slice(0, 1);
-  const defaults = want.kind === 'user' ? diffNames(defaultRoles, have.defaultRoles) : { add: [], remove: [] };
-  const grantsDiffer = grants.add.length + grants.remove.length + roles.add.length + roles.remove.length + admin.add.length + admin.remove.length > 0;
+  const defaults =
+    want.kind === 'user' ? diffNames(defaultRoles, have.defaultRoles) : { add: [], remove: [] };
+  const grantsDiffer =
+    grants.add.length +
+      grants.remove.length +
+      roles.add.length +
+      roles.remove.length +
+      admin.add.length +
+      admin.remove.length >
+    0;
   if (grantsDiffer || defaults.add.length + defaults.remove.length > 0) {
     const why = [
       ...grants.add.map((g) => `+${describeGrant(g)}`),
@@ -169,24 +284,43 @@ function convergeActions(want: DesiredAccount, have: ActualAccount, actual: Actu
       ...admin.remove.map((r) => `-admin option on role ${r}`),
     ];
     out.push({
-      kind: 'update_grant', user: want.user, host: want.host, accountKind: want.kind, grants: want.grants, roles: want.roles, ...adminOf(want),
+      kind: 'update_grant',
+      user: want.user,
+      host: want.host,
+      accountKind: want.kind,
+      grants: want.grants,
+      roles: want.roles,
+      ...adminOf(want),
       before: { grants: [...have.grants], roles: [...have.roles].sort(), ...adminOf(have) },
       reason: grantsDiffer ? `grants differ: ${why.join(', ')}` : 'default roles differ',
     });
   }
   const reset = resetReason(want, have, actual, options);
-  if (reset && want.secretName) out.push({ kind: 'reset_password', user: want.user, host: want.host, secretName: want.secretName, reason: reset });
+  if (reset && want.secretName)
+    out.push({
+      kind: 'reset_password',
+      user: want.user,
+      host: want.host,
+      secretName: want.secretName,
+      reason: reset,
+    });
   return out;
 }
 
-function resetReason(want: DesiredAccount, have: ActualAccount, actual: ActualState, options: PlanOptions): string | undefined {
+function resetReason(
+  want: DesiredAccount,
+  have: ActualAccount,
+  actual: ActualState,
+  options: PlanOptions,
+): string | undefined {
   if (want.auth !== 'password' || !want.secretName) return undefined;
   const secret = actual.secrets[want.secretName];
   if (have.auth === 'iam') return 'authentication changes from iam to password';
   if (have.auth === 'none') return 'the account has no password';
   if (!secret || secret.deleted || (!secret.hasCurrent && !secret.hasPending)) return 'secret missing';
   if (secret.hasPending) return 'finish an interrupted reset (pending secret version)';
-  if (have.passwordMatchesSecret === false) return "the server's password is not the secret's (changed outside dbusers, or another secret store)";
+  if (have.passwordMatchesSecret === false)
+    return "the server's password is not the secret's (changed outside dbusers, or another secret store)";
   if (options.resetRequested?.includes(accountKey(want))) return 'reset requested';
   if (want.rotationDays && !secret.rotationEnabled && secret.changedAt !== undefined) {
     const days = Math.floor((options.now - secret.changedAt) / 86_400);
@@ -209,7 +343,13 @@ function missingFor(want: DesiredAccount, actual: ActualState): ObjectRef[] {
 
 /** Every account named by the YAML, the server or the registry, with what each says of it. */
 function accountsByName(declared: readonly DesiredAccount[], actual: ActualState) {
-  type Entry = { user: string; host: string; want?: DesiredAccount; have?: ActualAccount; claim?: OwnershipRecord };
+  type Entry = {
+    user: string;
+    host: string;
+    want?: DesiredAccount;
+    have?: ActualAccount;
+    claim?: OwnershipRecord;
+  };
   // Keyed by user, then a short list of hosts: no key string is built per account.
   const byUser = new Map<string, Entry[]>();
   const entries: Entry[] = [];
@@ -236,7 +376,9 @@ function cmp(a: string, b: string): number {
 
 /** Deterministic order: by kind, then roles a new role holds before it, then by account. */
 function sortActions(actions: Action[]): Action[] {
-  const sorted = [...actions].sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || cmp(accountKey(a), accountKey(b)));
+  const sorted = [...actions].sort(
+    (a, b) => ORDER[a.kind] - ORDER[b.kind] || cmp(accountKey(a), accountKey(b)),
+  );
   const roles = sorted.filter((a) => a.kind === 'create_role');
   const ordered: Action[] = [];
   const placed = new Set<string>();

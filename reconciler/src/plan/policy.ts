@@ -11,7 +11,12 @@ function keepOnly(plan: Plan, keep: (a: Action) => boolean, policy: PolicyName):
     actions: plan.actions.filter(keep),
     skipped: [
       ...plan.skipped,
-      ...dropped.map((a) => ({ user: a.user, host: a.host, reason: 'filtered by policy' as const, detail: `${policy} does not ${a.kind.replace('_', ' ')}` })),
+      ...dropped.map((a) => ({
+        user: a.user,
+        host: a.host,
+        reason: 'filtered by policy' as const,
+        detail: `${policy} does not ${a.kind.replace('_', ' ')}`,
+      })),
     ],
   };
 }
@@ -21,9 +26,11 @@ export const policies: Record<PolicyName, (plan: Plan) => Plan> = {
   /** Everything the plan says: create, update, reset, delete. */
   sync: (plan) => plan,
   /** Create and update, never delete. */
-  'upsert-only': (plan) => keepOnly(plan, (a) => a.kind !== 'delete_user' && a.kind !== 'drop_role', 'upsert-only'),
+  'upsert-only': (plan) =>
+    keepOnly(plan, (a) => a.kind !== 'delete_user' && a.kind !== 'drop_role', 'upsert-only'),
   /** Create what is missing, change nothing that exists. */
-  'create-only': (plan) => keepOnly(plan, (a) => a.kind === 'create_user' || a.kind === 'create_role', 'create-only'),
+  'create-only': (plan) =>
+    keepOnly(plan, (a) => a.kind === 'create_user' || a.kind === 'create_role', 'create-only'),
 };
 
 /** Apply the named policy. */

@@ -4,7 +4,12 @@ import type { BatchResult } from '../model/batch.js';
 import { displayAccount, REFUSAL_REASONS, type Action, type Plan } from '../model/types.js';
 
 const SYMBOL: Record<Action['kind'], string> = {
-  create_role: '+', create_user: '+', update_grant: '~', reset_password: '~', delete_user: '-', drop_role: '-',
+  create_role: '+',
+  create_user: '+',
+  update_grant: '~',
+  reset_password: '~',
+  delete_user: '-',
+  drop_role: '-',
 };
 
 function headline(a: Action): string {
@@ -48,11 +53,19 @@ export function summarise(plans: readonly Plan[]): { create: number; change: num
 }
 
 /** What an apply did: only the actions that completed, counted as the plan counts them. */
-export function summariseDone(results: readonly BatchResult[]): { create: number; change: number; delete: number } {
+export function summariseDone(results: readonly BatchResult[]): {
+  create: number;
+  change: number;
+  delete: number;
+} {
   return count(results.flatMap((r) => r.results.filter((x) => x.status === 'ok')));
 }
 
-function count(actions: readonly { kind: Action['kind'] }[]): { create: number; change: number; delete: number } {
+function count(actions: readonly { kind: Action['kind'] }[]): {
+  create: number;
+  change: number;
+  delete: number;
+} {
   return {
     create: actions.filter((a) => SYMBOL[a.kind] === '+').length,
     change: actions.filter((a) => SYMBOL[a.kind] === '~').length,
@@ -65,7 +78,9 @@ function skippedLines(p: Plan): string[] {
   const notable = p.skipped.filter((s) => s.reason !== 'unmanaged' && s.reason !== 'protected');
   return [
     ...notable.map((s) => `! ${s.reason}: ${displayAccount(s)}: ${s.detail}`),
-    ...(unmanaged.length > 0 ? [`  left alone: ${unmanaged.map((s) => `${displayAccount(s)} (${s.reason})`).join(', ')}`] : []),
+    ...(unmanaged.length > 0
+      ? [`  left alone: ${unmanaged.map((s) => `${displayAccount(s)} (${s.reason})`).join(', ')}`]
+      : []),
     ...p.exceptions.map((e) => `! privilege exception: ${e.grant} for ${displayAccount(e)}: ${e.reason}`),
   ];
 }
@@ -91,21 +106,31 @@ function where(p: Plan): string {
 
 /** Terminal text, like `terraform plan`: per cluster its server, actions, refusals and a summary line, then the total. */
 export function renderText(plans: readonly Plan[], paint: Paint = PLAIN): string {
-  const colour = { '+': paint.add, '~': paint.change, '-': paint.remove } as Record<string, (s: string) => string>;
+  const colour = { '+': paint.add, '~': paint.change, '-': paint.remove } as Record<
+    string,
+    (s: string) => string
+  >;
   const out: string[] = [];
   for (const p of plans) {
     out.push(paint.bold(`cluster ${p.alias}/${p.cluster} (${where(p)}):`));
     if (p.actions.length === 0) {
-      out.push(p.skipped.some((k) => REFUSAL_REASONS.includes(k.reason)) ? '  no changes planned, and some refused (below)' : '  no changes: the server matches the YAML');
+      out.push(
+        p.skipped.some((k) => REFUSAL_REASONS.includes(k.reason))
+          ? '  no changes planned, and some refused (below)'
+          : '  no changes: the server matches the YAML',
+      );
     }
     for (const a of p.actions) {
       out.push(colour[SYMBOL[a.kind]]!(`  ${SYMBOL[a.kind]} ${headline(a)}`));
       out.push(`      reason: ${a.reason}`);
       for (const d of details(a)) out.push(colour[d[0]!]!(`      ${d}`));
     }
-    for (const line of skippedLines(p)) out.push(line.startsWith('!') ? paint.warn(`  ${line}`) : `  ${line}`);
+    for (const line of skippedLines(p))
+      out.push(line.startsWith('!') ? paint.warn(`  ${line}`) : `  ${line}`);
     for (const c of p.iamConnect) {
-      out.push(`  iam: ${c.user} connects with rds-db:connect on ${c.resource}${c.principals.length ? ` for ${c.principals.join(', ')}` : ''}`);
+      out.push(
+        `  iam: ${c.user} connects with rds-db:connect on ${c.resource}${c.principals.length ? ` for ${c.principals.join(', ')}` : ''}`,
+      );
     }
     if (plans.length > 1) out.push(`  ${counts(summarise([p]))}.`);
     out.push('');
@@ -122,7 +147,10 @@ export const COMMENT_BUDGET = { codecommit: 10_240, github: 65_536 } as const;
  * `<details>`. Past the budget, the largest sections collapse to their counts (the full plan is in
  * the JSON output), so the comment always fits.
  */
-export function renderMarkdown(plans: readonly Plan[], options: { heading?: string; budget?: number } = {}): string {
+export function renderMarkdown(
+  plans: readonly Plan[],
+  options: { heading?: string; budget?: number } = {},
+): string {
   const heading = options.heading ?? '### dbusers plan';
   const budget = options.budget ?? COMMENT_BUDGET.github;
   const table = [
@@ -144,13 +172,22 @@ export function renderMarkdown(plans: readonly Plan[], options: { heading?: stri
     sections[i] = markdownSection(plans[i]!, true);
   }
   const text = [...head, ...sections].join('\n');
-  return text.length <= budget ? text : `${head.join('\n').slice(0, budget - 80)}\n\n_(truncated: the full plan is in the JSON output)_`;
+  return text.length <= budget
+    ? text
+    : `${head.join('\n').slice(0, budget - 80)}\n\n_(truncated: the full plan is in the JSON output)_`;
 }
 
 function markdownSection(p: Plan, collapsed = false): string {
   const c = summarise([p]);
-  const out = [`<details><summary><code>${p.alias}/${p.cluster}</code> (${where(p)}): ${counts(c)}</summary>`, ''];
-  if (collapsed) out.push(`${p.actions.length} action(s) and ${p.skipped.length} note(s), too many for this comment: the full plan is in the JSON output (\`dbusers plan --json\`).`, '');
+  const out = [
+    `<details><summary><code>${p.alias}/${p.cluster}</code> (${where(p)}): ${counts(c)}</summary>`,
+    '',
+  ];
+  if (collapsed)
+    out.push(
+      `${p.actions.length} action(s) and ${p.skipped.length} note(s), too many for this comment: the full plan is in the JSON output (\`dbusers plan --json\`).`,
+      '',
+    );
   else {
     if (p.actions.length === 0) out.push('No changes.', '');
     else {

@@ -75,7 +75,11 @@ export interface SecretStore {
  */
 export interface Dispatcher {
   /** Read a cluster: the named secrets' metadata, and which of the named tables and routines are missing. */
-  inspect(cluster: ClusterSpec, secretNames: readonly string[], objects?: readonly ObjectRef[]): Promise<ActualState>;
+  inspect(
+    cluster: ClusterSpec,
+    secretNames: readonly string[],
+    objects?: readonly ObjectRef[],
+  ): Promise<ActualState>;
   dispatch(batch: ExecutorBatch): Promise<BatchResult>;
 }
 

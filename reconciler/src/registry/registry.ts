@@ -51,15 +51,26 @@ function verifies(key: string | undefined, r: OwnershipRecord, mac: unknown): bo
  * Registry rows → ownership records whose MAC verifies, and the accounts of rows that do not. With
  * a matching seal every row verifies at once.
  */
-export function readRegistry(rows: Record<string, unknown>[], key: string | undefined, seal?: unknown): { owned: OwnershipRecord[]; unverified: AccountId[] } {
-  const records = rows.map((r): OwnershipRecord => ({
-    user: String(r.user),
-    host: String(r.host),
-    kind: r.kind === 'role' ? 'role' : 'user',
-    secretName: r.secret_name ? String(r.secret_name) : undefined,
-    owner: String(r.owner ?? ''),
-  }));
-  if (key && typeof seal === 'string' && seal.length === 64 && timingSafeEqual(Buffer.from(sealOf(key, records)), Buffer.from(seal))) {
+export function readRegistry(
+  rows: Record<string, unknown>[],
+  key: string | undefined,
+  seal?: unknown,
+): { owned: OwnershipRecord[]; unverified: AccountId[] } {
+  const records = rows.map(
+    (r): OwnershipRecord => ({
+      user: String(r.user),
+      host: String(r.host),
+      kind: r.kind === 'role' ? 'role' : 'user',
+      secretName: r.secret_name ? String(r.secret_name) : undefined,
+      owner: String(r.owner ?? ''),
+    }),
+  );
+  if (
+    key &&
+    typeof seal === 'string' &&
+    seal.length === 64 &&
+    timingSafeEqual(Buffer.from(sealOf(key, records)), Buffer.from(seal))
+  ) {
     return { owned: records, unverified: [] };
   }
   const owned: OwnershipRecord[] = [];
@@ -93,7 +104,9 @@ export async function ensureRegistry(db: Database): Promise<void> {
     [REGISTRY_SCHEMA],
   );
   if (Number(mac?.n) === 0) await db.query(`ALTER TABLE ${REGISTRY_TABLE} ADD COLUMN mac CHAR(64) NULL`);
-  await db.query(`CREATE TABLE IF NOT EXISTS ${SEAL_TABLE} (id TINYINT NOT NULL PRIMARY KEY, mac CHAR(64) NOT NULL)`);
+  await db.query(
+    `CREATE TABLE IF NOT EXISTS ${SEAL_TABLE} (id TINYINT NOT NULL PRIMARY KEY, mac CHAR(64) NOT NULL)`,
+  );
   await db.query(
     `CREATE TABLE IF NOT EXISTS ${BATCHES_TABLE} (
        id VARCHAR(128) NOT NULL PRIMARY KEY, result MEDIUMTEXT NOT NULL,
@@ -121,12 +134,17 @@ export async function recordBatch(db: Database, id: string, result: string): Pro
  * never takes an account from another owner whose row verifies; a row that does not verify (forged
  * or left by an older version) is replaced. Returns the accounts another owner holds.
  */
-export async function claimAll(db: Database, records: readonly OwnershipRecord[], key: string): Promise<Set<string>> {
+export async function claimAll(
+  db: Database,
+  records: readonly OwnershipRecord[],
+  key: string,
+): Promise<Set<string>> {
   if (records.length === 0) return new Set();
   const wanted = new Set(records.map((r) => `${r.user}\0${r.host}`));
   const before = readRegistry(await db.query(REGISTRY_QUERY), key);
   const forged = before.unverified.filter((a) => wanted.has(`${a.user}\0${a.host}`));
-  for (const a of forged) await db.query(`DELETE FROM ${REGISTRY_TABLE} WHERE user = ? AND host = ?`, [a.user, a.host]);
+  for (const a of forged)
+    await db.query(`DELETE FROM ${REGISTRY_TABLE} WHERE user = ? AND host = ?`, [a.user, a.host]);
   for (let i = 0; i < records.length; i += 500) {
     const chunk = records.slice(i, i + 500);
     await db.query(
@@ -144,5 +162,9 @@ export async function claimAll(db: Database, records: readonly OwnershipRecord[]
 
 /** Release an account after it is dropped (only the owner's claim). */
 export async function release(db: Database, account: AccountId, owner: string): Promise<void> {
-  await db.query(`DELETE FROM ${REGISTRY_TABLE} WHERE user = ? AND host = ? AND owner = ?`, [account.user, account.host, owner]);
+  await db.query(`DELETE FROM ${REGISTRY_TABLE} WHERE user = ? AND host = ? AND owner = ?`, [
+    account.user,
+    account.host,
+    owner,
+  ]);
 }

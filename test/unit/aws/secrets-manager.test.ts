@@ -1,6 +1,14 @@
 import {
-  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetRandomPasswordCommand, GetResourcePolicyCommand,
-  PutResourcePolicyCommand, PutSecretValueCommand, RestoreSecretCommand, RotateSecretCommand, SecretsManagerClient,
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  DescribeSecretCommand,
+  GetRandomPasswordCommand,
+  GetResourcePolicyCommand,
+  PutResourcePolicyCommand,
+  PutSecretValueCommand,
+  RestoreSecretCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -12,30 +20,89 @@ import { fakeSecretsManager } from '../../support/fake-secrets-manager.js';
 
 const MASTER = 'orders-master';
 const masterPolicy = (arn: string) =>
-  JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:role/ops' }, Action: 'secretsmanager:GetSecretValue', Resource: arn }] });
-const value = { engine: 'aurora-mysql', host: 'h', port: 3306, username: 'app', password: 'p', dbname: 'orders' };
+  JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: 'arn:aws:iam::111122223333:role/ops' },
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: arn,
+      },
+    ],
+  });
+const value = {
+  engine: 'aurora-mysql',
+  host: 'h',
+  port: 3306,
+  username: 'app',
+  password: 'p',
+  dbname: 'orders',
+};
 
 /** The name and input of every call, in order. */
-const calls = (mock: ReturnType<typeof mockClient>) => mock.calls().map((c) => [c.args[0].constructor.name, c.args[0].input]);
+const calls = (mock: ReturnType<typeof mockClient>) =>
+  mock.calls().map((c) => [c.args[0].constructor.name, c.args[0].input]);
 
 afterEach(() => mockClient(SecretsManagerClient).restore());
 
 describe('SecretsManagerStore', () => {
-  it('creates a secret with no version, inheriting the master secret\'s tags, KMS key and policy, with rotation not immediate', async () => {
+  it("creates a secret with no version, inheriting the master secret's tags, KMS key and policy, with rotation not immediate", async () => {
     const sm = fakeSecretsManager();
-    const master = sm.seed(MASTER, { username: 'admin', password: 'x' }, { tags: [{ Key: 'team', Value: 'payments' }, { Key: 'aws:cloudformation:stack-name', Value: 's' }], kmsKeyId: 'alias/db' });
+    const master = sm.seed(
+      MASTER,
+      { username: 'admin', password: 'x' },
+      {
+        tags: [
+          { Key: 'team', Value: 'payments' },
+          { Key: 'aws:cloudformation:stack-name', Value: 's' },
+        ],
+        kmsKeyId: 'alias/db',
+      },
+    );
     master.policy = masterPolicy(master.arn);
-    const store = new SecretsManagerStore({ client: sm.client, rotationLambdaArn: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate', rotationDays: 30 });
+    const store = new SecretsManagerStore({
+      client: sm.client,
+      rotationLambdaArn: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate',
+      rotationDays: 30,
+    });
     sm.mock.resetHistory();
-    await store.ensure({ name: 'rds-orders-app-secret', description: 'Credentials for app', tags: { 'managed-by': 'dbusers' }, masterSecretArn: master.arn });
+    await store.ensure({
+      name: 'rds-orders-app-secret',
+      description: 'Credentials for app',
+      tags: { 'managed-by': 'dbusers' },
+      masterSecretArn: master.arn,
+    });
     const created = sm.secrets.get('rds-orders-app-secret')!;
     expect(calls(sm.mock)).toEqual([
       ['DescribeSecretCommand', { SecretId: 'rds-orders-app-secret' }],
       ['DescribeSecretCommand', { SecretId: master.arn }],
-      ['CreateSecretCommand', { Name: 'rds-orders-app-secret', Description: 'Credentials for app', KmsKeyId: 'alias/db', Tags: [{ Key: 'managed-by', Value: 'dbusers' }, { Key: 'team', Value: 'payments' }] }],
+      [
+        'CreateSecretCommand',
+        {
+          Name: 'rds-orders-app-secret',
+          Description: 'Credentials for app',
+          KmsKeyId: 'alias/db',
+          Tags: [
+            { Key: 'managed-by', Value: 'dbusers' },
+            { Key: 'team', Value: 'payments' },
+          ],
+        },
+      ],
       ['GetResourcePolicyCommand', { SecretId: master.arn }],
-      ['PutResourcePolicyCommand', { SecretId: created.arn, ResourcePolicy: masterPolicy(created.arn), BlockPublicPolicy: true }],
-      ['RotateSecretCommand', { SecretId: created.arn, RotationLambdaARN: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate', RotationRules: { AutomaticallyAfterDays: 30 }, RotateImmediately: false }],
+      [
+        'PutResourcePolicyCommand',
+        { SecretId: created.arn, ResourcePolicy: masterPolicy(created.arn), BlockPublicPolicy: true },
+      ],
+      [
+        'RotateSecretCommand',
+        {
+          SecretId: created.arn,
+          RotationLambdaARN: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate',
+          RotationRules: { AutomaticallyAfterDays: 30 },
+          RotateImmediately: false,
+        },
+      ],
     ]);
     expect(created.versions.size).toBe(0);
   });
@@ -43,8 +110,14 @@ describe('SecretsManagerStore', () => {
   it('restores a secret scheduled for deletion instead of creating it again', async () => {
     const sm = fakeSecretsManager();
     sm.seed('rds-orders-app-secret', value).deleted = new Date();
-    await new SecretsManagerStore({ client: sm.client }).ensure({ name: 'rds-orders-app-secret', description: 'd', tags: {} });
-    expect(sm.mock.commandCalls(RestoreSecretCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: 'rds-orders-app-secret' }]);
+    await new SecretsManagerStore({ client: sm.client }).ensure({
+      name: 'rds-orders-app-secret',
+      description: 'd',
+      tags: {},
+    });
+    expect(sm.mock.commandCalls(RestoreSecretCommand).map((c) => c.args[0].input)).toEqual([
+      { SecretId: 'rds-orders-app-secret' },
+    ]);
     expect(sm.mock.commandCalls(CreateSecretCommand)).toHaveLength(0);
   });
 
@@ -57,11 +130,30 @@ describe('SecretsManagerStore', () => {
     await store.putPending('rds-orders-app-secret', { ...value, password: 'new' });
     await store.promotePending('rds-orders-app-secret');
     const put = sm.mock.commandCalls(PutSecretValueCommand)[0]!.args[0].input;
-    expect(put).toEqual({ SecretId: 'rds-orders-app-secret', ClientRequestToken: expect.stringMatching(/^[0-9a-f-]{36}$/), SecretString: JSON.stringify({ ...value, password: 'new' }), VersionStages: ['AWSPENDING'] });
-    expect(calls(sm.mock).map(([n]) => n)).toEqual(['PutSecretValueCommand', 'DescribeSecretCommand', 'UpdateSecretVersionStageCommand', 'UpdateSecretVersionStageCommand']);
+    expect(put).toEqual({
+      SecretId: 'rds-orders-app-secret',
+      ClientRequestToken: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      SecretString: JSON.stringify({ ...value, password: 'new' }),
+      VersionStages: ['AWSPENDING'],
+    });
+    expect(calls(sm.mock).map(([n]) => n)).toEqual([
+      'PutSecretValueCommand',
+      'DescribeSecretCommand',
+      'UpdateSecretVersionStageCommand',
+      'UpdateSecretVersionStageCommand',
+    ]);
     expect(sm.mock.commandCalls(UpdateSecretVersionStageCommand).map((c) => c.args[0].input)).toEqual([
-      { SecretId: 'rds-orders-app-secret', VersionStage: 'AWSCURRENT', MoveToVersionId: put.ClientRequestToken, RemoveFromVersionId: current },
-      { SecretId: 'rds-orders-app-secret', VersionStage: 'AWSPENDING', RemoveFromVersionId: put.ClientRequestToken },
+      {
+        SecretId: 'rds-orders-app-secret',
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: put.ClientRequestToken,
+        RemoveFromVersionId: current,
+      },
+      {
+        SecretId: 'rds-orders-app-secret',
+        VersionStage: 'AWSPENDING',
+        RemoveFromVersionId: put.ClientRequestToken,
+      },
     ]);
     expect(await store.getValue('rds-orders-app-secret', 'AWSCURRENT')).toMatchObject({ password: 'new' });
     expect((await store.describe('rds-orders-app-secret'))?.hasPending).toBe(false);
@@ -72,16 +164,26 @@ describe('SecretsManagerStore', () => {
     const answers: number[] = [];
     const client = (statuses: number[]) =>
       new SecretsManagerClient({
-        region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }, ...RETRY_CONFIG,
+        region: 'eu-west-1',
+        credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+        ...RETRY_CONFIG,
         requestHandler: {
           handle: async () => {
             const status = statuses.shift() ?? 503;
             answers.push(status);
             const body =
-              status === 200 ? { ARN: 'arn:s', VersionId: 'v' }
-              : status === 400 ? { __type: 'ThrottlingException', message: 'Rate exceeded' }
-              : { __type: 'ServiceUnavailableException', message: 'Service unavailable' };
-            return { response: { statusCode: status, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: Readable.from([Buffer.from(JSON.stringify(body))]) } };
+              status === 200
+                ? { ARN: 'arn:s', VersionId: 'v' }
+                : status === 400
+                  ? { __type: 'ThrottlingException', message: 'Rate exceeded' }
+                  : { __type: 'ServiceUnavailableException', message: 'Service unavailable' };
+            return {
+              response: {
+                statusCode: status,
+                headers: { 'content-type': 'application/x-amz-json-1.1' },
+                body: Readable.from([Buffer.from(JSON.stringify(body))]),
+              },
+            };
           },
         },
       });
@@ -89,14 +191,20 @@ describe('SecretsManagerStore', () => {
     expect(answers).toEqual([400, 400, 200]);
     answers.length = 0;
     // A fault that does not go away: MAX_ATTEMPTS tries in all, then the error says where it happened.
-    await expect(new SecretsManagerStore({ client: client([]) }).putPending('s', value)).rejects.toThrow('secret s: put pending version: Service unavailable');
+    await expect(new SecretsManagerStore({ client: client([]) }).putPending('s', value)).rejects.toThrow(
+      'secret s: put pending version: Service unavailable',
+    );
     expect(answers).toHaveLength(MAX_ATTEMPTS);
   });
 
   it('says which secret and step failed, for errors no retry helps', async () => {
     const mock = mockClient(SecretsManagerClient);
-    mock.on(PutSecretValueCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
-    await expect(new SecretsManagerStore({ client: new SecretsManagerClient({}) }).putPending('s', value)).rejects.toThrow('secret s: put pending version: denied');
+    mock
+      .on(PutSecretValueCommand)
+      .rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    await expect(
+      new SecretsManagerStore({ client: new SecretsManagerClient({}) }).putPending('s', value),
+    ).rejects.toThrow('secret s: put pending version: denied');
     expect(mock.commandCalls(PutSecretValueCommand)).toHaveLength(1);
   });
 
@@ -106,13 +214,19 @@ describe('SecretsManagerStore', () => {
     const store = new SecretsManagerStore({ client: sm.client });
     await store.scheduleDeletion('rds-orders-app-secret', 7);
     await store.scheduleDeletion('rds-orders-app-secret', 7);
-    expect(sm.mock.commandCalls(DeleteSecretCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: 'rds-orders-app-secret', RecoveryWindowInDays: 7 }]);
+    expect(sm.mock.commandCalls(DeleteSecretCommand).map((c) => c.args[0].input)).toEqual([
+      { SecretId: 'rds-orders-app-secret', RecoveryWindowInDays: 7 },
+    ]);
   });
 
   it('asks GetRandomPassword for letters and digits only', async () => {
     const sm = fakeSecretsManager();
     const password = await new SecretsManagerStore({ client: sm.client }).randomPassword();
-    expect(sm.mock.commandCalls(GetRandomPasswordCommand)[0]!.args[0].input).toEqual({ PasswordLength: 32, ExcludePunctuation: true, RequireEachIncludedType: true });
+    expect(sm.mock.commandCalls(GetRandomPasswordCommand)[0]!.args[0].input).toEqual({
+      PasswordLength: 32,
+      ExcludePunctuation: true,
+      RequireEachIncludedType: true,
+    });
     expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
   });
 
@@ -127,7 +241,20 @@ describe('SecretsManagerStore', () => {
     const many = await store.describeMany(['a', 'b']);
     expect(Object.keys(many)).toEqual(['a']);
     expect(many.a).toMatchObject({ hasCurrent: true, hasPending: false, deleted: false });
-    expect(calls(sm.mock)).toEqual([['ListSecretsCommand', { Filters: [{ Key: 'tag-key', Values: ['managed-by'] }, { Key: 'tag-value', Values: ['dbusers'] }], IncludePlannedDeletion: true, MaxResults: 100, NextToken: undefined }]]);
+    expect(calls(sm.mock)).toEqual([
+      [
+        'ListSecretsCommand',
+        {
+          Filters: [
+            { Key: 'tag-key', Values: ['managed-by'] },
+            { Key: 'tag-value', Values: ['dbusers'] },
+          ],
+          IncludePlannedDeletion: true,
+          MaxResults: 100,
+          NextToken: undefined,
+        },
+      ],
+    ]);
     expect(sm.mock.commandCalls(DescribeSecretCommand)).toHaveLength(0);
     expect(sm.mock.commandCalls(GetResourcePolicyCommand)).toHaveLength(0);
     expect(sm.mock.commandCalls(PutResourcePolicyCommand)).toHaveLength(0);

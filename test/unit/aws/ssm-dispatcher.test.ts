@@ -1,12 +1,23 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { DescribeAutomationExecutionsCommand, GetAutomationExecutionCommand, SSMClient, StartAutomationExecutionCommand } from '@aws-sdk/client-ssm';
+import {
+  DescribeAutomationExecutionsCommand,
+  GetAutomationExecutionCommand,
+  SSMClient,
+  StartAutomationExecutionCommand,
+} from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../reconciler/src/cli/main.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chunkBatch, MAX_PIECES, PIECE_SIZE, SsmDispatcher, uuidFrom } from '../../../reconciler/src/adapters/aws/ssm-dispatcher.js';
+import {
+  chunkBatch,
+  MAX_PIECES,
+  PIECE_SIZE,
+  SsmDispatcher,
+  uuidFrom,
+} from '../../../reconciler/src/adapters/aws/ssm-dispatcher.js';
 import type { BatchResult } from '../../../reconciler/src/model/batch.js';
 import type { Action, ActualState } from '../../../reconciler/src/model/types.js';
 import { reconcile } from '../../../reconciler/src/reconcile.js';
@@ -21,41 +32,83 @@ const settings = {
   documentName: 'arn:aws:ssm:eu-west-1:999988887777:document/dbusers-executor',
   lambdaFunctionName: 'dbusers-executor',
   revision: '7f0103fMERGE',
-  targetClients: () => ({ ssm: new SSMClient({ region: 'eu-west-1' }), lambda: new LambdaClient({ region: 'eu-west-1' }) }),
-  poll: { initialMs: 1000, maxMs: 4000, deadlineMs: 20_000, sleep: async (ms: number) => void sleeps.push(ms) },
+  targetClients: () => ({
+    ssm: new SSMClient({ region: 'eu-west-1' }),
+    lambda: new LambdaClient({ region: 'eu-west-1' }),
+  }),
+  poll: {
+    initialMs: 1000,
+    maxMs: 4000,
+    deadlineMs: 20_000,
+    sleep: async (ms: number) => void sleeps.push(ms),
+  },
 };
 
 /** An empty Aurora MySQL server, as the executor's inspect returns it. */
 const emptyServer: ActualState = {
-  engine: 'aurora-mysql', version: '8.0.32', currentUser: { user: 'admin', host: '%' }, adminUsers: ['admin'], unverifiedClaims: [], supportsRoles: true, roleHost: '%', multipleDefaultRoles: true,
-  supportsIamAuth: true, accounts: [], owned: [], secrets: {},
+  engine: 'aurora-mysql',
+  version: '8.0.32',
+  currentUser: { user: 'admin', host: '%' },
+  adminUsers: ['admin'],
+  unverifiedClaims: [],
+  supportsRoles: true,
+  roleHost: '%',
+  multipleDefaultRoles: true,
+  supportsIamAuth: true,
+  accounts: [],
+  owned: [],
+  secrets: {},
 };
 
 /** The child execution's success, with the executor's result as the step output. */
 function childSucceeded(results: BatchResult) {
-  return { AutomationExecution: { AutomationExecutionId: 'child-1', AutomationExecutionStatus: 'Success', Outputs: { 'invokeBatch.Payload': [JSON.stringify(results)] } } };
+  return {
+    AutomationExecution: {
+      AutomationExecutionId: 'child-1',
+      AutomationExecutionStatus: 'Success',
+      Outputs: { 'invokeBatch.Payload': [JSON.stringify(results)] },
+    },
+  };
 }
 
 function okResults(actions: Action[]): BatchResult {
-  return { cluster: 'orders', ok: true, results: actions.map((a) => ({ kind: a.kind, user: a.user, host: a.host, status: 'ok', message: a.reason })) };
+  return {
+    cluster: 'orders',
+    ok: true,
+    results: actions.map((a) => ({
+      kind: a.kind,
+      user: a.user,
+      host: a.host,
+      status: 'ok',
+      message: a.reason,
+    })),
+  };
 }
 
 /** The batch the executor receives: the pieces of the Batch parameter, joined. */
 function sentBatch(call = 0): { id: string; actions: Action[]; target: unknown } {
-  return JSON.parse(ssmMock.commandCalls(StartAutomationExecutionCommand)[call]!.args[0].input.Parameters!.Batch!.join(''));
+  return JSON.parse(
+    ssmMock.commandCalls(StartAutomationExecutionCommand)[call]!.args[0].input.Parameters!.Batch!.join(''),
+  );
 }
 
 beforeEach(() => {
   ssmMock.reset();
   lambdaMock.reset();
   sleeps.length = 0;
-  lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(emptyServer)) as never });
+  lambdaMock
+    .on(InvokeCommand)
+    .resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(emptyServer)) as never });
   ssmMock.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: 'parent-1' });
-  ssmMock.on(DescribeAutomationExecutionsCommand).resolves({ AutomationExecutionMetadataList: [{ AutomationExecutionId: 'child-1' }] });
+  ssmMock
+    .on(DescribeAutomationExecutionsCommand)
+    .resolves({ AutomationExecutionMetadataList: [{ AutomationExecutionId: 'child-1' }] });
   ssmMock
     .on(GetAutomationExecutionCommand, { AutomationExecutionId: 'parent-1' })
     .resolvesOnce({ AutomationExecution: { AutomationExecutionStatus: 'InProgress' } })
-    .resolves({ AutomationExecution: { AutomationExecutionId: 'parent-1', AutomationExecutionStatus: 'Success' } });
+    .resolves({
+      AutomationExecution: { AutomationExecutionId: 'parent-1', AutomationExecutionStatus: 'Success' },
+    });
 });
 
 afterEach(() => {
@@ -65,18 +118,38 @@ afterEach(() => {
 
 describe('SsmDispatcher in reconcile()', () => {
   it('applies the DESIGN §3 example with one execution per target, in the target account, and reads back per-action results', async () => {
-    ssmMock.on(GetAutomationExecutionCommand, { AutomationExecutionId: 'child-1' }).callsFake(() => childSucceeded(okResults(sentBatch().actions)));
+    ssmMock
+      .on(GetAutomationExecutionCommand, { AutomationExecutionId: 'child-1' })
+      .callsFake(() => childSucceeded(okResults(sentBatch().actions)));
     const result = await reconcile(
-      { source: new MemorySource({ 'users/payments-prod.yaml': readFileSync('users/payments-prod.yaml', 'utf8') }), dispatcher: new SsmDispatcher(settings), events: { publish: async () => undefined } },
+      {
+        source: new MemorySource({
+          'users/payments-prod.yaml': readFileSync('users/payments-prod.yaml', 'utf8'),
+        }),
+        dispatcher: new SsmDispatcher(settings),
+        events: { publish: async () => undefined },
+      },
       { mode: 'apply', policy: 'sync', planOptions: { now: 0 }, revision: '7f0103fMERGE' },
     );
     expect(result.status).toBe('applied');
-    expect(result.results[0]!.results.map((r) => `${r.status} ${r.kind} ${r.user}`)).toEqual(['ok create_role reporting', 'ok create_user app_iam', 'ok create_user audit_rw']);
+    expect(result.results[0]!.results.map((r) => `${r.status} ${r.kind} ${r.user}`)).toEqual([
+      'ok create_role reporting',
+      'ok create_user app_iam',
+      'ok create_user audit_rw',
+    ]);
 
     // inspect went straight to the executor in the database account
-    expect(lambdaMock.commandCalls(InvokeCommand).map((c) => JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)))).toEqual([
-      { action: 'inspect', target: expect.objectContaining({ account: '111122223333', region: 'eu-west-1', name: 'orders' }), secretNames: ['rds-orders-audit_rw-secret'],
-        objects: [{ database: 'orders', table: 'invoices' }] },
+    expect(
+      lambdaMock
+        .commandCalls(InvokeCommand)
+        .map((c) => JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array))),
+    ).toEqual([
+      {
+        action: 'inspect',
+        target: expect.objectContaining({ account: '111122223333', region: 'eu-west-1', name: 'orders' }),
+        secretNames: ['rds-orders-audit_rw-secret'],
+        objects: [{ database: 'orders', table: 'invoices' }],
+      },
     ]);
     const starts = ssmMock.commandCalls(StartAutomationExecutionCommand);
     expect(starts).toHaveLength(1);
@@ -85,16 +158,32 @@ describe('SsmDispatcher in reconcile()', () => {
       DocumentName: settings.documentName,
       Parameters: { LambdaFunctionName: ['dbusers-executor'], Action: ['batch'], Batch: expect.any(Array) },
       ClientToken: uuidFrom(batch.id),
-      TargetLocations: [{ Accounts: ['111122223333'], Regions: ['eu-west-1'], ExecutionRoleName: 'AssumableRoleInDatabaseAccount', TargetLocationMaxConcurrency: '1', TargetLocationMaxErrors: '0' }],
+      TargetLocations: [
+        {
+          Accounts: ['111122223333'],
+          Regions: ['eu-west-1'],
+          ExecutionRoleName: 'AssumableRoleInDatabaseAccount',
+          TargetLocationMaxConcurrency: '1',
+          TargetLocationMaxErrors: '0',
+        },
+      ],
     });
     expect(batch.id).toMatch(/^7f0103fMERGE\/111122223333\/eu-west-1\/orders\/[0-9a-f]{16}$/);
     expect(batch.actions.map((a) => a.kind)).toEqual(['create_role', 'create_user', 'create_user']);
     expect(JSON.stringify(starts[0]!.args[0].input)).not.toMatch(/password"\s*:/);
-    expect(ssmMock.commandCalls(DescribeAutomationExecutionsCommand)[0]!.args[0].input).toEqual({ Filters: [{ Key: 'ParentExecutionId', Values: ['parent-1'] }] });
+    expect(ssmMock.commandCalls(DescribeAutomationExecutionsCommand)[0]!.args[0].input).toEqual({
+      Filters: [{ Key: 'ParentExecutionId', Values: ['parent-1'] }],
+    });
     expect(ssmMock.commandCalls(GetAutomationExecutionCommand).map((c) => c.args[0].input)).toEqual([
-      { AutomationExecutionId: 'parent-1' }, { AutomationExecutionId: 'parent-1' }, { AutomationExecutionId: 'child-1' },
+      { AutomationExecutionId: 'parent-1' },
+      { AutomationExecutionId: 'parent-1' },
+      { AutomationExecutionId: 'child-1' },
     ]);
-    expect(lambdaMock.commandCalls(InvokeCommand)[0]!.args[0].input).toEqual({ FunctionName: 'dbusers-executor', InvocationType: 'RequestResponse', Payload: expect.any(Uint8Array) });
+    expect(lambdaMock.commandCalls(InvokeCommand)[0]!.args[0].input).toEqual({
+      FunctionName: 'dbusers-executor',
+      InvocationType: 'RequestResponse',
+      Payload: expect.any(Uint8Array),
+    });
     expect(sleeps).toEqual([1000]);
   });
 });
@@ -102,7 +191,11 @@ describe('SsmDispatcher in reconcile()', () => {
 describe('the CLI in AWS mode', () => {
   it('reads every cluster through its executor Lambda when DBUSERS_SSM_DOCUMENT is set, and starts nothing on plan', async () => {
     const saved = { ...process.env };
-    Object.assign(process.env, { DBUSERS_SSM_DOCUMENT: 'dbusers-executor', DBUSERS_STATE_DIR: mkdtempSync(join(tmpdir(), 'dbusers-cli-')), AWS_REGION: 'eu-west-1' });
+    Object.assign(process.env, {
+      DBUSERS_SSM_DOCUMENT: 'dbusers-executor',
+      DBUSERS_STATE_DIR: mkdtempSync(join(tmpdir(), 'dbusers-cli-')),
+      AWS_REGION: 'eu-west-1',
+    });
     delete process.env.DBUSERS_DATABASE_URL;
     let out = '';
     try {
@@ -111,7 +204,11 @@ describe('the CLI in AWS mode', () => {
     } finally {
       process.env = saved;
     }
-    expect(lambdaMock.commandCalls(InvokeCommand).map((c) => JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)).target.name)).toEqual(['orders', 'catalog']);
+    expect(
+      lambdaMock
+        .commandCalls(InvokeCommand)
+        .map((c) => JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)).target.name),
+    ).toEqual(['orders', 'catalog']);
     expect(ssmMock.commandCalls(StartAutomationExecutionCommand)).toHaveLength(0);
     expect(out).toContain("+ create user 'audit_rw'@'%'");
   });
@@ -121,8 +218,20 @@ describe('SsmDispatcher', () => {
   const dispatcher = () => new SsmDispatcher(settings);
   const actions = (n: number, grants = 1): Action[] =>
     Array.from({ length: n }, (_, i) => ({
-      kind: 'create_user', user: `user_${i}`, host: '%', auth: 'password', adopt: false, secretName: `rds-orders-user_${i}-secret`,
-      grants: Array.from({ length: grants }, (_, g) => ({ level: 'table' as const, database: 'orders', table: `table_${g}`, privilege: 'SELECT' })), roles: [], reason: 'missing',
+      kind: 'create_user',
+      user: `user_${i}`,
+      host: '%',
+      auth: 'password',
+      adopt: false,
+      secretName: `rds-orders-user_${i}-secret`,
+      grants: Array.from({ length: grants }, (_, g) => ({
+        level: 'table' as const,
+        database: 'orders',
+        table: `table_${g}`,
+        privilege: 'SELECT',
+      })),
+      roles: [],
+      reason: 'missing',
     }));
 
   it('chunks a large batch to fit SSM parameters, covering every action once with distinct tokens', async () => {
@@ -140,7 +249,9 @@ describe('SsmDispatcher', () => {
       const calls = ssmMock.commandCalls(StartAutomationExecutionCommand);
       return childSucceeded(okResults(sentBatch(calls.length - 1).actions));
     });
-    ssmMock.on(GetAutomationExecutionCommand, { AutomationExecutionId: 'parent-1' }).resolves({ AutomationExecution: { AutomationExecutionStatus: 'Success' } });
+    ssmMock
+      .on(GetAutomationExecutionCommand, { AutomationExecutionId: 'parent-1' })
+      .resolves({ AutomationExecution: { AutomationExecutionStatus: 'Success' } });
     const result = await dispatcher().dispatch({ target: ordersCluster, actions: many });
     expect(ssmMock.commandCalls(StartAutomationExecutionCommand)).toHaveLength(chunks.length);
     expect(result.results).toHaveLength(120);
@@ -155,20 +266,38 @@ describe('SsmDispatcher', () => {
     expect(uuidFrom(a)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
-  it('reports a failed step per action, from the executor\'s error', async () => {
+  it("reports a failed step per action, from the executor's error", async () => {
     const three = actions(3);
     const failed: BatchResult = {
-      cluster: 'orders', ok: false,
+      cluster: 'orders',
+      ok: false,
       results: [
         { kind: 'create_user', user: 'user_0', host: '%', status: 'ok', message: 'missing' },
-        { kind: 'create_user', user: 'user_1', host: '%', status: 'failed', message: "create_user 'user_1'@'%': Table 'orders.table_0' doesn't exist" },
+        {
+          kind: 'create_user',
+          user: 'user_1',
+          host: '%',
+          status: 'failed',
+          message: "create_user 'user_1'@'%': Table 'orders.table_0' doesn't exist",
+        },
         { kind: 'create_user', user: 'user_2', host: '%', status: 'ok', message: 'missing' },
       ],
     };
     ssmMock.on(GetAutomationExecutionCommand, { AutomationExecutionId: 'child-1' }).resolves({
       AutomationExecution: {
-        AutomationExecutionId: 'child-1', AutomationExecutionStatus: 'Failed',
-        StepExecutions: [{ StepName: 'invokeBatch', StepStatus: 'Failed', Outputs: { Payload: [JSON.stringify({ errorType: 'ExecutorFailedError', errorMessage: JSON.stringify(failed) })] } }],
+        AutomationExecutionId: 'child-1',
+        AutomationExecutionStatus: 'Failed',
+        StepExecutions: [
+          {
+            StepName: 'invokeBatch',
+            StepStatus: 'Failed',
+            Outputs: {
+              Payload: [
+                JSON.stringify({ errorType: 'ExecutorFailedError', errorMessage: JSON.stringify(failed) }),
+              ],
+            },
+          },
+        ],
       },
     });
     const result = await dispatcher().dispatch({ target: ordersCluster, actions: three });
@@ -177,20 +306,37 @@ describe('SsmDispatcher', () => {
   });
 
   it('gives up at the deadline with growing waits, saying the run may go on', async () => {
-    ssmMock.on(GetAutomationExecutionCommand, { AutomationExecutionId: 'parent-1' }).resolves({ AutomationExecution: { AutomationExecutionStatus: 'InProgress' } });
+    ssmMock
+      .on(GetAutomationExecutionCommand, { AutomationExecutionId: 'parent-1' })
+      .resolves({ AutomationExecution: { AutomationExecutionStatus: 'InProgress' } });
     const result = await dispatcher().dispatch({ target: ordersCluster, actions: actions(1) });
-    expect(result.results[0]).toMatchObject({ status: 'failed', message: expect.stringContaining('did not finish before the deadline') });
+    expect(result.results[0]).toMatchObject({
+      status: 'failed',
+      message: expect.stringContaining('did not finish before the deadline'),
+    });
     expect(sleeps).toEqual([1000, 1500, 2250, 3375, 4000, 4000, 4000]);
   });
 
   it('fails on a refusal, and leaves retries to the SDK (no second start for one attempt)', async () => {
-    ssmMock.on(StartAutomationExecutionCommand).rejects(Object.assign(new Error('bad parameter'), { name: 'InvalidAutomationExecutionParametersException' }));
-    await expect(dispatcher().dispatch({ target: ordersCluster, actions: actions(1) })).rejects.toThrow('bad parameter');
+    ssmMock
+      .on(StartAutomationExecutionCommand)
+      .rejects(
+        Object.assign(new Error('bad parameter'), { name: 'InvalidAutomationExecutionParametersException' }),
+      );
+    await expect(dispatcher().dispatch({ target: ordersCluster, actions: actions(1) })).rejects.toThrow(
+      'bad parameter',
+    );
     expect(ssmMock.commandCalls(StartAutomationExecutionCommand)).toHaveLength(1);
   });
 
   it('fails inspection loudly when the executor fails', async () => {
-    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode('{"errorMessage":"master secret has no current value"}') as never });
-    await expect(dispatcher().inspect(ordersCluster, [])).rejects.toThrow(/inspect payments-prod\/orders: the executor failed: .*master secret/);
+    lambdaMock.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      Payload: new TextEncoder().encode('{"errorMessage":"master secret has no current value"}') as never,
+    });
+    await expect(dispatcher().inspect(ordersCluster, [])).rejects.toThrow(
+      /inspect payments-prod\/orders: the executor failed: .*master secret/,
+    );
   });
 });

@@ -5,9 +5,21 @@
  * (AWSPENDING → AWSCURRENT) so that a reset can never lock a user out.
  */
 import {
-  BatchGetSecretValueCommand, CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetRandomPasswordCommand, GetResourcePolicyCommand,
-  GetSecretValueCommand, ListSecretsCommand, PutResourcePolicyCommand, PutSecretValueCommand, RestoreSecretCommand,
-  RotateSecretCommand, SecretsManagerClient, UpdateSecretVersionStageCommand, type DescribeSecretResponse,
+  BatchGetSecretValueCommand,
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  DescribeSecretCommand,
+  GetRandomPasswordCommand,
+  GetResourcePolicyCommand,
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  PutResourcePolicyCommand,
+  PutSecretValueCommand,
+  RestoreSecretCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+  type DescribeSecretResponse,
 } from '@aws-sdk/client-secrets-manager';
 import { randomUUID } from 'node:crypto';
 import type { SecretMeta } from '../../model/types.js';
@@ -60,7 +72,9 @@ export class SecretsManagerStore implements SecretStore {
 
   private async describeRaw(name: string): Promise<DescribeSecretResponse | undefined> {
     try {
-      return await this.call(name, 'describe', () => this.client.send(new DescribeSecretCommand({ SecretId: name })));
+      return await this.call(name, 'describe', () =>
+        this.client.send(new DescribeSecretCommand({ SecretId: name })),
+      );
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -81,7 +95,10 @@ export class SecretsManagerStore implements SecretStore {
       const page = await this.call('*', 'list', () =>
         this.client.send(
           new ListSecretsCommand({
-            Filters: [{ Key: 'tag-key', Values: ['managed-by'] }, { Key: 'tag-value', Values: ['dbusers'] }],
+            Filters: [
+              { Key: 'tag-key', Values: ['managed-by'] },
+              { Key: 'tag-value', Values: ['dbusers'] },
+            ],
             IncludePlannedDeletion: true,
             MaxResults: 100,
             NextToken,
@@ -89,7 +106,8 @@ export class SecretsManagerStore implements SecretStore {
         ),
       );
       for (const s of page.SecretList ?? []) {
-        if (s.Name && wanted.has(s.Name)) out[s.Name] = toMeta(s.Name, { ...s, VersionIdsToStages: s.SecretVersionsToStages });
+        if (s.Name && wanted.has(s.Name))
+          out[s.Name] = toMeta(s.Name, { ...s, VersionIdsToStages: s.SecretVersionsToStages });
       }
       NextToken = page.NextToken;
     } while (NextToken);
@@ -99,11 +117,16 @@ export class SecretsManagerStore implements SecretStore {
   async ensure(spec: SecretSpec): Promise<SecretMeta | undefined> {
     const existing = await this.describeRaw(spec.name);
     if (existing) {
-      if (existing.DeletedDate) await this.call(spec.name, 'restore', () => this.client.send(new RestoreSecretCommand({ SecretId: spec.name })));
+      if (existing.DeletedDate)
+        await this.call(spec.name, 'restore', () =>
+          this.client.send(new RestoreSecretCommand({ SecretId: spec.name })),
+        );
       return toMeta(spec.name, existing);
     }
     const master = spec.masterSecretArn ? await this.describeRaw(spec.masterSecretArn) : undefined;
-    const inherited = (master?.Tags ?? []).filter((t) => t.Key && !t.Key.startsWith('aws:') && !(t.Key in spec.tags));
+    const inherited = (master?.Tags ?? []).filter(
+      (t) => t.Key && !t.Key.startsWith('aws:') && !(t.Key in spec.tags),
+    );
     // No SecretString: the secret starts with no version, so no password exists before the pending one.
     const created = await this.call(spec.name, 'create', () =>
       this.client.send(
@@ -124,7 +147,9 @@ export class SecretsManagerStore implements SecretStore {
           this.client.send(
             new PutResourcePolicyCommand({
               SecretId: created.ARN ?? spec.name,
-              ResourcePolicy: policy.ResourcePolicy!.split(master?.ARN ?? spec.masterSecretArn!).join(created.ARN ?? spec.name),
+              ResourcePolicy: policy
+                .ResourcePolicy!.split(master?.ARN ?? spec.masterSecretArn!)
+                .join(created.ARN ?? spec.name),
               BlockPublicPolicy: true,
             }),
           ),
@@ -149,7 +174,9 @@ export class SecretsManagerStore implements SecretStore {
 
   async getValue(name: string, stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<RdsCredentials | undefined> {
     try {
-      const v = await this.call(name, `read ${stage}`, () => this.client.send(new GetSecretValueCommand({ SecretId: name, VersionStage: stage })));
+      const v = await this.call(name, `read ${stage}`, () =>
+        this.client.send(new GetSecretValueCommand({ SecretId: name, VersionStage: stage })),
+      );
       return v.SecretString ? (JSON.parse(v.SecretString) as RdsCredentials) : undefined;
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -162,8 +189,11 @@ export class SecretsManagerStore implements SecretStore {
     const out: Record<string, RdsCredentials> = {};
     for (let i = 0; i < names.length; i += 20) {
       const SecretIdList = names.slice(i, i + 20);
-      const page = await this.call('*', 'batch read current values', () => this.client.send(new BatchGetSecretValueCommand({ SecretIdList })));
-      for (const v of page.SecretValues ?? []) if (v.Name && v.SecretString) out[v.Name] = JSON.parse(v.SecretString) as RdsCredentials;
+      const page = await this.call('*', 'batch read current values', () =>
+        this.client.send(new BatchGetSecretValueCommand({ SecretIdList })),
+      );
+      for (const v of page.SecretValues ?? [])
+        if (v.Name && v.SecretString) out[v.Name] = JSON.parse(v.SecretString) as RdsCredentials;
     }
     return out;
   }
@@ -171,7 +201,14 @@ export class SecretsManagerStore implements SecretStore {
   async putPending(name: string, value: RdsCredentials, versionId: string = randomUUID()): Promise<string> {
     // The same ClientRequestToken twice is idempotent in Secrets Manager: a retried write adds no version.
     await this.call(name, 'put pending version', () =>
-      this.client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: versionId, SecretString: JSON.stringify(value), VersionStages: ['AWSPENDING'] })),
+      this.client.send(
+        new PutSecretValueCommand({
+          SecretId: name,
+          ClientRequestToken: versionId,
+          SecretString: JSON.stringify(value),
+          VersionStages: ['AWSPENDING'],
+        }),
+      ),
     );
     return versionId;
   }
@@ -179,7 +216,9 @@ export class SecretsManagerStore implements SecretStore {
   async registryKey(create: boolean): Promise<string | undefined> {
     const read = async () => {
       try {
-        const v = await this.call(REGISTRY_KEY_SECRET, 'read', () => this.client.send(new GetSecretValueCommand({ SecretId: REGISTRY_KEY_SECRET })));
+        const v = await this.call(REGISTRY_KEY_SECRET, 'read', () =>
+          this.client.send(new GetSecretValueCommand({ SecretId: REGISTRY_KEY_SECRET })),
+        );
         return v.SecretString;
       } catch (error) {
         if (isNotFound(error)) return undefined;
@@ -191,16 +230,24 @@ export class SecretsManagerStore implements SecretStore {
     const key = await this.randomPassword(64);
     try {
       await this.call(REGISTRY_KEY_SECRET, 'create', () =>
-        this.client.send(new CreateSecretCommand({
-          Name: REGISTRY_KEY_SECRET, SecretString: key,
-          Description: 'Signs the rows of the dbusers ownership registry on every cluster of this account (managed by dbusers)',
-          Tags: [{ Key: 'managed-by', Value: 'dbusers' }],
-        })),
+        this.client.send(
+          new CreateSecretCommand({
+            Name: REGISTRY_KEY_SECRET,
+            SecretString: key,
+            Description:
+              'Signs the rows of the dbusers ownership registry on every cluster of this account (managed by dbusers)',
+            Tags: [{ Key: 'managed-by', Value: 'dbusers' }],
+          }),
+        ),
       );
       return key;
     } catch (error) {
       // Another run made it first: use theirs.
-      if ((error as SecretStoreError).cause && (error as { cause: { name?: string } }).cause.name === 'ResourceExistsException') return read();
+      if (
+        (error as SecretStoreError).cause &&
+        (error as { cause: { name?: string } }).cause.name === 'ResourceExistsException'
+      )
+        return read();
       throw error;
     }
   }
@@ -212,10 +259,23 @@ export class SecretsManagerStore implements SecretStore {
     const current = stages.find(([, s]) => s.includes('AWSCURRENT'))?.[0];
     if (!pending) return; // already promoted: idempotent
     await this.call(name, 'promote pending to current', () =>
-      this.client.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: pending, RemoveFromVersionId: current })),
+      this.client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: name,
+          VersionStage: 'AWSCURRENT',
+          MoveToVersionId: pending,
+          RemoveFromVersionId: current,
+        }),
+      ),
     );
     await this.call(name, 'clear the pending label', () =>
-      this.client.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSPENDING', RemoveFromVersionId: pending })),
+      this.client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: name,
+          VersionStage: 'AWSPENDING',
+          RemoveFromVersionId: pending,
+        }),
+      ),
     );
   }
 
@@ -229,7 +289,13 @@ export class SecretsManagerStore implements SecretStore {
 
   async randomPassword(length = 32): Promise<string> {
     const r = await this.call('*', 'generate a password', () =>
-      this.client.send(new GetRandomPasswordCommand({ PasswordLength: length, ExcludePunctuation: true, RequireEachIncludedType: true })),
+      this.client.send(
+        new GetRandomPasswordCommand({
+          PasswordLength: length,
+          ExcludePunctuation: true,
+          RequireEachIncludedType: true,
+        }),
+      ),
     );
     if (!r.RandomPassword) throw new SecretStoreError('GetRandomPassword returned no password', '*');
     return r.RandomPassword;

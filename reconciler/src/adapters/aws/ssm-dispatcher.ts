@@ -7,7 +7,10 @@
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
-  DescribeAutomationExecutionsCommand, GetAutomationExecutionCommand, SSMClient, StartAutomationExecutionCommand,
+  DescribeAutomationExecutionsCommand,
+  GetAutomationExecutionCommand,
+  SSMClient,
+  StartAutomationExecutionCommand,
   type AutomationExecution,
 } from '@aws-sdk/client-ssm';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
@@ -21,7 +24,16 @@ import { RETRY_CONFIG } from './clients.js';
 export const PIECE_SIZE = 500;
 export const MAX_PIECES = 50;
 
-const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled', 'CompletedWithSuccess', 'CompletedWithFailure', 'Rejected', 'Exited']);
+const TERMINAL = new Set([
+  'Success',
+  'Failed',
+  'TimedOut',
+  'Cancelled',
+  'CompletedWithSuccess',
+  'CompletedWithFailure',
+  'Rejected',
+  'Exited',
+]);
 const SUCCEEDED = new Set(['Success', 'CompletedWithSuccess']);
 
 /** How the central account reaches the database accounts. */
@@ -55,16 +67,28 @@ export function planDigest(actions: readonly Action[]): string {
 }
 
 /** Split a batch into chunks whose JSON fits one execution's parameter, each with its idempotency id. */
-export function chunkBatch(batch: ExecutorBatch, revision: string): { id: string; pieces: string[]; actions: Action[] }[] {
+export function chunkBatch(
+  batch: ExecutorBatch,
+  revision: string,
+): { id: string; pieces: string[]; actions: Action[] }[] {
   const encode = (actions: Action[]) => {
     const id = `${revision}/${batch.target.account}/${batch.target.region}/${batch.target.name}/${planDigest(actions)}`;
-    const text = JSON.stringify({ action: 'batch', id, target: batch.target, actions, ...(batch.options ? { options: batch.options } : {}) });
+    const text = JSON.stringify({
+      action: 'batch',
+      id,
+      target: batch.target,
+      actions,
+      ...(batch.options ? { options: batch.options } : {}),
+    });
     return { id, actions, pieces: text.match(new RegExp(`[\\s\\S]{1,${PIECE_SIZE}}`, 'g')) ?? [] };
   };
   const split = (actions: Action[]): ReturnType<typeof encode>[] => {
     const whole = encode(actions);
     if (whole.pieces.length <= MAX_PIECES) return [whole];
-    if (actions.length === 1) throw new Error(`action ${actions[0]!.kind} '${actions[0]!.user}' is too large for one SSM execution (${whole.pieces.length} pieces)`);
+    if (actions.length === 1)
+      throw new Error(
+        `action ${actions[0]!.kind} '${actions[0]!.user}' is too large for one SSM execution (${whole.pieces.length} pieces)`,
+      );
     const half = Math.ceil(actions.length / 2);
     return [...split(actions.slice(0, half)), ...split(actions.slice(half))];
   };
@@ -89,50 +113,92 @@ export class SsmDispatcher implements Dispatcher {
     const credentials = fromTemporaryCredentials({
       params: { RoleArn: `arn:aws:iam::${account}:role/${this.role}`, RoleSessionName: 'dbusers-reconciler' },
     });
-    return { ssm: new SSMClient({ region, credentials, ...RETRY_CONFIG }), lambda: new LambdaClient({ region, credentials, ...RETRY_CONFIG }) };
+    return {
+      ssm: new SSMClient({ region, credentials, ...RETRY_CONFIG }),
+      lambda: new LambdaClient({ region, credentials, ...RETRY_CONFIG }),
+    };
   }
 
-  async inspect(cluster: ClusterSpec, secretNames: readonly string[], objects: readonly ObjectRef[] = []): Promise<ActualState> {
+  async inspect(
+    cluster: ClusterSpec,
+    secretNames: readonly string[],
+    objects: readonly ObjectRef[] = [],
+  ): Promise<ActualState> {
     const { lambda } = this.clients(cluster.account, cluster.region);
-    const payload = new TextEncoder().encode(JSON.stringify({ action: 'inspect', target: cluster, secretNames, objects }));
-    const out = await lambda.send(new InvokeCommand({ FunctionName: this.s.lambdaFunctionName, InvocationType: 'RequestResponse', Payload: payload }));
+    const payload = new TextEncoder().encode(
+      JSON.stringify({ action: 'inspect', target: cluster, secretNames, objects }),
+    );
+    const out = await lambda.send(
+      new InvokeCommand({
+        FunctionName: this.s.lambdaFunctionName,
+        InvocationType: 'RequestResponse',
+        Payload: payload,
+      }),
+    );
     const body = out.Payload ? new TextDecoder().decode(out.Payload) : '';
-    if (out.FunctionError) throw new Error(`inspect ${cluster.alias}/${cluster.name}: the executor failed: ${body}`);
+    if (out.FunctionError)
+      throw new Error(`inspect ${cluster.alias}/${cluster.name}: the executor failed: ${body}`);
     return JSON.parse(body) as ActualState;
   }
 
   async dispatch(batch: ExecutorBatch): Promise<BatchResult> {
     const results: ActionResult[] = [];
-    for (const chunk of chunkBatch(batch, this.s.revision)) results.push(...(await this.runChunk(batch.target, chunk)));
+    for (const chunk of chunkBatch(batch, this.s.revision))
+      results.push(...(await this.runChunk(batch.target, chunk)));
     return { cluster: batch.target.name, ok: results.every((r) => r.status === 'ok'), results };
   }
 
-  private async runChunk(target: ClusterSpec, chunk: { id: string; pieces: string[]; actions: Action[] }): Promise<ActionResult[]> {
+  private async runChunk(
+    target: ClusterSpec,
+    chunk: { id: string; pieces: string[]; actions: Action[] },
+  ): Promise<ActionResult[]> {
     const started = await this.s.ssm.send(
-          new StartAutomationExecutionCommand({
-            DocumentName: this.s.documentName,
-            Parameters: {
-              LambdaFunctionName: [this.s.lambdaFunctionName],
-              Action: ['batch'],
-              Batch: chunk.pieces,
-              ...(this.s.automationAssumeRole ? { AutomationAssumeRole: [this.s.automationAssumeRole] } : {}),
-            },
-            // The same commit, target and plan give the same token: a redelivered event never starts a second run.
-            ClientToken: uuidFrom(chunk.id),
-            TargetLocations: [
-              { Accounts: [target.account], Regions: [target.region], ExecutionRoleName: this.role, TargetLocationMaxConcurrency: '1', TargetLocationMaxErrors: '0' },
-            ],
-          }),
+      new StartAutomationExecutionCommand({
+        DocumentName: this.s.documentName,
+        Parameters: {
+          LambdaFunctionName: [this.s.lambdaFunctionName],
+          Action: ['batch'],
+          Batch: chunk.pieces,
+          ...(this.s.automationAssumeRole ? { AutomationAssumeRole: [this.s.automationAssumeRole] } : {}),
+        },
+        // The same commit, target and plan give the same token: a redelivered event never starts a second run.
+        ClientToken: uuidFrom(chunk.id),
+        TargetLocations: [
+          {
+            Accounts: [target.account],
+            Regions: [target.region],
+            ExecutionRoleName: this.role,
+            TargetLocationMaxConcurrency: '1',
+            TargetLocationMaxErrors: '0',
+          },
+        ],
+      }),
     );
     const parentId = started.AutomationExecutionId!;
     const parent = await this.waitFor(this.s.ssm, parentId);
-    if (!parent) return allFailed(chunk.actions, `automation ${parentId} did not finish before the deadline; it may still run`);
+    if (!parent)
+      return allFailed(
+        chunk.actions,
+        `automation ${parentId} did not finish before the deadline; it may still run`,
+      );
     const { ssm } = this.clients(target.account, target.region);
-    const children = await ssm.send(new DescribeAutomationExecutionsCommand({ Filters: [{ Key: 'ParentExecutionId', Values: [parentId] }] }));
+    const children = await ssm.send(
+      new DescribeAutomationExecutionsCommand({
+        Filters: [{ Key: 'ParentExecutionId', Values: [parentId] }],
+      }),
+    );
     const childId = children.AutomationExecutionMetadataList?.[0]?.AutomationExecutionId;
-    if (!childId) return allFailed(chunk.actions, `automation ${parentId} ended ${parent.AutomationExecutionStatus} without running in ${target.account}/${target.region}: ${parent.FailureMessage ?? 'no failure message'}`);
+    if (!childId)
+      return allFailed(
+        chunk.actions,
+        `automation ${parentId} ended ${parent.AutomationExecutionStatus} without running in ${target.account}/${target.region}: ${parent.FailureMessage ?? 'no failure message'}`,
+      );
     const child = await this.waitFor(ssm, childId);
-    if (!child) return allFailed(chunk.actions, `automation ${childId} in ${target.account} did not finish before the deadline`);
+    if (!child)
+      return allFailed(
+        chunk.actions,
+        `automation ${childId} in ${target.account} did not finish before the deadline`,
+      );
     return readResults(child, chunk.actions);
   }
 
@@ -142,7 +208,9 @@ export class SsmDispatcher implements Dispatcher {
     const sleep = poll.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
     let waited = 0;
     for (let wait = poll.initialMs; ; wait = Math.min(poll.maxMs, Math.round(wait * 1.5))) {
-      const { AutomationExecution: e } = await ssm.send(new GetAutomationExecutionCommand({ AutomationExecutionId: id }));
+      const { AutomationExecution: e } = await ssm.send(
+        new GetAutomationExecutionCommand({ AutomationExecutionId: id }),
+      );
       if (e && TERMINAL.has(e.AutomationExecutionStatus ?? '')) return e;
       if (waited >= poll.deadlineMs) return undefined;
       await sleep(wait);
@@ -158,12 +226,20 @@ export class SsmDispatcher implements Dispatcher {
 export function readResults(child: AutomationExecution, actions: readonly Action[]): ActionResult[] {
   const step = child.StepExecutions?.find((s) => s.StepName === 'invokeBatch');
   const payload = child.Outputs?.['invokeBatch.Payload']?.[0] ?? step?.Outputs?.Payload?.[0];
-  for (const text of [payload, step?.FailureDetails?.Details?.['VerboseMessage']?.[0], step?.FailureMessage]) {
+  for (const text of [
+    payload,
+    step?.FailureDetails?.Details?.['VerboseMessage']?.[0],
+    step?.FailureMessage,
+  ]) {
     const result = parseResult(text);
     if (result) return result.results;
   }
-  if (SUCCEEDED.has(child.AutomationExecutionStatus ?? '')) return allFailed(actions, 'the automation succeeded but returned no per-action results');
-  return allFailed(actions, `automation ${child.AutomationExecutionId} ${child.AutomationExecutionStatus}: ${step?.FailureMessage ?? child.FailureMessage ?? 'no message'}`);
+  if (SUCCEEDED.has(child.AutomationExecutionStatus ?? ''))
+    return allFailed(actions, 'the automation succeeded but returned no per-action results');
+  return allFailed(
+    actions,
+    `automation ${child.AutomationExecutionId} ${child.AutomationExecutionStatus}: ${step?.FailureMessage ?? child.FailureMessage ?? 'no message'}`,
+  );
 }
 
 function parseResult(text: string | undefined): BatchResult | undefined {

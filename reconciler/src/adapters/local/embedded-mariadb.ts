@@ -48,12 +48,15 @@ export async function freePort(): Promise<number> {
  * Start (initialising on first use) a MariaDB whose data lives in `dir`, with its own temp folder
  * (servers sharing /tmp collide). `extraArgs` are server options for tests (e.g. `--log-bin=...`).
  */
-export async function startEmbeddedMariadb(dir: string, extraArgs: readonly string[] = []): Promise<EmbeddedServer> {
+export async function startEmbeddedMariadb(
+  dir: string,
+  extraArgs: readonly string[] = [],
+): Promise<EmbeddedServer> {
   const server = findBinary(['mariadbd', 'mysqld']);
   const installDb = findBinary(['mariadb-install-db', 'mysql_install_db']);
   if (!server || !installDb) {
     throw new EmbeddedServerError(
-      'no MariaDB server found (mariadbd): install Debian\'s mariadb-server, or set DBUSERS_DATABASE_URL to a server of yours',
+      "no MariaDB server found (mariadbd): install Debian's mariadb-server, or set DBUSERS_DATABASE_URL to a server of yours",
     );
   }
   const dataDir = join(dir, 'data');
@@ -61,7 +64,11 @@ export async function startEmbeddedMariadb(dir: string, extraArgs: readonly stri
   const asRoot = process.getuid?.() === 0 ? ['--user=root'] : [];
   if (!existsSync(join(dataDir, 'mysql'))) {
     await run(installDb, [
-      '--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...asRoot,
+      '--no-defaults',
+      `--datadir=${dataDir}`,
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+      ...asRoot,
     ]).catch((cause: Error) => {
       throw new EmbeddedServerError(`initialise MariaDB in ${dataDir}: ${cause.message}`, { cause });
     });
@@ -74,9 +81,18 @@ export async function startEmbeddedMariadb(dir: string, extraArgs: readonly stri
   const child: ChildProcess = spawn(
     server,
     [
-      '--no-defaults', `--datadir=${dataDir}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
-      `--pid-file=${join(dir, 'mariadb.pid')}`, `--log-error=${join(dir, 'mariadb.err')}`,
-      `--tmpdir=${tmp}`, '--innodb-buffer-pool-size=32M', ...logBin, ...asRoot, ...extraArgs,
+      '--no-defaults',
+      `--datadir=${dataDir}`,
+      `--socket=${socket}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      `--pid-file=${join(dir, 'mariadb.pid')}`,
+      `--log-error=${join(dir, 'mariadb.err')}`,
+      `--tmpdir=${tmp}`,
+      '--innodb-buffer-pool-size=32M',
+      ...logBin,
+      ...asRoot,
+      ...extraArgs,
     ],
     { stdio: 'ignore', detached: false },
   );
@@ -92,8 +108,13 @@ export async function startEmbeddedMariadb(dir: string, extraArgs: readonly stri
     } catch (cause) {
       if (exited || Date.now() > deadline) {
         child.kill('SIGKILL');
-        const log = existsSync(join(dir, 'mariadb.err')) ? readFileSync(join(dir, 'mariadb.err'), 'utf8').slice(-2000) : '';
-        throw new EmbeddedServerError(`MariaDB in ${dir} did not start: ${(cause as Error).message}\n${log}`, { cause });
+        const log = existsSync(join(dir, 'mariadb.err'))
+          ? readFileSync(join(dir, 'mariadb.err'), 'utf8').slice(-2000)
+          : '';
+        throw new EmbeddedServerError(
+          `MariaDB in ${dir} did not start: ${(cause as Error).message}\n${log}`,
+          { cause },
+        );
       }
       await new Promise((r) => setTimeout(r, 200));
     }

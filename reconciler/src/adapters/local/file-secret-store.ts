@@ -4,7 +4,16 @@
  * AWSPREVIOUS versions. Deleted secrets are only marked, so they stay recoverable.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { SecretMeta } from '../../model/types.js';
 import type { RdsCredentials, SecretSpec, SecretStore } from '../../ports/index.js';
@@ -73,7 +82,8 @@ export class FileSecretStore implements SecretStore {
     for (const f of readdirSync(this.dir)) {
       if (!f.startsWith(prefix) || !f.endsWith('.tmp')) continue;
       const path = join(this.dir, f);
-      if ((statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Infinity) < cutoff) rmSync(path, { force: true });
+      if ((statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Infinity) < cutoff)
+        rmSync(path, { force: true });
     }
   }
 
@@ -106,7 +116,13 @@ export class FileSecretStore implements SecretStore {
     const found = metaOf(spec.name, file);
     if (!file) {
       // Written with its first (pending) version, before any server holds that password.
-      this.unwritten.set(spec.name, { name: spec.name, description: spec.description, tags: spec.tags, createdAt: this.clock().toISOString(), versions: [] });
+      this.unwritten.set(spec.name, {
+        name: spec.name,
+        description: spec.description,
+        tags: spec.tags,
+        createdAt: this.clock().toISOString(),
+        versions: [],
+      });
     } else if (file.deletedAt) {
       delete file.deletedAt;
       delete file.deletionDate;
@@ -118,7 +134,9 @@ export class FileSecretStore implements SecretStore {
   async getValue(name: string, stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<RdsCredentials | undefined> {
     const file = this.read(name);
     if (!file || file.deletedAt) return undefined;
-    const version = file.versions.find((v) => v.stages.includes(stage) && (stage === 'AWSCURRENT' || !v.stages.includes('AWSCURRENT')));
+    const version = file.versions.find(
+      (v) => v.stages.includes(stage) && (stage === 'AWSCURRENT' || !v.stages.includes('AWSCURRENT')),
+    );
     return version?.value;
   }
 
@@ -137,7 +155,12 @@ export class FileSecretStore implements SecretStore {
     this.unwritten.delete(name);
     if (file.versions.some((v) => v.id === versionId)) return versionId; // the same token twice: already written
     for (const v of file.versions) v.stages = v.stages.filter((s) => s !== 'AWSPENDING');
-    file.versions.push({ id: versionId, stages: ['AWSPENDING'], createdAt: this.clock().toISOString(), value });
+    file.versions.push({
+      id: versionId,
+      stages: ['AWSPENDING'],
+      createdAt: this.clock().toISOString(),
+      value,
+    });
     this.write(file);
     return versionId;
   }
@@ -157,7 +180,9 @@ export class FileSecretStore implements SecretStore {
 
   async promotePending(name: string): Promise<void> {
     const file = this.read(name);
-    const pending = file?.versions.find((v) => v.stages.includes('AWSPENDING') && !v.stages.includes('AWSCURRENT'));
+    const pending = file?.versions.find(
+      (v) => v.stages.includes('AWSPENDING') && !v.stages.includes('AWSCURRENT'),
+    );
     if (!file || !pending) return; // already promoted: idempotent
     for (const v of file.versions) {
       v.stages = v.stages.filter((s) => s !== 'AWSPREVIOUS');
@@ -193,7 +218,9 @@ function metaOf(name: string, file: SecretFile | undefined): SecretMeta | undefi
     tags: file.tags,
     changedAt: current ? Math.floor(Date.parse(current.createdAt) / 1000) : undefined,
     hasCurrent: current !== undefined,
-    hasPending: file.versions.some((v) => v.stages.includes('AWSPENDING') && !v.stages.includes('AWSCURRENT')),
+    hasPending: file.versions.some(
+      (v) => v.stages.includes('AWSPENDING') && !v.stages.includes('AWSCURRENT'),
+    ),
     rotationEnabled: false,
     deleted: file.deletedAt !== undefined,
   };

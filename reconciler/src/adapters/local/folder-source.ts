@@ -1,5 +1,5 @@
 /** The local source repository: the users/ folder on disk (or one file of it). */
-import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, type Stats, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import type { SourceRepo, UnreadableFile } from '../../ports/index.js';
 
@@ -24,13 +24,19 @@ export class FolderSource implements SourceRepo {
     this.ignored = [];
     const show = (p: string) => relative(process.cwd(), p) || p;
     const visit = (p: string, named: boolean) => {
-      let stat;
+      let stat: Stats;
       try {
         stat = statSync(p);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        const reason = code === 'ELOOP' ? 'a symlink loop' : code === 'ENOENT' ? 'a symlink to nothing (dangling)' : `unreadable (${code})`;
-        if (/\.ya?ml$/.test(p) || named) files.set(show(p), { code: 'FILE', reason: `${reason}; fix or remove it` });
+        const reason =
+          code === 'ELOOP'
+            ? 'a symlink loop'
+            : code === 'ENOENT'
+              ? 'a symlink to nothing (dangling)'
+              : `unreadable (${code})`;
+        if (/\.ya?ml$/.test(p) || named)
+          files.set(show(p), { code: 'FILE', reason: `${reason}; fix or remove it` });
         return;
       }
       if (stat.isDirectory()) {
@@ -47,11 +53,16 @@ export class FolderSource implements SourceRepo {
 }
 
 function read(path: string, size: number): string | UnreadableFile {
-  if (size > MAX_FILE_BYTES) return { code: 'FILE', reason: `${basename(path)} is ${size} bytes; an account file is at most ${MAX_FILE_BYTES}` };
+  if (size > MAX_FILE_BYTES)
+    return {
+      code: 'FILE',
+      reason: `${basename(path)} is ${size} bytes; an account file is at most ${MAX_FILE_BYTES}`,
+    };
   try {
     return utf8.decode(readFileSync(path));
   } catch (error) {
-    if (error instanceof TypeError) return { code: 'ENCODING', reason: 'the file is not UTF-8 text; save it as UTF-8' };
+    if (error instanceof TypeError)
+      return { code: 'ENCODING', reason: 'the file is not UTF-8 text; save it as UTF-8' };
     return { code: 'FILE', reason: `unreadable: ${(error as Error).message}` };
   }
 }

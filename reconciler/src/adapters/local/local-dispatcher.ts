@@ -12,7 +12,13 @@ import type { ActualState, ClusterSpec, Grant, ObjectRef } from '../../model/typ
 import type { ExecutorHandlerDeps } from '../../handlers/executor.js';
 import type { Dispatcher } from '../../ports/index.js';
 import { quoteIdent } from '../../sql/escape.js';
-import { connect, defaultTls, parseDatabaseUrl, type ConnectionSpec, type Database } from '../mysql/database.js';
+import {
+  connect,
+  defaultTls,
+  parseDatabaseUrl,
+  type ConnectionSpec,
+  type Database,
+} from '../mysql/database.js';
 import { startEmbeddedMariadb, type EmbeddedServer } from './embedded-mariadb.js';
 import { FileSecretStore } from './file-secret-store.js';
 
@@ -68,16 +74,30 @@ export class LocalEnvironment {
     if (store.read(cluster.masterSecretArn)) {
       const master = await store.getValue(cluster.masterSecretArn, 'AWSCURRENT');
       if (!master?.username) {
-        throw new ConnectionConfigError(`cluster ${cluster.name}: the local master secret ${cluster.masterSecretArn} has no current username and password (missing secret); write it with dbusers secret put-master --cluster ${cluster.name}`);
+        throw new ConnectionConfigError(
+          `cluster ${cluster.name}: the local master secret ${cluster.masterSecretArn} has no current username and password (missing secret); write it with dbusers secret put-master --cluster ${cluster.name}`,
+        );
       }
-      const spec = { host: cluster.endpoint, port: cluster.port, user: master.username, password: master.password, ssl: defaultTls(cluster.endpoint) };
+      const spec = {
+        host: cluster.endpoint,
+        port: cluster.port,
+        user: master.username,
+        password: master.password,
+        ssl: defaultTls(cluster.endpoint),
+      };
       return { spec, embedded: false, server: `${cluster.endpoint}:${cluster.port}` };
     }
     const dir = join(settings.stateDir, 'mariadb', `${cluster.alias}-${cluster.name}`);
-    settings.log(`cluster ${cluster.name}: no connection configured (no DBUSERS_DATABASE_URL, no master secret in the local store); using the embedded MariaDB in ${dir}`);
+    settings.log(
+      `cluster ${cluster.name}: no connection configured (no DBUSERS_DATABASE_URL, no master secret in the local store); using the embedded MariaDB in ${dir}`,
+    );
     const server = await startEmbeddedMariadb(dir);
     this.servers.push(server);
-    return { spec: parseDatabaseUrl(server.url), embedded: true, server: `embedded MariaDB in ${relative(process.cwd(), dir) || dir}` };
+    return {
+      spec: parseDatabaseUrl(server.url),
+      embedded: true,
+      server: `embedded MariaDB in ${relative(process.cwd(), dir) || dir}`,
+    };
   }
 
   /** Stop the embedded servers this run started. */
@@ -94,15 +114,29 @@ export class LocalDispatcher implements Dispatcher {
     private readonly progress?: (result: ActionResult) => void,
   ) {}
 
-  async inspect(cluster: ClusterSpec, secretNames: readonly string[], objects: readonly ObjectRef[] = []): Promise<ActualState> {
+  async inspect(
+    cluster: ClusterSpec,
+    secretNames: readonly string[],
+    objects: readonly ObjectRef[] = [],
+  ): Promise<ActualState> {
     const { spec, embedded, server } = await this.env.connection(cluster);
     // A test server gets placeholders for what grants name when applied: nothing is missing then.
     const check = embedded || this.env.settings.createMissing ? [] : objects;
     const actual = await this.withDatabase(cluster, (db) =>
-      inspect(db, { cluster: cluster.name, engine: cluster.engine, secrets: this.env.secretsFor(cluster.account), secretNames, objects: check, adminUsers: [spec.user], server }),
+      inspect(db, {
+        cluster: cluster.name,
+        engine: cluster.engine,
+        secrets: this.env.secretsFor(cluster.account),
+        secretNames,
+        objects: check,
+        adminUsers: [spec.user],
+        server,
+      }),
     );
     if ((actual.engine === 'mariadb') !== (cluster.engine === 'mariadb')) {
-      this.env.settings.log(`cluster ${cluster.name} declares ${cluster.engine}, but the local server is ${actual.version}: planning for the server's dialect`);
+      this.env.settings.log(
+        `cluster ${cluster.name} declares ${cluster.engine}, but the local server is ${actual.version}: planning for the server's dialect`,
+      );
     }
     return actual;
   }
@@ -140,20 +174,29 @@ export class LocalDispatcher implements Dispatcher {
  * column and routine a grant of the batch names, so grants can be applied end to end.
  */
 async function createMissingObjects(db: Database, batch: ExecutorBatch): Promise<void> {
-  for (const name of batch.target.databases) await db.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(name)}`);
+  for (const name of batch.target.databases)
+    await db.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(name)}`);
   const grants = batch.actions.flatMap((a) => ('grants' in a ? a.grants : [])) as Grant[];
   for (const g of grants) {
     if (g.level === 'global') continue;
     await db.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(g.database)}`);
     if (g.level === 'table' || g.level === 'column') {
-      await db.query(`CREATE TABLE IF NOT EXISTS ${quoteIdent(g.database)}.${quoteIdent(g.table)} (id INT PRIMARY KEY)`);
+      await db.query(
+        `CREATE TABLE IF NOT EXISTS ${quoteIdent(g.database)}.${quoteIdent(g.table)} (id INT PRIMARY KEY)`,
+      );
       if (g.level === 'column') {
-        await db.query(`ALTER TABLE ${quoteIdent(g.database)}.${quoteIdent(g.table)} ADD COLUMN IF NOT EXISTS ${quoteIdent(g.column)} INT`);
+        await db.query(
+          `ALTER TABLE ${quoteIdent(g.database)}.${quoteIdent(g.table)} ADD COLUMN IF NOT EXISTS ${quoteIdent(g.column)} INT`,
+        );
       }
     }
     if (g.level === 'routine') {
       const name = `${quoteIdent(g.database)}.${quoteIdent(g.routine)}`;
-      await db.query(g.routineType === 'PROCEDURE' ? `CREATE PROCEDURE IF NOT EXISTS ${name}() BEGIN END` : `CREATE FUNCTION IF NOT EXISTS ${name}() RETURNS INT RETURN 1`);
+      await db.query(
+        g.routineType === 'PROCEDURE'
+          ? `CREATE PROCEDURE IF NOT EXISTS ${name}() BEGIN END`
+          : `CREATE FUNCTION IF NOT EXISTS ${name}() RETURNS INT RETURN 1`,
+      );
     }
   }
 }
@@ -162,7 +205,11 @@ async function createMissingObjects(db: Database, batch: ExecutorBatch): Promise
  * The executor handler's adapters in local mode (`dbusers event`): the clusters declared in users/
  * are its configuration, each reached as local mode reaches it, with the local secret store.
  */
-export function localExecutorDeps(env: LocalEnvironment, clusters: ClusterSpec[], seedCluster?: string): ExecutorHandlerDeps {
+export function localExecutorDeps(
+  env: LocalEnvironment,
+  clusters: ClusterSpec[],
+  seedCluster?: string,
+): ExecutorHandlerDeps {
   return {
     clusters: () => clusters,
     secretsFor: (cluster) => env.secretsFor(cluster.account),

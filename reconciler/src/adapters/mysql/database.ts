@@ -29,7 +29,9 @@ export function isLoopback(host: string): boolean {
  * none on loopback.
  */
 export function defaultTls(host: string): ConnectionSpec['ssl'] {
-  return isLoopback(host) ? undefined : { ca: [...rootCertificates, rdsTls().ca].join('\n'), rejectUnauthorized: true };
+  return isLoopback(host)
+    ? undefined
+    : { ca: [...rootCertificates, rdsTls().ca].join('\n'), rejectUnauthorized: true };
 }
 
 /**
@@ -45,7 +47,8 @@ export function parseDatabaseUrl(url: string): ConnectionSpec {
   const host = u.hostname || '127.0.0.1';
   const ssl = u.searchParams.get('ssl');
   const ca = u.searchParams.get('ssl-ca');
-  if (ssl && !['off', 'insecure', 'verify'].includes(ssl)) throw new Error(`DBUSERS_DATABASE_URL: ssl=${ssl} is not one of off, insecure, verify`);
+  if (ssl && !['off', 'insecure', 'verify'].includes(ssl))
+    throw new Error(`DBUSERS_DATABASE_URL: ssl=${ssl} is not one of off, insecure, verify`);
   return {
     host,
     port: u.port ? Number(u.port) : 3306,
@@ -53,11 +56,15 @@ export function parseDatabaseUrl(url: string): ConnectionSpec {
     password: decodeURIComponent(u.password),
     socketPath: u.searchParams.get('socket') ?? undefined,
     ssl:
-      ssl === 'off' ? undefined
-      : ssl === 'insecure' ? { rejectUnauthorized: false }
-      : ca ? { ca: readFileSync(ca, 'utf8'), rejectUnauthorized: true }
-      : ssl === 'verify' ? { ca: [...rootCertificates, rdsTls().ca].join('\n'), rejectUnauthorized: true }
-      : defaultTls(host),
+      ssl === 'off'
+        ? undefined
+        : ssl === 'insecure'
+          ? { rejectUnauthorized: false }
+          : ca
+            ? { ca: readFileSync(ca, 'utf8'), rejectUnauthorized: true }
+            : ssl === 'verify'
+              ? { ca: [...rootCertificates, rdsTls().ca].join('\n'), rejectUnauthorized: true }
+              : defaultTls(host),
   };
 }
 
@@ -66,9 +73,11 @@ function failedStage(cause: { code?: string; message?: string }): string {
   const code = cause.code ?? '';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'DNS: the host name does not resolve';
   if (code === 'ECONNREFUSED') return 'TCP: connection refused (nothing listens on that port)';
-  if (code === 'ETIMEDOUT' || /timeout/i.test(cause.message ?? '')) return 'TCP: no answer (timed out; a security group or firewall?)';
+  if (code === 'ETIMEDOUT' || /timeout/i.test(cause.message ?? ''))
+    return 'TCP: no answer (timed out; a security group or firewall?)';
   if (code === 'ER_ACCESS_DENIED_ERROR') return 'login refused (user or password wrong)';
-  if (/certificate|SSL|TLS|self.signed/i.test(`${code} ${cause.message}`)) return 'TLS: the server certificate did not verify (?ssl-ca=FILE, or ?ssl=insecure for a test server)';
+  if (/certificate|SSL|TLS|self.signed/i.test(`${code} ${cause.message}`))
+    return 'TLS: the server certificate did not verify (?ssl-ca=FILE, or ?ssl=insecure for a test server)';
   return 'connection failed';
 }
 
@@ -91,10 +100,16 @@ export async function connect(spec: ConnectionSpec, timeoutMs = 10_000): Promise
       charset: 'utf8mb4',
     });
   } catch (cause) {
-    throw new DatabaseConnectError(`connect to ${where} as '${spec.user}': ${failedStage(cause as Error)}: ${(cause as Error).message}`, where, { cause });
+    throw new DatabaseConnectError(
+      `connect to ${where} as '${spec.user}': ${failedStage(cause as Error)}: ${(cause as Error).message}`,
+      where,
+      { cause },
+    );
   }
   // Backslash escapes must stay on and double quotes must stay strings: quoteString relies on both.
-  await conn.query("SET SESSION sql_mode = REPLACE(REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', ''), 'ANSI_QUOTES', '')");
+  await conn.query(
+    "SET SESSION sql_mode = REPLACE(REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', ''), 'ANSI_QUOTES', '')",
+  );
   return {
     async query<T>(sql: string, values?: unknown[]) {
       const [rows] = await conn.query(sql, values);

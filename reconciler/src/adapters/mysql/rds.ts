@@ -8,6 +8,12 @@ export function rdsTls(): { ca: string; rejectUnauthorized: true } {
 }
 
 /** An IAM database auth token (valid 15 minutes), signed with the caller's AWS credentials. */
-export function iamAuthToken(options: { hostname: string; port: number; username: string; region: string; credentials?: SignerConfig['credentials'] }): Promise<string> {
+export function iamAuthToken(options: {
+  hostname: string;
+  port: number;
+  username: string;
+  region: string;
+  credentials?: SignerConfig['credentials'];
+}): Promise<string> {
   return new Signer(options).getAuthToken();
 }
