@@ -1,0 +1,204 @@
+/** A YAML grant → canonical grants: its object, its privileges for the engine, the privilege policy. */
+import type { Dialect } from '../dialect/index.js';
+import { PRIVILEGE_ALIASES, profilePrivileges } from '../dialect/privileges.js';
+import { identifierProblem, normaliseHost } from '../model/names.js';
+import { refusedGrants, type PrivilegeException } from '../model/privilege-policy.js';
+import type { AccountId, Engine, Grant, GrantTarget } from '../model/types.js';
+import { describePath, type Diagnostics, type Path, type SourceFile } from './source-file.js';
+import type { FileYaml, GrantYaml } from './yaml.js';
+
+/** Split `a.b`, `` `a.b`.c ``, `PROCEDURE db.p` into a grant target, or say why not. */
+export function parseOn(on: string): GrantTarget | string {
+  const m = /^(PROCEDURE|FUNCTION)\s+(.*)$/i.exec(on.trim());
+  const body = m ? m[2]! : on.trim();
+  const parts: string[] = [];
+  let current = '';
+  let quoted = false;
+  let wasQuoted = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (quoted) {
+      if (c === '`' && body[i + 1] === '`') {
+        current += '`';
+        i++;
+      } else if (c === '`') quoted = false;
+      else current += c;
+    } else if (c === '`') {
+      quoted = wasQuoted = true;
+    } else if (c === '.') {
+      parts.push(wasQuoted ? current : current.trim());
+      current = '';
+      wasQuoted = false;
+    } else current += c;
+  }
+  if (quoted) return 'an unclosed backtick';
+  parts.push(wasQuoted ? current : current.trim());
+  if (parts.length !== 2 || parts.some((p) => p === ''))
+    return 'expected database.object (quote names with dots in backticks)';
+  const [db, object] = parts as [string, string];
+  if (m) {
+    if (db === '*' || object === '*') return `${m[1]!.toUpperCase()} needs a database and a routine name`;
+    return {
+      level: 'routine',
+      database: db,
+      routine: object,
+      routineType: m[1]!.toUpperCase() as 'PROCEDURE' | 'FUNCTION',
+    };
+  }
+  if (db === '*') return object === '*' ? { level: 'global' } : '*.table is not a grant target';
+  if (object === '*') return { level: 'database', database: db };
+  return { level: 'table', database: db, table: object };
+}
+
+/** What readGrant needs besides the grant. */
+export interface GrantContext {
+  file: SourceFile;
+  diags: Diagnostics;
+  dialect: Dialect;
+  databases?: readonly string[];
+  cluster?: string;
+  /** Checked against the privilege policy, with the file's exceptions. */
+  policy?: { account: AccountId; engine: Engine; exceptions: readonly PrivilegeException[] };
+}
+
+/**
+ * Expand one YAML grant to canonical grants, reporting what is wrong with it. `withGrantOption` is
+ * GRANT OPTION on the grant's object; on columns the server keeps it on their table.
+ */
+export function readGrant(g: GrantYaml, path: Path, ctx: GrantContext): Grant[] {
+  const target = readGrantTarget(g, path, ctx);
+  if (!target) return [];
+  const level = g.columns ? 'column' : target.level;
+  const privileges = readPrivileges(g, path, level, ctx);
+  const targets: GrantTarget[] = g.columns
+    ? g.columns.map((column) => ({
+        ...(target as { database: string; table: string }),
+        level: 'column',
+        column,
+      }))
+    : [target];
+  const grants = targets.flatMap((t) => privileges.map((privilege) => ({ ...t, privilege }) as Grant));
+  if (g.withGrantOption) grants.push({ ...target, privilege: 'GRANT OPTION' } as Grant);
+  if (ctx.policy) {
+    const { account, engine, exceptions } = ctx.policy;
+    for (const refused of new Set(refusedGrants(account, grants, engine, exceptions))) {
+      ctx.diags.add(
+        ctx.file,
+        path,
+        'PRIVILEGE_POLICY',
+        `${describePath(path)}: ${refused}; if a reviewer accepts it, list it under privilegeExceptions: with a reason`,
+      );
+    }
+  }
+  return grants;
+}
+
+/** The object of a grant: its shape checked, names checked, `pattern: true` kept as a LIKE pattern. */
+function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarget | undefined {
+  const { file, diags } = ctx;
+  const fail = (at: Path, message: string) =>
+    void diags.add(file, at, 'BAD_GRANT_TARGET', `${describePath(path)}: ${message}`);
+  if ((g.database === undefined) === (g.on === undefined))
+    return fail(path, 'give exactly one of "database" or "on"');
+  if ((g.profile === undefined) === (g.privileges === undefined))
+    return fail(path, 'give exactly one of "profile" or "privileges"');
+  if (g.profile && g.on !== undefined)
+    return fail(
+      [...path, 'profile'],
+      `a profile applies to a whole database; write { database: ..., profile: ${g.profile} }`,
+    );
+  const at: Path = [...path, g.database !== undefined ? 'database' : 'on'];
+  let target: GrantTarget;
+  if (g.database !== undefined) target = { level: 'database', database: g.database };
+  else {
+    const parsed = parseOn(g.on!);
+    if (typeof parsed === 'string') return fail(at, `${JSON.stringify(g.on)}: ${parsed}`);
+    target = parsed;
+  }
+  if (g.columns && target.level !== 'table')
+    return fail([...path, 'columns'], 'columns need a table: on: db.table');
+  if (g.pattern && target.level !== 'database')
+    return fail([...path, 'pattern'], 'pattern: true applies to a database grant (on: "pattern.*")');
+  const names =
+    target.level === 'global'
+      ? []
+      : [
+          target.database,
+          ...('table' in target ? [target.table] : []),
+          ...('routine' in target ? [target.routine] : []),
+          ...(g.columns ?? []),
+        ];
+  const bad = names.map(identifierProblem).find((p) => p !== undefined);
+  if (bad) return fail(at, bad);
+  if (target.level === 'database' && g.pattern) return { ...target, pattern: target.database };
+  if (target.level !== 'global' && ctx.databases && !ctx.databases.includes(target.database)) {
+    const hint = /[%_]/.test(target.database) ? ' (as a LIKE pattern, write pattern: true)' : '';
+    diags.add(
+      file,
+      at,
+      'UNKNOWN_DATABASE',
+      `${describePath(path)}: database ${JSON.stringify(target.database)} is not listed in cluster ${ctx.cluster}'s databases (${ctx.databases.join(', ') || 'none'}); add it there${hint}`,
+    );
+  }
+  return target;
+}
+
+/** The privileges a grant names, expanded and checked for its level on the engine. USAGE names none. */
+function readPrivileges(
+  g: GrantYaml,
+  path: Path,
+  level: Grant['level'],
+  { file, diags, dialect }: GrantContext,
+): string[] {
+  const allowed = dialect.privileges[level];
+  const privileges = g.profile ? profilePrivileges(g.profile, dialect.privileges.database) : [];
+  (g.privileges ?? []).forEach((raw, i) => {
+    const p = raw.trim().toUpperCase().replace(/\s+/g, ' ');
+    const at = [...path, 'privileges', i];
+    if (p === 'USAGE') return;
+    if (p === 'ALL' || p === 'ALL PRIVILEGES') {
+      diags.add(
+        file,
+        at,
+        'UNKNOWN_PRIVILEGE',
+        `${describePath(path)}: ALL PRIVILEGES is never granted (it fails on RDS); use profile: admin or list the privileges`,
+      );
+    } else if (p === 'GRANT OPTION') {
+      diags.add(
+        file,
+        at,
+        'UNKNOWN_PRIVILEGE',
+        `${describePath(path)}: write withGrantOption: true instead of GRANT OPTION`,
+      );
+    } else if (!allowed.includes(p) && !allowed.includes(PRIVILEGE_ALIASES[p] ?? '')) {
+      diags.add(
+        file,
+        at,
+        'UNKNOWN_PRIVILEGE',
+        `${describePath(path)}: ${JSON.stringify(raw)} is not a ${level}-level privilege on ${dialect.name}; allowed: ${allowed.join(', ')}`,
+      );
+    } else privileges.push(dialect.name === 'mariadb' ? (PRIVILEGE_ALIASES[p] ?? p) : p);
+  });
+  return privileges;
+}
+
+/** The file's `privilegeExceptions`, each pointing at its YAML node when malformed. */
+export function readExceptions(file: SourceFile, data: FileYaml, diags: Diagnostics): PrivilegeException[] {
+  return (data.privilegeExceptions ?? []).flatMap((e, i) => {
+    const target = parseOn(e.on);
+    if (typeof target === 'string') {
+      diags.add(
+        file,
+        ['privilegeExceptions', i, 'on'],
+        'BAD_GRANT_TARGET',
+        `privilegeExceptions[${i}].on: ${JSON.stringify(e.on)}: ${target}`,
+      );
+      return [];
+    }
+    const at = e.account.lastIndexOf('@');
+    const user = at < 0 ? e.account : e.account.slice(0, at);
+    const host = at < 0 ? undefined : normaliseHost(e.account.slice(at + 1));
+    const privileges = e.privileges.map((p) => p.trim().toUpperCase().replace(/\s+/g, ' '));
+    return [{ user, ...(host !== undefined ? { host } : {}), target, privileges, reason: e.reason }];
+  });
+}

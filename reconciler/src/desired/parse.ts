@@ -1,0 +1,150 @@
+/**
+ * The first stage of loading: a file's text → its YAML data, with every syntax and schema problem
+ * reported. Schema errors in one user or role leave the rest of the file to the later checks.
+ */
+import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
+import schema from '../../../schemas/users.schema.json' with { type: 'json' };
+import type { Diagnostics } from './source-file.js';
+import { describePath, SourceFile, type Path } from './source-file.js';
+import type { FileYaml } from './yaml.js';
+
+const ajv = new Ajv2020.default({ allErrors: true, strict: false, verbose: true });
+const validateSchema = ajv.compile(schema as object);
+
+/** Aliases one file may expand: a few dozen is plenty for real files; a billion-laughs file is refused. */
+const MAX_ALIASES = 1000;
+
+/** Parse and check one file against the schema; undefined when nothing in it can be checked further. */
+export function parseFile(
+  path: string,
+  text: string,
+  diags: Diagnostics,
+): { file: SourceFile; data: FileYaml } | undefined {
+  const file = new SourceFile(path, text);
+  if (file.doc.errors.length > 0) {
+    for (const e of file.doc.errors) {
+      diags.list.push({
+        code: 'YAML_SYNTAX',
+        file: path,
+        ...syntaxPosition(file, e),
+        message: e.message.split('\n')[0]!,
+      });
+    }
+    return undefined;
+  }
+  let data: unknown;
+  try {
+    data = file.doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (error) {
+    const message = `${(error as Error).message}: aliases expand to more than ${MAX_ALIASES} nodes`;
+    diags.list.push({ code: 'YAML_SYNTAX', file: path, line: 1, col: 1, message });
+    return undefined;
+  }
+  const valid = validateSchema(data) ? (data as FileYaml) : pruneInvalid(file, data, diags);
+  return valid ? { file, data: valid } : undefined;
+}
+
+function instancePath(pointer: string): Path {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/** A schema error in the reader's terms: what is wrong, the value received, what is allowed. */
+function schemaMessage(e: ErrorObject, data: unknown): { path: Path; message: string; atKey: boolean } {
+  const path = instancePath(e.instancePath);
+  const where = describePath(path);
+  const got = JSON.stringify(
+    path.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)?.[k], data),
+  );
+  switch (e.keyword) {
+    case 'required':
+      return {
+        path,
+        atKey: false,
+        message: `${where}: missing required field "${e.params.missingProperty}"`,
+      };
+    case 'additionalProperties':
+      return {
+        path: [...path, e.params.additionalProperty as string],
+        atKey: true,
+        message: `${where}: unknown field "${e.params.additionalProperty}"; allowed: ${Object.keys(
+          (e.parentSchema as { properties?: object })?.properties ?? {},
+        ).join(', ')}`,
+      };
+    case 'enum':
+      return {
+        path,
+        atKey: false,
+        message: `${where}: got ${got}; allowed: ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      };
+    case 'pattern':
+      return {
+        path,
+        atKey: false,
+        message: `${where}: got ${got}, which does not match ${e.params.pattern}${hint(e)}`,
+      };
+    case 'propertyNames':
+      return {
+        path: [...path, e.params.propertyName as string],
+        atKey: true,
+        message: `${where}: invalid name "${e.params.propertyName}"`,
+      };
+    default:
+      return { path, atKey: false, message: `${where}: ${e.message ?? 'is invalid'}, got ${got}` };
+  }
+}
+
+function hint(e: ErrorObject): string {
+  const description = (e.parentSchema as { description?: string })?.description;
+  return description ? ` (${description})` : '';
+}
+
+/**
+ * Report a file's schema errors, then keep what can still be checked: without its invalid users,
+ * and with its invalid roles emptied. Undefined when the file itself (account, alias, clusters...)
+ * is invalid.
+ */
+function pruneInvalid(file: SourceFile, data: unknown, diags: Diagnostics): FileYaml | undefined {
+  const users = new Set<number>();
+  const roles = new Set<string>();
+  let whole = false;
+  for (const e of validateSchema.errors ?? []) {
+    if (e.keyword === 'if') continue;
+    const { path: p, message, atKey } = schemaMessage(e, data);
+    diags.add(file, p, 'SCHEMA', message, atKey);
+    if (p[0] === 'users' && typeof p[1] === 'number') users.add(p[1]);
+    else if (p[0] === 'roles' && typeof p[1] === 'string') roles.add(p[1]);
+    else whole = true;
+  }
+  if (whole) return undefined;
+  const d = data as FileYaml;
+  return {
+    ...d,
+    users: d.users?.filter((_, i) => !users.has(i)),
+    roles:
+      d.roles &&
+      Object.fromEntries(Object.entries(d.roles).map(([name, r]) => [name, roles.has(name) ? {} : r])),
+  };
+}
+
+/**
+ * Where a syntax error starts: an unclosed quote is reported by the parser at the end of the file,
+ * so point at the line that opened it.
+ */
+function syntaxPosition(
+  file: SourceFile,
+  e: { code: string; pos: [number, number]; message: string },
+): { line: number; col: number } {
+  const at = file.lines.linePos(e.pos[0]);
+  if (e.code !== 'MISSING_CHAR' || !/quote/.test(e.message)) return at;
+  const lines = file.text.slice(0, e.pos[0]).split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const quotes = [...lines[i]!.matchAll(/(?<!\\)"/g)];
+    if (quotes.length % 2 === 1) return { line: i + 1, col: quotes[quotes.length - 1]!.index! + 1 };
+  }
+  return at;
+}
