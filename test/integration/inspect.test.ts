@@ -49,6 +49,14 @@ afterAll(async () => {
 });
 
 describe('inspect', () => {
+  it("reads root's 64-bit privilege mask exactly (the driver would round the JSON number: PROCESS + SHUTDOWN)", async () => {
+    const state = await inspect(admin, { cluster: 'c', engine: 'mariadb' });
+    const root = state.accounts.find((a) => a.user === 'root' && a.host === 'localhost')!;
+    expect(root.grants).toHaveLength(39);
+    expect(root.grants).toContainEqual({ level: 'global', privilege: 'SUPER' });
+    expect(root.grants).toContainEqual({ level: 'global', privilege: 'SLAVE MONITOR' });
+  });
+
   it('reads every level of grant, roles and default roles into one model', async () => {
     const state = await inspect(admin, { cluster: 'main', engine: 'mariadb' });
     const every = state.accounts.find((a) => a.user === 'every')!;

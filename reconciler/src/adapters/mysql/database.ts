@@ -98,6 +98,9 @@ export async function connect(spec: ConnectionSpec, timeoutMs = 10_000): Promise
       bigNumberStrings: true,
       dateStrings: true,
       charset: 'utf8mb4',
+      // JSON columns (MariaDB's global_priv.Priv) as text: JSON.parse would round root's 64-bit
+      // privilege mask (all privileges read as PROCESS + SHUTDOWN); the dialect reads it exactly.
+      jsonStrings: true,
     });
   } catch (cause) {
     throw new DatabaseConnectError(
