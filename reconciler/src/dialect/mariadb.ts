@@ -23,8 +23,8 @@ function privJson(value: unknown): Record<string, unknown> {
   const raw = text(value);
   try {
     const priv = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
-    const access = /"access"\s*:\s*(\d+)/.exec(raw);
-    if (access) priv.access = access[1];
+    if (typeof priv.access === 'number' && priv.access > Number.MAX_SAFE_INTEGER)
+      priv.access = /"access"\s*:\s*(\d+)/.exec(raw)?.[1];
     return priv;
   } catch {
     return {};

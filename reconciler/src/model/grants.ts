@@ -32,17 +32,26 @@ export function normaliseGrants(grants: readonly Grant[]): Grant[] {
 
 /** Two grants name the same privilege on the same object (compared field by field: no key strings). */
 function sameGrant(a: Grant, b: Grant): boolean {
-  if (a.level !== b.level || a.privilege !== b.privilege) return false;
-  const x = a as Partial<Record<string, string>>;
-  const y = b as Partial<Record<string, string>>;
-  return (
-    x.database === y.database &&
-    x.pattern === y.pattern &&
-    x.table === y.table &&
-    x.column === y.column &&
-    x.routine === y.routine &&
-    x.routineType === y.routineType
-  );
+  if (a.privilege !== b.privilege) return false;
+  switch (a.level) {
+    case 'global':
+      return b.level === 'global';
+    case 'database':
+      return b.level === 'database' && a.database === b.database && a.pattern === b.pattern;
+    case 'table':
+      return b.level === 'table' && a.table === b.table && a.database === b.database;
+    case 'column':
+      return (
+        b.level === 'column' && a.column === b.column && a.table === b.table && a.database === b.database
+      );
+    case 'routine':
+      return (
+        b.level === 'routine' &&
+        a.routine === b.routine &&
+        a.database === b.database &&
+        a.routineType === b.routineType
+      );
+  }
 }
 
 /** True when both sets hold the same grants: the common case, checked without allocating. */
