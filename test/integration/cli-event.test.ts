@@ -16,6 +16,18 @@ let admin: Database;
 let work: string;
 const secrets = () => new FileSecretStore(join(work, 'state', 'secrets', '111122223333'));
 
+/** The DESIGN §3 example's cluster, as a batch names it. */
+const target = {
+  name: 'orders',
+  account: '111122223333',
+  region: 'eu-west-1',
+  engine: 'aurora-mysql',
+  endpoint: 'orders.cluster-abc.eu-west-1.rds.amazonaws.com',
+  port: 3306,
+  masterSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:orders-master',
+  databases: ['orders', 'audit'],
+};
+
 function payload(name: string, event: unknown): string {
   const file = join(work, `${name}.json`);
   writeFileSync(file, JSON.stringify(event));
@@ -73,16 +85,6 @@ describe('dbusers event', () => {
   it('replays a batch against the cluster the YAML configures', async () => {
     const yaml = (await import('node:fs')).readFileSync('users/payments-prod.yaml', 'utf8');
     expect(yaml).toContain('orders.cluster-abc.eu-west-1.rds.amazonaws.com');
-    const target = {
-      name: 'orders',
-      account: '111122223333',
-      region: 'eu-west-1',
-      engine: 'aurora-mysql',
-      endpoint: 'orders.cluster-abc.eu-west-1.rds.amazonaws.com',
-      port: 3306,
-      masterSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:orders-master',
-      databases: ['orders', 'audit'],
-    };
     const action = {
       kind: 'create_user',
       user: 'batch_app',
@@ -104,16 +106,6 @@ describe('dbusers event', () => {
   });
 
   it('exits 1 and changes nothing for a batch that drops an account dbusers did not create', async () => {
-    const target = {
-      name: 'orders',
-      account: '111122223333',
-      region: 'eu-west-1',
-      engine: 'aurora-mysql',
-      endpoint: 'orders.cluster-abc.eu-west-1.rds.amazonaws.com',
-      port: 3306,
-      masterSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:orders-master',
-      databases: ['orders', 'audit'],
-    };
     const r = await cli(
       'event',
       payload('hostile', {

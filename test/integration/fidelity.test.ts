@@ -6,13 +6,12 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalDispatcher, LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
-import { reconcile } from '../../reconciler/src/reconcile.js';
 import {
   allowed,
   loginAs,
-  MemorySource,
+  reconcileLocally,
   startTestServer,
   tempDir,
   type TestServer,
@@ -34,15 +33,8 @@ ${extra}users:
 ${grants.map((g) => `      - ${g}`).join('\n') || '      []'}
 `;
 
-async function run(yaml: string, mode: 'plan' | 'apply') {
-  return reconcile(
-    {
-      source: new MemorySource({ 'users/fidelity.yaml': yaml }),
-      dispatcher: new LocalDispatcher(env),
-      events: { publish: async () => undefined },
-    },
-    { mode, policy: 'sync', planOptions: { now: 0, allowDeletes: true } },
-  );
+function run(yaml: string, mode: 'plan' | 'apply') {
+  return reconcileLocally(env, { 'users/fidelity.yaml': yaml }, mode, { allowDeletes: true });
 }
 
 /** Apply, then the re-plan must be empty. */

@@ -6,14 +6,12 @@
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalDispatcher, LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
-import { reconcile } from '../../reconciler/src/reconcile.js';
-import type { EventSink } from '../../reconciler/src/ports/index.js';
 import {
   allowed,
   loginAs,
-  MemorySource,
+  reconcileLocally,
   startTestServer,
   tempDir,
   type TestServer,
@@ -22,7 +20,6 @@ import {
 let server: TestServer;
 let admin: Database;
 let env: LocalEnvironment;
-const events: EventSink = { publish: async () => undefined };
 
 const HOSTILE = [
   "o'brien",
@@ -56,11 +53,8 @@ function yaml(users: { name: string; secretName: string; database: string }[]): 
   );
 }
 
-async function sync(files: Record<string, string>, mode: 'plan' | 'apply') {
-  return reconcile(
-    { source: new MemorySource(files), dispatcher: new LocalDispatcher(env), events },
-    { mode, policy: 'sync', planOptions: { now: 0, allowDeletes: true } },
-  );
+function sync(files: Record<string, string>, mode: 'plan' | 'apply') {
+  return reconcileLocally(env, files, mode, { allowDeletes: true });
 }
 
 beforeAll(async () => {

@@ -9,8 +9,7 @@ import { LocalDispatcher, LocalEnvironment } from '../../reconciler/src/adapters
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { importYaml } from '../../reconciler/src/desired/import.js';
 import { loadDesired } from '../../reconciler/src/desired/load.js';
-import { reconcile } from '../../reconciler/src/reconcile.js';
-import { MemorySource, startTestServer, tempDir, type TestServer } from '../support/server.js';
+import { reconcileLocally, startTestServer, tempDir, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
@@ -105,15 +104,7 @@ describe('import', () => {
     const files = { 'users/legacy.yaml': yaml };
     const loaded = loadDesired(new Map(Object.entries(files)));
     expect(loaded.diagnostics, yaml).toEqual([]);
-    const run = (mode: 'plan' | 'apply') =>
-      reconcile(
-        {
-          source: new MemorySource(files),
-          dispatcher: new LocalDispatcher(env),
-          events: { publish: async () => undefined },
-        },
-        { mode, policy: 'sync', planOptions: { now: 0 } },
-      );
+    const run = (mode: 'plan' | 'apply') => reconcileLocally(env, files, mode);
 
     const planned = await run('plan');
     const actions = planned.plans.flatMap((p) => p.actions);

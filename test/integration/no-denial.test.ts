@@ -5,10 +5,9 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalDispatcher, LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
-import { reconcile } from '../../reconciler/src/reconcile.js';
-import { loginAs, MemorySource, startTestServer, tempDir, type TestServer } from '../support/server.js';
+import { loginAs, reconcileLocally, startTestServer, tempDir, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
@@ -27,14 +26,7 @@ users:
 `;
 
 async function apply(readwrite: boolean) {
-  const r = await reconcile(
-    {
-      source: new MemorySource({ 'users/loop.yaml': file(readwrite) }),
-      dispatcher: new LocalDispatcher(env),
-      events: { publish: async () => undefined },
-    },
-    { mode: 'apply', policy: 'sync', planOptions: { now: 0 } },
-  );
+  const r = await reconcileLocally(env, { 'users/loop.yaml': file(readwrite) }, 'apply');
   expect(r.diagnostics).toEqual([]);
   expect(r.results.every((b) => b.ok)).toBe(true);
 }

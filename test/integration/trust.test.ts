@@ -8,15 +8,14 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
-import { LocalDispatcher, LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import { connect, type Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { mariadb } from '../../reconciler/src/dialect/mariadb.js';
 import { executeBatch, lockName } from '../../reconciler/src/execute/executor.js';
 import { createPending, setOnServer } from '../../reconciler/src/execute/password.js';
 import type { ExecutorBatch } from '../../reconciler/src/model/batch.js';
-import { reconcile } from '../../reconciler/src/reconcile.js';
 import { ordersCluster, select } from '../support/fixtures.js';
-import { loginAs, MemorySource, startTestServer, tempDir, type TestServer } from '../support/server.js';
+import { loginAs, reconcileLocally, startTestServer, tempDir, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
@@ -36,18 +35,11 @@ function localRun(stateDir = join(tempDir(), 'state')) {
   const env = new LocalEnvironment({ stateDir, databaseUrl: server.url, log: () => undefined });
   const store = env.secretsFor('111122223333');
   const run = (files: Record<string, string>, mode: 'plan' | 'apply', resetRequested: string[] = []) =>
-    reconcile(
-      {
-        source: new MemorySource(files),
-        dispatcher: new LocalDispatcher(env),
-        events: { publish: async () => undefined },
-      },
-      {
-        mode,
-        policy: 'sync',
-        planOptions: { now: Math.floor(Date.now() / 1000), allowDeletes: true, resetRequested },
-      },
-    );
+    reconcileLocally(env, files, mode, {
+      now: Math.floor(Date.now() / 1000),
+      allowDeletes: true,
+      resetRequested,
+    });
   return { env, store, run };
 }
 

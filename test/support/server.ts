@@ -8,6 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedMariadb } from '../../reconciler/src/adapters/local/embedded-mariadb.js';
 import {
+  LocalDispatcher,
+  type LocalEnvironment,
+} from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import type { PlanOptions } from '../../reconciler/src/plan/plan.js';
+import { reconcile, type ReconcileResult } from '../../reconciler/src/reconcile.js';
+import {
   connect,
   parseDatabaseUrl,
   type ConnectionSpec,
@@ -88,4 +94,21 @@ export class MemorySource implements SourceRepo {
   async readTree(): Promise<Map<string, string>> {
     return new Map(Object.entries(this.files));
   }
+}
+
+/** One reconcile() in local mode on `env`, over YAML files held in memory (sync policy, no clock). */
+export function reconcileLocally(
+  env: LocalEnvironment,
+  files: Record<string, string>,
+  mode: 'plan' | 'apply',
+  planOptions: Partial<PlanOptions> = {},
+): Promise<ReconcileResult> {
+  return reconcile(
+    {
+      source: new MemorySource(files),
+      dispatcher: new LocalDispatcher(env),
+      events: { publish: async () => undefined },
+    },
+    { mode, policy: 'sync', planOptions: { now: 0, ...planOptions } },
+  );
 }

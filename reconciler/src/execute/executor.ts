@@ -18,6 +18,7 @@ import {
   type Grant,
   type OwnershipRecord,
   type SecretMeta,
+  newAccount,
   ownerOf,
 } from '../model/types.js';
 import type { Database, SecretStore } from '../ports/index.js';
@@ -259,17 +260,7 @@ class ActionRunner {
 
   private remember(a: AccountId, kind: 'user' | 'role'): ActualAccount {
     const key = accountKey(a);
-    const known = this.accounts.get(key) ?? {
-      user: a.user,
-      host: a.host,
-      kind,
-      auth: 'none',
-      plugin: '',
-      locked: false,
-      grants: [],
-      roles: [],
-      defaultRoles: [],
-    };
+    const known = this.accounts.get(key) ?? newAccount(a, kind);
     this.accounts.set(key, known);
     return known;
   }

@@ -21,6 +21,7 @@ import { isBuiltInProtected, isProtected } from '../model/protected.js';
 import {
   accountKey,
   displayAccount,
+  newAccount,
   ownerOf,
   type Action,
   type ActualState,
@@ -93,19 +94,7 @@ export function refusals(
           owner,
           secretName: a.kind === 'create_user' ? a.secretName : undefined,
         });
-        accounts.set(key, {
-          ...(have ?? {
-            user: a.user,
-            host: a.host,
-            kind,
-            auth: 'none',
-            plugin: '',
-            locked: false,
-            defaultRoles: [],
-          }),
-          grants: a.grants,
-          roles: a.roles,
-        });
+        accounts.set(key, { ...(have ?? newAccount(a, kind)), grants: a.grants, roles: a.roles });
         return undefined;
       }
       case 'update_grant': {

@@ -109,6 +109,21 @@ export interface ActualAccount extends AccountId {
   passwordMatchesSecret?: boolean;
 }
 
+/** An account as it is right after CREATE USER / CREATE ROLE: nothing granted. */
+export function newAccount(a: AccountId, kind: 'user' | 'role'): ActualAccount {
+  return {
+    user: a.user,
+    host: a.host,
+    kind,
+    auth: 'none',
+    plugin: '',
+    locked: false,
+    grants: [],
+    roles: [],
+    defaultRoles: [],
+  };
+}
+
 /** Metadata of a secret; never its value. */
 export interface SecretMeta {
   name: string;
