@@ -80,100 +80,123 @@ export function lockName(cluster: ClusterSpec): string {
  */
 export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Promise<BatchResult> {
   const options: ExecutorOptions = { ...DEFAULT_EXECUTOR_OPTIONS, ...batch.options };
-  const { db, secrets } = deps;
-  const results: ActionResult[] = [];
-  const record = (r: ActionResult) => {
-    results.push(r);
-    deps.progress?.(r);
-  };
-  const notRun = (message: string) => {
-    for (const a of batch.actions)
-      record({ kind: a.kind, user: a.user, host: a.host, status: 'not run', message });
-    return { cluster: batch.target.name, ok: false, results };
-  };
+  const { db } = deps;
   // A run that hangs must not hold the lock for the server's 8-hour default: the server closes an
   // idle session after this, which releases the lock.
   await db.query('SET SESSION wait_timeout = ?', [options.sessionTimeoutSeconds]);
+  const lock = lockName(batch.target);
   const [got] = await db.query<{ got: number | null }>('SELECT GET_LOCK(?, ?) AS got', [
-    lockName(batch.target),
+    lock,
     LOCK_TIMEOUT_SECONDS,
   ]);
-  if (Number(got?.got) !== 1) return notRun(`another dbusers run holds the lock ${lockName(batch.target)}`);
-  try {
-    await ensureRegistry(db);
-    const done = batch.id ? await completedBatch(db, batch.id) : undefined;
-    if (done) return { ...(JSON.parse(done) as BatchResult), replayed: true };
-    const key = (await secrets.registryKey(true))!;
-    const state = await inspect(db, {
-      cluster: batch.target.name,
-      engine: batch.target.engine,
-      secrets,
-      adminUsers: deps.adminUsers,
-      checkPasswords: false,
-    });
-    const dialect = dialectForVersion(state.version);
-    const refused = refusals(batch.actions, batch.target, dialect, state);
-    // Claim every account the batch may create in one statement, before any of them exists.
-    const owner = ownerOf(batch.target);
-    const foreign = await claimAll(
-      db,
-      batch.actions.flatMap((a, i): OwnershipRecord[] =>
-        refused[i]
-          ? []
-          : a.kind === 'create_user'
-            ? [{ user: a.user, host: a.host, kind: 'user' as const, secretName: a.secretName, owner }]
-            : a.kind === 'create_role'
-              ? [{ user: a.user, host: a.host, kind: 'role' as const, owner }]
-              : [],
-      ),
-      key,
+  if (Number(got?.got) !== 1) {
+    const message = `another dbusers run holds the lock ${lock}`;
+    const results = batch.actions.map(
+      (a): ActionResult => ({ kind: a.kind, user: a.user, host: a.host, status: 'not run', message }),
     );
-    const run = new ActionRunner(batch.target, dialect, state, deps, options, batch.actions);
-    let failures = 0;
-    for (const [i, action] of batch.actions.entries()) {
-      const base = { kind: action.kind, user: action.user, host: action.host };
-      if (failures >= options.maxFailures) {
-        record({
-          ...base,
-          status: 'not run',
-          message: `not run: ${failures} actions failed or were refused, the most one batch tolerates`,
-        });
-      } else if (refused[i] || foreign.has(`${action.user}\0${action.host}`)) {
-        failures++;
-        record({
-          ...base,
-          status: 'refused',
-          message: `${action.kind} ${displayAccount(action)}: refused: ${refused[i] ?? "another cluster's declarations own this account on this server"}`,
-        });
-      } else {
-        const started = Date.now();
-        try {
-          const warnings = await run.action(action);
-          record({
-            ...base,
-            status: 'ok',
-            message: action.reason,
-            ...(warnings.length ? { warnings } : {}),
-            durationMs: Date.now() - started,
-          });
-        } catch (error) {
-          failures++;
-          record({
-            ...base,
-            status: 'failed',
-            message: `${action.kind} ${displayAccount(action)}: ${explain(error)}`,
-            durationMs: Date.now() - started,
-          });
-        }
-      }
-    }
-    const result = { cluster: batch.target.name, ok: results.every((r) => r.status === 'ok'), results };
-    // A seal that cannot be renewed (the connection is gone) only makes the next inspection check each row.
-    await sealRegistry(db, key).catch(() => undefined);
-    if (batch.id && result.ok) await recordBatch(db, batch.id, JSON.stringify(result));
-    return result;
+    for (const r of results) deps.progress?.(r);
+    return { cluster: batch.target.name, ok: false, results };
+  }
+  try {
+    return await underLock(batch, deps, options);
   } finally {
-    await db.query('SELECT RELEASE_LOCK(?)', [lockName(batch.target)]).catch(() => undefined);
+    await db.query('SELECT RELEASE_LOCK(?)', [lock]).catch(() => undefined);
+  }
+}
+
+/** The batch under the cluster lock: a redelivery answered from the record, else read, check, claim, run, seal. */
+async function underLock(
+  batch: ExecutorBatch,
+  deps: ExecutorDeps,
+  options: ExecutorOptions,
+): Promise<BatchResult> {
+  const { db, secrets } = deps;
+  await ensureRegistry(db);
+  const done = batch.id ? await completedBatch(db, batch.id) : undefined;
+  if (done) return { ...(JSON.parse(done) as BatchResult), replayed: true };
+  const key = (await secrets.registryKey(true))!;
+  const state = await inspect(db, {
+    cluster: batch.target.name,
+    engine: batch.target.engine,
+    secrets,
+    adminUsers: deps.adminUsers,
+    checkPasswords: false,
+  });
+  const dialect = dialectForVersion(state.version);
+  const refused = refusals(batch.actions, batch.target, dialect, state);
+  // Claim every account the batch may create in one statement, before any of them exists.
+  const owner = ownerOf(batch.target);
+  const claims = batch.actions.flatMap((a, i): OwnershipRecord[] =>
+    refused[i]
+      ? []
+      : a.kind === 'create_user'
+        ? [{ user: a.user, host: a.host, kind: 'user', secretName: a.secretName, owner }]
+        : a.kind === 'create_role'
+          ? [{ user: a.user, host: a.host, kind: 'role', owner }]
+          : [],
+  );
+  const foreign = await claimAll(db, claims, key);
+  const run = new ActionRunner(batch.target, dialect, state, deps, options, batch.actions);
+  const results: ActionResult[] = [];
+  let failures = 0;
+  for (const [i, action] of batch.actions.entries()) {
+    const why =
+      refused[i] ??
+      (foreign.has(`${action.user}\0${action.host}`)
+        ? "another cluster's declarations own this account on this server"
+        : undefined);
+    const result =
+      failures >= options.maxFailures
+        ? notRunAfter(action, failures)
+        : why
+          ? {
+              ...identity(action),
+              status: 'refused' as const,
+              message: `${action.kind} ${displayAccount(action)}: refused: ${why}`,
+            }
+          : await runOne(run, action);
+    if (result.status === 'failed' || result.status === 'refused') failures++;
+    results.push(result);
+    deps.progress?.(result);
+  }
+  const result = { cluster: batch.target.name, ok: results.every((r) => r.status === 'ok'), results };
+  // A seal that cannot be renewed (the connection is gone) only makes the next inspection check each row.
+  await sealRegistry(db, key).catch(() => undefined);
+  if (batch.id && result.ok) await recordBatch(db, batch.id, JSON.stringify(result));
+  return result;
+}
+
+function identity(a: Action): Pick<ActionResult, 'kind' | 'user' | 'host'> {
+  return { kind: a.kind, user: a.user, host: a.host };
+}
+
+function notRunAfter(a: Action, failures: number): ActionResult {
+  return {
+    ...identity(a),
+    status: 'not run',
+    message: `not run: ${failures} actions failed or were refused, the most one batch tolerates`,
+  };
+}
+
+/** One action, timed; an error is its failed result, never the batch's end. */
+async function runOne(run: ActionRunner, action: Action): Promise<ActionResult> {
+  const started = Date.now();
+  try {
+    const warnings = await run.action(action);
+    return {
+      ...identity(action),
+      status: 'ok',
+      message: action.reason,
+      ...(warnings.length ? { warnings } : {}),
+      durationMs: Date.now() - started,
+    };
+  } catch (error) {
+    return {
+      ...identity(action),
+      status: 'failed',
+      message: `${action.kind} ${displayAccount(action)}: ${explain(error)}`,
+      durationMs: Date.now() - started,
+    };
   }
 }
 

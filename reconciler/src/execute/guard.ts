@@ -24,9 +24,13 @@ import {
   newAccount,
   ownerOf,
   type Action,
+  type ActualAccount,
   type ActualState,
   type ClusterSpec,
+  type CreateRoleAction,
+  type CreateUserAction,
   type Grant,
+  type OwnershipRecord,
 } from '../model/types.js';
 import { actionProblems } from './validate.js';
 
@@ -37,86 +41,119 @@ export function refusals(
   dialect: Dialect,
   actual: ActualState,
 ): (string | undefined)[] {
-  const accounts = new Map(actual.accounts.map((a) => [accountKey(a), a]));
-  const owner = ownerOf(target);
-  const owned = new Map(actual.owned.filter((o) => o.owner === owner).map((o) => [accountKey(o), o]));
-  const others = new Map(actual.owned.filter((o) => o.owner !== owner).map((o) => [accountKey(o), o.owner]));
-  const rules = { adminUsers: actual.adminUsers, listed: target.protectedAccounts };
-  // Roles this batch makes, in order: a later action may grant them.
-  const madeRoles = new Set<string>();
-  const ownsRole = (role: string) =>
-    madeRoles.has(role) || [...owned.values()].some((o) => o.kind === 'role' && o.user === role);
+  const guard = new Guard(target, dialect, actual);
+  return actions.map((a) => guard.check(a));
+}
 
-  return actions.map((a): string | undefined => {
-    const problems = actionProblems(a, dialect);
+const notManaged = (a: Action) => `${displayAccount(a)} is not an account dbusers manages on this cluster`;
+
+/** The server as read under the lock, kept as the batch's earlier actions will leave it. */
+class Guard {
+  private readonly accounts: Map<string, ActualAccount>;
+  private readonly owner: string;
+  private readonly owned: Map<string, OwnershipRecord>;
+  private readonly others: Map<string, string>;
+  /** Roles this batch makes, in order: a later action may grant them. */
+  private readonly madeRoles = new Set<string>();
+
+  constructor(
+    private readonly target: ClusterSpec,
+    private readonly dialect: Dialect,
+    private readonly actual: ActualState,
+  ) {
+    this.accounts = new Map(actual.accounts.map((a) => [accountKey(a), a]));
+    this.owner = ownerOf(target);
+    this.owned = new Map(actual.owned.filter((o) => o.owner === this.owner).map((o) => [accountKey(o), o]));
+    this.others = new Map(
+      actual.owned.filter((o) => o.owner !== this.owner).map((o) => [accountKey(o), o.owner]),
+    );
+  }
+
+  /** The rules every action meets, then those of its kind. */
+  check(a: Action): string | undefined {
+    const problems = actionProblems(a, this.dialect);
     if (problems.length > 0) return `malformed: ${problems.join('; ')}`;
-    if (isProtected(a, rules)) return `${displayAccount(a)} is protected and is never changed`;
-    const key = accountKey(a);
-    const have = accounts.get(key);
-    const mine = owned.get(key);
-    const roles = 'roles' in a ? a.roles : [];
-    const strayRole = roles.find((r) => isBuiltInProtected(r) || !ownsRole(r));
-    if (strayRole !== undefined)
-      return `role ${JSON.stringify(strayRole)} is not managed by dbusers on this cluster, so it is not granted`;
+    if (isProtected(a, { adminUsers: this.actual.adminUsers, listed: this.target.protectedAccounts })) {
+      return `${displayAccount(a)} is protected and is never changed`;
+    }
+    const stray = ('roles' in a ? a.roles : []).find((r) => isBuiltInProtected(r) || !this.ownsRole(r));
+    if (stray !== undefined)
+      return `role ${JSON.stringify(stray)} is not managed by dbusers on this cluster, so it is not granted`;
     const kind =
       a.kind === 'create_role' || a.kind === 'drop_role'
         ? 'role'
         : a.kind === 'update_grant'
           ? a.accountKind
           : 'user';
+    const have = this.accounts.get(accountKey(a));
     if (have && have.kind !== kind)
       return `${displayAccount(a)} is a ${have.kind} on the server, not a ${kind}`;
-    const refused = (grants: readonly Grant[]) =>
-      refusedGrants(a, grants, target.engine, target.privilegeExceptions);
     const secretName = 'secretName' in a ? a.secretName : undefined;
-    if (secretName !== undefined && isMasterSecret(target, secretName))
+    if (secretName !== undefined && isMasterSecret(this.target, secretName))
       return `secret ${secretName} is the cluster's master secret`;
-
+    const mine = this.owned.get(accountKey(a));
     switch (a.kind) {
       case 'create_user':
-      case 'create_role': {
-        if (have && !mine) {
-          if (others.has(key)) return `${displayAccount(a)} is managed by dbusers for ${others.get(key)}`;
-          if (!a.adopt)
-            return `${displayAccount(a)} exists and dbusers did not create it; adopting it must be declared (adopt: true)`;
-          const held = refused(have.grants.filter((g) => g.level === 'global'));
-          if (held.length > 0)
-            return `adopting ${displayAccount(a)} needs privilegeExceptions for what it holds: ${held.join('; ')}`;
-        }
-        const added = refused(diffGrants(a.grants, have?.grants ?? []).add);
-        if (added.length > 0) return `privilege policy: ${added.join('; ')}`;
-        // Later actions of the batch see the account as this one leaves it.
-        if (a.kind === 'create_role') madeRoles.add(a.user);
-        owned.set(key, {
-          user: a.user,
-          host: a.host,
-          kind,
-          owner,
-          secretName: a.kind === 'create_user' ? a.secretName : undefined,
-        });
-        accounts.set(key, { ...(have ?? newAccount(a, kind)), grants: a.grants, roles: a.roles });
-        return undefined;
-      }
-      case 'update_grant': {
-        if (!mine || !have) return `${displayAccount(a)} is not an account dbusers manages on this cluster`;
-        const added = refused(diffGrants(a.grants, have.grants).add);
-        return added.length > 0 ? `privilege policy: ${added.join('; ')}` : undefined;
-      }
+      case 'create_role':
+        return this.checkCreate(a, kind, have, mine);
+      case 'update_grant':
+        return !mine || !have ? notManaged(a) : this.policy(a, diffGrants(a.grants, have.grants).add);
       case 'reset_password':
-        if (!mine || !have) return `${displayAccount(a)} is not an account dbusers manages on this cluster`;
-        if (mine.secretName !== a.secretName)
-          return `the secret of ${displayAccount(a)} is ${JSON.stringify(mine.secretName ?? null)}, not ${JSON.stringify(a.secretName)}`;
-        return undefined;
       case 'delete_user':
-      case 'drop_role':
-        if (!mine) return `${displayAccount(a)} is not an account dbusers manages on this cluster`;
-        if (a.kind === 'delete_user' && a.secretName !== undefined && a.secretName !== mine.secretName) {
+        if (!mine) return notManaged(a);
+        if (a.kind === 'reset_password' && !have) return notManaged(a);
+        // A delete may leave the secret to a new user (no secretName); a reset names the one on record.
+        if (a.secretName !== mine.secretName && (a.kind === 'reset_password' || a.secretName !== undefined)) {
           return `the secret of ${displayAccount(a)} is ${JSON.stringify(mine.secretName ?? null)}, not ${JSON.stringify(a.secretName)}`;
         }
         return undefined;
+      case 'drop_role':
+        return mine ? undefined : notManaged(a);
     }
-    return undefined; // every kind is handled above
-  });
+  }
+
+  private ownsRole(role: string): boolean {
+    return (
+      this.madeRoles.has(role) || [...this.owned.values()].some((o) => o.kind === 'role' && o.user === role)
+    );
+  }
+
+  /** The grants an action adds pass the privilege policy (revoking is always allowed). */
+  private policy(a: Action, added: readonly Grant[]): string | undefined {
+    const refused = refusedGrants(a, added, this.target.engine, this.target.privilegeExceptions);
+    return refused.length > 0 ? `privilege policy: ${refused.join('; ')}` : undefined;
+  }
+
+  /** A create: where nothing exists, or an adoption of what is nobody else's; later actions see its result. */
+  private checkCreate(
+    a: CreateUserAction | CreateRoleAction,
+    kind: 'user' | 'role',
+    have?: ActualAccount,
+    mine?: OwnershipRecord,
+  ): string | undefined {
+    const key = accountKey(a);
+    if (have && !mine) {
+      if (this.others.has(key))
+        return `${displayAccount(a)} is managed by dbusers for ${this.others.get(key)}`;
+      if (!a.adopt)
+        return `${displayAccount(a)} exists and dbusers did not create it; adopting it must be declared (adopt: true)`;
+      const held = refusedGrants(
+        a,
+        have.grants.filter((g) => g.level === 'global'),
+        this.target.engine,
+        this.target.privilegeExceptions,
+      );
+      if (held.length > 0)
+        return `adopting ${displayAccount(a)} needs privilegeExceptions for what it holds: ${held.join('; ')}`;
+    }
+    const refused = this.policy(a, diffGrants(a.grants, have?.grants ?? []).add);
+    if (refused) return refused;
+    if (a.kind === 'create_role') this.madeRoles.add(a.user);
+    const secretName = a.kind === 'create_user' ? a.secretName : undefined;
+    this.owned.set(key, { user: a.user, host: a.host, kind, owner: this.owner, secretName });
+    this.accounts.set(key, { ...(have ?? newAccount(a, kind)), grants: a.grants, roles: a.roles });
+    return undefined;
+  }
 }
 
 /** The cluster's master secret, by ARN or by name. */

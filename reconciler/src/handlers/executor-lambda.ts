@@ -88,7 +88,7 @@ export function awsExecutorDeps(settings: AwsExecutorSettings = {}): ExecutorHan
         durationMs: r.durationMs,
       };
       if (r.status === 'ok') logger?.info('action', fields);
-      else logger?.warn('action', { ...fields, message: r.message });
+      else logger?.warn('action', { ...fields, detail: r.message });
       metrics?.addMetric(
         `Actions${r.status === 'ok' ? 'Succeeded' : r.status === 'not run' ? 'NotRun' : r.status === 'refused' ? 'Refused' : 'Failed'}`,
         MetricUnit.Count,
@@ -119,7 +119,7 @@ export function makeLambdaHandler(settings: AwsExecutorSettings = {}) {
     } catch (error) {
       logger.error('invocation failed', {
         error: (error as Error).name,
-        message: (error as Error).message.slice(0, 2000),
+        detail: (error as Error).message.slice(0, 2000),
       });
       throw error;
     } finally {

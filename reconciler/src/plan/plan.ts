@@ -29,6 +29,7 @@ import {
   type Action,
   type ActualAccount,
   type ActualState,
+  type ClusterSpec,
   type DesiredAccount,
   type DesiredTarget,
   type ObjectRef,
@@ -61,139 +62,59 @@ const ORDER: Record<Action['kind'], number> = {
   drop_role: 5,
 };
 
+/** What one pass over the accounts needs besides the account itself. */
+interface PlanContext {
+  cluster: ClusterSpec;
+  actual: ActualState;
+  options: PlanOptions;
+  owner: string;
+  unverified: Set<string>;
+  /** A secret a declared account names again is handed over, not deleted with its old user. */
+  declaredSecrets: Set<string>;
+}
+
+/** What the table above decides for one account: actions, a skip, or a delete (counted against the limit). */
+interface Decision {
+  actions?: Action[];
+  skip?: Skipped;
+  delete?: Action;
+}
+
 /** Compute the plan for one cluster. */
 export function plan(target: DesiredTarget, actual: ActualState, options: PlanOptions): Plan {
   // Roles take the host the server gives them ('' on MariaDB, '%' on MySQL), whatever was declared.
-  const desired = {
-    ...target,
-    accounts: target.accounts.map((a) => (a.kind === 'role' ? { ...a, host: actual.roleHost } : a)),
+  const accounts = target.accounts.map((a) => (a.kind === 'role' ? { ...a, host: actual.roleHost } : a));
+  const { cluster } = target;
+  const context: PlanContext = {
+    cluster,
+    actual,
+    options,
+    owner: ownerOf(cluster),
+    unverified: new Set(actual.unverifiedClaims.map(accountKey)),
+    declaredSecrets: new Set(accounts.flatMap((d) => (d.secretName ? [d.secretName] : []))),
   };
-  const { cluster } = desired;
-  const isSafe = (a: { user: string; host: string }) =>
-    !isProtected(a, { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts });
-  const unverified = new Set(actual.unverifiedClaims.map(accountKey));
-  // A secret a declared account names again is handed over, not deleted with its old user.
-  const declaredSecrets = new Set(desired.accounts.flatMap((d) => (d.secretName ? [d.secretName] : [])));
-  const secretToDelete = (name: string | undefined) =>
-    name && !declaredSecrets.has(name) ? name : undefined;
   const actions: Action[] = [];
   const skipped: Skipped[] = [];
   const deletes: Action[] = [];
-
   // One pass over every account named anywhere, following the table above.
-  const owner = ownerOf(cluster);
-  const owned = actual.owned.filter((o) => o.owner === owner);
-  for (const { user, host, want, have, claim: anyClaim } of accountsByName(desired.accounts, actual)) {
-    // A claim by another cluster served by the same server is not ours: that account is left alone.
-    const claim = anyClaim?.owner === owner ? anyClaim : undefined;
-    const foreign = anyClaim && !claim ? `managed by dbusers for ${anyClaim.owner}` : undefined;
-    if (!isSafe({ user, host })) {
-      if (want)
-        skipped.push({
-          user,
-          host,
-          reason: 'protected',
-          detail: 'declared, but protected accounts are never changed',
-        });
-      else if (have) skipped.push({ user, host, reason: 'protected', detail: 'protected account' });
-    } else if (have && !anyClaim && unverified.has(accountKey({ user, host }))) {
-      const detail =
-        'its ownership record fails the integrity check (written outside dbusers?); it is left alone until the row is removed';
-      skipped.push({ user, host, reason: 'unverified ownership', detail });
-    } else if (want && missingFor(want, actual).length > 0) {
-      const names = missingFor(want, actual).map(describeObject).join(', ');
-      skipped.push({
-        user,
-        host,
-        reason: 'missing object',
-        detail: `its grants name ${names}, which the server does not have: create them first, or drop the grant (${want.source})`,
-      });
-    } else if (want) {
-      if (!have) actions.push(createAction(want, false, 'missing'));
-      else if (claim && want.auth === 'iam' && have.auth === 'password') {
-        // Switching a live password user to IAM would cut off every client still using the password.
-        skipped.push({
-          user,
-          host,
-          reason: 'unsupported',
-          detail:
-            'declared auth: iam, but the account logs in with a password; create a new IAM user and move clients to it',
-        });
-        actions.push(...convergeActions(want, have, actual, options));
-      } else if (claim && have.partialRevokes?.length) {
-        // A partial revoke narrows a global grant per schema; the YAML cannot say so, so the plan would misread it.
-        const detail = `it holds MySQL partial revokes (${have.partialRevokes.join(', ')}) that dbusers does not manage; its grants are left as they are`;
-        skipped.push({ user, host, reason: 'unsupported', detail });
-      } else if (claim) actions.push(...convergeActions(want, have, actual, options));
-      else if (want.adopt && !foreign) {
-        const refused = refusedGrants(
-          have,
-          have.grants.filter((g) => g.level === 'global'),
-          actual.engine,
-          cluster.privilegeExceptions,
-        );
-        if (refused.length === 0) actions.push(createAction(want, true, 'adopt existing account'));
-        else
-          skipped.push({
-            user,
-            host,
-            reason: 'privilege policy',
-            detail: `adopting it needs privilegeExceptions for what it holds: ${refused.join('; ')}`,
-          });
-      } else if (foreign)
-        skipped.push({
-          user,
-          host,
-          reason: 'not adopted',
-          detail: `${foreign}; declare it in one cluster only (${want.source})`,
-        });
-      else
-        skipped.push({
-          user,
-          host,
-          reason: 'not adopted',
-          detail: `exists but dbusers did not create it; set adopt: true to manage it (${want.source})`,
-        });
-    } else if (have && !claim) {
-      skipped.push({
-        user,
-        host,
-        reason: 'unmanaged',
-        detail: foreign ?? 'not declared and not created by dbusers',
-      });
-    } else if (have?.kind === 'role') {
-      deletes.push({ kind: 'drop_role', user, host, reason: 'not declared' });
-    } else if (claim && have) {
-      deletes.push({
-        kind: 'delete_user',
-        user,
-        host,
-        secretName: secretToDelete(claim.secretName),
-        reason: 'not declared',
-      });
-    } else if (claim) {
-      // Nothing exists to lose: cleaning the record up is no delete.
-      actions.push({
-        kind: 'delete_user',
-        user,
-        host,
-        secretName: secretToDelete(claim.secretName),
-        reason: 'not declared (ownership record left by an interrupted run)',
-      });
-    }
+  for (const entry of accountsByName(accounts, actual)) {
+    const d = decide(entry, context);
+    actions.push(...(d.actions ?? []));
+    if (d.skip) skipped.push(d.skip);
+    if (d.delete) deletes.push(d.delete);
   }
-  const limit = options.deleteLimit ?? DEFAULT_DELETE_LIMIT;
-  const share = owned.length > 0 ? deletes.length / owned.length : 0;
-  if (
-    !options.allowDeletes &&
-    (deletes.length > limit.count || (deletes.length > 1 && share > limit.share))
-  ) {
-    const detail = `the plan deletes ${deletes.length} of ${owned.length} managed accounts, over the limit (${limit.count}, or ${Math.round(limit.share * 100)}%); run again allowing deletes if this is meant`;
+  const owned = actual.owned.filter((o) => o.owner === context.owner).length;
+  const overLimit = deleteLimitDetail(deletes.length, owned, options);
+  if (overLimit)
     skipped.push(
-      ...deletes.map((d) => ({ user: d.user, host: d.host, reason: 'over delete limit' as const, detail })),
+      ...deletes.map((d) => ({
+        user: d.user,
+        host: d.host,
+        reason: 'over delete limit' as const,
+        detail: overLimit,
+      })),
     );
-  } else actions.push(...deletes);
-
+  else actions.push(...deletes);
   return {
     cluster: cluster.name,
     account: cluster.account,
@@ -201,17 +122,8 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     ...(actual.server ? { server: actual.server } : {}),
     actions: sortActions(actions),
     skipped: skipped.sort((a, b) => cmp(accountKey(a), accountKey(b))),
-    exceptions: desired.accounts.flatMap((d) =>
-      d.grants.flatMap((g) => {
-        const allowedBy = policyViolation(g, cluster.engine)
-          ? exceptionFor(d, g, cluster.privilegeExceptions)
-          : undefined;
-        return allowedBy
-          ? [{ user: d.user, host: d.host, grant: describeGrant(g), reason: allowedBy.reason }]
-          : [];
-      }),
-    ),
-    iamConnect: desired.accounts
+    exceptions: exceptionsShown(accounts, cluster),
+    iamConnect: accounts
       .filter((d) => d.auth === 'iam')
       .map((d) => ({
         user: d.user,
@@ -219,6 +131,136 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
         principals: d.iamPrincipals,
       })),
   };
+}
+
+/** Why the deletes are over the limit, or undefined when they may go ahead. */
+function deleteLimitDetail(count: number, owned: number, options: PlanOptions): string | undefined {
+  const limit = options.deleteLimit ?? DEFAULT_DELETE_LIMIT;
+  const share = owned > 0 ? count / owned : 0;
+  if (options.allowDeletes || (count <= limit.count && (count <= 1 || share <= limit.share)))
+    return undefined;
+  return `the plan deletes ${count} of ${owned} managed accounts, over the limit (${limit.count}, or ${Math.round(limit.share * 100)}%); run again allowing deletes if this is meant`;
+}
+
+/** One account, by the table above. */
+function decide(entry: AccountEntry, ctx: PlanContext): Decision {
+  const { user, host, want, have, claim: anyClaim } = entry;
+  const skip = (reason: Skipped['reason'], detail: string): Decision => ({
+    skip: { user, host, reason, detail },
+  });
+  const { actual, cluster } = ctx;
+  if (isProtected({ user, host }, { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts })) {
+    if (want) return skip('protected', 'declared, but protected accounts are never changed');
+    return have ? skip('protected', 'protected account') : {};
+  }
+  if (have && !anyClaim && ctx.unverified.has(accountKey({ user, host }))) {
+    return skip(
+      'unverified ownership',
+      'its ownership record fails the integrity check (written outside dbusers?); it is left alone until the row is removed',
+    );
+  }
+  // A claim by another cluster served by the same server is not ours: that account is left alone.
+  const claim = anyClaim?.owner === ctx.owner ? anyClaim : undefined;
+  const foreign = anyClaim && !claim ? `managed by dbusers for ${anyClaim.owner}` : undefined;
+  if (want) return decideDeclared(want, have, claim, foreign, ctx);
+  if (have && !claim) return skip('unmanaged', foreign ?? 'not declared and not created by dbusers');
+  if (have?.kind === 'role') return { delete: { kind: 'drop_role', user, host, reason: 'not declared' } };
+  const secretName =
+    claim?.secretName && !ctx.declaredSecrets.has(claim.secretName) ? claim.secretName : undefined;
+  if (claim && have)
+    return { delete: { kind: 'delete_user', user, host, secretName, reason: 'not declared' } };
+  // A claim on an account that does not exist: nothing to lose, so cleaning it up is no delete.
+  if (claim)
+    return {
+      actions: [
+        {
+          kind: 'delete_user',
+          user,
+          host,
+          secretName,
+          reason: 'not declared (ownership record left by an interrupted run)',
+        },
+      ],
+    };
+  return {};
+}
+
+/** A declared account: create, converge, adopt, or say why not. */
+function decideDeclared(
+  want: DesiredAccount,
+  have: ActualAccount | undefined,
+  claim: OwnershipRecord | undefined,
+  foreign: string | undefined,
+  ctx: PlanContext,
+): Decision {
+  const skip = (reason: Skipped['reason'], detail: string): Skipped => ({
+    user: want.user,
+    host: want.host,
+    reason,
+    detail,
+  });
+  const missing = missingFor(want, ctx.actual);
+  if (missing.length > 0) {
+    return {
+      skip: skip(
+        'missing object',
+        `its grants name ${missing.map(describeObject).join(', ')}, which the server does not have: create them first, or drop the grant (${want.source})`,
+      ),
+    };
+  }
+  if (!have) return { actions: [createAction(want, false, 'missing')] };
+  if (claim && have.partialRevokes?.length) {
+    // A partial revoke narrows a global grant per schema; the YAML cannot say so, so the plan would misread it.
+    return {
+      skip: skip(
+        'unsupported',
+        `it holds MySQL partial revokes (${have.partialRevokes.join(', ')}) that dbusers does not manage; its grants are left as they are`,
+      ),
+    };
+  }
+  if (claim && want.auth === 'iam' && have.auth === 'password') {
+    // Switching a live password user to IAM would cut off every client still using the password.
+    const detail =
+      'declared auth: iam, but the account logs in with a password; create a new IAM user and move clients to it';
+    return {
+      skip: skip('unsupported', detail),
+      actions: convergeActions(want, have, ctx.actual, ctx.options),
+    };
+  }
+  if (claim) return { actions: convergeActions(want, have, ctx.actual, ctx.options) };
+  if (foreign)
+    return { skip: skip('not adopted', `${foreign}; declare it in one cluster only (${want.source})`) };
+  if (!want.adopt)
+    return {
+      skip: skip(
+        'not adopted',
+        `exists but dbusers did not create it; set adopt: true to manage it (${want.source})`,
+      ),
+    };
+  const held = have.grants.filter((g) => g.level === 'global');
+  const refused = refusedGrants(have, held, ctx.actual.engine, ctx.cluster.privilegeExceptions);
+  if (refused.length > 0)
+    return {
+      skip: skip(
+        'privilege policy',
+        `adopting it needs privilegeExceptions for what it holds: ${refused.join('; ')}`,
+      ),
+    };
+  return { actions: [createAction(want, true, 'adopt existing account')] };
+}
+
+/** The grants the privilege policy refuses that an exception allows: shown in every plan, with the reason. */
+function exceptionsShown(accounts: readonly DesiredAccount[], cluster: ClusterSpec): Plan['exceptions'] {
+  return accounts.flatMap((d) =>
+    d.grants.flatMap((g) => {
+      const allowedBy = policyViolation(g, cluster.engine)
+        ? exceptionFor(d, g, cluster.privilegeExceptions)
+        : undefined;
+      return allowedBy
+        ? [{ user: d.user, host: d.host, grant: describeGrant(g), reason: allowedBy.reason }]
+        : [];
+    }),
+  );
 }
 
 function createAction(want: DesiredAccount, adopt: boolean, reason: string): Action {
@@ -342,14 +384,17 @@ function missingFor(want: DesiredAccount, actual: ActualState): ObjectRef[] {
 }
 
 /** Every account named by the YAML, the server or the registry, with what each says of it. */
-function accountsByName(declared: readonly DesiredAccount[], actual: ActualState) {
-  type Entry = {
-    user: string;
-    host: string;
-    want?: DesiredAccount;
-    have?: ActualAccount;
-    claim?: OwnershipRecord;
-  };
+/** One account as the YAML, the server and the registry each see it. */
+interface AccountEntry {
+  user: string;
+  host: string;
+  want?: DesiredAccount;
+  have?: ActualAccount;
+  claim?: OwnershipRecord;
+}
+
+function accountsByName(declared: readonly DesiredAccount[], actual: ActualState): AccountEntry[] {
+  type Entry = AccountEntry;
   // Keyed by user, then a short list of hosts: no key string is built per account.
   const byUser = new Map<string, Entry[]>();
   const entries: Entry[] = [];
