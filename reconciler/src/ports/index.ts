@@ -48,15 +48,28 @@ export interface SecretStore {
    * deletion). Returns its metadata as found before that, so callers need not describe it first.
    */
   ensure(spec: SecretSpec): Promise<SecretMeta | undefined>;
-  getValue(name: string, stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<RdsCredentials | undefined>;
+  /** A version by stage, or by id (a rotation's ClientRequestToken). */
+  getValue(
+    name: string,
+    stage: 'AWSCURRENT' | 'AWSPENDING' | { versionId: string },
+  ): Promise<RdsCredentials | undefined>;
   /** The AWSCURRENT values of many secrets at once (password drift checks); missing ones are left out. */
   currentValues(names: readonly string[]): Promise<Record<string, RdsCredentials>>;
   /**
    * Write a new value under AWSPENDING, replacing an earlier pending value; `versionId` (a rotation's
    * ClientRequestToken) names the version, else one is made. Returns the version id.
    */
-  putPending(name: string, value: RdsCredentials, versionId?: string): Promise<string>;
-  /** Move AWSCURRENT to the pending version (the old current becomes AWSPREVIOUS). */
+  putPending(
+    name: string,
+    value: RdsCredentials,
+    versionId?: string,
+    rotationToken?: string,
+  ): Promise<string>;
+  /**
+   * Move AWSCURRENT to the pending version (the old current becomes AWSPREVIOUS). The first time a
+   * secret gets a current version, its rotation is turned on where the store rotates (never before:
+   * a rotation of a secret with no user behind it can only fail).
+   */
   promotePending(name: string): Promise<void>;
   /**
    * The key that signs ownership-registry rows, kept in the store (never on the database server).

@@ -47,7 +47,7 @@ const calls = (mock: ReturnType<typeof mockClient>) =>
 afterEach(() => mockClient(SecretsManagerClient).restore());
 
 describe('SecretsManagerStore', () => {
-  it("creates a secret with no version, inheriting the master secret's tags, KMS key and policy, with rotation not immediate", async () => {
+  it("creates a secret with no version, inheriting the master secret's tags, KMS key and policy; rotation only once its first password is current", async () => {
     const sm = fakeSecretsManager();
     const master = sm.seed(
       MASTER,
@@ -94,17 +94,22 @@ describe('SecretsManagerStore', () => {
         'PutResourcePolicyCommand',
         { SecretId: created.arn, ResourcePolicy: masterPolicy(created.arn), BlockPublicPolicy: true },
       ],
-      [
-        'RotateSecretCommand',
-        {
-          SecretId: created.arn,
-          RotationLambdaARN: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate',
-          RotationRules: { AutomaticallyAfterDays: 30 },
-          RotateImmediately: false,
-        },
-      ],
     ]);
     expect(created.versions.size).toBe(0);
+    await store.putPending('rds-orders-app-secret', value, 'first-version');
+    expect(sm.mock.commandCalls(RotateSecretCommand)).toHaveLength(0);
+    await store.promotePending('rds-orders-app-secret');
+    expect(sm.mock.commandCalls(RotateSecretCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        SecretId: created.arn,
+        RotationLambdaARN: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate',
+        RotationRules: { AutomaticallyAfterDays: 30 },
+        RotateImmediately: false,
+      },
+    ]);
+    await store.putPending('rds-orders-app-secret', value, 'second-version');
+    await store.promotePending('rds-orders-app-secret');
+    expect(sm.mock.commandCalls(RotateSecretCommand)).toHaveLength(1);
   });
 
   it('restores a secret scheduled for deletion instead of creating it again', async () => {

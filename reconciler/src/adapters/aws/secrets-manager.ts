@@ -156,26 +156,19 @@ export class SecretsManagerStore implements SecretStore {
         );
       }
     }
-    if (this.settings.rotationLambdaArn) {
-      await this.call(spec.name, 'enable rotation', () =>
-        this.client.send(
-          new RotateSecretCommand({
-            SecretId: created.ARN ?? spec.name,
-            RotationLambdaARN: this.settings.rotationLambdaArn,
-            RotationRules: { AutomaticallyAfterDays: this.settings.rotationDays ?? 30 },
-            // The first password is brand new: do not rotate it away at once (the API default is true).
-            RotateImmediately: false,
-          }),
-        ),
-      );
-    }
     return undefined;
   }
 
-  async getValue(name: string, stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<RdsCredentials | undefined> {
+  async getValue(
+    name: string,
+    stage: 'AWSCURRENT' | 'AWSPENDING' | { versionId: string },
+  ): Promise<RdsCredentials | undefined> {
+    const which = typeof stage === 'object' ? { VersionId: stage.versionId } : { VersionStage: stage };
     try {
-      const v = await this.call(name, `read ${stage}`, () =>
-        this.client.send(new GetSecretValueCommand({ SecretId: name, VersionStage: stage })),
+      const v = await this.call(
+        name,
+        `read ${typeof stage === 'object' ? `version ${stage.versionId}` : stage}`,
+        () => this.client.send(new GetSecretValueCommand({ SecretId: name, ...which })),
       );
       return v.SecretString ? (JSON.parse(v.SecretString) as RdsCredentials) : undefined;
     } catch (error) {
@@ -198,7 +191,12 @@ export class SecretsManagerStore implements SecretStore {
     return out;
   }
 
-  async putPending(name: string, value: RdsCredentials, versionId: string = randomUUID()): Promise<string> {
+  async putPending(
+    name: string,
+    value: RdsCredentials,
+    versionId: string = randomUUID(),
+    rotationToken?: string,
+  ): Promise<string> {
     // The same ClientRequestToken twice is idempotent in Secrets Manager: a retried write adds no version.
     await this.call(name, 'put pending version', () =>
       this.client.send(
@@ -207,6 +205,8 @@ export class SecretsManagerStore implements SecretStore {
           ClientRequestToken: versionId,
           SecretString: JSON.stringify(value),
           VersionStages: ['AWSPENDING'],
+          // Inside a rotation Secrets Manager checks who writes with this token.
+          ...(rotationToken ? { RotationToken: rotationToken } : {}),
         }),
       ),
     );
@@ -277,6 +277,20 @@ export class SecretsManagerStore implements SecretStore {
         }),
       ),
     );
+    // Rotation only once a user holds the current password: rotating an empty secret can only fail.
+    if (this.settings.rotationLambdaArn && !d?.RotationEnabled) {
+      await this.call(name, 'enable rotation', () =>
+        this.client.send(
+          new RotateSecretCommand({
+            SecretId: d?.ARN ?? name,
+            RotationLambdaARN: this.settings.rotationLambdaArn,
+            RotationRules: { AutomaticallyAfterDays: this.settings.rotationDays ?? 30 },
+            // The password was just set and tested: do not rotate it away at once (the API default is true).
+            RotateImmediately: false,
+          }),
+        ),
+      );
+    }
   }
 
   async scheduleDeletion(name: string, recoveryDays: number): Promise<void> {

@@ -131,12 +131,18 @@ export class FileSecretStore implements SecretStore {
     return found;
   }
 
-  async getValue(name: string, stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<RdsCredentials | undefined> {
+  async getValue(
+    name: string,
+    stage: 'AWSCURRENT' | 'AWSPENDING' | { versionId: string },
+  ): Promise<RdsCredentials | undefined> {
     const file = this.read(name);
     if (!file || file.deletedAt) return undefined;
-    const version = file.versions.find(
-      (v) => v.stages.includes(stage) && (stage === 'AWSCURRENT' || !v.stages.includes('AWSCURRENT')),
-    );
+    const version =
+      typeof stage === 'object'
+        ? file.versions.find((v) => v.id === stage.versionId)
+        : file.versions.find(
+            (v) => v.stages.includes(stage) && (stage === 'AWSCURRENT' || !v.stages.includes('AWSCURRENT')),
+          );
     return version?.value;
   }
 
