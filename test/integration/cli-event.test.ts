@@ -156,4 +156,22 @@ describe('dbusers event', () => {
     );
     expect(elsewhere.err).not.toMatch(/\n {4}at /);
   });
+
+  it('replays a rotation: all four steps on a local secret, then the new password logs in and the old one is refused', async () => {
+    const name = 'rds-orders-seed_app-secret';
+    const old = (await secrets().getValue(name, 'AWSCURRENT'))!.password;
+    const ClientRequestToken = 'f00dfeed-0000-4000-8000-000000000001';
+    for (const Step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret']) {
+      const r = await cli(
+        'event',
+        payload(`rotation-${Step}`, { Step, SecretId: name, ClientRequestToken }),
+        join(work, 'users'),
+      );
+      expect(r.code, r.err).toBe(0);
+    }
+    const rotated = (await secrets().getValue(name, 'AWSCURRENT'))!.password;
+    expect(rotated).not.toBe(old);
+    await (await loginAs(server, 'seed_app', rotated)).close();
+    await expect(loginAs(server, 'seed_app', old)).rejects.toThrow(/Access denied/);
+  });
 });

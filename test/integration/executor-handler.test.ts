@@ -430,3 +430,76 @@ describe('the Lambda entry: logs and metrics', () => {
     for (const p of allPasswords()) expect(lines.join('\n')).not.toContain(p);
   });
 });
+
+describe('the executor as the rotation function', () => {
+  const token = (n: number) => `a1b2c3d4-0000-4000-8000-${String(n).padStart(12, '0')}`;
+  const step = (Step: string, SecretId: string, ClientRequestToken: string) => ({
+    Step,
+    SecretId,
+    ClientRequestToken,
+    RotationToken: 'rot-token',
+  });
+
+  it('rotates in four steps, each idempotent: the new password logs in, the old one is refused, rotation turned on after the first password', async () => {
+    const h = handler();
+    await h(seedEvent('create_user', 'rotated') as never);
+    const name = 'rds-orders-rotated-secret';
+    expect(sm.secrets.get(name)!.rotation).toEqual({ lambda: env().ROTATION_LAMBDA_ARN, days: 30 });
+    const old = String((await current(name)).password);
+    const arn = sm.secrets.get(name)!.arn;
+    for (const s of [
+      'createSecret',
+      'createSecret',
+      'setSecret',
+      'setSecret',
+      'testSecret',
+      'finishSecret',
+      'finishSecret',
+    ]) {
+      await h(step(s, arn, token(1)) as never);
+    }
+    const puts = sm.mock
+      .commandCalls(PutSecretValueCommand)
+      .filter((c) => c.args[0].input.ClientRequestToken === token(1));
+    expect(puts.map((c) => c.args[0].input)).toEqual([
+      expect.objectContaining({ SecretId: name, VersionStages: ['AWSPENDING'], RotationToken: 'rot-token' }),
+    ]);
+    const rotated = String((await current(name)).password);
+    expect(rotated).not.toBe(old);
+    await (await loginAs(server, 'rotated', rotated)).close();
+    await expect(loginAs(server, 'rotated', old)).rejects.toThrow(/Access denied/);
+  });
+
+  it('fails testSecret when the server does not hold the pending password, and never promotes it', async () => {
+    const h = handler();
+    await h(seedEvent('create_user', 'untested') as never);
+    const name = 'rds-orders-untested-secret';
+    const before = String((await current(name)).password);
+    await h(step('createSecret', name, token(2)) as never);
+    await expect(h(step('testSecret', name, token(2)) as never)).rejects.toThrow(
+      /does not hold the pending password/,
+    );
+    expect(String((await current(name)).password)).toBe(before);
+  });
+
+  it('refuses to rotate the master secret or a secret dbusers did not make', async () => {
+    const h = handler();
+    await expect(h(step('createSecret', MASTER, token(3)) as never)).rejects.toThrow(
+      /not a secret dbusers made/,
+    );
+    sm.seed(
+      'someone-else',
+      { username: 'x', password: 'y' },
+      {
+        tags: [
+          { Key: 'managed-by', Value: 'dbusers' },
+          { Key: 'dbusers:cluster', Value: 'orders' },
+          { Key: 'dbusers:account', Value: '111122223333' },
+        ],
+      },
+    );
+    await expect(h(step('setSecret', 'someone-else', token(4)) as never)).rejects.toThrow(
+      /holds the password of no account dbusers manages/,
+    );
+  });
+});

@@ -126,11 +126,13 @@ export function fakeSecretsManager(region = 'eu-west-1', account = '111122223333
     }),
   );
   mock.on(GetSecretValueCommand).callsFake(
-    guard('GetSecretValueCommand', ({ SecretId, VersionStage }) => {
+    guard('GetSecretValueCommand', ({ SecretId, VersionStage, VersionId }) => {
       const s = must(SecretId);
       if (s.deleted)
         throw Object.assign(new Error('marked for deletion'), { name: 'InvalidRequestException' });
-      const v = [...s.versions].find(([, x]) => x.stages.includes(VersionStage ?? 'AWSCURRENT'));
+      const v = VersionId
+        ? [...s.versions].find(([id]) => id === VersionId)
+        : [...s.versions].find(([, x]) => x.stages.includes(VersionStage ?? 'AWSCURRENT'));
       if (!v) throw notFound();
       return {
         ARN: s.arn,

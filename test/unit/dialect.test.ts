@@ -125,6 +125,17 @@ describe('MySQL 8 dialect', () => {
     expect(limited!.partialRevokes).toEqual(['SELECT on mysql.*']);
   });
 
+  it('keeps the old password valid during a rotation (dual passwords), then discards it; 5.7 and MariaDB have none', () => {
+    expect(mysql8.setPasswordRetaining?.({ user: 'u', host: '%' }, 'pw')).toBe(
+      "ALTER USER 'u'@'%' IDENTIFIED BY 'pw' RETAIN CURRENT PASSWORD",
+    );
+    expect(mysql8.discardOldPassword?.({ user: 'u', host: '%' })).toBe(
+      "ALTER USER 'u'@'%' DISCARD OLD PASSWORD",
+    );
+    expect(mysql57.setPasswordRetaining).toBeUndefined();
+    expect(mariadb.setPasswordRetaining).toBeUndefined();
+  });
+
   it('reads roles from role_edges and default roles from default_roles', () => {
     expect(app.roles).toEqual(['reporting']);
     expect(app.defaultRoles).toEqual(['reporting']);

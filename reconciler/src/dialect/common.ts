@@ -37,6 +37,13 @@ export interface Dialect {
   account(a: AccountId, kind: 'user' | 'role'): string;
   createUser(a: AccountId, auth: { password: string } | { iam: true } | { locked: true }): string;
   setPassword(a: AccountId, password: string): string;
+  /**
+   * A password change that keeps the old password valid until discardOldPassword (MySQL 8 dual
+   * passwords: clients still on the old one are not refused during a rotation); undefined where the
+   * engine has no such thing (MariaDB, MySQL 5.7).
+   */
+  setPasswordRetaining?(a: AccountId, password: string): string;
+  discardOldPassword?(a: AccountId): string;
   createRole(name: string): string;
   dropAccount(a: AccountId, kind: 'user' | 'role'): string;
   grantRole(role: string, grantee: string, admin?: boolean): string;

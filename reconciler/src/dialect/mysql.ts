@@ -153,6 +153,8 @@ export const mysql8: Dialect = {
   },
   createUser: clauses.createUser,
   setPassword: clauses.setPassword,
+  setPasswordRetaining: (a, password) => `${clauses.setPassword(a, password)} RETAIN CURRENT PASSWORD`,
+  discardOldPassword: (a) => `ALTER USER ${clauses.account(a)} DISCARD OLD PASSWORD`,
   createRole(name) {
     return `CREATE ROLE IF NOT EXISTS ${quoteAccount(name, '%')}`;
   },
@@ -186,6 +188,9 @@ export const mysql57: Dialect = {
   ...mysql8,
   name: 'mysql57',
   supportsRoles: false,
+  // MySQL 5.7 has no dual passwords.
+  setPasswordRetaining: undefined,
+  discardOldPassword: undefined,
   maxHostLength: 60,
   multipleDefaultRoles: false,
   privileges: { ...privileges, global: COMMON_GLOBAL_PRIVILEGES },

@@ -100,8 +100,30 @@ export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Pr
   try {
     return await underLock(batch, deps, options);
   } finally {
-    await db.query('SELECT RELEASE_LOCK(?)', [lock]).catch(() => undefined);
+    await releaseLock(db, batch.target);
   }
+}
+
+/**
+ * Take the cluster's lock; false when another run holds it past the wait. A run that hangs must not
+ * hold it for the server's 8-hour default: the server closes the session after `idleSeconds` idle,
+ * which releases the lock.
+ */
+export async function takeLock(
+  db: Database,
+  target: ClusterSpec,
+  idleSeconds = DEFAULT_EXECUTOR_OPTIONS.sessionTimeoutSeconds,
+): Promise<boolean> {
+  await db.query('SET SESSION wait_timeout = ?', [idleSeconds]);
+  const [got] = await db.query<{ got: number | null }>('SELECT GET_LOCK(?, ?) AS got', [
+    lockName(target),
+    LOCK_TIMEOUT_SECONDS,
+  ]);
+  return Number(got?.got) === 1;
+}
+
+export async function releaseLock(db: Database, target: ClusterSpec): Promise<void> {
+  await db.query('SELECT RELEASE_LOCK(?)', [lockName(target)]).catch(() => undefined);
 }
 
 /** The batch under the cluster lock: a redelivery answered from the record, else read, check, claim, run, seal. */

@@ -48,8 +48,10 @@ export async function createPending(
   secretName: string,
   database?: string,
   versionId?: string,
+  rotationToken?: string,
 ): Promise<RdsCredentials> {
-  const pending = await ctx.secrets.getValue(secretName, 'AWSPENDING');
+  // A rotation always writes the version its token names; a reset reuses what an interrupted one left.
+  const pending = versionId ? undefined : await ctx.secrets.getValue(secretName, 'AWSPENDING');
   if (pending && pending.username === a.user) return pending;
   const { target } = ctx;
   const dbname = database ?? target.databases[0];
@@ -63,7 +65,7 @@ export async function createPending(
     masterarn: target.masterSecretArn,
     ...(ctx.seedSecrets ? { db_name: dbname } : {}),
   };
-  await ctx.secrets.putPending(secretName, value, versionId);
+  await ctx.secrets.putPending(secretName, value, versionId, rotationToken);
   return value;
 }
 

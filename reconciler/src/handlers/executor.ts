@@ -9,9 +9,10 @@
  */
 import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
 import eventSchema from '../../../schemas/executor-event.schema.json' with { type: 'json' };
-import { dialectForEngine } from '../dialect/index.js';
+import { dialectForEngine, dialectForVersion } from '../dialect/index.js';
 import { clusterOfMasterSecret, resolveTarget } from '../execute/config.js';
-import { executeBatch } from '../execute/executor.js';
+import { executeBatch, releaseLock, takeLock } from '../execute/executor.js';
+import { clusterOfSecret, type RotationEvent, rotationStep } from '../execute/rotation.js';
 import { actionProblems } from '../execute/validate.js';
 import { inspect } from '../inspect/inspect.js';
 import type { ActionResult, BatchResult, ExecutorBatch, ExecutorOptions } from '../model/batch.js';
@@ -35,6 +36,7 @@ const validate = new Ajv2020.default({ allErrors: true, strict: false }).compile
 
 export type ExecutorEvent =
   | SeedEvent
+  | RotationEvent
   | ({ action: 'batch' } & ExecutorBatch)
   | { pieces: string[] }
   | { action: 'inspect'; target: ClusterSpec; secretNames?: string[]; objects?: ObjectRef[] };
@@ -118,6 +120,7 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps) {
         cause: validate.errors,
       });
     if ('pieces' in event) return handler(joinPieces(event.pieces));
+    if ('Step' in event) return rotate(event);
     let result: BatchResult;
     if (event.action === 'inspect') {
       const cluster = trusted(() => resolveTarget(deps.clusters(), event.target));
@@ -175,6 +178,55 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps) {
       return translated;
     });
     return runBatch(cluster, actions, undefined, { seedSecrets: true });
+  }
+
+  /** One step of a Secrets Manager rotation, under the cluster's lock. */
+  async function rotate(event: RotationEvent): Promise<BatchResult> {
+    const clusters = deps.clusters();
+    const found = await findSecret(event.SecretId, clusters);
+    const cluster = found && clusterOfSecret(found.meta.tags, clusters);
+    if (!found || !cluster)
+      throw new ExecutorEventError(
+        `secret ${event.SecretId} is not a secret dbusers made for a cluster this executor serves; not rotated`,
+      );
+    const account = await withAdmin(cluster, async ({ db, connectAs, adminUsers }, secrets) => {
+      if (!(await takeLock(db, cluster)))
+        throw new ExecutorEventError(
+          `another dbusers run holds the lock of ${cluster.name}; Secrets Manager retries the step`,
+        );
+      try {
+        const [server] = await db.query<{ version: string }>('SELECT VERSION() AS version');
+        const dialect = dialectForVersion(String(server?.version ?? ''));
+        await rotationStep(event, found.meta.name, {
+          db,
+          dialect,
+          secrets,
+          target: cluster,
+          connectAs,
+          adminUsers,
+        });
+      } finally {
+        await releaseLock(db, cluster);
+      }
+    });
+    const result: ActionResult = {
+      kind: 'reset_password',
+      user: '',
+      host: '',
+      status: 'ok',
+      message: `rotation ${event.Step} of ${found.meta.name}`,
+    };
+    deps.onAction?.(cluster, result);
+    return { cluster: cluster.name, ok: true, results: [result] };
+  }
+
+  /** The secret, in the store of whichever served cluster has it. */
+  async function findSecret(id: string, clusters: readonly ClusterSpec[]) {
+    for (const cluster of clusters) {
+      const meta = await deps.secretsFor(cluster).describe(id);
+      if (meta) return { meta };
+    }
+    return undefined;
   }
 
   return handler;

@@ -160,6 +160,20 @@ export async function claimAll(
   return new Set(held.map((h) => `${h.user}\0${h.host}`));
 }
 
+/** The verified record of the account whose secret is `secretName`, for one owner. */
+export async function claimOf(
+  db: Database,
+  secretName: string,
+  owner: string,
+  key: string,
+): Promise<OwnershipRecord | undefined> {
+  const rows = await db.query(
+    `${REGISTRY_QUERY.replace(' ORDER BY', ' WHERE secret_name = ? AND owner = ? ORDER BY')}`,
+    [secretName, owner],
+  );
+  return readRegistry(rows, key).owned[0];
+}
+
 /** Release an account after it is dropped (only the owner's claim). */
 export async function release(db: Database, account: AccountId, owner: string): Promise<void> {
   await db.query(`DELETE FROM ${REGISTRY_TABLE} WHERE user = ? AND host = ? AND owner = ?`, [

@@ -83,7 +83,8 @@ export class SecretsManagerStore implements SecretStore {
 
   async describe(name: string): Promise<SecretMeta | undefined> {
     const d = await this.describeRaw(name);
-    return d ? toMeta(name, d) : undefined;
+    // By name even when asked by ARN (a rotation event names the secret by ARN).
+    return d ? toMeta(d.Name ?? name, d) : undefined;
   }
 
   /** One paginated ListSecrets over the secrets dbusers tagged, instead of one call per secret. */
