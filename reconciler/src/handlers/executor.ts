@@ -197,7 +197,7 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps) {
       try {
         const [server] = await db.query<{ version: string }>('SELECT VERSION() AS version');
         const dialect = dialectForVersion(String(server?.version ?? ''));
-        await rotationStep(event, found.meta.name, {
+        return await rotationStep(event, found.meta.name, {
           db,
           dialect,
           secrets,
