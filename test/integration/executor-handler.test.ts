@@ -416,8 +416,14 @@ describe('the Lambda entry: logs and metrics', () => {
     );
     expect(json).toContainEqual(expect.objectContaining({ message: 'batch', ok: true, actions: 1 }));
     expect(json).toContainEqual(
-      expect.objectContaining({ level: 'ERROR', message: 'invocation failed', error: 'ExecutorEventError' }),
+      expect.objectContaining({
+        level: 'ERROR',
+        message: 'invocation failed',
+        error: 'ExecutorEventError',
+        detail: expect.stringMatching(/not created by this automation/),
+      }),
     );
+    expect(lines.join('\n')).not.toMatch(/reserved key/);
     const emf = json.filter((j) => j._aws);
     expect(emf).toContainEqual(
       expect.objectContaining({
@@ -456,7 +462,8 @@ describe('the executor as the rotation function', () => {
       'finishSecret',
       'finishSecret',
     ]) {
-      await h(step(s, arn, token(1)) as never);
+      const result = (await h(step(s, arn, token(1)) as never)) as BatchResult;
+      expect(result.results).toEqual([expect.objectContaining({ user: 'rotated', host: '%', status: 'ok' })]);
     }
     const puts = sm.mock
       .commandCalls(PutSecretValueCommand)

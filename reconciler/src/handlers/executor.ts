@@ -211,8 +211,7 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps) {
     });
     const result: ActionResult = {
       kind: 'reset_password',
-      user: '',
-      host: '',
+      ...account,
       status: 'ok',
       message: `rotation ${event.Step} of ${found.meta.name}`,
     };
