@@ -40,32 +40,56 @@ export interface ReconcileResult {
   files: Map<string, string | UnreadableFile>;
   plans: Plan[];
   results: BatchResult[];
+  /** Targets that could not be read or applied; the others went on. */
+  failures: TargetFailure[];
 }
 
-/** Run one reconciliation. */
+/** One target the run could not finish, and where it stopped. */
+export interface TargetFailure {
+  cluster: string;
+  stage: 'inspect' | 'apply';
+  message: string;
+}
+
+/**
+ * Run one reconciliation. One target that cannot be read or applied (an unreachable server, a
+ * failed automation) is reported and never stops the others.
+ */
 export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions): Promise<ReconcileResult> {
   const files = await deps.source.readTree(options.revision);
   const { targets, diagnostics } = loadDesired(files);
+  const failures: TargetFailure[] = [];
+  const end = (
+    status: ReconcileResult['status'],
+    plans: Plan[] = [],
+    results: BatchResult[] = [],
+  ): ReconcileResult => ({
+    status: failures.length > 0 && status !== 'cancelled' ? 'failed' : status,
+    diagnostics,
+    files,
+    plans,
+    results,
+    failures,
+  });
   if (diagnostics.length > 0) {
     await deps.events.publish({
       type: 'Validation Failed',
       detail: { revision: options.revision, diagnostics },
     });
-    return { status: 'invalid', diagnostics, files, plans: [], results: [] };
+    return end('invalid');
   }
-
   checkSelection(targets, options);
-  const selected = targets.filter((t) => isSelected(t, options.only));
   const planned: { target: DesiredTarget; plan: Plan }[] = [];
-  for (const target of selected) {
+  for (const target of targets.filter((t) => isSelected(t, options.only))) {
     options.onTarget?.(target);
-    const secretNames = target.accounts.flatMap((a) => (a.secretName ? [a.secretName] : []));
-    const actual = await deps.dispatcher.inspect(target.cluster, secretNames, namedObjects(target));
-    planned.push({ target, plan: applyPolicy(plan(target, actual, options.planOptions), options.policy) });
+    await attempt(target, 'inspect', failures, async () => {
+      const secretNames = target.accounts.flatMap((a) => (a.secretName ? [a.secretName] : []));
+      const actual = await deps.dispatcher.inspect(target.cluster, secretNames, namedObjects(target));
+      planned.push({ target, plan: applyPolicy(plan(target, actual, options.planOptions), options.policy) });
+    });
   }
   const plans = planned.map((p) => p.plan);
   const changed = planned.filter((p) => hasChanges(p.plan));
-
   if (options.mode === 'drift') {
     for (const { plan: p } of changed)
       await deps.events.publish({ type: 'Drift Detected', detail: { revision: options.revision, plan: p } });
@@ -74,22 +98,41 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
     ({ target }) => options.mode === 'apply' || (options.mode === 'drift' && target.cluster.remediateDrift),
   );
   if (toApply.length === 0) {
-    await deps.events.publish({ type: 'Plan Computed', detail: { revision: options.revision, plans } });
-    return { status: changed.length > 0 ? 'changes' : 'in sync', diagnostics, files, plans, results: [] };
+    await deps.events.publish({
+      type: 'Plan Computed',
+      detail: { revision: options.revision, plans, failures },
+    });
+    return end(changed.length > 0 ? 'changes' : 'in sync', plans);
   }
-  if (options.confirm && !(await options.confirm(toApply.map((p) => p.plan)))) {
-    return { status: 'cancelled', diagnostics, files, plans, results: [] };
-  }
-
+  if (options.confirm && !(await options.confirm(toApply.map((p) => p.plan)))) return end('cancelled', plans);
   const results: BatchResult[] = [];
-  for (const { target, plan: p } of toApply)
-    results.push(await deps.dispatcher.dispatch({ target: target.cluster, actions: p.actions }));
-  const ok = results.every((r) => r.ok);
-  await deps.events.publish({
-    type: ok ? 'Apply Succeeded' : 'Apply Failed',
-    detail: { revision: options.revision, plans: toApply.map((p) => p.plan), results },
-  });
-  return { status: ok ? 'applied' : 'failed', diagnostics, files, plans, results };
+  for (const { target, plan: p } of toApply) {
+    await attempt(target, 'apply', failures, async () => {
+      results.push(await deps.dispatcher.dispatch({ target: target.cluster, actions: p.actions }));
+    });
+  }
+  const ok = failures.length === 0 && results.every((r) => r.ok);
+  const detail = { revision: options.revision, plans: toApply.map((p) => p.plan), results, failures };
+  await deps.events.publish({ type: ok ? 'Apply Succeeded' : 'Apply Failed', detail });
+  return end(ok ? 'applied' : 'failed', plans, results);
+}
+
+/** Run one target's stage; an error becomes its failure, and the run goes on. */
+async function attempt(
+  target: DesiredTarget,
+  stage: TargetFailure['stage'],
+  failures: TargetFailure[],
+  work: () => Promise<void>,
+): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    failures.push({
+      cluster: `${target.cluster.alias}/${target.cluster.name}`,
+      stage,
+      message: (error as Error).message,
+    });
+  }
 }
 
 /** Every table and routine the declarations of a target name, once each. */

@@ -142,6 +142,59 @@ describe('the target is the one meant', () => {
   });
 });
 
+describe('one target failing never stops the others', () => {
+  it('plans and applies the reachable cluster, names the one that failed, and exits 1', async () => {
+    const state = join(tempDir(), 'state');
+    const dir = join(tempDir(), 'users');
+    mkdirSync(dir);
+    const file = (
+      account: string,
+      alias: string,
+      cluster: string,
+      endpoint: string,
+      port: number,
+    ) => `account: "${account}"
+alias: ${alias}
+clusters:
+  - { name: ${cluster}, region: eu-west-1, engine: mariadb, endpoint: ${endpoint}, port: ${port}, masterSecretArn: "arn:aws:secretsmanager:eu-west-1:${account}:secret:m", databases: [orders] }
+users:
+  - { name: isolated_${cluster}, cluster: ${cluster}, grants: [{ database: orders, profile: readonly }] }
+`;
+    writeFileSync(
+      join(dir, 'good.yaml'),
+      file('777788889999', 'good', 'fine', server.spec.host, server.spec.port),
+    );
+    writeFileSync(join(dir, 'bad.yaml'), file('777788880000', 'bad', 'gone', 'nosuch.invalid', 3306));
+    const env = { DBUSERS_STATE_DIR: state, DBUSERS_DATABASE_URL: undefined };
+    for (const [cluster, user, password] of [
+      ['fine', server.spec.user, server.spec.password],
+      ['gone', 'x', 'y'],
+    ] as const) {
+      const put = await withEnv(
+        { ...env, DBUSERS_MASTER_USERNAME: user, DBUSERS_MASTER_PASSWORD: password },
+        'secret',
+        'put-master',
+        dir,
+        '--cluster',
+        cluster,
+        '--from-env',
+      );
+      expect(put.code, put.err).toBe(0);
+    }
+    const plan = await withEnv(env, 'plan', dir);
+    expect(plan.code).toBe(1);
+    expect(plan.out).toContain("+ create user 'isolated_fine'@'%'");
+    expect(plan.err).toMatch(/bad\/gone: inspect failed: connect to nosuch\.invalid:3306 as 'x': DNS/);
+    const apply = await withEnv(env, 'apply', dir, '--yes');
+    expect(apply.code).toBe(1);
+    const admin = await server.admin();
+    expect(await admin.query("SELECT User FROM mysql.global_priv WHERE User = 'isolated_fine'")).toHaveLength(
+      1,
+    );
+    await admin.close();
+  });
+});
+
 describe('selections that match nothing are errors', () => {
   it.each([
     [['plan', '--cluster', 'order'], /--cluster order: no such cluster; did you mean orders\?/],

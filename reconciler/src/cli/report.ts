@@ -134,9 +134,16 @@ export function report(command: string, result: ReconcileResult, options: Output
     return 1;
   }
   const paint = paintFor(io);
+  for (const f of result.failures) io.err(`dbusers: ${f.cluster}: ${f.stage} failed: ${f.message}\n`);
+  // Nothing to show when no target could be read: never a plan that looks complete.
+  if (result.plans.length === 0 && result.failures.length > 0 && !options.json) return 1;
   if (options.json)
     io.out(
-      JSON.stringify({ status: result.status, plans: result.plans, results: result.results }, null, 2) + '\n',
+      JSON.stringify(
+        { status: result.status, plans: result.plans, results: result.results, failures: result.failures },
+        null,
+        2,
+      ) + '\n',
     );
   else if (options.markdown)
     io.out(
@@ -168,6 +175,7 @@ export function report(command: string, result: ReconcileResult, options: Output
       return command === 'drift' ? 2 : 0;
     }
     case 'failed': {
+      if (command !== 'apply' && result.results.length === 0) return 1; // a target failed; the others are shown
       const failed = result.results.flatMap((r) => r.results.filter((x) => x.status !== 'ok'));
       io.err(
         `Apply failed: ${failed.length} action(s) did not complete:\n${failed.map((f) => `  ${f.status}: ${f.message}`).join('\n')}\n`,
