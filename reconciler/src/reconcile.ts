@@ -3,6 +3,7 @@
  * dispatch (or "up to date") → publish. Handlers and the CLI only choose the adapters they pass.
  */
 import type { BatchResult } from './model/batch.js';
+import { basename } from 'node:path';
 import { loadDesired } from './desired/load.js';
 import { describeObject, objectOf } from './model/grants.js';
 import { closest } from './model/names.js';
@@ -27,6 +28,8 @@ export interface ReconcileOptions {
   revision?: string;
   /** Only these clusters (`cluster` or `alias/cluster`); all when empty. */
   only?: readonly string[];
+  /** Only the clusters of these account files (`users/<alias>.yaml`): a push reconciles what it changed. */
+  files?: readonly string[];
   /** Asked before anything is dispatched; false cancels. */
   confirm?: (plans: Plan[]) => Promise<boolean>;
   /** Called once per target before it is inspected (progress). */
@@ -80,7 +83,9 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   }
   checkSelection(targets, options);
   const planned: { target: DesiredTarget; plan: Plan }[] = [];
-  for (const target of targets.filter((t) => isSelected(t, options.only))) {
+  const inFiles = (t: DesiredTarget) =>
+    !options.files || options.files.some((f) => basename(f).replace(/\.ya?ml$/, '') === t.cluster.alias);
+  for (const target of targets.filter((t) => isSelected(t, options.only) && inFiles(t))) {
     options.onTarget?.(target);
     await attempt(target, 'inspect', failures, async () => {
       const secretNames = target.accounts.flatMap((a) => (a.secretName ? [a.secretName] : []));

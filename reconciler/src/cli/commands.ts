@@ -6,7 +6,10 @@ import {
   localExecutorDeps,
 } from '../adapters/local/local-dispatcher.js';
 import type { FolderSource } from '../adapters/local/folder-source.js';
+import { resolve } from 'node:path';
+import { GitSource } from '../adapters/local/git-source.js';
 import { importYaml } from '../desired/import.js';
+import { handleDrift, handlePush, isSchedule, parsePush, type PushRequest } from '../handlers/events.js';
 import { formatDiagnostic, loadDesired } from '../desired/load.js';
 import { ExecutorFailedError, makeExecutorHandler, type ExecutorEvent } from '../handlers/executor.js';
 import { closest } from '../model/names.js';
@@ -58,12 +61,16 @@ export async function runImport(
   return 0;
 }
 
-/** `dbusers event`: an executor payload through the Lambda's own handler, with the local adapters. */
+/**
+ * `dbusers event`: replay an event on this machine with the local adapters. A CodeCommit push or an
+ * EventBridge schedule runs the push or drift handler on the git repository `repo` (files read at
+ * the event's commits); anything else goes to the executor Lambda's own handler.
+ */
 export async function runEvent(
   file: string,
   source: FolderSource,
   env: LocalEnvironment,
-  cluster: string | undefined,
+  options: EventOptions,
   io: IO,
 ): Promise<number> {
   let event: unknown;
@@ -72,12 +79,14 @@ export async function runEvent(
   } catch (error) {
     throw new CommandError(`event: ${file}: ${(error as Error).message}`);
   }
+  const push = parsePush(event, options.branch);
+  if (!('ignore' in push) || isSchedule(event)) return runTrigger(push, env, options, io);
   const targets = await declared(source, io, "event: the YAML folder is the executor's configuration, and");
   const handler = makeExecutorHandler(
     localExecutorDeps(
       env,
       targets.map((t) => t.cluster),
-      cluster,
+      options.cluster,
     ),
   );
   try {
@@ -88,6 +97,37 @@ export async function runEvent(
     io.out(JSON.stringify(error.result, null, 2) + '\n');
     return 1;
   }
+}
+
+/** How `dbusers event` replays. */
+export interface EventOptions {
+  /** The cluster a seed payload goes to, when several share its master secret. */
+  cluster?: string;
+  /** The git repository standing in for the event's repository (default: the current folder). */
+  repo?: string;
+  /** The branch pushes apply (default main). */
+  branch?: string;
+}
+
+/** A push or a schedule, through its handler on the local git repository; events printed as JSON lines. */
+async function runTrigger(
+  push: PushRequest,
+  env: LocalEnvironment,
+  options: EventOptions,
+  io: IO,
+): Promise<number> {
+  const deps = {
+    source: new GitSource(resolve(options.repo ?? '.')),
+    dispatcher: new LocalDispatcher(env),
+    events: {
+      publish: async (e: { type: string; detail: Record<string, unknown> }) =>
+        io.out(`${JSON.stringify({ 'detail-type': e.type, source: 'dbusers', detail: e.detail })}\n`),
+    },
+  };
+  const result = 'ignore' in push ? await handleDrift(deps) : await handlePush(push, deps);
+  for (const d of result.diagnostics) io.err(`${formatDiagnostic(d)}\n`);
+  for (const f of result.failures) io.err(`dbusers: ${f.cluster}: ${f.stage} failed: ${f.message}\n`);
+  return result.status === 'invalid' || result.status === 'failed' ? 1 : 0;
 }
 
 /**

@@ -15,7 +15,7 @@ import { formatDiagnostic, loadDesired } from '../desired/load.js';
 import { POLICY_NAMES, type PolicyName } from '../plan/policy.js';
 import type { Dispatcher, EventSink } from '../ports/index.js';
 import { reconcile } from '../reconcile.js';
-import { putMaster, runEvent, runImport } from './commands.js';
+import { type EventOptions, putMaster, runEvent, runImport } from './commands.js';
 import { confirm, Progress, report, type IO, type OutputOptions } from './report.js';
 
 const ENVIRONMENT = `
@@ -150,13 +150,18 @@ function buildProgram(io: IO, exit: (code: number) => void): Command {
   program
     .command('event')
     .description(
-      "run the executor Lambda's own handler on a payload (seed, batch, pieces, inspect) with the local adapters: exit 0 done, 1 failed or refused",
+      "replay an event with the local adapters: a CodeCommit push or a schedule runs the push or drift handler on a git repository; a seed, batch, pieces, inspect or rotation payload runs the executor Lambda's own handler. Exit 0 done, 1 failed or refused",
     )
-    .argument('<file>', 'the payload, as JSON')
+    .argument('<file>', 'the event, as JSON')
     .argument(...dirArg)
     .option('--cluster <name>', 'the cluster a seed payload goes to, when several share its master secret')
-    .action(async (file: string, dir: string, o: { cluster?: string }) =>
-      exit(await local(io, {}, (env) => runEvent(file, new FolderSource(resolve(dir)), env, o.cluster, io))),
+    .option(
+      '--repo <dir>',
+      "the git repository standing in for the event's repository (default: this folder)",
+    )
+    .option('--branch <name>', 'the branch pushes apply', 'main')
+    .action(async (file: string, dir: string, o: EventOptions) =>
+      exit(await local(io, {}, (env) => runEvent(file, new FolderSource(resolve(dir)), env, o, io))),
     );
 
   program

@@ -15,6 +15,8 @@ export interface UnreadableFile {
 export interface SourceRepo {
   /** Every `users/*.yaml` file: path (as shown in diagnostics) → text, or why it could not be read. */
   readTree(revision?: string): Promise<Map<string, string | UnreadableFile>>;
+  /** The account files that differ between two revisions (a push reconciles only their targets). */
+  changedFiles?(from: string, to: string): Promise<string[]>;
 }
 
 /** The RDS credentials JSON AWS's rotation functions read. */

@@ -1,0 +1,70 @@
+/**
+ * The git and schedule triggers: a push to the main branch applies what it changed, a schedule
+ * looks for drift. Parsing each documented event is a pure function (table-tested); the handlers
+ * only call reconcile() with what the event asks for.
+ */
+import type { ReconcileDeps, ReconcileResult } from '../reconcile.js';
+import { reconcile } from '../reconcile.js';
+import type { PolicyName } from '../plan/policy.js';
+
+/** What a push asks for, or why it is ignored. */
+export type PushRequest = { commit: string; before?: string; eventId: string } | { ignore: string };
+
+/**
+ * A "CodeCommit Repository State Change" (reference/events-and-infra.md §2.1) on the configured
+ * branch: `referenceCreated` (everything) or `referenceUpdated` (what changed since `oldCommitId`).
+ * The branch is matched on `referenceFullName` (`referenceName` is short, or full in some fixtures).
+ */
+export function parsePush(event: unknown, branch = 'main'): PushRequest {
+  const e = event as { id?: string; 'detail-type'?: string; detail?: Record<string, unknown> };
+  if (e?.['detail-type'] !== 'CodeCommit Repository State Change' || !e.detail)
+    return { ignore: 'not a CodeCommit repository state change' };
+  const d = e.detail;
+  const full = String(
+    d.referenceFullName ??
+      (String(d.referenceName ?? '').startsWith('refs/') ? d.referenceName : `refs/heads/${d.referenceName}`),
+  );
+  if (d.referenceType !== 'branch' || full !== `refs/heads/${branch}`)
+    return { ignore: `a change of ${full}, not of refs/heads/${branch}` };
+  if (d.event !== 'referenceCreated' && d.event !== 'referenceUpdated')
+    return { ignore: `${String(d.event)} changes nothing to apply` };
+  if (typeof d.commitId !== 'string' || !d.commitId) return { ignore: 'no commitId' };
+  const before =
+    d.event === 'referenceUpdated' && typeof d.oldCommitId === 'string' ? d.oldCommitId : undefined;
+  return { commit: d.commitId, ...(before ? { before } : {}), eventId: String(e.id ?? d.commitId) };
+}
+
+/** An EventBridge schedule ("Scheduled Event"), the drift check's trigger. */
+export function isSchedule(event: unknown): boolean {
+  const e = event as { source?: string; 'detail-type'?: string };
+  return e?.source === 'aws.events' && e['detail-type'] === 'Scheduled Event';
+}
+
+/** Push: validate the whole tree at the commit, reconcile the targets of the account files it changed. */
+export async function handlePush(
+  request: Exclude<PushRequest, { ignore: string }>,
+  deps: ReconcileDeps,
+  policy: PolicyName = 'sync',
+): Promise<ReconcileResult> {
+  const files =
+    request.before && deps.source.changedFiles
+      ? await deps.source.changedFiles(request.before, request.commit)
+      : undefined;
+  return reconcile(deps, {
+    mode: 'apply',
+    policy,
+    revision: request.commit,
+    files,
+    planOptions: { now: Math.floor(Date.now() / 1000) },
+  });
+}
+
+/** Drift: every target against the branch head; repairs only where an account file asks for it. */
+export function handleDrift(deps: ReconcileDeps, revision?: string): Promise<ReconcileResult> {
+  return reconcile(deps, {
+    mode: 'drift',
+    policy: 'sync',
+    revision,
+    planOptions: { now: Math.floor(Date.now() / 1000) },
+  });
+}

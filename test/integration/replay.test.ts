@@ -1,0 +1,146 @@
+/**
+ * Replaying git and schedule events on a laptop: `dbusers event` with a real git repository and a
+ * real MariaDB. A push applies what it changed (the same push again dispatches nothing), a push
+ * touching no account file reconciles nothing, and the schedule finds a change made by hand.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { cli } from '../support/cli.js';
+import { startTestServer, tempDir, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let admin: Database;
+let repo: string;
+const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
+
+function commit(message: string, files: Record<string, string>): string {
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(repo, path, '..'), { recursive: true });
+    writeFileSync(join(repo, path), text);
+  }
+  git('add', '-A');
+  git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', message);
+  return git('rev-parse', 'HEAD');
+}
+
+/** The documented plain-push event (reference/events-and-infra.md §2.1) for two commits. */
+function pushEvent(before: string, after: string): string {
+  const file = join(tempDir(), 'push.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      version: '0',
+      id: `push-${after}`,
+      'detail-type': 'CodeCommit Repository State Change',
+      source: 'aws.codecommit',
+      account: '111122223333',
+      time: '2026-12-04T10:00:00Z',
+      region: 'eu-west-1',
+      resources: ['arn:aws:codecommit:eu-west-1:111122223333:users'],
+      detail: {
+        callerUserArn: 'arn:aws:iam::111122223333:user/dev',
+        commitId: after,
+        event: 'referenceUpdated',
+        oldCommitId: before,
+        referenceFullName: 'refs/heads/main',
+        referenceName: 'main',
+        referenceType: 'branch',
+        repositoryId: 'r',
+        repositoryName: 'users',
+      },
+    }),
+  );
+  return file;
+}
+
+const schedule = () => {
+  const file = join(tempDir(), 'schedule.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      version: '0',
+      id: 'sched-1',
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '111122223333',
+      time: '2026-12-04T11:00:00Z',
+      region: 'eu-west-1',
+      resources: ['arn:aws:events:eu-west-1:111122223333:rule/dbusers-drift'],
+      detail: {},
+    }),
+  );
+  return file;
+};
+
+const events = (out: string) =>
+  out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { 'detail-type': string; detail: Record<string, unknown> });
+
+beforeAll(async () => {
+  server = await startTestServer();
+  admin = await server.admin();
+  for (const sql of [
+    'CREATE DATABASE orders',
+    'CREATE DATABASE audit',
+    'CREATE TABLE orders.invoices (id INT)',
+  ])
+    await admin.query(sql);
+  repo = tempDir();
+  execFileSync('git', ['init', '-q', '-b', 'main', repo]);
+  process.env.DBUSERS_DATABASE_URL = server.url;
+  process.env.DBUSERS_STATE_DIR = join(tempDir(), 'state');
+});
+
+afterAll(async () => {
+  await admin?.close();
+  await server?.stop();
+});
+
+describe('dbusers event, replaying git and schedule events', () => {
+  let first: string;
+  let second: string;
+
+  it('applies a push: the account files it changed, at its commit', async () => {
+    first = commit('readme', { 'README.md': '# users\n' });
+    second = commit('payments-prod', {
+      'users/payments-prod.yaml': readFileSync('users/payments-prod.yaml', 'utf8'),
+    });
+    const r = await cli('event', pushEvent(first, second), '--repo', repo);
+    expect(r.err).not.toMatch(/failed/);
+    expect(r.code).toBe(0);
+    const applied = events(r.out).find((e) => e['detail-type'] === 'Apply Succeeded');
+    expect(applied?.detail.revision).toBe(second);
+    expect(await admin.query("SELECT User FROM mysql.global_priv WHERE User = 'audit_rw'")).toHaveLength(1);
+  });
+
+  it('dispatches nothing when the same push is delivered again', async () => {
+    const r = await cli('event', pushEvent(first, second), '--repo', repo);
+    expect(r.code).toBe(0);
+    expect(events(r.out).map((e) => e['detail-type'])).toEqual(['Plan Computed']);
+  });
+
+  it('reconciles nothing for a push that changes no account file', async () => {
+    const third = commit('docs', { 'README.md': '# users, documented\n' });
+    const r = await cli('event', pushEvent(second, third), '--repo', repo);
+    expect(r.code).toBe(0);
+    expect(events(r.out)).toEqual([
+      expect.objectContaining({
+        'detail-type': 'Plan Computed',
+        detail: expect.objectContaining({ plans: [] }),
+      }),
+    ]);
+  });
+
+  it('finds drift on the schedule: a grant made by hand', async () => {
+    await admin.query("GRANT INSERT ON orders.invoices TO 'audit_rw'@'%'");
+    const r = await cli('event', schedule(), '--repo', repo);
+    expect(r.code).toBe(0);
+    const drift = events(r.out).find((e) => e['detail-type'] === 'Drift Detected');
+    expect(JSON.stringify(drift?.detail)).toMatch(/INSERT on orders\.invoices/);
+  });
+});

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { isSchedule, parsePush } from '../../reconciler/src/handlers/events.js';
+
+/** The documented shapes (reference/events-and-infra.md §2.1), with what differs per case. */
+const stateChange = (detail: Record<string, unknown>) => ({
+  version: '0',
+  id: '3f7101d2-f1c4-d0a4-6d89-69fc887cc5e4',
+  'detail-type': 'CodeCommit Repository State Change',
+  source: 'aws.codecommit',
+  account: '111111111111',
+  time: '2023-10-10T21:05:45Z',
+  region: 'us-east-1',
+  resources: ['arn:aws:codecommit:us-east-1:111111111111:some-repo'],
+  detail: {
+    callerUserArn: 'arn:aws:iam::111111111111:user/admin',
+    commitId: 'f485fcc95a795517f279d0a877227e51208b0dfc',
+    event: 'referenceUpdated',
+    oldCommitId: 'a399698fbd740af9c78fb2dd7f667656b70646b6',
+    referenceFullName: 'refs/heads/main',
+    referenceName: 'main',
+    referenceType: 'branch',
+    repositoryId: '280e6f04',
+    repositoryName: 'some-repo',
+    ...detail,
+  },
+});
+
+describe('parsePush', () => {
+  it.each([
+    [
+      'a plain push to main',
+      stateChange({}),
+      {
+        commit: 'f485fcc95a795517f279d0a877227e51208b0dfc',
+        before: 'a399698fbd740af9c78fb2dd7f667656b70646b6',
+        eventId: '3f7101d2-f1c4-d0a4-6d89-69fc887cc5e4',
+      },
+    ],
+    [
+      'main created (everything)',
+      stateChange({ event: 'referenceCreated', oldCommitId: undefined }),
+      { commit: 'f485fcc95a795517f279d0a877227e51208b0dfc', eventId: '3f7101d2-f1c4-d0a4-6d89-69fc887cc5e4' },
+    ],
+    [
+      'referenceName in its full form',
+      stateChange({ referenceFullName: undefined, referenceName: 'refs/heads/main' }),
+      expect.objectContaining({ commit: 'f485fcc95a795517f279d0a877227e51208b0dfc' }),
+    ],
+    [
+      'the doc example, a merge on another branch',
+      stateChange({
+        referenceFullName: 'refs/heads/myBranch',
+        referenceName: 'myBranch',
+        commitId: '7f0103fMERGE',
+      }),
+      { ignore: 'a change of refs/heads/myBranch, not of refs/heads/main' },
+    ],
+    [
+      'main deleted',
+      stateChange({ event: 'referenceDeleted', commitId: undefined }),
+      { ignore: 'referenceDeleted changes nothing to apply' },
+    ],
+    [
+      'a tag',
+      stateChange({ referenceType: 'tag', referenceFullName: 'refs/tags/v1' }),
+      { ignore: 'a change of refs/tags/v1, not of refs/heads/main' },
+    ],
+    [
+      'a pull request event',
+      { ...stateChange({}), 'detail-type': 'CodeCommit Pull Request State Change' },
+      { ignore: 'not a CodeCommit repository state change' },
+    ],
+  ])('%s', (_, event, expected) => {
+    expect(parsePush(event)).toEqual(expected);
+  });
+
+  it('applies pushes to the configured branch', () => {
+    expect(
+      parsePush(
+        stateChange({ referenceFullName: 'refs/heads/release', referenceName: 'release' }),
+        'release',
+      ),
+    ).toMatchObject({ commit: expect.any(String) });
+  });
+});
+
+describe('isSchedule', () => {
+  it('knows an EventBridge schedule, and nothing else', () => {
+    expect(
+      isSchedule({
+        version: '0',
+        id: 'x',
+        'detail-type': 'Scheduled Event',
+        source: 'aws.events',
+        account: '1',
+        time: 't',
+        region: 'eu-west-1',
+        resources: ['arn:aws:events:eu-west-1:1:rule/drift'],
+        detail: {},
+      }),
+    ).toBe(true);
+    expect(isSchedule(stateChange({}))).toBe(false);
+  });
+});
