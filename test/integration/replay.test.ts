@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
+import { connect, type Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { cli } from '../support/cli.js';
 import { startTestServer, tempDir, type TestServer } from '../support/server.js';
 
@@ -142,5 +143,42 @@ describe('dbusers event, replaying git and schedule events', () => {
     expect(r.code).toBe(0);
     const drift = events(r.out).find((e) => e['detail-type'] === 'Drift Detected');
     expect(JSON.stringify(drift?.detail)).toMatch(/INSERT on orders\.invoices/);
+  });
+
+  it('resets the user on a forwarded RotationFailed: a new password that logs in', async () => {
+    const store = new FileSecretStore(join(process.env.DBUSERS_STATE_DIR!, 'secrets', '111122223333'));
+    const before = (await store.getValue('rds-orders-audit_rw-secret', 'AWSCURRENT'))!.password;
+    const file = join(tempDir(), 'rotation-failed.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: '0',
+        id: 'rf-1',
+        'detail-type': 'AWS Service Event via CloudTrail',
+        source: 'aws.secretsmanager',
+        account: '111122223333',
+        time: '2026-12-04T12:00:00Z',
+        region: 'eu-west-1',
+        resources: [],
+        detail: {
+          eventSource: 'secretsmanager.amazonaws.com',
+          eventName: 'RotationFailed',
+          errorMessage: 'Error when executing lambda during setSecret step',
+          additionalEventData: {
+            SecretId:
+              'arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds-orders-audit_rw-secret-AbC123',
+          },
+          recipientAccountId: '111122223333',
+        },
+      }),
+    );
+    const r = await cli('event', file, '--repo', repo);
+    expect(r.err).not.toMatch(/failed/);
+    expect(r.code).toBe(0);
+    const applied = events(r.out).find((e) => e['detail-type'] === 'Apply Succeeded');
+    expect(JSON.stringify(applied?.detail)).toMatch(/reset requested/);
+    const after = (await store.getValue('rds-orders-audit_rw-secret', 'AWSCURRENT'))!.password;
+    expect(after).not.toBe(before);
+    await (await connect({ ...server.spec, user: 'audit_rw', password: after })).close();
   });
 });

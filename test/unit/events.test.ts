@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSchedule, parsePush } from '../../reconciler/src/handlers/events.js';
+import { isSchedule, parsePush, parseRotationFailed } from '../../reconciler/src/handlers/events.js';
 
 /** The documented shapes (reference/events-and-infra.md §2.1), with what differs per case. */
 const stateChange = (detail: Record<string, unknown>) => ({
@@ -100,5 +100,57 @@ describe('isSchedule', () => {
       }),
     ).toBe(true);
     expect(isSchedule(stateChange({}))).toBe(false);
+  });
+});
+
+describe('parseRotationFailed', () => {
+  /** The CloudTrail record from the AWS docs, as EventBridge delivers it (reference/aws-formats.md). */
+  const failed = (secretId: string) => ({
+    version: '0',
+    id: 'e1',
+    'detail-type': 'AWS Service Event via CloudTrail',
+    source: 'aws.secretsmanager',
+    account: '123456789012',
+    time: '2022-09-13T02:17:48Z',
+    region: 'us-east-2',
+    resources: [],
+    detail: {
+      eventVersion: '1.08',
+      userIdentity: { accountId: '123456789012', invokedBy: 'secretsmanager.amazonaws.com' },
+      eventTime: '2022-09-13T02:17:48Z',
+      eventSource: 'secretsmanager.amazonaws.com',
+      eventName: 'RotationFailed',
+      awsRegion: 'us-east-2',
+      errorMessage:
+        'Error when executing lambda arn:aws:lambda:us-east-2:123456789012:function:dbusers-executor during setSecret step',
+      requestParameters: null,
+      responseElements: null,
+      additionalEventData: { SecretId: secretId },
+      eventType: 'AwsServiceEvent',
+      managementEvent: true,
+      recipientAccountId: '123456789012',
+      eventCategory: 'Management',
+    },
+  });
+
+  it('reads the secret name (suffix off), its account and the error', () => {
+    expect(
+      parseRotationFailed(
+        failed('arn:aws:secretsmanager:us-east-2:123456789012:secret:rds-orders-audit_rw-secret-a1b2c3'),
+      ),
+    ).toEqual({
+      secretName: 'rds-orders-audit_rw-secret',
+      account: '123456789012',
+      error: expect.stringMatching(/during setSecret step/),
+    });
+  });
+
+  it('ignores other rotation events and other sources', () => {
+    const succeeded = failed('x');
+    succeeded.detail.eventName = 'RotationSucceeded';
+    expect(parseRotationFailed(succeeded)).toBeUndefined();
+    expect(
+      parseRotationFailed({ 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} }),
+    ).toBeUndefined();
   });
 });

@@ -9,7 +9,16 @@ import type { FolderSource } from '../adapters/local/folder-source.js';
 import { resolve } from 'node:path';
 import { GitSource } from '../adapters/local/git-source.js';
 import { importYaml } from '../desired/import.js';
-import { handleDrift, handlePush, isSchedule, parsePush, type PushRequest } from '../handlers/events.js';
+import {
+  handleDrift,
+  handlePush,
+  handleRotationFailed,
+  isSchedule,
+  parsePush,
+  parseRotationFailed,
+  type PushRequest,
+  type RotationFailedRequest,
+} from '../handlers/events.js';
 import { formatDiagnostic, loadDesired } from '../desired/load.js';
 import { ExecutorFailedError, makeExecutorHandler, type ExecutorEvent } from '../handlers/executor.js';
 import { closest } from '../model/names.js';
@@ -80,7 +89,9 @@ export async function runEvent(
     throw new CommandError(`event: ${file}: ${(error as Error).message}`);
   }
   const push = parsePush(event, options.branch);
-  if (!('ignore' in push) || isSchedule(event)) return runTrigger(push, env, options, io);
+  const rotationFailed = parseRotationFailed(event);
+  if (!('ignore' in push) || isSchedule(event) || rotationFailed)
+    return runTrigger(push, rotationFailed, env, options, io);
   const targets = await declared(source, io, "event: the YAML folder is the executor's configuration, and");
   const handler = makeExecutorHandler(
     localExecutorDeps(
@@ -112,6 +123,7 @@ export interface EventOptions {
 /** A push or a schedule, through its handler on the local git repository; events printed as JSON lines. */
 async function runTrigger(
   push: PushRequest,
+  rotationFailed: RotationFailedRequest | undefined,
   env: LocalEnvironment,
   options: EventOptions,
   io: IO,
@@ -124,7 +136,11 @@ async function runTrigger(
         io.out(`${JSON.stringify({ 'detail-type': e.type, source: 'dbusers', detail: e.detail })}\n`),
     },
   };
-  const result = 'ignore' in push ? await handleDrift(deps) : await handlePush(push, deps);
+  const result = !('ignore' in push)
+    ? await handlePush(push, deps)
+    : rotationFailed
+      ? await handleRotationFailed(rotationFailed, deps)
+      : await handleDrift(deps);
   for (const d of result.diagnostics) io.err(`${formatDiagnostic(d)}\n`);
   for (const f of result.failures) io.err(`dbusers: ${f.cluster}: ${f.stage} failed: ${f.message}\n`);
   return result.status === 'invalid' || result.status === 'failed' ? 1 : 0;

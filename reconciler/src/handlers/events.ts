@@ -3,6 +3,7 @@
  * looks for drift. Parsing each documented event is a pure function (table-tested); the handlers
  * only call reconcile() with what the event asks for.
  */
+import { loadDesired } from '../desired/load.js';
 import type { ReconcileDeps, ReconcileResult } from '../reconcile.js';
 import { reconcile } from '../reconcile.js';
 import type { PolicyName } from '../plan/policy.js';
@@ -67,4 +68,67 @@ export function handleDrift(deps: ReconcileDeps, revision?: string): Promise<Rec
     revision,
     planOptions: { now: Math.floor(Date.now() / 1000) },
   });
+}
+
+/** What a failed rotation asks for: reset the user whose secret it is. */
+export interface RotationFailedRequest {
+  /** The secret's name (an ARN's random suffix taken off). */
+  secretName: string;
+  /** The AWS account the secret lives in. */
+  account: string;
+  error: string;
+}
+
+/**
+ * A `RotationFailed` CloudTrail record as EventBridge delivers it ("AWS Service Event via
+ * CloudTrail", reference/aws-formats.md), forwarded from the database account; undefined for anything else.
+ */
+export function parseRotationFailed(event: unknown): RotationFailedRequest | undefined {
+  const e = event as { account?: string; 'detail-type'?: string; detail?: Record<string, unknown> };
+  const d = e?.detail;
+  if (e?.['detail-type'] !== 'AWS Service Event via CloudTrail' || d?.eventName !== 'RotationFailed')
+    return undefined;
+  const extra = (d.additionalEventData ?? {}) as { SecretId?: string };
+  const id = String(extra.SecretId ?? '');
+  if (!id) return undefined;
+  const arn = /^arn:[^:]+:secretsmanager:[^:]+:(\d{12}):secret:(.+)-[A-Za-z0-9]{6}$/.exec(id);
+  return {
+    secretName: arn ? arn[2]! : id,
+    account: arn ? arn[1]! : String(d.recipientAccountId ?? e.account ?? ''),
+    error: String(d.errorMessage ?? 'rotation failed'),
+  };
+}
+
+/**
+ * A failed rotation: re-plan the target of the declared user whose secret it is, with a reset of that
+ * user, and apply it (the reset finishes or redoes what the rotation left half-done).
+ */
+export async function handleRotationFailed(
+  request: RotationFailedRequest,
+  deps: ReconcileDeps,
+  revision?: string,
+): Promise<ReconcileResult> {
+  const { targets } = loadDesired(await deps.source.readTree(revision));
+  const target = targets.find(
+    (t) =>
+      t.cluster.account === request.account && t.accounts.some((a) => a.secretName === request.secretName),
+  );
+  const user = target?.accounts.find((a) => a.secretName === request.secretName);
+  if (!target || !user) {
+    throw new UnknownSecretError(
+      `secret ${request.secretName} of account ${request.account} belongs to no declared user; nothing to reset (${request.error})`,
+    );
+  }
+  return reconcile(deps, {
+    mode: 'apply',
+    policy: 'sync',
+    revision,
+    only: [`${target.cluster.alias}/${target.cluster.name}`],
+    planOptions: { now: Math.floor(Date.now() / 1000), resetRequested: [`${user.user}@${user.host}`] },
+  });
+}
+
+/** Raised when a failed rotation names a secret no declared user has. */
+export class UnknownSecretError extends Error {
+  override name = 'UnknownSecretError';
 }
