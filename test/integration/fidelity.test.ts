@@ -1,20 +1,13 @@
-/**
- * Every grant shape MariaDB stores, declared in YAML, applied, read back: each transition reaches
- * the declared state in one apply (the grant tables say so, the user can do exactly that), and the
- * next plan is empty. Where both the old and the new declaration allow a statement, a client looping
- * it during the apply is never denied.
- */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import {
   allowed,
   loginAs,
   reconcileLocally,
   startTestServer,
-  tempDir,
   type TestServer,
+  localEnvironment,
 } from '../support/server.js';
 
 let server: TestServer;
@@ -89,11 +82,7 @@ beforeAll(async () => {
     'CREATE TABLE other.t (id INT)',
   ])
     await admin.query(sql);
-  env = new LocalEnvironment({
-    stateDir: join(tempDir(), 'state'),
-    databaseUrl: server.url,
-    log: () => undefined,
-  });
+  env = localEnvironment(server);
 });
 
 afterAll(async () => {

@@ -1,20 +1,14 @@
-/**
- * Hostile names (quotes, backticks, backslashes, %, _, unicode) round-trip exactly through
- * YAML → plan → apply → inspect → plan, and the accounts they name can log in and do exactly what
- * was granted. Wildcards in database names never leak to look-alike databases.
- */
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import {
   allowed,
   loginAs,
   reconcileLocally,
   startTestServer,
-  tempDir,
   type TestServer,
+  localEnvironment,
 } from '../support/server.js';
 
 let server: TestServer;
@@ -65,11 +59,7 @@ beforeAll(async () => {
     await admin.query(`CREATE DATABASE ${id}`);
     await admin.query(`CREATE TABLE ${id}.t (id INT)`);
   }
-  env = new LocalEnvironment({
-    stateDir: join(tempDir(), 'state'),
-    databaseUrl: server.url,
-    log: () => undefined,
-  });
+  env = localEnvironment(server);
 });
 
 afterAll(async () => {

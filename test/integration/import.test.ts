@@ -1,15 +1,12 @@
-/**
- * `import` round-trips on a real MariaDB holding every grant kind, root-like accounts and users on
- * several hosts: import → the YAML validates as it stands → the plan only adopts → apply → the next
- * plan is empty, and no account lost a privilege it had.
- */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalDispatcher, LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import {
+  LocalDispatcher,
+  type LocalEnvironment,
+} from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { importYaml } from '../../reconciler/src/desired/import.js';
 import { loadDesired } from '../../reconciler/src/desired/load.js';
-import { reconcileLocally, startTestServer, tempDir, type TestServer } from '../support/server.js';
+import { reconcileLocally, startTestServer, type TestServer, localEnvironment } from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
@@ -80,11 +77,7 @@ beforeAll(async () => {
     "SET DEFAULT ROLE keeper FOR 'admin_holder'@'%'",
   ])
     await admin.query(sql);
-  env = new LocalEnvironment({
-    stateDir: join(tempDir(), 'state'),
-    databaseUrl: server.url,
-    log: () => undefined,
-  });
+  env = localEnvironment(server);
 });
 
 afterAll(async () => {

@@ -1,13 +1,13 @@
-/**
- * Grants change without a window of no access: a client looping SELECT while its user moves
- * between readwrite and readonly (and back) is never denied, because the executor grants what is
- * missing before it revokes what is extra.
- */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
-import { loginAs, reconcileLocally, startTestServer, tempDir, type TestServer } from '../support/server.js';
+import {
+  loginAs,
+  reconcileLocally,
+  startTestServer,
+  type TestServer,
+  localEnvironment,
+} from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
@@ -37,11 +37,7 @@ beforeAll(async () => {
   await admin.query('CREATE DATABASE app');
   await admin.query('CREATE TABLE app.t (id INT)');
   await admin.query('INSERT INTO app.t VALUES (1)');
-  env = new LocalEnvironment({
-    stateDir: join(tempDir(), 'state'),
-    databaseUrl: server.url,
-    log: () => undefined,
-  });
+  env = localEnvironment(server);
 });
 
 afterAll(async () => {

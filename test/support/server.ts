@@ -7,10 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedMariadb } from '../../reconciler/src/adapters/local/embedded-mariadb.js';
-import {
-  LocalDispatcher,
-  type LocalEnvironment,
-} from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import { LocalDispatcher, LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { PlanOptions } from '../../reconciler/src/plan/plan.js';
 import { reconcile, type ReconcileResult } from '../../reconciler/src/reconcile.js';
 import {
@@ -111,4 +108,13 @@ export function reconcileLocally(
     },
     { mode, policy: 'sync', planOptions: { now: 0, ...planOptions } },
   );
+}
+
+/** Local mode on a test server, with a state folder (secret store) of its own. */
+export function localEnvironment(server: TestServer): LocalEnvironment {
+  return new LocalEnvironment({
+    stateDir: join(tempDir(), 'state'),
+    databaseUrl: server.url,
+    log: () => undefined,
+  });
 }
