@@ -181,4 +181,64 @@ describe('dbusers event, replaying git and schedule events', () => {
     expect(after).not.toBe(before);
     await (await connect({ ...server.spec, user: 'audit_rw', password: after })).close();
   });
+
+  it('plans a pull request on its merge result: what main added since the branch is kept, nothing is applied', async () => {
+    // The branch adds a user to shop-staging; main meanwhile adds one to payments-prod (and applies it).
+    const base = git('rev-parse', 'HEAD');
+    git('checkout', '-q', '-b', 'feature');
+    const staging = readFileSync('users/shop-staging.yaml', 'utf8');
+    const branchTip = commit('staging', { 'users/shop-staging.yaml': staging });
+    git('checkout', '-q', 'main');
+    const yaml = readFileSync(join(repo, 'users/payments-prod.yaml'), 'utf8').replace(
+      'users:\n',
+      'users:\n  - { name: main_only, cluster: orders, grants: [{ database: orders, profile: readonly }] }\n',
+    );
+    const mainTip = commit('main user', { 'users/payments-prod.yaml': yaml });
+    expect((await cli('event', pushEvent(base, mainTip), '--repo', repo)).code).toBe(0);
+    const file = join(tempDir(), 'pr.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: '0',
+        id: 'pr-event-1',
+        'detail-type': 'CodeCommit Pull Request State Change',
+        source: 'aws.codecommit',
+        account: '111122223333',
+        time: '2026-12-04T13:00:00Z',
+        region: 'eu-west-1',
+        resources: ['arn:aws:codecommit:eu-west-1:111122223333:users'],
+        detail: {
+          event: 'pullRequestSourceBranchUpdated',
+          pullRequestId: '7',
+          pullRequestStatus: 'Open',
+          repositoryNames: ['users'],
+          isMerged: 'False',
+          destinationReference: 'refs/heads/main',
+          destinationCommit: mainTip,
+          sourceReference: 'refs/heads/feature',
+          sourceCommit: branchTip,
+          revisionId: 'r1',
+        },
+      }),
+    );
+    for (const sql of [
+      'CREATE DATABASE catalog',
+      'CREATE DATABASE pricing',
+      'CREATE TABLE catalog.products (id INT)',
+      'CREATE TABLE pricing.prices (sku INT, amount INT)',
+      'CREATE PROCEDURE pricing.recompute() BEGIN END',
+    ]) {
+      await admin.query(sql);
+    }
+    const r = await cli('event', file, '--repo', repo);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('<!-- dbusers:plan v1 -->');
+    expect(r.out).toMatch(
+      /Digests: `payments-prod\/orders` [0-9a-f]{12} · `shop-staging\/catalog` [0-9a-f]{12}/,
+    );
+    expect(r.out).toContain("+ create user 'catalog_api'@'%'");
+    expect(r.out).not.toMatch(/delete user 'main_only'/);
+    expect(r.out.length).toBeLessThanOrEqual(10_240 + 1);
+    expect(await admin.query("SELECT User FROM mysql.global_priv WHERE User = 'catalog_api'")).toEqual([]);
+  });
 });

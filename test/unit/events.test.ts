@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isSchedule, parsePush, parseRotationFailed } from '../../reconciler/src/handlers/events.js';
+import { parsePullRequest } from '../../reconciler/src/handlers/pull-request.js';
 
 /** The documented shapes (reference/events-and-infra.md §2.1), with what differs per case. */
 const stateChange = (detail: Record<string, unknown>) => ({
@@ -152,5 +153,76 @@ describe('parseRotationFailed', () => {
     expect(
       parseRotationFailed({ 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} }),
     ).toBeUndefined();
+  });
+});
+
+describe('parsePullRequest', () => {
+  /** `pullRequestSourceBranchUpdated` as the docs show it (reference/events-and-infra.md §2.2). */
+  const pr = (detail: Record<string, unknown> = {}) => ({
+    version: '0',
+    id: '98377d67-EXAMPLE',
+    'detail-type': 'CodeCommit Pull Request State Change',
+    source: 'aws.codecommit',
+    account: '123456789012',
+    time: '2019-02-09T07:15:16Z',
+    region: 'us-east-2',
+    resources: ['arn:aws:codecommit:us-east-2:123456789012:MyDemoRepo'],
+    detail: {
+      author: 'arn:aws:sts::123456789012:assumed-role/Admin/Mary_Major',
+      callerUserArn: 'arn:aws:sts::123456789012:assumed-role/Admin/Mary_Major',
+      creationDate: 'Tue Feb 9 2019 10:18:42 PDT',
+      description: 'An example description.',
+      destinationCommit: '7644990EXAMPLE',
+      destinationReference: 'refs/heads/main',
+      event: 'pullRequestSourceBranchUpdated',
+      isMerged: 'False',
+      lastModifiedDate: 'Tue Feb 9 2019 10:18:42 PDT',
+      notificationBody: '…',
+      pullRequestId: '1',
+      pullRequestStatus: 'Open',
+      repositoryNames: ['MyDemoRepo'],
+      revisionId: 'bdc0cb9b4EXAMPLE',
+      sourceCommit: '64875001EXAMPLE',
+      sourceReference: 'refs/heads/test-branch',
+      title: 'My Example Pull Request',
+      ...detail,
+    },
+  });
+
+  it.each([
+    [
+      'a source branch update',
+      pr(),
+      {
+        pullRequestId: '1',
+        repository: 'MyDemoRepo',
+        sourceCommit: '64875001EXAMPLE',
+        destinationCommit: '7644990EXAMPLE',
+        eventId: '98377d67-EXAMPLE',
+      },
+    ],
+    [
+      'a new pull request',
+      pr({ event: 'pullRequestCreated' }),
+      expect.objectContaining({ pullRequestId: '1' }),
+    ],
+    [
+      'a merge status update',
+      pr({ event: 'pullRequestMergeStatusUpdated' }),
+      { ignore: 'pullRequestMergeStatusUpdated needs no plan' },
+    ],
+    [
+      'a pull request into another branch',
+      pr({ destinationReference: 'refs/heads/dev' }),
+      { ignore: 'a pull request into refs/heads/dev, not refs/heads/main' },
+    ],
+    ['a closed pull request', pr({ pullRequestStatus: 'Closed' }), { ignore: 'the pull request is Closed' }],
+    [
+      'a push',
+      { 'detail-type': 'CodeCommit Repository State Change', detail: {} },
+      { ignore: 'not a CodeCommit pull request state change' },
+    ],
+  ])('%s', (_, event, expected) => {
+    expect(parsePullRequest(event)).toEqual(expected);
   });
 });

@@ -21,6 +21,7 @@ import {
 } from '../handlers/events.js';
 import { formatDiagnostic, loadDesired } from '../desired/load.js';
 import { ExecutorFailedError, makeExecutorHandler, type ExecutorEvent } from '../handlers/executor.js';
+import { parsePullRequest, planPullRequest, type PullRequest } from '../handlers/pull-request.js';
 import { closest } from '../model/names.js';
 import type { DesiredTarget } from '../model/types.js';
 import type { IO } from './report.js';
@@ -88,6 +89,8 @@ export async function runEvent(
   } catch (error) {
     throw new CommandError(`event: ${file}: ${(error as Error).message}`);
   }
+  const pr = parsePullRequest(event, options.branch);
+  if (!('ignore' in pr)) return runPullRequest(pr, env, options, io);
   const push = parsePush(event, options.branch);
   const rotationFailed = parseRotationFailed(event);
   if (!('ignore' in push) || isSchedule(event) || rotationFailed)
@@ -118,6 +121,23 @@ export interface EventOptions {
   repo?: string;
   /** The branch pushes apply (default main). */
   branch?: string;
+}
+
+/** A pull request: the plan of its merge result, printed as the comment it would get; nothing is applied. */
+async function runPullRequest(
+  pr: Exclude<PullRequest, { ignore: string }>,
+  env: LocalEnvironment,
+  options: EventOptions,
+  io: IO,
+): Promise<number> {
+  const deps = {
+    source: new GitSource(resolve(options.repo ?? '.')),
+    dispatcher: new LocalDispatcher(env),
+    events: { publish: async () => undefined },
+  };
+  const { result, comment } = await planPullRequest(pr, deps);
+  io.out(`${comment}\n`);
+  return result.status === 'invalid' || result.status === 'failed' ? 1 : 0;
 }
 
 /** A push or a schedule, through its handler on the local git repository; events printed as JSON lines. */

@@ -17,6 +17,8 @@ export interface SourceRepo {
   readTree(revision?: string): Promise<Map<string, string | UnreadableFile>>;
   /** The account files that differ between two revisions (a push reconciles only their targets). */
   changedFiles?(from: string, to: string): Promise<string[]>;
+  /** The commit two revisions last shared (a pull request's changes are those since it). */
+  mergeBase?(a: string, b: string): Promise<string>;
 }
 
 /** The RDS credentials JSON AWS's rotation functions read. */

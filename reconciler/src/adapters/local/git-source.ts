@@ -37,6 +37,10 @@ export class GitSource implements SourceRepo {
     return files;
   }
 
+  async mergeBase(a: string, b: string): Promise<string> {
+    return (await this.run(['merge-base', a, b])).trim();
+  }
+
   /** The account files added, changed or deleted between two commits. */
   async changedFiles(from: string, to: string): Promise<string[]> {
     const out = await this.run(['diff', '--name-only', '-z', from, to, '--', 'users/']);
