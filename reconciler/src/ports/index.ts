@@ -100,6 +100,20 @@ export interface Dispatcher {
   dispatch(batch: ExecutorBatch): Promise<BatchResult>;
 }
 
+/** A pull request, as a comment is posted on it. */
+export interface PullRequestRef {
+  pullRequestId: string;
+  repository: string;
+  sourceCommit: string;
+  destinationCommit: string;
+}
+
+/** dbusers' one comment on a pull request, kept up to date (CodeCommit, or stdout). */
+export interface PullRequestComments {
+  /** Post the comment, or update the one posted before; says which. */
+  upsert(pr: PullRequestRef, content: string): Promise<'posted' | 'updated' | 'unchanged'>;
+}
+
 /** Where results are published (EventBridge, or stdout). */
 export interface EventSink {
   publish(event: { type: string; detail: Record<string, unknown> }): Promise<void>;
