@@ -221,8 +221,9 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps) {
 
   /** The secret, in the store of whichever served cluster has it. */
   async function findSecret(id: string, clusters: readonly ClusterSpec[]) {
-    for (const cluster of clusters) {
-      const meta = await deps.secretsFor(cluster).describe(id);
+    // Clusters of one account share a store: ask each store once.
+    for (const store of new Set(clusters.map((c) => deps.secretsFor(c)))) {
+      const meta = await store.describe(id);
       if (meta) return { meta };
     }
     return undefined;
