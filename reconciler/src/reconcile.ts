@@ -3,8 +3,10 @@
  * dispatch (or "up to date") → publish. Handlers and the CLI only choose the adapters they pass.
  */
 import type { BatchResult } from './model/batch.js';
+import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import { loadDesired } from './desired/load.js';
+import { runKey } from './model/run.js';
 import { describeObject, objectOf } from './model/grants.js';
 import { closest } from './model/names.js';
 import { accountKey, type DesiredTarget, type Diagnostic, type ObjectRef, type Plan } from './model/types.js';
@@ -30,6 +32,12 @@ export interface ReconcileOptions {
   only?: readonly string[];
   /** Only the clusters of these account files (`users/<alias>.yaml`): a push reconciles what it changed. */
   files?: readonly string[];
+  /**
+   * The triggering event (EventBridge's id): part of each batch's idempotency key, so a redelivered
+   * event is answered from the executor's record while a new one (the next drift check) acts again.
+   * Default: a fresh id, so every run of the CLI is its own.
+   */
+  eventId?: string;
   /** Asked before anything is dispatched; false cancels. */
   confirm?: (plans: Plan[]) => Promise<boolean>;
   /** Called once per target before it is inspected (progress). */
@@ -111,9 +119,11 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   }
   if (options.confirm && !(await options.confirm(toApply.map((p) => p.plan)))) return end('cancelled', plans);
   const results: BatchResult[] = [];
+  const eventId = options.eventId ?? randomUUID();
   for (const { target, plan: p } of toApply) {
+    const id = runKey(options.revision ?? '', target, p, eventId);
     await attempt(target, 'apply', failures, async () => {
-      results.push(await deps.dispatcher.dispatch({ target: target.cluster, actions: p.actions }));
+      results.push(await deps.dispatcher.dispatch({ id, target: target.cluster, actions: p.actions }));
     });
   }
   const ok = failures.length === 0 && results.every((r) => r.ok);

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import {
+  LocalDispatcher,
+  type LocalEnvironment,
+} from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { reconcile } from '../../reconciler/src/reconcile.js';
 import {
   allowed,
   loginAs,
@@ -8,6 +12,7 @@ import {
   startTestServer,
   type TestServer,
   localEnvironment,
+  MemorySource,
 } from '../support/server.js';
 
 let server: TestServer;
@@ -197,5 +202,38 @@ describe('what only the server knows', () => {
     );
     await run(yaml, 'apply');
     expect(await admin.query("SELECT User FROM mysql.global_priv WHERE User = 'fid_missing'")).toEqual([]);
+  });
+});
+
+describe('the run owns its identity', () => {
+  const yaml = () =>
+    file(['{ on: "app.*", privileges: [SELECT] }']).replace('- name: fid', '- name: fid_ledger');
+  const apply = (eventId: string) =>
+    reconcile(
+      {
+        source: new MemorySource({ 'users/fidelity.yaml': yaml() }),
+        dispatcher: new LocalDispatcher(env),
+        events: { publish: async () => undefined },
+      },
+      { mode: 'apply', policy: 'sync', revision: 'c0ffee', eventId, planOptions: { now: 0 } },
+    );
+
+  it('repairs a drift that comes back under a new event, and answers a redelivered event from its record', async () => {
+    expect((await apply('event-1')).status).toBe('applied');
+    const grant = "GRANT INSERT ON app.* TO 'fid_ledger'@'%'";
+    const inserts = async () =>
+      (await admin.query<{ i: string }>("SELECT Insert_priv AS i FROM mysql.db WHERE User = 'fid_ledger'"))[0]
+        ?.i;
+    await admin.query(grant);
+    const repaired = await apply('event-2');
+    expect(repaired.results[0]!.replayed).toBeUndefined();
+    expect(await inserts()).toBe('N');
+    await admin.query(grant); // the same drift comes back...
+    const again = await apply('event-3'); // ...and the next event, same commit, same plan, repairs it again
+    expect(again.results[0]!.replayed).toBeUndefined();
+    expect(await inserts()).toBe('N');
+    await admin.query(grant);
+    const redelivered = await apply('event-3'); // the same event delivered twice: answered from the record
+    expect(redelivered.results[0]!.replayed).toBe(true);
   });
 });

@@ -94,7 +94,7 @@ export async function runEvent(
   const push = parsePush(event, options.branch);
   const rotationFailed = parseRotationFailed(event);
   if (!('ignore' in push) || isSchedule(event) || rotationFailed)
-    return runTrigger(push, rotationFailed, env, options, io);
+    return runTrigger(push, rotationFailed, (event as { id?: string }).id, env, options, io);
   const targets = await declared(source, io, "event: the YAML folder is the executor's configuration, and");
   const handler = makeExecutorHandler(
     localExecutorDeps(
@@ -144,6 +144,7 @@ async function runPullRequest(
 async function runTrigger(
   push: PushRequest,
   rotationFailed: RotationFailedRequest | undefined,
+  eventId: string | undefined,
   env: LocalEnvironment,
   options: EventOptions,
   io: IO,
@@ -160,7 +161,7 @@ async function runTrigger(
     ? await handlePush(push, deps)
     : rotationFailed
       ? await handleRotationFailed(rotationFailed, deps)
-      : await handleDrift(deps);
+      : await handleDrift(deps, undefined, eventId);
   for (const d of result.diagnostics) io.err(`${formatDiagnostic(d)}\n`);
   for (const f of result.failures) io.err(`dbusers: ${f.cluster}: ${f.stage} failed: ${f.message}\n`);
   return result.status === 'invalid' || result.status === 'failed' ? 1 : 0;

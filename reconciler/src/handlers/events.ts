@@ -56,16 +56,22 @@ export async function handlePush(
     policy,
     revision: request.commit,
     files,
+    eventId: request.eventId,
     planOptions: { now: Math.floor(Date.now() / 1000) },
   });
 }
 
 /** Drift: every target against the branch head; repairs only where an account file asks for it. */
-export function handleDrift(deps: ReconcileDeps, revision?: string): Promise<ReconcileResult> {
+export function handleDrift(
+  deps: ReconcileDeps,
+  revision?: string,
+  eventId?: string,
+): Promise<ReconcileResult> {
   return reconcile(deps, {
     mode: 'drift',
     policy: 'sync',
     revision,
+    eventId,
     planOptions: { now: Math.floor(Date.now() / 1000) },
   });
 }

@@ -118,14 +118,21 @@ export async function ensureRegistry(db: Database): Promise<void> {
 /** Completed batches by idempotency key, with their results (which never hold a password). */
 export const BATCHES_TABLE = `${REGISTRY_SCHEMA}.completed_batches`;
 
-/** The recorded result of a batch that already succeeded, if any. */
+/** How long a completed batch answers its redeliveries: EventBridge and SSM redeliver within hours. */
+export const LEDGER_DAYS = 7;
+
+/** The recorded result of a batch that already succeeded, if any (records expire). */
 export async function completedBatch(db: Database, id: string): Promise<string | undefined> {
-  const [row] = await db.query<{ result: string }>(`SELECT result FROM ${BATCHES_TABLE} WHERE id = ?`, [id]);
+  const [row] = await db.query<{ result: string }>(
+    `SELECT result FROM ${BATCHES_TABLE} WHERE id = ? AND completed_at > NOW() - INTERVAL ${LEDGER_DAYS} DAY`,
+    [id],
+  );
   return row?.result;
 }
 
-/** Record a successful batch so a redelivery is answered without running it again. */
+/** Record a successful batch so a redelivery is answered without running it again; expired records go. */
 export async function recordBatch(db: Database, id: string, result: string): Promise<void> {
+  await db.query(`DELETE FROM ${BATCHES_TABLE} WHERE completed_at < NOW() - INTERVAL ${LEDGER_DAYS} DAY`);
   await db.query(`INSERT IGNORE INTO ${BATCHES_TABLE} (id, result) VALUES (?, ?)`, [id, result]);
 }
 

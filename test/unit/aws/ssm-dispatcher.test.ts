@@ -168,7 +168,10 @@ describe('SsmDispatcher in reconcile()', () => {
         },
       ],
     });
-    expect(batch.id).toMatch(/^7f0103fMERGE\/111122223333\/eu-west-1\/orders\/[0-9a-f]{16}$/);
+    // The run's key (reconcile() owns it: commit, target, plan, event), then the chunk's own digest.
+    expect(batch.id).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\/[0-9a-f]{16}$/,
+    );
     expect(batch.actions.map((a) => a.kind)).toEqual(['create_role', 'create_user', 'create_user']);
     expect(JSON.stringify(starts[0]!.args[0].input)).not.toMatch(/password"\s*:/);
     expect(ssmMock.commandCalls(DescribeAutomationExecutionsCommand)[0]!.args[0].input).toEqual({

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import type { ActionResult, BatchResult, ExecutorBatch } from '../../model/batch.js';
 import type { Action, ActualState, ClusterSpec, ObjectRef } from '../../model/types.js';
 import type { Dispatcher } from '../../ports/index.js';
+import { uuidFrom } from '../../model/run.js';
 import { RETRY_CONFIG } from './clients.js';
 
 /** SSM limits (reference/aws-formats.md §3.2): a parameter holds at most 50 strings of 512 characters. */
@@ -55,24 +56,24 @@ export interface SsmDispatcherSettings {
   poll?: { initialMs: number; maxMs: number; deadlineMs: number; sleep?: (ms: number) => Promise<void> };
 }
 
-/** A deterministic UUID from text: SSM wants a UUID-shaped ClientToken. */
-export function uuidFrom(text: string): string {
-  const h = createHash('sha256').update(text).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
+export { uuidFrom };
 
 /** Digest of a list of actions: the same plan gives the same key. */
 export function planDigest(actions: readonly Action[]): string {
   return createHash('sha256').update(JSON.stringify(actions)).digest('hex').slice(0, 16);
 }
 
-/** Split a batch into chunks whose JSON fits one execution's parameter, each with its idempotency id. */
+/**
+ * Split a batch into chunks whose JSON fits one execution's parameter, each with its idempotency id:
+ * the run's key for the batch (reconcile() owns it), and the chunk's own actions.
+ */
 export function chunkBatch(
   batch: ExecutorBatch,
   revision: string,
 ): { id: string; pieces: string[]; actions: Action[] }[] {
+  const base = batch.id ?? `${revision}/${batch.target.account}/${batch.target.region}/${batch.target.name}`;
   const encode = (actions: Action[]) => {
-    const id = `${revision}/${batch.target.account}/${batch.target.region}/${batch.target.name}/${planDigest(actions)}`;
+    const id = `${base}/${planDigest(actions)}`;
     const text = JSON.stringify({
       action: 'batch',
       id,
