@@ -38,6 +38,8 @@ export interface ReconcileOptions {
    * Default: a fresh id, so every run of the CLI is its own.
    */
   eventId?: string;
+  /** Targets read or applied at once (default DEFAULT_CONCURRENCY); each target stays one batch at a time. */
+  concurrency?: number;
   /** Asked before anything is dispatched; false cancels. */
   confirm?: (plans: Plan[]) => Promise<boolean>;
   /** Called once per target before it is inspected (progress). */
@@ -93,14 +95,19 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   const planned: { target: DesiredTarget; plan: Plan }[] = [];
   const inFiles = (t: DesiredTarget) =>
     !options.files || options.files.some((f) => basename(f).replace(/\.ya?ml$/, '') === t.cluster.alias);
-  for (const target of targets.filter((t) => isSelected(t, options.only) && inFiles(t))) {
+  const selected = targets.filter((t) => isSelected(t, options.only) && inFiles(t));
+  const limit = options.concurrency ?? DEFAULT_CONCURRENCY;
+  const inspected: ({ target: DesiredTarget; plan: Plan } | undefined)[] = new Array(selected.length);
+  await bounded(selected, limit, async (target, i) => {
     options.onTarget?.(target);
     await attempt(target, 'inspect', failures, async () => {
       const secretNames = target.accounts.flatMap((a) => (a.secretName ? [a.secretName] : []));
       const actual = await deps.dispatcher.inspect(target.cluster, secretNames, namedObjects(target));
-      planned.push({ target, plan: applyPolicy(plan(target, actual, options.planOptions), options.policy) });
+      inspected[i] = { target, plan: applyPolicy(plan(target, actual, options.planOptions), options.policy) };
     });
-  }
+  });
+  // In the order of the files, whatever order the servers answered in.
+  planned.push(...inspected.filter((p) => p !== undefined));
   const plans = planned.map((p) => p.plan);
   const changed = planned.filter((p) => hasChanges(p.plan));
   if (options.mode === 'drift') {
@@ -118,18 +125,38 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
     return end(changed.length > 0 ? 'changes' : 'in sync', plans);
   }
   if (options.confirm && !(await options.confirm(toApply.map((p) => p.plan)))) return end('cancelled', plans);
-  const results: BatchResult[] = [];
   const eventId = options.eventId ?? randomUUID();
-  for (const { target, plan: p } of toApply) {
+  const dispatched: (BatchResult | undefined)[] = new Array(toApply.length);
+  await bounded(toApply, limit, async ({ target, plan: p }, i) => {
     const id = runKey(options.revision ?? '', target, p, eventId);
     await attempt(target, 'apply', failures, async () => {
-      results.push(await deps.dispatcher.dispatch({ id, target: target.cluster, actions: p.actions }));
+      dispatched[i] = await deps.dispatcher.dispatch({ id, target: target.cluster, actions: p.actions });
     });
-  }
+  });
+  const results = dispatched.filter((r) => r !== undefined);
   const ok = failures.length === 0 && results.every((r) => r.ok);
   const detail = { revision: options.revision, plans: toApply.map((p) => p.plan), results, failures };
   await deps.events.publish({ type: ok ? 'Apply Succeeded' : 'Apply Failed', detail });
   return end(ok ? 'applied' : 'failed', plans, results);
+}
+
+/** Targets read or applied at once: a fleet of 1,500 targets must fit a Lambda's 15 minutes. */
+export const DEFAULT_CONCURRENCY = 8;
+
+/** `work` on every item, at most `limit` at a time. */
+async function bounded<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await work(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** Run one target's stage; an error becomes its failure, and the run goes on. */

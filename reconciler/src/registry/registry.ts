@@ -162,8 +162,10 @@ export async function claimAll(
       chunk.flatMap((r) => [r.user, r.host, r.kind, r.secretName ?? null, r.owner, registryMac(key, r)]),
     );
   }
+  // Read after writing: another cluster's batch on the same server may have claimed one first.
   const owners = new Set(records.map((r) => r.owner));
-  const held = before.owned.filter((h) => wanted.has(`${h.user}\0${h.host}`) && !owners.has(h.owner));
+  const after = readRegistry(await db.query(REGISTRY_QUERY), key).owned;
+  const held = after.filter((h) => wanted.has(`${h.user}\0${h.host}`) && !owners.has(h.owner));
   return new Set(held.map((h) => `${h.user}\0${h.host}`));
 }
 
