@@ -110,10 +110,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   planned.push(...inspected.filter((p) => p !== undefined));
   const plans = planned.map((p) => p.plan);
   const changed = planned.filter((p) => hasChanges(p.plan));
-  if (options.mode === 'drift') {
-    for (const { plan: p } of changed)
-      await deps.events.publish({ type: 'Drift Detected', detail: { revision: options.revision, plan: p } });
-  }
+  if (options.mode === 'drift') await publishDrift(deps.events, options.revision, plans, failures);
   const toApply = changed.filter(
     ({ target }) => options.mode === 'apply' || (options.mode === 'drift' && target.cluster.remediateDrift),
   );
@@ -138,6 +135,33 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   const detail = { revision: options.revision, plans: toApply.map((p) => p.plan), results, failures };
   await deps.events.publish({ type: ok ? 'Apply Succeeded' : 'Apply Failed', detail });
   return end(ok ? 'applied' : 'failed', plans, results);
+}
+
+/**
+ * The drift check's events: "Drift Detected" per drifted target, with how many accounts drifted, and
+ * a heartbeat when every target read is in sync, so silence never means a broken check.
+ */
+async function publishDrift(
+  events: EventSink,
+  revision: string | undefined,
+  plans: readonly Plan[],
+  failures: readonly TargetFailure[],
+): Promise<void> {
+  const checkedAt = new Date().toISOString();
+  const drifted = plans.filter(hasChanges);
+  for (const p of drifted) {
+    const driftedAccounts = new Set(p.actions.map((a) => `${a.user}@${a.host}`)).size;
+    await events.publish({
+      type: 'Drift Detected',
+      detail: { revision, cluster: `${p.alias}/${p.cluster}`, driftedAccounts, checkedAt, plan: p },
+    });
+  }
+  if (drifted.length === 0 && failures.length === 0) {
+    await events.publish({
+      type: 'Drift Check Passed',
+      detail: { revision, checkedAt, clusters: plans.map((p) => `${p.alias}/${p.cluster}`) },
+    });
+  }
 }
 
 /** Targets read or applied at once: a fleet of 1,500 targets must fit a Lambda's 15 minutes. */

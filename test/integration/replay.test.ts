@@ -137,12 +137,16 @@ describe('dbusers event, replaying git and schedule events', () => {
     ]);
   });
 
-  it('finds drift on the schedule: a grant made by hand', async () => {
+  it('sends a heartbeat on the schedule when nothing drifted, then finds a grant made by hand', async () => {
+    const quiet = await cli('event', schedule(), '--repo', repo);
+    expect(events(quiet.out).map((e) => e['detail-type'])).toContain('Drift Check Passed');
     await admin.query("GRANT INSERT ON orders.invoices TO 'audit_rw'@'%'");
     const r = await cli('event', schedule(), '--repo', repo);
     expect(r.code).toBe(0);
     const drift = events(r.out).find((e) => e['detail-type'] === 'Drift Detected');
+    expect(drift?.detail).toMatchObject({ cluster: 'payments-prod/orders', driftedAccounts: 1 });
     expect(JSON.stringify(drift?.detail)).toMatch(/INSERT on orders\.invoices/);
+    expect(events(r.out).map((e) => e['detail-type'])).not.toContain('Drift Check Passed');
   });
 
   it('resets the user on a forwarded RotationFailed: a new password that logs in', async () => {
