@@ -38,7 +38,7 @@ export interface ReconcileOptions {
    * Default: a fresh id, so every run of the CLI is its own.
    */
   eventId?: string;
-  /** Targets read or applied at once (default DEFAULT_CONCURRENCY); each target stays one batch at a time. */
+  /** Targets read or applied at once (default: the dispatcher's, else DEFAULT_CONCURRENCY); each target stays one batch at a time. */
   concurrency?: number;
   /** Asked before anything is dispatched; false cancels. */
   confirm?: (plans: Plan[]) => Promise<boolean>;
@@ -96,7 +96,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   const inFiles = (t: DesiredTarget) =>
     !options.files || options.files.some((f) => basename(f).replace(/\.ya?ml$/, '') === t.cluster.alias);
   const selected = targets.filter((t) => isSelected(t, options.only) && inFiles(t));
-  const limit = options.concurrency ?? DEFAULT_CONCURRENCY;
+  const limit = options.concurrency ?? deps.dispatcher.concurrency ?? DEFAULT_CONCURRENCY;
   const inspected: ({ target: DesiredTarget; plan: Plan } | undefined)[] = new Array(selected.length);
   await bounded(selected, limit, async (target, i) => {
     options.onTarget?.(target);
@@ -164,7 +164,7 @@ async function publishDrift(
   }
 }
 
-/** Targets read or applied at once: a fleet of 1,500 targets must fit a Lambda's 15 minutes. */
+/** Targets read or applied at once, unless the dispatcher or the run says otherwise. */
 export const DEFAULT_CONCURRENCY = 8;
 
 /** `work` on every item, at most `limit` at a time. */

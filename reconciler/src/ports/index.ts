@@ -91,6 +91,8 @@ export interface SecretStore {
  * cluster's actual state and runs batches. The reconciler never holds another account's credentials.
  */
 export interface Dispatcher {
+  /** How many targets this dispatcher serves well at once (reconcile()'s default concurrency). */
+  readonly concurrency?: number;
   /** Read a cluster: the named secrets' metadata, and which of the named tables and routines are missing. */
   inspect(
     cluster: ClusterSpec,
