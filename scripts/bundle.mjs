@@ -8,7 +8,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The Lambda entry points. */
-export const HANDLERS = { executor: 'reconciler/src/handlers/executor-lambda.ts' };
+export const HANDLERS = {
+  executor: 'reconciler/src/handlers/executor-lambda.ts',
+  reconciler: 'reconciler/src/handlers/central-lambda.ts',
+};
 
 /** Bundle one entry to `outfile`; returns its size in bytes. */
 export async function bundle(entry, outfile) {

@@ -1,0 +1,150 @@
+/**
+ * The central reconciler Lambda on the documented events, its AWS calls asserted at the SDK boundary:
+ * CodeCommit for the files, Lambda (through the target account) for inspection, SSM for changes,
+ * EventBridge for results.
+ */
+import {
+  CodeCommitClient,
+  GetBlobCommand,
+  GetDifferencesCommand,
+  GetFolderCommand,
+} from '@aws-sdk/client-codecommit';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { SSMClient, StartAutomationExecutionCommand } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeCentralHandler } from '../../../reconciler/src/handlers/central-lambda.js';
+
+const cc = mockClient(CodeCommitClient);
+const eb = mockClient(EventBridgeClient);
+const ssm = mockClient(SSMClient);
+const lambda = mockClient(LambdaClient);
+afterEach(() => {
+  for (const m of [cc, eb, ssm, lambda]) m.reset();
+});
+
+const env = {
+  DBUSERS_REPOSITORY: 'users',
+  DBUSERS_EVENT_BUS: 'dbusers',
+  DBUSERS_SSM_DOCUMENT: 'dbusers-executor',
+};
+const handler = () =>
+  makeCentralHandler({
+    env,
+    codecommit: new CodeCommitClient({}),
+    eventbridge: new EventBridgeClient({}),
+    ssm: new SSMClient({}),
+    targetClients: () => ({ ssm: new SSMClient({}), lambda: new LambdaClient({}) }),
+  });
+const push = (detail: Record<string, unknown>) => ({
+  version: '0',
+  id: 'push-event-1',
+  'detail-type': 'CodeCommit Repository State Change',
+  source: 'aws.codecommit',
+  account: '111122223333',
+  time: '2026-12-04T10:00:00Z',
+  region: 'eu-west-1',
+  resources: ['arn:aws:codecommit:eu-west-1:111122223333:users'],
+  detail: {
+    commitId: 'new',
+    oldCommitId: 'old',
+    event: 'referenceUpdated',
+    referenceFullName: 'refs/heads/main',
+    referenceName: 'main',
+    referenceType: 'branch',
+    repositoryName: 'users',
+    ...detail,
+  },
+});
+const tree = () => {
+  cc.on(GetFolderCommand).resolves({ files: [{ absolutePath: 'users/payments-prod.yaml', blobId: 'b1' }] });
+  cc.on(GetBlobCommand).resolves({
+    content: new TextEncoder().encode(readFileSync('users/payments-prod.yaml', 'utf8')),
+  });
+  eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{}] });
+};
+const published = () => eb.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries![0]!.DetailType);
+
+describe('the central reconciler Lambda', () => {
+  it('ignores a push to another branch without a single AWS call', async () => {
+    expect(await handler()(push({ referenceFullName: 'refs/heads/dev', referenceName: 'dev' }))).toEqual({
+      ignored: 'a change of refs/heads/dev, not of refs/heads/main',
+    });
+    expect([cc.calls().length, eb.calls().length, ssm.calls().length, lambda.calls().length]).toEqual([
+      0, 0, 0, 0,
+    ]);
+  });
+
+  it('reconciles nothing for a push that changed no account file, and says so on the bus', async () => {
+    tree();
+    cc.on(GetDifferencesCommand).resolves({
+      differences: [{ afterBlob: { path: 'README.md', blobId: 'r' } }],
+    });
+    expect(await handler()(push({}))).toEqual({ flow: 'push', status: 'in sync' });
+    expect(cc.commandCalls(GetDifferencesCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        repositoryName: 'users',
+        beforeCommitSpecifier: 'old',
+        afterCommitSpecifier: 'new',
+        beforePath: 'users',
+        afterPath: 'users',
+        NextToken: undefined,
+      },
+    ]);
+    expect(cc.commandCalls(GetFolderCommand)[0]!.args[0].input).toEqual({
+      repositoryName: 'users',
+      commitSpecifier: 'new',
+      folderPath: 'users',
+    });
+    expect(lambda.calls()).toHaveLength(0);
+    expect(ssm.calls()).toHaveLength(0);
+    expect(published()).toEqual(['Plan Computed']);
+  });
+
+  it('finds drift on the schedule through the executor in the database account, and repairs nothing the YAML does not ask to', async () => {
+    tree();
+    const empty = {
+      engine: 'aurora-mysql',
+      version: '8.0.36',
+      currentUser: { user: 'admin', host: '%' },
+      adminUsers: ['admin'],
+      unverifiedClaims: [],
+      supportsRoles: true,
+      roleHost: '%',
+      multipleDefaultRoles: true,
+      supportsIamAuth: true,
+      accounts: [],
+      owned: [],
+      secrets: {},
+    };
+    lambda
+      .on(InvokeCommand)
+      .resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(empty)) as never });
+    const schedule = {
+      version: '0',
+      id: 'sched-9',
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '111122223333',
+      time: '2026-12-04T11:00:00Z',
+      region: 'eu-west-1',
+      resources: [],
+      detail: {},
+    };
+    expect(await handler()(schedule)).toEqual({ flow: 'drift', status: 'changes' });
+    expect(
+      JSON.parse(
+        new TextDecoder().decode(lambda.commandCalls(InvokeCommand)[0]!.args[0].input.Payload as Uint8Array),
+      ),
+    ).toMatchObject({ action: 'inspect', target: { name: 'orders', account: '111122223333' } });
+    expect(cc.commandCalls(GetFolderCommand)[0]!.args[0].input.commitSpecifier).toBe('main');
+    expect(ssm.commandCalls(StartAutomationExecutionCommand)).toHaveLength(0);
+    expect(published()).toEqual(['Drift Detected', 'Plan Computed']);
+  });
+
+  it('names the missing setting instead of failing later', async () => {
+    await expect(makeCentralHandler({ env: {} })(push({}))).rejects.toThrow(/DBUSERS_REPOSITORY is not set/);
+  });
+});
