@@ -1,17 +1,19 @@
 /**
- * The central account's reconciler Lambda: one entry point for the push, the drift schedule and a
- * forwarded RotationFailed (EventBridge rules send each here), on AWS adapters: the CodeCommit
+ * The central account's reconciler Lambda: one entry point for the push, the pull request, the drift
+ * schedule and a forwarded RotationFailed (EventBridge rules send each here), on AWS adapters: the CodeCommit
  * repository as the source, the SSM automation in each database account as the dispatcher, the
  * event bus for results. Clients are made once per cold start and can be passed in (tests).
  */
-import { CodeCommitClient } from '@aws-sdk/client-codecommit';
+import { CodeCommitClient, GetPullRequestCommand } from '@aws-sdk/client-codecommit';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { RETRY_CONFIG } from '../adapters/aws/clients.js';
+import { CodeCommitComments } from '../adapters/aws/codecommit-comments.js';
 import { CodeCommitSource } from '../adapters/aws/codecommit-source.js';
 import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.js';
 import { SsmDispatcher } from '../adapters/aws/ssm-dispatcher.js';
+import type { SourceRepo } from '../ports/index.js';
 import type { ReconcileResult } from '../reconcile.js';
 import {
   handleDrift,
@@ -21,6 +23,7 @@ import {
   parsePush,
   parseRotationFailed,
 } from './events.js';
+import { COMMENT_MARKER, type PullRequest, parsePullRequest, planPullRequest } from './pull-request.js';
 
 /** What the wiring may be given instead of its defaults. */
 export interface CentralSettings {
@@ -35,7 +38,7 @@ export interface CentralSettings {
 /** How an invocation ended: what ran, or why the event was ignored. */
 export type CentralOutcome =
   | { ignored: string }
-  | { flow: 'push' | 'drift' | 'rotation failed'; status: ReconcileResult['status'] };
+  | { flow: 'push' | 'pull request' | 'drift' | 'rotation failed'; status: ReconcileResult['status'] };
 
 /** Raised when the function's configuration is missing a setting. */
 export class CentralConfigError extends Error {
@@ -51,13 +54,11 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
     return value;
   };
   const branch = env.DBUSERS_BRANCH || 'main';
+  const codecommit = settings.codecommit ?? new CodeCommitClient(RETRY_CONFIG);
   let deps: Parameters<typeof handlePush>[1] | undefined;
   const adapters = (revision: string) => {
     deps ??= {
-      source: new CodeCommitSource(
-        need('DBUSERS_REPOSITORY'),
-        settings.codecommit ?? new CodeCommitClient(RETRY_CONFIG),
-      ),
+      source: new CodeCommitSource(need('DBUSERS_REPOSITORY'), codecommit),
       events: new EventBridgeSink(
         need('DBUSERS_EVENT_BUS'),
         settings.eventbridge ?? new EventBridgeClient(RETRY_CONFIG),
@@ -75,7 +76,33 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
     return deps;
   };
 
+  /**
+   * A pull request: its merge base from GetPullRequest (CodeCommit has it per target), the plan of the
+   * merge result, and the one comment upserted. Nothing is applied.
+   */
+  async function pullRequest(pr: Exclude<PullRequest, { ignore: string }>): Promise<ReconcileResult> {
+    const base = adapters(pr.sourceCommit);
+    const { pullRequest: found } = await codecommit.send(
+      new GetPullRequestCommand({ pullRequestId: pr.pullRequestId }),
+    );
+    const mergeBase = found?.pullRequestTargets?.[0]?.mergeBase;
+    if (!mergeBase) throw new CentralConfigError(`pull request ${pr.pullRequestId} has no merge base`);
+    const source: SourceRepo = {
+      readTree: (revision) => base.source.readTree(revision),
+      changedFiles: (from, to) => base.source.changedFiles!(from, to),
+      mergeBase: async () => mergeBase,
+    };
+    const { result, comment } = await planPullRequest(pr, { ...base, source });
+    await new CodeCommitComments(COMMENT_MARKER, need('DBUSERS_COMMENT_AUTHOR_ARN'), codecommit).upsert(
+      pr,
+      comment,
+    );
+    return result;
+  }
+
   return async function handler(event: { id?: string }): Promise<CentralOutcome> {
+    const pr = parsePullRequest(event, branch);
+    if (!('ignore' in pr)) return { flow: 'pull request', status: (await pullRequest(pr)).status };
     const push = parsePush(event, branch);
     if (!('ignore' in push))
       return { flow: 'push', status: (await handlePush(push, adapters(push.commit))).status };

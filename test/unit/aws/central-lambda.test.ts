@@ -6,8 +6,11 @@
 import {
   CodeCommitClient,
   GetBlobCommand,
+  GetCommentsForPullRequestCommand,
   GetDifferencesCommand,
   GetFolderCommand,
+  GetPullRequestCommand,
+  PostCommentForPullRequestCommand,
 } from '@aws-sdk/client-codecommit';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -29,6 +32,7 @@ const env = {
   DBUSERS_REPOSITORY: 'users',
   DBUSERS_EVENT_BUS: 'dbusers',
   DBUSERS_SSM_DOCUMENT: 'dbusers-executor',
+  DBUSERS_COMMENT_AUTHOR_ARN: 'arn:aws:sts::111122223333:assumed-role/dbusers-reconciler/dbusers-reconciler',
 };
 const handler = () =>
   makeCentralHandler({
@@ -142,6 +146,81 @@ describe('the central reconciler Lambda', () => {
     expect(cc.commandCalls(GetFolderCommand)[0]!.args[0].input.commitSpecifier).toBe('main');
     expect(ssm.commandCalls(StartAutomationExecutionCommand)).toHaveLength(0);
     expect(published()).toEqual(['Drift Detected', 'Plan Computed']);
+  });
+
+  it('plans a pull request on its merge result and posts one comment, applying nothing', async () => {
+    tree();
+    const empty = {
+      engine: 'aurora-mysql',
+      version: '8.0.36',
+      currentUser: { user: 'admin', host: '%' },
+      adminUsers: ['admin'],
+      unverifiedClaims: [],
+      supportsRoles: true,
+      roleHost: '%',
+      multipleDefaultRoles: true,
+      supportsIamAuth: true,
+      accounts: [],
+      owned: [],
+      secrets: {},
+    };
+    lambda
+      .on(InvokeCommand)
+      .resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(empty)) as never });
+    cc.on(GetPullRequestCommand).resolves({
+      pullRequest: {
+        pullRequestId: '7',
+        pullRequestTargets: [{ mergeBase: 'base1', sourceCommit: 'src1', destinationCommit: 'dst1' }],
+      },
+    });
+    cc.on(GetDifferencesCommand).resolves({
+      differences: [{ afterBlob: { path: 'users/payments-prod.yaml', blobId: 'b1' } }],
+    });
+    cc.on(GetCommentsForPullRequestCommand).resolves({ commentsForPullRequestData: [] });
+    cc.on(PostCommentForPullRequestCommand).resolves({});
+    const event = {
+      version: '0',
+      id: 'pr-1',
+      'detail-type': 'CodeCommit Pull Request State Change',
+      source: 'aws.codecommit',
+      account: '111122223333',
+      time: '2026-12-04T12:00:00Z',
+      region: 'eu-west-1',
+      resources: [],
+      detail: {
+        event: 'pullRequestCreated',
+        pullRequestId: '7',
+        pullRequestStatus: 'Open',
+        repositoryNames: ['users'],
+        destinationReference: 'refs/heads/main',
+        destinationCommit: 'dst1',
+        sourceCommit: 'src1',
+      },
+    };
+    expect(await handler()(event)).toEqual({ flow: 'pull request', status: 'changes' });
+    expect(cc.commandCalls(GetPullRequestCommand).map((c) => c.args[0].input)).toEqual([
+      { pullRequestId: '7' },
+    ]);
+    expect(cc.commandCalls(GetDifferencesCommand).map((c) => c.args[0].input)).toContainEqual(
+      expect.objectContaining({ beforeCommitSpecifier: 'base1', afterCommitSpecifier: 'src1' }),
+    );
+    const posted = cc.commandCalls(PostCommentForPullRequestCommand).map((c) => c.args[0].input);
+    expect(posted).toEqual([
+      expect.objectContaining({
+        pullRequestId: '7',
+        repositoryName: 'users',
+        beforeCommitId: 'dst1',
+        afterCommitId: 'src1',
+      }),
+    ]);
+    expect(posted[0]!.content).toContain('<!-- dbusers:plan v1 -->');
+    expect(posted[0]!.content).toContain("+ create user 'audit_rw'@'%'");
+    expect(posted[0]!.content!.length).toBeLessThanOrEqual(10_240);
+    expect(ssm.calls()).toHaveLength(0);
+    const invoked = lambda
+      .commandCalls(InvokeCommand)
+      .map((c) => JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)));
+    expect(invoked.map((p) => p.action)).toEqual(['inspect']);
   });
 
   it('names the missing setting instead of failing later', async () => {
