@@ -81,6 +81,32 @@ describe('the central reconciler Lambda', () => {
     ]);
   });
 
+  it('ignores comment events (its own plan comment among them), so a comment cannot loop', async () => {
+    const comment = {
+      version: '0',
+      id: 'c-1',
+      'detail-type': 'CodeCommit Comment on Pull Request',
+      source: 'aws.codecommit',
+      account: '111122223333',
+      time: '2026-12-04T12:00:00Z',
+      region: 'eu-west-1',
+      resources: ['arn:aws:codecommit:eu-west-1:111122223333:users'],
+      detail: {
+        event: 'commentOnPullRequestCreated',
+        callerUserArn: env.DBUSERS_COMMENT_AUTHOR_ARN,
+        pullRequestId: '7',
+        repositoryName: 'users',
+        beforeCommitId: 'dst1',
+        afterCommitId: 'src1',
+        commentId: 'c1',
+      },
+    };
+    expect(await handler()(comment)).toEqual({ ignored: expect.any(String) });
+    expect([cc.calls().length, eb.calls().length, ssm.calls().length, lambda.calls().length]).toEqual([
+      0, 0, 0, 0,
+    ]);
+  });
+
   it('reconciles nothing for a push that changed no account file, and says so on the bus', async () => {
     tree();
     cc.on(GetDifferencesCommand).resolves({
