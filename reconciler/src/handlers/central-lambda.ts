@@ -2,8 +2,12 @@
  * The central account's reconciler Lambda: one entry point for the push, the pull request, the drift
  * schedule and a forwarded RotationFailed (EventBridge rules send each here), on AWS adapters: the CodeCommit
  * repository as the source, the SSM automation in each database account as the dispatcher, the
- * event bus for results. Clients are made once per cold start and can be passed in (tests).
+ * event bus for results. Clients are made once per cold start and can be passed in (tests). Each run
+ * is logged as one structured line (flow, status, targets, failures; never a secret) and counted as
+ * EMF metrics, flushed at the end of every invocation.
  */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { CodeCommitClient, GetPullRequestCommand } from '@aws-sdk/client-codecommit';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
@@ -33,12 +37,15 @@ export interface CentralSettings {
   eventbridge?: EventBridgeClient;
   /** Clients in a database account, acting as the execution role (default: assumed from the central account). */
   targetClients?: (account: string, region: string) => { ssm: SSMClient; lambda: LambdaClient };
+  logger?: Logger;
+  metrics?: Metrics;
 }
 
 /** How an invocation ended: what ran, or why the event was ignored. */
-export type CentralOutcome =
-  | { ignored: string }
-  | { flow: 'push' | 'pull request' | 'drift' | 'rotation failed'; status: ReconcileResult['status'] };
+export type CentralOutcome = { ignored: string } | { flow: Flow; status: ReconcileResult['status'] };
+
+/** The flows an event can start. */
+export type Flow = 'push' | 'pull request' | 'drift' | 'rotation failed';
 
 /** Raised when the function's configuration is missing a setting. */
 export class CentralConfigError extends Error {
@@ -100,21 +107,63 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
     return result;
   }
 
-  return async function handler(event: { id?: string }): Promise<CentralOutcome> {
+  /** The flow an event asks for and its run, or why it is ignored. */
+  function route(event: {
+    id?: string;
+  }): { flow: Flow; run: () => Promise<ReconcileResult> } | { ignored: string } {
     const pr = parsePullRequest(event, branch);
-    if (!('ignore' in pr)) return { flow: 'pull request', status: (await pullRequest(pr)).status };
+    if (!('ignore' in pr)) return { flow: 'pull request', run: () => pullRequest(pr) };
     const push = parsePush(event, branch);
-    if (!('ignore' in push))
-      return { flow: 'push', status: (await handlePush(push, adapters(push.commit))).status };
+    if (!('ignore' in push)) return { flow: 'push', run: () => handlePush(push, adapters(push.commit)) };
     if (isSchedule(event))
-      return { flow: 'drift', status: (await handleDrift(adapters(branch), branch, event.id)).status };
+      return { flow: 'drift', run: () => handleDrift(adapters(branch), branch, event.id) };
     const failed = parseRotationFailed(event);
     if (failed)
-      return {
-        flow: 'rotation failed',
-        status: (await handleRotationFailed(failed, adapters(branch), branch)).status,
-      };
+      return { flow: 'rotation failed', run: () => handleRotationFailed(failed, adapters(branch), branch) };
     return { ignored: push.ignore };
+  }
+
+  const logger = settings.logger ?? new Logger({ serviceName: 'dbusers-reconciler' });
+  const metrics =
+    settings.metrics ?? new Metrics({ namespace: 'dbusers', serviceName: 'dbusers-reconciler' });
+  return async function handler(event: { id?: string }): Promise<CentralOutcome> {
+    const routed = route(event);
+    if ('ignored' in routed) {
+      logger.info('ignored', { event: event.id, reason: routed.ignored });
+      return routed;
+    }
+    const started = Date.now();
+    try {
+      const result = await routed.run();
+      const durationMs = Date.now() - started;
+      const fields = {
+        event: event.id,
+        flow: routed.flow,
+        status: result.status,
+        targets: result.plans.length,
+        failures: result.failures.map((f) => `${f.cluster} (${f.stage}): ${f.message.slice(0, 500)}`),
+        durationMs,
+      };
+      if (result.failures.length || result.status === 'failed' || result.status === 'invalid')
+        logger.warn('run', fields);
+      else logger.info('run', fields);
+      metrics.addMetric('Targets', MetricUnit.Count, result.plans.length);
+      metrics.addMetric('TargetsFailed', MetricUnit.Count, result.failures.length);
+      metrics.addMetric(result.status === 'failed' ? 'RunsFailed' : 'RunsSucceeded', MetricUnit.Count, 1);
+      metrics.addMetric('RunDuration', MetricUnit.Milliseconds, durationMs);
+      return { flow: routed.flow, status: result.status };
+    } catch (error) {
+      logger.error('invocation failed', {
+        event: event.id,
+        flow: routed.flow,
+        error: (error as Error).name,
+        detail: (error as Error).message.slice(0, 2000),
+      });
+      metrics.addMetric('RunsFailed', MetricUnit.Count, 1);
+      throw error;
+    } finally {
+      metrics.publishStoredMetrics();
+    }
   };
 }
 

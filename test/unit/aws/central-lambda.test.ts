@@ -17,8 +17,10 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { SSMClient, StartAutomationExecutionCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeCentralHandler } from '../../../reconciler/src/handlers/central-lambda.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type CentralSettings, makeCentralHandler } from '../../../reconciler/src/handlers/central-lambda.js';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 
 const cc = mockClient(CodeCommitClient);
 const eb = mockClient(EventBridgeClient);
@@ -34,8 +36,16 @@ const env = {
   DBUSERS_SSM_DOCUMENT: 'dbusers-executor',
   DBUSERS_COMMENT_AUTHOR_ARN: 'arn:aws:sts::111122223333:assumed-role/dbusers-reconciler/dbusers-reconciler',
 };
-const handler = () =>
+/** Logs and metrics kept off the test output; a test that checks them passes its own. */
+const quiet = () => {
+  const metrics = new Metrics({ namespace: 'dbusers', serviceName: 'test' });
+  vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
+  return { logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }), metrics };
+};
+const handler = (extra: Partial<CentralSettings> = {}) =>
   makeCentralHandler({
+    ...quiet(),
+    ...extra,
     env,
     codecommit: new CodeCommitClient({}),
     eventbridge: new EventBridgeClient({}),
@@ -163,7 +173,31 @@ describe('the central reconciler Lambda', () => {
       resources: [],
       detail: {},
     };
-    expect(await handler()(schedule)).toEqual({ flow: 'drift', status: 'changes' });
+    const { logger, metrics } = quiet();
+    const logged = vi.spyOn(logger, 'info');
+    const counted = vi.spyOn(metrics, 'addMetric');
+    const flushed = vi.mocked(metrics.publishStoredMetrics);
+    expect(await handler({ logger, metrics })(schedule)).toEqual({ flow: 'drift', status: 'changes' });
+    expect(logged.mock.calls).toEqual([
+      [
+        'run',
+        {
+          event: 'sched-9',
+          flow: 'drift',
+          status: 'changes',
+          targets: 1,
+          failures: [],
+          durationMs: expect.any(Number),
+        },
+      ],
+    ]);
+    expect(counted.mock.calls).toEqual([
+      ['Targets', 'Count', 1],
+      ['TargetsFailed', 'Count', 0],
+      ['RunsSucceeded', 'Count', 1],
+      ['RunDuration', 'Milliseconds', expect.any(Number)],
+    ]);
+    expect(flushed).toHaveBeenCalledTimes(1);
     expect(
       JSON.parse(
         new TextDecoder().decode(lambda.commandCalls(InvokeCommand)[0]!.args[0].input.Payload as Uint8Array),
@@ -250,6 +284,21 @@ describe('the central reconciler Lambda', () => {
   });
 
   it('names the missing setting instead of failing later', async () => {
-    await expect(makeCentralHandler({ env: {} })(push({}))).rejects.toThrow(/DBUSERS_REPOSITORY is not set/);
+    const { logger, metrics } = quiet();
+    const failed = vi.spyOn(logger, 'error');
+    await expect(makeCentralHandler({ env: {}, logger, metrics })(push({}))).rejects.toThrow(
+      /DBUSERS_REPOSITORY is not set/,
+    );
+    expect(failed.mock.calls).toEqual([
+      [
+        'invocation failed',
+        {
+          event: 'push-event-1',
+          flow: 'push',
+          error: 'CentralConfigError',
+          detail: 'DBUSERS_REPOSITORY is not set: the reconciler Lambda needs it',
+        },
+      ],
+    ]);
   });
 });
