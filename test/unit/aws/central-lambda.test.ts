@@ -79,6 +79,31 @@ const tree = () => {
   });
   eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{}] });
 };
+/** The executor in the database account answers inspect with a server holding no managed account. */
+const serverIsEmpty = () => {
+  const empty = {
+    engine: 'aurora-mysql',
+    version: '8.0.36',
+    currentUser: { user: 'admin', host: '%' },
+    adminUsers: ['admin'],
+    unverifiedClaims: [],
+    supportsRoles: true,
+    roleHost: '%',
+    multipleDefaultRoles: true,
+    supportsIamAuth: true,
+    accounts: [],
+    owned: [],
+    secrets: {},
+  };
+  lambda
+    .on(InvokeCommand)
+    .resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(empty)) as never });
+};
+/** What the executor was asked, decoded. */
+const invoked = () =>
+  lambda
+    .commandCalls(InvokeCommand)
+    .map((c) => JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)));
 const published = () => eb.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries![0]!.DetailType);
 
 describe('the central reconciler Lambda', () => {
@@ -145,23 +170,7 @@ describe('the central reconciler Lambda', () => {
 
   it('finds drift on the schedule through the executor in the database account, and repairs nothing the YAML does not ask to', async () => {
     tree();
-    const empty = {
-      engine: 'aurora-mysql',
-      version: '8.0.36',
-      currentUser: { user: 'admin', host: '%' },
-      adminUsers: ['admin'],
-      unverifiedClaims: [],
-      supportsRoles: true,
-      roleHost: '%',
-      multipleDefaultRoles: true,
-      supportsIamAuth: true,
-      accounts: [],
-      owned: [],
-      secrets: {},
-    };
-    lambda
-      .on(InvokeCommand)
-      .resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(empty)) as never });
+    serverIsEmpty();
     const schedule = {
       version: '0',
       id: 'sched-9',
@@ -198,11 +207,9 @@ describe('the central reconciler Lambda', () => {
       ['RunDuration', 'Milliseconds', expect.any(Number)],
     ]);
     expect(flushed).toHaveBeenCalledTimes(1);
-    expect(
-      JSON.parse(
-        new TextDecoder().decode(lambda.commandCalls(InvokeCommand)[0]!.args[0].input.Payload as Uint8Array),
-      ),
-    ).toMatchObject({ action: 'inspect', target: { name: 'orders', account: '111122223333' } });
+    expect(invoked()).toMatchObject([
+      { action: 'inspect', target: { name: 'orders', account: '111122223333' } },
+    ]);
     expect(cc.commandCalls(GetFolderCommand)[0]!.args[0].input.commitSpecifier).toBe('main');
     expect(ssm.commandCalls(StartAutomationExecutionCommand)).toHaveLength(0);
     expect(published()).toEqual(['Drift Detected', 'Plan Computed']);
@@ -210,23 +217,7 @@ describe('the central reconciler Lambda', () => {
 
   it('plans a pull request on its merge result and posts one comment, applying nothing', async () => {
     tree();
-    const empty = {
-      engine: 'aurora-mysql',
-      version: '8.0.36',
-      currentUser: { user: 'admin', host: '%' },
-      adminUsers: ['admin'],
-      unverifiedClaims: [],
-      supportsRoles: true,
-      roleHost: '%',
-      multipleDefaultRoles: true,
-      supportsIamAuth: true,
-      accounts: [],
-      owned: [],
-      secrets: {},
-    };
-    lambda
-      .on(InvokeCommand)
-      .resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(empty)) as never });
+    serverIsEmpty();
     cc.on(GetPullRequestCommand).resolves({
       pullRequest: {
         pullRequestId: '7',
@@ -277,10 +268,7 @@ describe('the central reconciler Lambda', () => {
     expect(posted[0]!.content).toContain("+ create user 'audit_rw'@'%'");
     expect(posted[0]!.content!.length).toBeLessThanOrEqual(10_240);
     expect(ssm.calls()).toHaveLength(0);
-    const invoked = lambda
-      .commandCalls(InvokeCommand)
-      .map((c) => JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)));
-    expect(invoked.map((p) => p.action)).toEqual(['inspect']);
+    expect(invoked().map((p) => p.action)).toEqual(['inspect']);
   });
 
   it('names the missing setting instead of failing later', async () => {
