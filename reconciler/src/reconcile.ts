@@ -150,18 +150,27 @@ async function publishDrift(
   const checkedAt = new Date().toISOString();
   const drifted = plans.filter(hasChanges);
   for (const p of drifted) {
-    const driftedAccounts = new Set(p.actions.map((a) => `${a.user}@${a.host}`)).size;
     await events.publish({
       type: 'Drift Detected',
-      detail: { revision, cluster: `${p.alias}/${p.cluster}`, driftedAccounts, checkedAt, plan: p },
+      detail: { revision, cluster: targetName(p), driftedAccounts: driftedAccounts(p), checkedAt, plan: p },
     });
   }
   if (drifted.length === 0 && failures.length === 0) {
     await events.publish({
       type: 'Drift Check Passed',
-      detail: { revision, checkedAt, clusters: plans.map((p) => `${p.alias}/${p.cluster}`) },
+      detail: { revision, checkedAt, clusters: plans.map(targetName) },
     });
   }
+}
+
+/** A target as events and metrics name it: `alias/cluster`. */
+export function targetName(plan: Plan): string {
+  return `${plan.alias}/${plan.cluster}`;
+}
+
+/** How many accounts a plan changes (user@host counted once, whatever it does to them). */
+export function driftedAccounts(plan: Plan): number {
+  return new Set(plan.actions.map((a) => `${a.user}@${a.host}`)).size;
 }
 
 /** Targets read or applied at once, unless the dispatcher or the run says otherwise. */

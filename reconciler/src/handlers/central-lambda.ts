@@ -18,7 +18,7 @@ import { CodeCommitSource } from '../adapters/aws/codecommit-source.js';
 import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.js';
 import { SsmDispatcher } from '../adapters/aws/ssm-dispatcher.js';
 import type { SourceRepo } from '../ports/index.js';
-import type { ReconcileResult } from '../reconcile.js';
+import { driftedAccounts, type ReconcileResult, targetName } from '../reconcile.js';
 import {
   handleDrift,
   handlePush,
@@ -151,6 +151,15 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
       metrics.addMetric('TargetsFailed', MetricUnit.Count, result.failures.length);
       metrics.addMetric(result.status === 'failed' ? 'RunsFailed' : 'RunsSucceeded', MetricUnit.Count, 1);
       metrics.addMetric('RunDuration', MetricUnit.Milliseconds, durationMs);
+      if (routed.flow === 'drift') {
+        // One data point per target read: its drifted accounts (0 when in sync). A target whose
+        // check failed sends none, so an alarm on missing data catches a check that stopped working.
+        for (const plan of result.plans) {
+          const single = metrics.singleMetric();
+          single.addDimension('target', targetName(plan));
+          single.addMetric('DriftedAccounts', MetricUnit.Count, driftedAccounts(plan));
+        }
+      }
       return { flow: routed.flow, status: result.status };
     } catch (error) {
       logger.error('invocation failed', {

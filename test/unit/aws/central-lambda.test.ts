@@ -186,6 +186,15 @@ describe('the central reconciler Lambda', () => {
     const logged = vi.spyOn(logger, 'info');
     const counted = vi.spyOn(metrics, 'addMetric');
     const flushed = vi.mocked(metrics.publishStoredMetrics);
+    const perTarget: unknown[] = [];
+    vi.spyOn(metrics, 'singleMetric').mockImplementation(() => {
+      const single = new Metrics({ namespace: 'dbusers', singleMetric: true });
+      vi.spyOn(single, 'publishStoredMetrics').mockImplementation(() => {
+        perTarget.push(JSON.parse(JSON.stringify(single.serializeMetrics())));
+        return single;
+      });
+      return single;
+    });
     expect(await handler({ logger, metrics })(schedule)).toEqual({ flow: 'drift', status: 'changes' });
     expect(logged.mock.calls).toEqual([
       [
@@ -207,6 +216,21 @@ describe('the central reconciler Lambda', () => {
       ['RunDuration', 'Milliseconds', expect.any(Number)],
     ]);
     expect(flushed).toHaveBeenCalledTimes(1);
+    expect(perTarget).toEqual([
+      expect.objectContaining({
+        target: 'payments-prod/orders',
+        DriftedAccounts: 3,
+        _aws: expect.objectContaining({
+          CloudWatchMetrics: [
+            {
+              Namespace: 'dbusers',
+              Dimensions: [['service', 'target']],
+              Metrics: [{ Name: 'DriftedAccounts', Unit: 'Count' }],
+            },
+          ],
+        }),
+      }),
+    ]);
     expect(invoked()).toMatchObject([
       { action: 'inspect', target: { name: 'orders', account: '111122223333' } },
     ]);
