@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SsmDispatcher } from '../../reconciler/src/adapters/aws/ssm-dispatcher.js';
-import type { ActualState } from '../../reconciler/src/model/types.js';
+import { emptyAuroraServer } from '../support/fixtures.js';
 import { reconcile } from '../../reconciler/src/reconcile.js';
 import { MemorySource } from '../support/server.js';
 
@@ -52,21 +52,6 @@ function fleet(): Record<string, string> {
   return files;
 }
 
-const empty: ActualState = {
-  engine: 'aurora-mysql',
-  version: '8.0.32',
-  currentUser: { user: 'admin', host: '%' },
-  adminUsers: ['admin'],
-  unverifiedClaims: [],
-  supportsRoles: true,
-  roleHost: '%',
-  multipleDefaultRoles: true,
-  supportsIamAuth: true,
-  accounts: [],
-  owned: [],
-  secrets: {},
-};
-
 async function simulate(concurrency: number) {
   const ssm = mockClient(SSMClient);
   const lambda = mockClient(LambdaClient);
@@ -84,7 +69,7 @@ async function simulate(concurrency: number) {
   lambda.on(InvokeCommand).callsFake(async () => {
     count('Lambda Invoke (inspect)');
     await sleep(LATENCY.invoke);
-    return { StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(empty)) };
+    return { StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(emptyAuroraServer)) };
   });
   ssm.on(StartAutomationExecutionCommand).callsFake(async (input) => {
     count('StartAutomationExecution');

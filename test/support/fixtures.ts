@@ -95,6 +95,22 @@ export function onServer(d: DesiredAccount): ActualAccount {
   };
 }
 
+/** An empty Aurora MySQL server, as the executor's inspect returns it. */
+export const emptyAuroraServer: ActualState = {
+  engine: 'aurora-mysql',
+  version: '8.0.32',
+  currentUser: { user: 'admin', host: '%' },
+  adminUsers: ['admin'],
+  unverifiedClaims: [],
+  supportsRoles: true,
+  roleHost: '%',
+  multipleDefaultRoles: true,
+  supportsIamAuth: true,
+  accounts: [],
+  owned: [],
+  secrets: {},
+};
+
 /** A server that already matches `declared`: accounts exist, are owned, and have their secrets. */
 export function serverMatching(declared: DesiredAccount[], extra: Partial<ActualState> = {}): ActualState {
   return {

@@ -19,6 +19,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type CentralSettings, makeCentralHandler } from '../../../reconciler/src/handlers/central-lambda.js';
+import { emptyAuroraServer } from '../../support/fixtures.js';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 
@@ -81,23 +82,10 @@ const tree = () => {
 };
 /** The executor in the database account answers inspect with a server holding no managed account. */
 const serverIsEmpty = () => {
-  const empty = {
-    engine: 'aurora-mysql',
-    version: '8.0.36',
-    currentUser: { user: 'admin', host: '%' },
-    adminUsers: ['admin'],
-    unverifiedClaims: [],
-    supportsRoles: true,
-    roleHost: '%',
-    multipleDefaultRoles: true,
-    supportsIamAuth: true,
-    accounts: [],
-    owned: [],
-    secrets: {},
-  };
-  lambda
-    .on(InvokeCommand)
-    .resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(empty)) as never });
+  lambda.on(InvokeCommand).resolves({
+    StatusCode: 200,
+    Payload: new TextEncoder().encode(JSON.stringify(emptyAuroraServer)) as never,
+  });
 };
 /** What the executor was asked, decoded. */
 const invoked = () =>

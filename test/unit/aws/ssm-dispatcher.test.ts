@@ -19,9 +19,9 @@ import {
   uuidFrom,
 } from '../../../reconciler/src/adapters/aws/ssm-dispatcher.js';
 import type { BatchResult } from '../../../reconciler/src/model/batch.js';
-import type { Action, ActualState } from '../../../reconciler/src/model/types.js';
+import type { Action } from '../../../reconciler/src/model/types.js';
 import { reconcile } from '../../../reconciler/src/reconcile.js';
-import { ordersCluster } from '../../support/fixtures.js';
+import { emptyAuroraServer, ordersCluster } from '../../support/fixtures.js';
 import { MemorySource } from '../../support/server.js';
 
 const ssmMock = mockClient(SSMClient);
@@ -42,22 +42,6 @@ const settings = {
     deadlineMs: 20_000,
     sleep: async (ms: number) => void sleeps.push(ms),
   },
-};
-
-/** An empty Aurora MySQL server, as the executor's inspect returns it. */
-const emptyServer: ActualState = {
-  engine: 'aurora-mysql',
-  version: '8.0.32',
-  currentUser: { user: 'admin', host: '%' },
-  adminUsers: ['admin'],
-  unverifiedClaims: [],
-  supportsRoles: true,
-  roleHost: '%',
-  multipleDefaultRoles: true,
-  supportsIamAuth: true,
-  accounts: [],
-  owned: [],
-  secrets: {},
 };
 
 /** The child execution's success, with the executor's result as the step output. */
@@ -96,9 +80,10 @@ beforeEach(() => {
   ssmMock.reset();
   lambdaMock.reset();
   sleeps.length = 0;
-  lambdaMock
-    .on(InvokeCommand)
-    .resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(emptyServer)) as never });
+  lambdaMock.on(InvokeCommand).resolves({
+    StatusCode: 200,
+    Payload: new TextEncoder().encode(JSON.stringify(emptyAuroraServer)) as never,
+  });
   ssmMock.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: 'parent-1' });
   ssmMock
     .on(DescribeAutomationExecutionsCommand)
