@@ -16,25 +16,19 @@ import { awsExecutorDeps, makeLambdaHandler } from '../../reconciler/src/handler
 import type { ActualState } from '../../reconciler/src/model/types.js';
 import { REGISTRY_KEY_SECRET } from '../../reconciler/src/adapters/aws/secrets-manager.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
+import { ordersCluster } from '../support/fixtures.js';
 import { allowed, loginAs, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
 let sm: ReturnType<typeof fakeSecretsManager>;
 const MASTER = 'prod/aurora/master';
+/** The fixture cluster, served by the test server. */
 const cluster = () => ({
-  name: 'orders',
-  account: '111122223333',
-  alias: 'payments-prod',
-  region: 'eu-west-1',
-  engine: 'mariadb' as const,
+  ...ordersCluster,
   endpoint: server.spec.host,
   port: server.spec.port,
   masterSecretArn: MASTER,
-  databases: ['orders', 'audit'],
-  protectedAccounts: [],
-  remediateDrift: false,
-  privilegeExceptions: [],
 });
 const env = () => ({
   ROTATION_LAMBDA_ARN: 'arn:aws:lambda:eu-west-1:111122223333:function:rotate',

@@ -15,6 +15,7 @@ import {
 import { awsExecutorDeps } from '../../reconciler/src/handlers/executor-lambda.js';
 import type { BatchResult } from '../../reconciler/src/model/batch.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
+import { ordersCluster } from '../support/fixtures.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -24,19 +25,13 @@ let connects = 0;
 const statements: string[] = [];
 const MASTER = 'orders-master';
 
+/** The fixture cluster, served by the test server. */
 const cluster = () => ({
-  name: 'orders',
-  account: '111122223333',
-  alias: 'payments-prod',
-  region: 'eu-west-1',
-  engine: 'mariadb' as const,
+  ...ordersCluster,
   endpoint: server.spec.host,
   port: server.spec.port,
   masterSecretArn: MASTER,
-  databases: ['orders', 'audit'],
   protectedAccounts: ['legacy_etl'],
-  remediateDrift: false,
-  privilegeExceptions: [],
 });
 
 /** Every connection the handler opens, and every statement it sends, are counted. */
