@@ -28,6 +28,7 @@ import {
   parseRotationFailed,
 } from './events.js';
 import { COMMENT_MARKER, type PullRequest, parsePullRequest, planPullRequest } from './pull-request.js';
+import { observed } from './observed.js';
 
 /** What the wiring may be given instead of its defaults. */
 export interface CentralSettings {
@@ -126,53 +127,45 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
   const logger = settings.logger ?? new Logger({ serviceName: 'dbusers-reconciler' });
   const metrics =
     settings.metrics ?? new Metrics({ namespace: 'dbusers', serviceName: 'dbusers-reconciler' });
+  /** One log line and the metrics of a finished run. */
+  function record(context: { event?: string; flow: Flow }, result: ReconcileResult, durationMs: number) {
+    const fields = {
+      ...context,
+      status: result.status,
+      targets: result.plans.length,
+      failures: result.failures.map((f) => `${f.cluster} (${f.stage}): ${f.message.slice(0, 500)}`),
+      durationMs,
+    };
+    if (result.failures.length || result.status === 'failed' || result.status === 'invalid')
+      logger.warn('run', fields);
+    else logger.info('run', fields);
+    metrics.addMetric('Targets', MetricUnit.Count, result.plans.length);
+    metrics.addMetric('TargetsFailed', MetricUnit.Count, result.failures.length);
+    metrics.addMetric(result.status === 'failed' ? 'RunsFailed' : 'RunsSucceeded', MetricUnit.Count, 1);
+    metrics.addMetric('RunDuration', MetricUnit.Milliseconds, durationMs);
+    if (context.flow !== 'drift') return;
+    // One data point per target read: its drifted accounts (0 when in sync). A target whose check
+    // failed sends none, so an alarm on missing data catches a check that stopped working.
+    for (const plan of result.plans) {
+      const single = metrics.singleMetric();
+      single.addDimension('target', targetName(plan));
+      single.addMetric('DriftedAccounts', MetricUnit.Count, driftedAccounts(plan));
+    }
+  }
+
   return async function handler(event: { id?: string }): Promise<CentralOutcome> {
     const routed = route(event);
     if ('ignored' in routed) {
       logger.info('ignored', { event: event.id, reason: routed.ignored });
       return routed;
     }
-    const started = Date.now();
-    try {
+    const context = { event: event.id, flow: routed.flow };
+    return observed({ logger, metrics, context, failedMetric: 'RunsFailed' }, async () => {
+      const started = Date.now();
       const result = await routed.run();
-      const durationMs = Date.now() - started;
-      const fields = {
-        event: event.id,
-        flow: routed.flow,
-        status: result.status,
-        targets: result.plans.length,
-        failures: result.failures.map((f) => `${f.cluster} (${f.stage}): ${f.message.slice(0, 500)}`),
-        durationMs,
-      };
-      if (result.failures.length || result.status === 'failed' || result.status === 'invalid')
-        logger.warn('run', fields);
-      else logger.info('run', fields);
-      metrics.addMetric('Targets', MetricUnit.Count, result.plans.length);
-      metrics.addMetric('TargetsFailed', MetricUnit.Count, result.failures.length);
-      metrics.addMetric(result.status === 'failed' ? 'RunsFailed' : 'RunsSucceeded', MetricUnit.Count, 1);
-      metrics.addMetric('RunDuration', MetricUnit.Milliseconds, durationMs);
-      if (routed.flow === 'drift') {
-        // One data point per target read: its drifted accounts (0 when in sync). A target whose
-        // check failed sends none, so an alarm on missing data catches a check that stopped working.
-        for (const plan of result.plans) {
-          const single = metrics.singleMetric();
-          single.addDimension('target', targetName(plan));
-          single.addMetric('DriftedAccounts', MetricUnit.Count, driftedAccounts(plan));
-        }
-      }
+      record(context, result, Date.now() - started);
       return { flow: routed.flow, status: result.status };
-    } catch (error) {
-      logger.error('invocation failed', {
-        event: event.id,
-        flow: routed.flow,
-        error: (error as Error).name,
-        detail: (error as Error).message.slice(0, 2000),
-      });
-      metrics.addMetric('RunsFailed', MetricUnit.Count, 1);
-      throw error;
-    } finally {
-      metrics.publishStoredMetrics();
-    }
+    });
   };
 }
 

@@ -22,6 +22,7 @@ import {
   type ExecutorEvent,
   type ExecutorHandlerDeps,
 } from './executor.js';
+import { observed } from './observed.js';
 
 /** A TLS connection that trusts only the Amazon RDS certificate authorities. */
 export function connectRds(spec: ConnectionSpec): Promise<Database> {
@@ -113,19 +114,7 @@ export function makeLambdaHandler(settings: AwsExecutorSettings = {}) {
   const logger = settings.logger ?? new Logger({ serviceName: 'dbusers-executor' });
   const metrics = settings.metrics ?? new Metrics({ namespace: 'dbusers', serviceName: 'dbusers-executor' });
   const inner = makeExecutorHandler(awsExecutorDeps({ ...settings, logger, metrics }));
-  return async (event: ExecutorEvent) => {
-    try {
-      return await inner(event);
-    } catch (error) {
-      logger.error('invocation failed', {
-        error: (error as Error).name,
-        detail: (error as Error).message.slice(0, 2000),
-      });
-      throw error;
-    } finally {
-      metrics.publishStoredMetrics();
-    }
-  };
+  return (event: ExecutorEvent) => observed({ logger, metrics }, () => inner(event));
 }
 
 /** The Lambda entry point. */
