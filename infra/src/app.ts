@@ -1,0 +1,48 @@
+/** The stacks of a deployment, checked by cdk-nag's AWS Solutions pack. */
+import { type App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { CentralStack } from './central-stack.js';
+import { DatabaseAccountStack } from './database-stack.js';
+import type { DeploymentPlan } from './deployment.js';
+
+/** The stacks an app holds for a deployment. */
+export interface DeploymentStacks {
+  central: CentralStack;
+  databases: DatabaseAccountStack[];
+}
+
+/** Add the central stack and one database stack per account and Region to `app`. */
+export function buildApp(app: App, plan: DeploymentPlan, bundleDir = 'dist'): DeploymentStacks {
+  const { central } = plan;
+  const shared = {
+    bundleDir,
+    executorFunctionName: plan.executorFunctionName,
+    executionRoleName: plan.executionRoleName,
+    logRetentionDays: central.logRetentionDays,
+  };
+  const stacks: DeploymentStacks = {
+    central: new CentralStack(app, 'dbusers-central', {
+      ...shared,
+      env: { account: central.account, region: central.region },
+      description: 'dbusers: the reconciler, its event rules and the automation document (central account)',
+      repositoryName: central.repository.codecommit.name,
+      createRepository: central.repository.codecommit.create,
+      branch: central.branch,
+      databaseAccounts: [...new Set(plan.databaseAccounts.map((d) => d.account))],
+      organizationId: central.organizationId,
+      driftSchedule: central.driftSchedule,
+    }),
+    databases: plan.databaseAccounts.map(
+      (database) =>
+        new DatabaseAccountStack(app, `dbusers-${database.alias}-${database.region}`, {
+          ...shared,
+          env: { account: database.account, region: database.region },
+          description: `dbusers: the executor for ${database.clusters.map((c) => c.name).join(', ')} (${database.alias})`,
+          database,
+          central,
+        }),
+    ),
+  };
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return stacks;
+}

@@ -1,0 +1,259 @@
+/**
+ * The central (tooling) account: the reconciler Lambda and the EventBridge rules that start it (a
+ * push to the branch, a pull request opened or updated, the drift schedule, rotation failures
+ * forwarded by the database accounts), the bus results go to and database accounts forward to, the
+ * SSM Automation document, the role the automation runs as, and the CodeCommit repository.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ArnFormat, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as codecommit from 'aws-cdk-lib/aws-codecommit';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import type { Construct } from 'constructs';
+import { parse } from 'yaml';
+import {
+  acknowledge,
+  CENTRAL_BUS_NAME,
+  CENTRAL_ROLE_NAMES,
+  DOCUMENT_NAME,
+  RUNTIME,
+  RUNTIME_REASON,
+} from './shared.js';
+
+/** The automation document, as shipped in infra/documents/ and tested there. */
+export const DOCUMENT_FILE = join(import.meta.dirname, '..', 'documents', 'dbusers-executor.yaml');
+
+/** Props of {@link CentralStack}. */
+export interface CentralStackProps extends StackProps {
+  /** The CodeCommit repository holding users/. */
+  readonly repositoryName: string;
+  /** Create the repository; false uses an existing one by name. @default false */
+  readonly createRepository?: boolean;
+  /** The branch whose pushes apply. @default "main" */
+  readonly branch?: string;
+  /** The database accounts: the reconciler may assume their execution role, and they may send events here. */
+  readonly databaseAccounts: readonly string[];
+  /** Admit every account of this organisation to the bus instead of the list above. */
+  readonly organizationId?: string;
+  /** @default "rate(1 hour)" */
+  readonly driftSchedule?: string;
+  /** The folder holding `reconciler/index.mjs` from `npm run bundle`. @default "dist" */
+  readonly bundleDir?: string;
+  /** @default "dbusers-executor" */
+  readonly executorFunctionName?: string;
+  /** @default "AssumableRoleInDatabaseAccount" */
+  readonly executionRoleName?: string;
+  /** @default 90 */
+  readonly logRetentionDays?: number;
+}
+
+/** Everything the central account runs. */
+export class CentralStack extends Stack {
+  /** The reconciler Lambda (push, pull request, drift and rotation-failure flows). */
+  readonly reconciler: lambda.Function;
+  /** The bus results are published to and database accounts forward rotation failures to. */
+  readonly bus: events.EventBus;
+
+  constructor(scope: Construct, id: string, props: CentralStackProps) {
+    super(scope, id, props);
+    const branch = props.branch ?? 'main';
+    const executionRoleName = props.executionRoleName ?? 'AssumableRoleInDatabaseAccount';
+    const executorFunctionName = props.executorFunctionName ?? 'dbusers-executor';
+    const repository = props.createRepository
+      ? new codecommit.Repository(this, 'Repository', {
+          repositoryName: props.repositoryName,
+          description: 'dbusers: the database users, roles and grants of every account (users/)',
+        })
+      : codecommit.Repository.fromRepositoryName(this, 'Repository', props.repositoryName);
+
+    this.bus = new events.EventBus(this, 'Bus', { eventBusName: CENTRAL_BUS_NAME });
+    this.admitDatabaseAccounts(props);
+
+    new ssm.CfnDocument(this, 'Document', {
+      name: DOCUMENT_NAME,
+      documentType: 'Automation',
+      documentFormat: 'YAML',
+      content: parse(readFileSync(DOCUMENT_FILE, 'utf8')),
+      updateMethod: 'NewVersion',
+    });
+    const executionRoles = props.databaseAccounts.map(
+      (account) => `arn:${this.partition}:iam::${account}:role/${executionRoleName}`,
+    );
+    const automationRole = new iam.Role(this, 'AutomationRole', {
+      roleName: CENTRAL_ROLE_NAMES.automation,
+      description: 'dbusers: the parent automation, starting the document in each database account',
+      assumedBy: new iam.PrincipalWithConditions(new iam.ServicePrincipal('ssm.amazonaws.com'), {
+        StringEquals: { 'aws:SourceAccount': this.account },
+        ArnLike: { 'aws:SourceArn': `arn:${this.partition}:ssm:*:${this.account}:automation-execution/*` },
+      }),
+      inlinePolicies: {
+        AssumeExecutionRoles: new iam.PolicyDocument({
+          statements: [new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: executionRoles })],
+        }),
+      },
+    });
+
+    const functionName = CENTRAL_ROLE_NAMES.reconciler;
+    const logGroup = new logs.LogGroup(this, 'ReconcilerLogs', {
+      logGroupName: `/aws/lambda/${functionName}`,
+      retention: props.logRetentionDays ?? 90,
+    });
+    const role = new iam.Role(this, 'ReconcilerRole', {
+      roleName: CENTRAL_ROLE_NAMES.reconciler,
+      description: 'dbusers reconciler: reads users/, comments on pull requests, starts the automation',
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    this.reconciler = new lambda.Function(this, 'Reconciler', {
+      functionName,
+      description: 'dbusers reconciler: push, pull request, drift schedule and rotation-failure flows',
+      runtime: RUNTIME,
+      code: lambda.Code.fromAsset(join(props.bundleDir ?? 'dist', 'reconciler')),
+      handler: 'index.handler',
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 1024,
+      // A fleet run (1,500 targets at 128 at once) takes ~9 simulated minutes: npm run bench:fleet.
+      timeout: Duration.minutes(15),
+      // One run at a time: a second push waits instead of racing the first on the same clusters.
+      reservedConcurrentExecutions: 1,
+      role,
+      logGroup,
+      environment: {
+        DBUSERS_REPOSITORY: props.repositoryName,
+        DBUSERS_BRANCH: branch,
+        DBUSERS_SSM_DOCUMENT: DOCUMENT_NAME,
+        DBUSERS_EVENT_BUS: CENTRAL_BUS_NAME,
+        DBUSERS_EXECUTOR_FUNCTION: executorFunctionName,
+        DBUSERS_EXECUTION_ROLE: executionRoleName,
+        DBUSERS_AUTOMATION_ROLE_ARN: automationRole.roleArn,
+        // Lambda's session is named after the function: the ARN its comments carry.
+        DBUSERS_COMMENT_AUTHOR_ARN: `arn:${this.partition}:sts::${this.account}:assumed-role/${CENTRAL_ROLE_NAMES.reconciler}/${functionName}`,
+      },
+    });
+    acknowledge(this.reconciler, { 'AwsSolutions-L1': RUNTIME_REASON });
+
+    repository.grant(
+      this.reconciler,
+      'codecommit:GetFolder',
+      'codecommit:GetFile',
+      'codecommit:GetBlob',
+      'codecommit:GetDifferences',
+      'codecommit:GetPullRequest',
+      'codecommit:GetCommentsForPullRequest',
+      'codecommit:PostCommentForPullRequest',
+      'codecommit:UpdateComment',
+    );
+    this.bus.grantPutEventsTo(this.reconciler);
+    automationRole.grantPassRole(role);
+    const policy = new iam.Policy(this, 'ReconcilerPolicy', {
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'StartTheDocument',
+          actions: ['ssm:StartAutomationExecution'],
+          resources: [
+            this.ssmArn('document', DOCUMENT_NAME),
+            this.ssmArn('automation-definition', `${DOCUMENT_NAME}:*`),
+          ],
+        }),
+        new iam.PolicyStatement({
+          sid: 'ReadExecutions',
+          actions: ['ssm:GetAutomationExecution'],
+          resources: [this.ssmArn('automation-execution', '*')],
+        }),
+        new iam.PolicyStatement({
+          sid: 'InspectThroughExecutionRoles',
+          actions: ['sts:AssumeRole'],
+          resources: executionRoles,
+        }),
+        new iam.PolicyStatement({
+          sid: 'WriteOwnLogs',
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [`${logGroup.logGroupArn}`],
+        }),
+      ],
+    });
+    role.attachInlinePolicy(policy);
+    acknowledge(policy, {
+      [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${this.region}:${this.account}:automation-definition/${DOCUMENT_NAME}:*]`]:
+        'any version of the one dbusers document',
+      [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${this.region}:${this.account}:automation-execution/*]`]:
+        'execution ids are made by SSM at run time; scoped to this account and Region',
+    });
+
+    const target = new targets.LambdaFunction(this.reconciler, {
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(2),
+    });
+    new events.Rule(this, 'OnPush', {
+      description: `dbusers: a push to ${branch} applies`,
+      eventPattern: {
+        source: ['aws.codecommit'],
+        detailType: ['CodeCommit Repository State Change'],
+        resources: [repository.repositoryArn],
+        detail: {
+          event: ['referenceCreated', 'referenceUpdated'],
+          referenceType: ['branch'],
+          referenceName: [branch],
+        },
+      },
+      targets: [target],
+    });
+    new events.Rule(this, 'OnPullRequest', {
+      description: 'dbusers: a pull request opened or updated gets a plan comment',
+      eventPattern: {
+        source: ['aws.codecommit'],
+        detailType: ['CodeCommit Pull Request State Change'],
+        resources: [repository.repositoryArn],
+        detail: { event: ['pullRequestCreated', 'pullRequestSourceBranchUpdated'] },
+      },
+      targets: [target],
+    });
+    new events.Rule(this, 'DriftSchedule', {
+      description: 'dbusers: the drift check',
+      schedule: events.Schedule.expression(props.driftSchedule ?? 'rate(1 hour)'),
+      targets: [target],
+    });
+    new events.Rule(this, 'OnRotationFailed', {
+      description: 'dbusers: a managed secret failed to rotate in a database account; reset it',
+      eventBus: this.bus,
+      eventPattern: {
+        source: ['aws.secretsmanager'],
+        detailType: ['AWS Service Event via CloudTrail'],
+        detail: { eventName: ['RotationFailed'] },
+      },
+      targets: [target],
+    });
+  }
+
+  /** Database accounts may put events on the bus: the organisation's accounts, or the listed ones. */
+  private admitDatabaseAccounts(props: CentralStackProps): void {
+    const statement = props.organizationId
+      ? new iam.PolicyStatement({
+          sid: 'DatabaseAccountsOfTheOrganization',
+          actions: ['events:PutEvents'],
+          principals: [new iam.AnyPrincipal()],
+          resources: [this.bus.eventBusArn],
+          conditions: { StringEquals: { 'aws:PrincipalOrgID': props.organizationId } },
+        })
+      : new iam.PolicyStatement({
+          sid: 'DatabaseAccounts',
+          actions: ['events:PutEvents'],
+          principals: props.databaseAccounts.map((a) => new iam.AccountPrincipal(a)),
+          resources: [this.bus.eventBusArn],
+        });
+    this.bus.addToResourcePolicy(statement);
+  }
+
+  private ssmArn(resource: string, name: string): string {
+    return this.formatArn({
+      service: 'ssm',
+      resource,
+      resourceName: name,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+  }
+}
