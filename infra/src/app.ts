@@ -1,6 +1,7 @@
 /** The stacks of a deployment, checked by cdk-nag's AWS Solutions pack. */
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { DatabaseBaselineStack } from './baseline-stack.js';
 import { CentralStack } from './central-stack.js';
 import { DatabaseAccountStack } from './database-stack.js';
 import type { DeploymentPlan } from './deployment.js';
@@ -9,6 +10,8 @@ import type { DeploymentPlan } from './deployment.js';
 export interface DeploymentStacks {
   central: CentralStack;
   databases: DatabaseAccountStack[];
+  /** The StackSet template, when the deployment asks for one. */
+  baseline?: DatabaseBaselineStack;
 }
 
 /** Add the central stack and one database stack per account and Region to `app`. */
@@ -40,8 +43,18 @@ export function buildApp(app: App, plan: DeploymentPlan, bundleDir = 'dist'): De
           description: `dbusers: the executor for ${database.clusters.map((c) => c.name).join(', ')} (${database.alias})`,
           database,
           central,
+          withExecutionAccess: !plan.baselineStackSet,
         }),
     ),
+    baseline: plan.baselineStackSet
+      ? new DatabaseBaselineStack(app, 'dbusers-database-baseline', {
+          description:
+            'dbusers: the execution role and rotation-failure forwarding of a database account (StackSet)',
+          central,
+          executorFunctionName: plan.executorFunctionName,
+          executionRoleName: plan.executionRoleName,
+        })
+      : undefined,
   };
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stacks;

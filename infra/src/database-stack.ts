@@ -7,21 +7,13 @@
 import { join } from 'node:path';
 import { Annotations, ArnFormat, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { DatabaseAccountPlan } from './deployment.js';
-import {
-  acknowledge,
-  CENTRAL_BUS_NAME,
-  CENTRAL_ROLE_NAMES,
-  DOCUMENT_NAME,
-  RUNTIME,
-  RUNTIME_REASON,
-} from './shared.js';
+import { ExecutionAccess } from './execution-access.js';
+import { acknowledge, RUNTIME, RUNTIME_REASON } from './shared.js';
 
 /** Props of {@link DatabaseAccountStack}. */
 export interface DatabaseAccountStackProps extends StackProps {
@@ -37,14 +29,16 @@ export interface DatabaseAccountStackProps extends StackProps {
   readonly executionRoleName?: string;
   /** @default 90 */
   readonly logRetentionDays?: number;
+  /** Include the execution role and forwarding rule; false when the baseline StackSet deploys them. @default true */
+  readonly withExecutionAccess?: boolean;
 }
 
 /** The executor, its roles and its wiring in one database account and Region. */
 export class DatabaseAccountStack extends Stack {
   /** The executor Lambda. */
   readonly executor: lambda.Function;
-  /** The role SSM Automation and the central reconciler assume here. */
-  readonly executionRole: iam.Role;
+  /** The role SSM Automation and the central reconciler assume here, unless a StackSet deploys it. */
+  readonly executionRole?: iam.Role;
 
   constructor(scope: Construct, id: string, props: DatabaseAccountStackProps) {
     super(scope, id, props);
@@ -160,8 +154,13 @@ export class DatabaseAccountStack extends Stack {
       sourceAccount: this.account,
     });
 
-    this.executionRole = this.automationRole(props, functionName);
-    this.forwardRotationFailures(central, database.secretPrefixes);
+    if (props.withExecutionAccess ?? true)
+      this.executionRole = new ExecutionAccess(this, 'ExecutionAccess', {
+        central,
+        executorFunctionName: functionName,
+        executionRoleName: props.executionRoleName,
+        secretPrefixes: database.secretPrefixes,
+      }).role;
     this.iamConnectPolicies(database);
   }
 
@@ -279,11 +278,11 @@ export class DatabaseAccountStack extends Stack {
           ...managed,
           registry,
           ...masters,
-          `arn:<AWS::Partition>:logs:${this.region}:${this.account}:log-group:/aws/lambda/${functionName}:*`,
+          `arn:${this.partition}:logs:${this.region}:${this.account}:log-group:/aws/lambda/${functionName}:*`,
         ]
           .filter((r) => r.includes('*') || r.includes('?'))
           .map((r) => [
-            `AwsSolutions-IAM5[Resource::${nagArn(r)}]`,
+            `AwsSolutions-IAM5[Resource::${r}]`,
             'a secret ARN ends in six random characters; the name or prefix before them is fixed (log streams are named by Lambda)',
           ]),
       ),
@@ -291,105 +290,30 @@ export class DatabaseAccountStack extends Stack {
   }
 
   /**
-   * The role the central account's automation (and the reconciler, to invoke inspections and read
-   * child executions) assumes: trusted by the central account's two roles and by SSM for executions
-   * of this account only (confused-deputy conditions).
+   * rds-db:connect for each IAM principal users/ names, attached to it here. A principal of another
+   * account gets its policy in its own account (an identity policy cannot cross accounts): a warning
+   * says so instead of attaching to a same-named role of this account.
    */
-  private automationRole(props: DatabaseAccountStackProps, functionName: string): iam.Role {
-    const { central } = props;
-    const centralRole = (name: string) => `arn:${this.partition}:iam::${central.account}:role/${name}`;
-    const role = new iam.Role(this, 'ExecutionRole', {
-      roleName: props.executionRoleName ?? 'AssumableRoleInDatabaseAccount',
-      description: 'dbusers: assumed by the central reconciler and its SSM automation to invoke the executor',
-      assumedBy: new iam.CompositePrincipal(
-        new iam.ArnPrincipal(centralRole(CENTRAL_ROLE_NAMES.reconciler)),
-        new iam.ArnPrincipal(centralRole(CENTRAL_ROLE_NAMES.automation)),
-        new iam.PrincipalWithConditions(new iam.ServicePrincipal('ssm.amazonaws.com'), {
-          StringEquals: { 'aws:SourceAccount': this.account },
-          ArnLike: { 'aws:SourceArn': `arn:${this.partition}:ssm:*:${this.account}:automation-execution/*` },
-        }),
-      ),
-    });
-    const documentArn = (resource: string) =>
-      `arn:${this.partition}:ssm:${central.region}:${central.account}:${resource}/${DOCUMENT_NAME}`;
-    const policy = new iam.Policy(this, 'ExecutionPolicy', {
-      statements: [
-        new iam.PolicyStatement({
-          sid: 'InvokeExecutor',
-          actions: ['lambda:InvokeFunction'],
-          resources: [
-            this.formatArn({
-              service: 'lambda',
-              resource: 'function',
-              resourceName: functionName,
-              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-            }),
-          ],
-        }),
-        new iam.PolicyStatement({
-          sid: 'RunTheDocument',
-          actions: ['ssm:StartAutomationExecution'],
-          resources: [documentArn('document'), `${documentArn('automation-definition')}:*`],
-        }),
-        new iam.PolicyStatement({
-          sid: 'ReadExecutions',
-          actions: ['ssm:GetAutomationExecution', 'ssm:DescribeAutomationStepExecutions'],
-          resources: [`arn:${this.partition}:ssm:${this.region}:${this.account}:automation-execution/*`],
-        }),
-        new iam.PolicyStatement({
-          sid: 'FindChildExecutions',
-          actions: ['ssm:DescribeAutomationExecutions'],
-          resources: ['*'],
-        }),
-      ],
-    });
-    role.attachInlinePolicy(policy);
-    acknowledge(policy, {
-      'AwsSolutions-IAM5[Resource::*]': 'ssm:DescribeAutomationExecutions has no resource-level permission',
-      [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${props.central.region}:${central.account}:automation-definition/${DOCUMENT_NAME}:*]`]:
-        'any version of the one dbusers document',
-      [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${this.region}:${this.account}:automation-execution/*]`]:
-        'execution ids are made by SSM at run time; scoped to this account and Region',
-    });
-    return role;
-  }
-
-  /** RotationFailed of a managed secret, forwarded to the central bus (it fires in this account only). */
-  private forwardRotationFailures(
-    central: DatabaseAccountStackProps['central'],
-    prefixes: readonly string[],
-  ) {
-    const bus = events.EventBus.fromEventBusArn(
-      this,
-      'CentralBus',
-      `arn:${this.partition}:events:${central.region}:${central.account}:event-bus/${CENTRAL_BUS_NAME}`,
-    );
-    const secretArn = (p: string) =>
-      `arn:${this.partition}:secretsmanager:${this.region}:${this.account}:secret:${p.replace(/\*$/, '')}`;
-    new events.Rule(this, 'ForwardRotationFailed', {
-      description: 'dbusers: rotation failures of managed secrets, to the central reconciler',
-      eventPattern: {
-        source: ['aws.secretsmanager'],
-        detailType: ['AWS Service Event via CloudTrail'],
-        detail: {
-          eventName: ['RotationFailed'],
-          additionalEventData: { SecretId: prefixes.map((p) => ({ prefix: secretArn(p) })) },
-        },
-      },
-      targets: [new targets.EventBus(bus)],
-    });
-  }
-
-  /** rds-db:connect for each IAM principal users/ names, attached where it lives (this account). */
   private iamConnectPolicies(database: DatabaseAccountPlan): void {
     database.iamConnections.forEach(({ principal, cluster, user }, i) => {
-      const statement = new iam.PolicyStatement({
-        actions: ['rds-db:connect'],
-        resources: [this.dbUserArn(cluster.resourceId!, user)],
+      const [, , , , owner, resource = ''] = principal.split(':');
+      if (owner !== database.account) {
+        Annotations.of(this).addWarningV2(
+          'dbusers:iamPrincipalInAnotherAccount',
+          `${principal} may connect as ${user} on ${cluster.name}: grant it rds-db:connect on ${this.dbUserArn(cluster.resourceId!, user)} in account ${owner}`,
+        );
+        return;
+      }
+      const policy = new iam.Policy(this, `IamConnect${i}`, {
+        statements: [
+          new iam.PolicyStatement({
+            actions: ['rds-db:connect'],
+            resources: [this.dbUserArn(cluster.resourceId!, user)],
+          }),
+        ],
       });
-      const policy = new iam.Policy(this, `IamConnect${i}`, { statements: [statement] });
-      const name = principal.split('/').pop()!;
-      if (principal.includes(':role/'))
+      const name = resource.split('/').pop()!;
+      if (resource.startsWith('role/'))
         policy.attachToRole(iam.Role.fromRoleName(this, `Principal${i}`, name));
       else policy.attachToUser(iam.User.fromUserName(this, `Principal${i}`, name));
     });
@@ -403,12 +327,4 @@ export class DatabaseAccountStack extends Stack {
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
   }
-}
-
-/** How cdk-nag spells an ARN holding the stack's pseudo parameters. */
-function nagArn(arn: string): string {
-  return arn
-    .replace(/\$\{Token\[AWS\.Partition\.\d+\]\}/g, '<AWS::Partition>')
-    .replace(/\$\{Token\[AWS\.Region\.\d+\]\}/g, '<AWS::Region>')
-    .replace(/\$\{Token\[AWS\.AccountId\.\d+\]\}/g, '<AWS::AccountId>');
 }

@@ -42,6 +42,11 @@ export interface DeploymentFile {
   readonly executorFunctionName?: string;
   /** The role SSM assumes in each database account. @default "AssumableRoleInDatabaseAccount" */
   readonly executionRoleName?: string;
+  /**
+   * Deploy the execution role and the forwarding rule as a StackSet (the template
+   * dbusers-database-baseline) instead of in each database stack. @default false
+   */
+  readonly baselineStackSet?: boolean;
 }
 
 /** One database account and Region's network, as the platform team knows it. */
@@ -76,6 +81,7 @@ export interface DeploymentPlan {
   readonly central: DeploymentFile['central'] & { readonly branch: string };
   readonly executorFunctionName: string;
   readonly executionRoleName: string;
+  readonly baselineStackSet: boolean;
   readonly databaseAccounts: readonly DatabaseAccountPlan[];
 }
 
@@ -176,6 +182,7 @@ export function planDeployment(
     central: { ...file.central, branch: file.central.branch ?? 'main' },
     executorFunctionName: file.executorFunctionName ?? 'dbusers-executor',
     executionRoleName: file.executionRoleName ?? 'AssumableRoleInDatabaseAccount',
+    baselineStackSet: file.baselineStackSet ?? false,
     databaseAccounts,
   };
 }

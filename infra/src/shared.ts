@@ -25,7 +25,15 @@ export const CENTRAL_ROLE_NAMES = {
   automation: 'dbusers-automation-administration',
 } as const;
 
-/** Acknowledge cdk-nag findings on a construct, each with its reason. */
+/**
+ * Acknowledge cdk-nag findings on a construct, each with its reason. Ids may hold the stack's
+ * pseudo parameters as tokens; they are written as cdk-nag prints them (`<AWS::Partition>`, …).
+ */
 export function acknowledge(construct: IConstruct, findings: Record<string, string>): void {
-  for (const [id, reason] of Object.entries(findings)) Validations.of(construct).acknowledge({ id, reason });
+  for (const [id, reason] of Object.entries(findings))
+    Validations.of(construct).acknowledge({ id: nagId(id), reason });
+}
+
+function nagId(id: string): string {
+  return id.replace(/\$\{Token\[AWS\.(Partition|Region|AccountId)\.\d+\]\}/g, '<AWS::$1>');
 }

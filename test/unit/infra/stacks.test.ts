@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -437,6 +437,24 @@ describe('a database account stack', () => {
     });
   });
 
+  it('tells, instead of attaching to a namesake, when the IAM principal lives in another account', () => {
+    const elsewhere = 'arn:aws:iam::777777777777:role/search-indexer';
+    const { stacks, shop } = synth((p) => ({
+      ...p,
+      databaseAccounts: p.databaseAccounts.map((d) => ({
+        ...d,
+        iamConnections: d.iamConnections.map((c) => ({ ...c, principal: elsewhere })),
+      })),
+    }));
+    expect(JSON.stringify(statements(shop))).not.toContain('rds-db:connect');
+    Annotations.fromStack(stacks.databases[1]!).hasWarning(
+      '*',
+      Match.stringLikeRegexp(
+        `^${elsewhere} may connect as search_indexer on catalog: grant it rds-db:connect .* in account 777777777777`,
+      ),
+    );
+  });
+
   it('connects as an IAM admin user when asked, by the cluster resource id', () => {
     const { shop } = synth((p) => ({
       ...p,
@@ -455,5 +473,64 @@ describe('a database account stack', () => {
     const { shop } = synth();
     expect(JSON.stringify(shop.toJSON())).not.toMatch(/Fn::ImportValue/);
     expect(Stack.of(synth().stacks.databases[1]!).account).toBe('444455556666');
+  });
+});
+
+describe('the StackSet form', () => {
+  const stackSet = (p: DeploymentPlan) => ({ ...p, baselineStackSet: true });
+
+  it('moves the execution role and the forwarding rule into one environment-agnostic template', () => {
+    const { stacks, shop } = synth(stackSet);
+    shop.resourcePropertiesCountIs('AWS::IAM::Role', { RoleName: 'AssumableRoleInDatabaseAccount' }, 0);
+    shop.resourceCountIs('AWS::Events::Rule', 0);
+    const baseline = Template.fromStack(stacks.baseline!);
+    // Environment-agnostic: the account is whichever the StackSet deploys to.
+    expect(Token.isUnresolved(stacks.baseline!.account)).toBe(true);
+    baseline.hasResourceProperties('AWS::IAM::Role', {
+      RoleName: 'AssumableRoleInDatabaseAccount',
+      AssumeRolePolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'ssm.amazonaws.com' },
+            Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }),
+          }),
+        ]),
+      },
+    });
+    baseline.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.secretsmanager'], detail: { eventName: ['RotationFailed'] } },
+      Targets: [
+        Match.objectLike({
+          Arn: {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':events:eu-west-1:999988887777:event-bus/dbusers'],
+            ],
+          },
+        }),
+      ],
+    });
+    const invoke = statements(baseline).find((st) => st.Sid === 'InvokeExecutor')!;
+    expect(invoke.Resource).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':lambda:*:',
+          { Ref: 'AWS::AccountId' },
+          ':function:dbusers-executor',
+        ],
+      ],
+    });
+  });
+
+  it('needs no CDK bootstrap in the target accounts and passes cdk-nag', () => {
+    const { app } = fresh(stackSet);
+    const assembly = app.synth();
+    const template = assembly.getStackByName('dbusers-database-baseline').template;
+    expect(template.Parameters?.BootstrapVersion).toBeUndefined();
+    const report = JSON.parse(readFileSync(join(assembly.directory, 'validation-report.json'), 'utf8'));
+    expect(report.pluginReports).toEqual([]);
   });
 });
