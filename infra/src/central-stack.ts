@@ -143,6 +143,7 @@ export class CentralStack extends Stack {
       'codecommit:GetBlob',
       'codecommit:GetDifferences',
       'codecommit:GetPullRequest',
+      'codecommit:ListPullRequests',
       'codecommit:GetCommentsForPullRequest',
       'codecommit:PostCommentForPullRequest',
       'codecommit:UpdateComment',

@@ -6,13 +6,13 @@ import type { BatchResult } from './model/batch.js';
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import { loadDesired } from './desired/load.js';
-import { runKey } from './model/run.js';
+import { reviewDigest, runKey } from './model/run.js';
 import { describeObject, objectOf } from './model/grants.js';
 import { closest } from './model/names.js';
 import { accountKey, type DesiredTarget, type Diagnostic, type ObjectRef, type Plan } from './model/types.js';
 import { applyPolicy, type PolicyName } from './plan/policy.js';
 import { hasChanges, plan, type PlanOptions } from './plan/plan.js';
-import type { Dispatcher, EventSink, SourceRepo, UnreadableFile } from './ports/index.js';
+import type { Dispatcher, EventSink, Review, SourceRepo, UnreadableFile } from './ports/index.js';
 
 /** The adapters a run uses. */
 export interface ReconcileDeps {
@@ -40,6 +40,12 @@ export interface ReconcileOptions {
   eventId?: string;
   /** Targets read or applied at once (default: the dispatcher's, else DEFAULT_CONCURRENCY); each target stays one batch at a time. */
   concurrency?: number;
+  /**
+   * The plan reviewers saw for this commit (a push: its merged pull request's comment), undefined
+   * when none is found; asked only when there is something to apply. Each target's plan is compared
+   * with it before dispatch (see `onDigestMismatch`). Nothing is compared without it (the CLI, drift).
+   */
+  review?: () => Promise<Review | undefined>;
   /** Asked before anything is dispatched; false cancels. */
   confirm?: (plans: Plan[]) => Promise<boolean>;
   /** Called once per target before it is inspected (progress). */
@@ -55,12 +61,24 @@ export interface ReconcileResult {
   results: BatchResult[];
   /** Targets that could not be read or applied; the others went on. */
   failures: TargetFailure[];
+  /** Targets whose plan differed from the reviewed one, and what was done about it. */
+  mismatches: DigestMismatch[];
+}
+
+/** A plan that is not the one reviewers saw. */
+export interface DigestMismatch {
+  cluster: string;
+  /** What the pull request's comment showed; absent when it showed nothing for this target. */
+  shown?: string;
+  applied: string;
+  pullRequest?: string;
+  decision: 'applied' | 'refused';
 }
 
 /** One target the run could not finish, and where it stopped. */
 export interface TargetFailure {
   cluster: string;
-  stage: 'inspect' | 'apply';
+  stage: 'inspect' | 'review' | 'apply';
   message: string;
 }
 
@@ -72,6 +90,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   const files = await deps.source.readTree(options.revision);
   const { targets, diagnostics } = loadDesired(files);
   const failures: TargetFailure[] = [];
+  const mismatches: DigestMismatch[] = [];
   const end = (
     status: ReconcileResult['status'],
     plans: Plan[] = [],
@@ -83,6 +102,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
     plans,
     results,
     failures,
+    mismatches,
   });
   if (diagnostics.length > 0) {
     await deps.events.publish({
@@ -111,13 +131,24 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   const plans = planned.map((p) => p.plan);
   const changed = planned.filter((p) => hasChanges(p.plan));
   if (options.mode === 'drift') await publishDrift(deps.events, options.revision, plans, failures);
-  const toApply = changed.filter(
+  const candidates = changed.filter(
     ({ target }) => options.mode === 'apply' || (options.mode === 'drift' && target.cluster.remediateDrift),
   );
+  const reviewed = options.review && candidates.length > 0 ? ((await options.review()) ?? 'none') : undefined;
+  const toApply = candidates.filter(({ target, plan: p }) => {
+    const mismatch = reviewed && compareWithReview(target, p, reviewed);
+    if (!mismatch) return true;
+    mismatches.push(mismatch);
+    if (mismatch.decision === 'applied') return true;
+    const shown = mismatch.shown ? `the reviewed ${mismatch.shown}` : 'no reviewed plan';
+    const message = `plan ${mismatch.applied} is not ${shown}${mismatch.pullRequest ? ` (pull request ${mismatch.pullRequest})` : ''}; onDigestMismatch: refuse, so nothing was applied: review the plan again`;
+    failures.push({ cluster: mismatch.cluster, stage: 'review', message });
+    return false;
+  });
   if (toApply.length === 0) {
     await deps.events.publish({
       type: 'Plan Computed',
-      detail: { revision: options.revision, plans, failures },
+      detail: { revision: options.revision, plans, failures, mismatches },
     });
     return end(changed.length > 0 ? 'changes' : 'in sync', plans);
   }
@@ -132,9 +163,33 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   });
   const results = dispatched.filter((r) => r !== undefined);
   const ok = failures.length === 0 && results.every((r) => r.ok);
-  const detail = { revision: options.revision, plans: toApply.map((p) => p.plan), results, failures };
+  const detail = {
+    revision: options.revision,
+    plans: toApply.map((p) => p.plan),
+    results,
+    failures,
+    mismatches,
+  };
   await deps.events.publish({ type: ok ? 'Apply Succeeded' : 'Apply Failed', detail });
   return end(ok ? 'applied' : 'failed', plans, results);
+}
+
+/** The mismatch of a target's plan with the reviewed one, decided by its `onDigestMismatch`; none when they agree. */
+function compareWithReview(
+  target: DesiredTarget,
+  p: Plan,
+  reviewed: Review | 'none',
+): DigestMismatch | undefined {
+  const applied = reviewDigest(p);
+  const shown = reviewed === 'none' ? undefined : reviewed.digests[targetName(p)];
+  if (shown === applied) return undefined;
+  return {
+    cluster: targetName(p),
+    ...(shown ? { shown } : {}),
+    applied,
+    ...(reviewed === 'none' ? {} : { pullRequest: reviewed.pullRequest }),
+    decision: target.cluster.onDigestMismatch === 'refuse' ? 'refused' : 'applied',
+  };
 }
 
 /**

@@ -244,6 +244,10 @@ const BEFORE_ANY_CALL: [string, () => unknown][] = [
     () => ({ ...batch(create('x')), target: { ...cluster(), engine: 'mysql' } }),
   ],
   [
+    'an onDigestMismatch the schema does not know',
+    () => ({ action: 'inspect', target: { ...cluster(), onDigestMismatch: 'maybe' } }),
+  ],
+  [
     'inspect of a cluster the executor does not serve',
     () => ({ action: 'inspect', target: { ...cluster(), name: 'other' } }),
   ],
@@ -500,7 +504,11 @@ describe('hostile events', () => {
       message: expect.stringMatching(/not an account dbusers manages/),
     });
     expect(await grantTables()).toBe(before);
-    const state = (await handler()({ action: 'inspect', target: cluster() } as never)) as {
+    // The reconciler sends the cluster as users/ declares it, onDigestMismatch included.
+    const state = (await handler()({
+      action: 'inspect',
+      target: { ...cluster(), onDigestMismatch: 'refuse' },
+    } as never)) as {
       owned: { user: string }[];
       unverifiedClaims: { user: string }[];
     };

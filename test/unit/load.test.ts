@@ -130,6 +130,22 @@ describe('secretNameFor', () => {
     expect(targets[0]!.accounts[0]).toMatchObject({ user: 'audit_rw', host: '%.corp.example.com' });
   });
 
+  it('carries onDigestMismatch to the cluster, and refuses a value it does not know', () => {
+    const yaml = (v: string) =>
+      new Map([
+        [
+          'users/payments-prod.yaml',
+          `${readFileSync('users/payments-prod.yaml', 'utf8')}onDigestMismatch: ${v}\n`,
+        ],
+      ]);
+    expect(loadDesired(yaml('refuse')).targets[0]!.cluster.onDigestMismatch).toBe('refuse');
+    expect(
+      loadDesired(new Map([['users/payments-prod.yaml', readFileSync('users/payments-prod.yaml', 'utf8')]]))
+        .targets[0]!.cluster.onDigestMismatch,
+    ).toBeUndefined();
+    expect(loadDesired(yaml('ignore')).diagnostics.map((d) => d.code)).toEqual(['SCHEMA']);
+  });
+
   it('carries privilege exceptions to the cluster, so the plan can show them', () => {
     const yaml = readFileSync('users/payments-prod.yaml', 'utf8')
       .replace(

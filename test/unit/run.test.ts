@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runKey } from '../../reconciler/src/model/run.js';
+import { digestLine, reviewDigest, runKey, shownDigests } from '../../reconciler/src/model/run.js';
 import type { Plan } from '../../reconciler/src/model/types.js';
 import { aliceReadonly, target } from '../support/fixtures.js';
 
@@ -36,5 +36,23 @@ describe('runKey', () => {
       key,
     );
     expect(runKey('c0ffee', t, plan(3), 'e')).not.toBe(key);
+  });
+});
+
+describe('the digests a plan comment shows', () => {
+  it('reads back what it wrote, per target, whatever else the comment holds', () => {
+    const other = { ...plan(1), alias: 'shop-staging', cluster: 'catalog' };
+    const comment = `<!-- dbusers:plan v1 -->\n### plan\n\n${digestLine([plan(2), other])}\n\n| a | b |\n`;
+    expect(shownDigests(comment)).toEqual({
+      'payments-prod/orders': reviewDigest(plan(2)),
+      'shop-staging/catalog': reviewDigest(other),
+    });
+  });
+
+  it('differ when the plan does, and find nothing in a comment without a digest line', () => {
+    expect(reviewDigest(plan(2))).not.toBe(reviewDigest(plan(3)));
+    expect(reviewDigest(plan(2))).toMatch(/^[0-9a-f]{12}$/);
+    expect(shownDigests('Digests are great: `a/b` 0123')).toEqual({});
+    expect(digestLine([])).toBe('');
   });
 });

@@ -92,6 +92,7 @@ class FileReader {
         resourceId: c.resourceId,
         protectedAccounts: data.protected ?? [],
         remediateDrift: data.drift?.remediate ?? false,
+        ...(data.onDigestMismatch ? { onDigestMismatch: data.onDigestMismatch } : {}),
         privilegeExceptions: this.exceptions,
       },
     });

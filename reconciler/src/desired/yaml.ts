@@ -55,6 +55,7 @@ export interface FileYaml {
   secretNameTemplate?: string;
   protected?: string[];
   drift?: { remediate?: boolean };
+  onDigestMismatch?: 'apply' | 'refuse';
   clusters: ClusterYaml[];
   roles?: Record<string, RoleYaml>;
   users?: UserYaml[];

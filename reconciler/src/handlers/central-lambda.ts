@@ -17,7 +17,7 @@ import { CodeCommitComments } from '../adapters/aws/codecommit-comments.js';
 import { CodeCommitSource } from '../adapters/aws/codecommit-source.js';
 import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.js';
 import { SsmDispatcher } from '../adapters/aws/ssm-dispatcher.js';
-import type { SourceRepo } from '../ports/index.js';
+import type { ReviewSource, SourceRepo } from '../ports/index.js';
 import { driftedAccounts, type ReconcileResult, targetName } from '../reconcile.js';
 import {
   handleDrift,
@@ -108,6 +108,12 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
     return result;
   }
 
+  /** The plan comment of the pull request a push merged: what its reviewers saw (onDigestMismatch). */
+  function reviews(): ReviewSource {
+    const comments = new CodeCommitComments(COMMENT_MARKER, need('DBUSERS_COMMENT_AUTHOR_ARN'), codecommit);
+    return { reviewOf: (commit) => comments.review(need('DBUSERS_REPOSITORY'), branch, commit) };
+  }
+
   /** The flow an event asks for and its run, or why it is ignored. */
   function route(event: {
     id?: string;
@@ -115,7 +121,8 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
     const pr = parsePullRequest(event, branch);
     if (!('ignore' in pr)) return { flow: 'pull request', run: () => pullRequest(pr) };
     const push = parsePush(event, branch);
-    if (!('ignore' in push)) return { flow: 'push', run: () => handlePush(push, adapters(push.commit)) };
+    if (!('ignore' in push))
+      return { flow: 'push', run: () => handlePush(push, { ...adapters(push.commit), reviews: reviews() }) };
     if (isSchedule(event))
       return { flow: 'drift', run: () => handleDrift(adapters(branch), branch, event.id) };
     const failed = parseRotationFailed(event);
@@ -134,6 +141,7 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
       status: result.status,
       targets: result.plans.length,
       failures: result.failures.map((f) => `${f.cluster} (${f.stage}): ${f.message.slice(0, 500)}`),
+      ...(result.mismatches.length ? { digestMismatches: result.mismatches } : {}),
       durationMs,
     };
     if (result.failures.length || result.status === 'failed' || result.status === 'invalid')

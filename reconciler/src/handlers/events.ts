@@ -7,6 +7,7 @@ import { loadDesired } from '../desired/load.js';
 import type { ReconcileDeps, ReconcileResult } from '../reconcile.js';
 import { reconcile } from '../reconcile.js';
 import type { PolicyName } from '../plan/policy.js';
+import type { ReviewSource } from '../ports/index.js';
 
 /** What a push asks for, or why it is ignored. */
 export type PushRequest = { commit: string; before?: string; eventId: string } | { ignore: string };
@@ -41,10 +42,13 @@ export function isSchedule(event: unknown): boolean {
   return e?.source === 'aws.events' && e['detail-type'] === 'Scheduled Event';
 }
 
-/** Push: validate the whole tree at the commit, reconcile the targets of the account files it changed. */
+/**
+ * Push: validate the whole tree at the commit, reconcile the targets of the account files it changed.
+ * With `reviews`, each plan is compared with the one its merged pull request showed (onDigestMismatch).
+ */
 export async function handlePush(
   request: Exclude<PushRequest, { ignore: string }>,
-  deps: ReconcileDeps,
+  deps: ReconcileDeps & { reviews?: ReviewSource },
   policy: PolicyName = 'sync',
 ): Promise<ReconcileResult> {
   const files =
@@ -57,6 +61,7 @@ export async function handlePush(
     revision: request.commit,
     files,
     eventId: request.eventId,
+    review: deps.reviews && (() => deps.reviews!.reviewOf(request.commit)),
     planOptions: { now: Math.floor(Date.now() / 1000) },
   });
 }

@@ -3,11 +3,10 @@
  * changed (since its merge base) over the destination branch as it is now, so a branch that is behind
  * never plans to delete what main added since. Read only: nothing is applied.
  */
-import { createHash } from 'node:crypto';
 import { COMMENT_BUDGET, renderMarkdown } from '../plan/render.js';
 import type { SourceRepo, UnreadableFile } from '../ports/index.js';
+import { digestLine } from '../model/run.js';
 import { type ReconcileDeps, type ReconcileResult, reconcile } from '../reconcile.js';
-import type { Plan } from '../model/types.js';
 
 /** What a pull-request event asks for, or why it is ignored. */
 export type PullRequest =
@@ -45,11 +44,6 @@ export function parsePullRequest(event: unknown, branch = 'main'): PullRequest {
     destinationCommit: String(d.destinationCommit),
     eventId: String(e.id ?? d.revisionId ?? ''),
   };
-}
-
-/** A short digest of what a plan would do (its actions; they never hold a password), shown per target. */
-export function planDigest(plan: Plan): string {
-  return createHash('sha256').update(JSON.stringify(plan.actions)).digest('hex').slice(0, 12);
 }
 
 /** The merge result as a source: the destination's tree, with the files the pull request changed taken from it. */
@@ -99,7 +93,7 @@ export async function planPullRequest(
     ...result.diagnostics.map((d) => `> ✖ \`${d.file}:${d.line}:${d.col}\` ${d.code} ${d.message}`),
     ...result.failures.map((f) => `> ✖ ${f.cluster}: ${f.stage} failed: ${f.message}`),
   ];
-  const digests = result.plans.map((p) => `\`${p.alias}/${p.cluster}\` ${planDigest(p)}`).join(' · ');
-  const heading = `${COMMENT_MARKER}\n### dbusers plan of the merge result (${pr.sourceCommit.slice(0, 8)} into ${pr.destinationCommit.slice(0, 8)})${notes.length ? `\n\n${notes.join('\n')}` : ''}${digests ? `\n\nDigests: ${digests}` : ''}`;
+  const digests = digestLine(result.plans);
+  const heading = `${COMMENT_MARKER}\n### dbusers plan of the merge result (${pr.sourceCommit.slice(0, 8)} into ${pr.destinationCommit.slice(0, 8)})${notes.length ? `\n\n${notes.join('\n')}` : ''}${digests ? `\n\n${digests}` : ''}`;
   return { result, comment: renderMarkdown(result.plans, { heading, budget: COMMENT_BUDGET.codecommit }) };
 }

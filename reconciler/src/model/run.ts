@@ -1,6 +1,6 @@
 /** The identity of a run's work, computed once by reconcile() and handed to the adapters. */
 import { createHash } from 'node:crypto';
-import type { DesiredTarget, Plan } from './types.js';
+import type { Action, DesiredTarget, Plan } from './types.js';
 
 /**
  * A batch's idempotency key, owned by the run: UUID-shaped from the commit, the target, the plan's
@@ -8,8 +8,30 @@ import type { DesiredTarget, Plan } from './types.js';
  */
 export function runKey(revision: string, target: DesiredTarget, p: Plan, eventId: string): string {
   const { account, region, name } = target.cluster;
-  const digest = createHash('sha256').update(JSON.stringify(p.actions)).digest('hex');
-  return uuidFrom(`${revision}\0${account}/${region}/${name}\0${digest}\0${eventId}`);
+  return uuidFrom(`${revision}\0${account}/${region}/${name}\0${planDigest(p.actions)}\0${eventId}`);
+}
+
+/** The digest of what a plan does: its actions, which never hold a password. */
+export function planDigest(actions: readonly Action[]): string {
+  return createHash('sha256').update(JSON.stringify(actions)).digest('hex');
+}
+
+/** The short digest a pull request's comment shows per target, and a push compares with. */
+export function reviewDigest(plan: Plan): string {
+  return planDigest(plan.actions).slice(0, 12);
+}
+
+/** The comment's digest line: `Digests: \`alias/cluster\` 0123456789ab · …`. */
+export function digestLine(plans: readonly Plan[]): string {
+  return plans.length
+    ? `Digests: ${plans.map((p) => `\`${p.alias}/${p.cluster}\` ${reviewDigest(p)}`).join(' · ')}`
+    : '';
+}
+
+/** The digests a comment's digest line shows, per target: what the reviewers saw. */
+export function shownDigests(comment: string): Record<string, string> {
+  const line = comment.split('\n').find((l) => l.startsWith('Digests: ')) ?? '';
+  return Object.fromEntries([...line.matchAll(/`([^`]+)` ([0-9a-f]{12})/g)].map((m) => [m[1]!, m[2]!]));
 }
 
 /** A deterministic, UUID-shaped (version 5 layout) id from text: SSM wants its ClientToken so. */

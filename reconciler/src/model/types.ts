@@ -75,6 +75,11 @@ export interface ClusterSpec {
   protectedAccounts: string[];
   /** What drift detection may repair by itself. */
   remediateDrift: boolean;
+  /**
+   * A push whose plan differs from the one last shown on its merged pull request: `apply` (the
+   * default; the result says so) or `refuse` (nothing applied on this cluster until re-reviewed).
+   */
+  onDigestMismatch?: 'apply' | 'refuse';
   /** RDS cluster/instance resource id, for rds-db:connect ARNs. */
   resourceId?: string;
   /** Grants the privilege policy refuses, allowed here by name (`privilegeExceptions`). */

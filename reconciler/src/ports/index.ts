@@ -116,6 +116,17 @@ export interface PullRequestComments {
   upsert(pr: PullRequestRef, content: string): Promise<'posted' | 'updated' | 'unchanged'>;
 }
 
+/** The plan a merged pull request showed its reviewers: its id and the digest per target (`alias/cluster`). */
+export interface Review {
+  pullRequest: string;
+  digests: Record<string, string>;
+}
+
+/** Finds the review of a pushed commit: the merged pull request that produced it, and its plan comment. */
+export interface ReviewSource {
+  reviewOf(commit: string): Promise<Review | undefined>;
+}
+
 /** Where results are published (EventBridge, or stdout). */
 export interface EventSink {
   publish(event: { type: string; detail: Record<string, unknown> }): Promise<void>;

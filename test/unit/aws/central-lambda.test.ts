@@ -10,11 +10,17 @@ import {
   GetDifferencesCommand,
   GetFolderCommand,
   GetPullRequestCommand,
+  ListPullRequestsCommand,
   PostCommentForPullRequestCommand,
 } from '@aws-sdk/client-codecommit';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { SSMClient, StartAutomationExecutionCommand } from '@aws-sdk/client-ssm';
+import {
+  DescribeAutomationExecutionsCommand,
+  GetAutomationExecutionCommand,
+  SSMClient,
+  StartAutomationExecutionCommand,
+} from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -281,6 +287,165 @@ describe('the central reconciler Lambda', () => {
     expect(posted[0]!.content!.length).toBeLessThanOrEqual(10_240);
     expect(ssm.calls()).toHaveLength(0);
     expect(invoked().map((p) => p.action)).toEqual(['inspect']);
+  });
+
+  describe('plans bound to review (onDigestMismatch)', () => {
+    const ME = env.DBUSERS_COMMENT_AUTHOR_ARN;
+    /** users/ at every commit, with `extra` top-level YAML; the push changed that file. */
+    const treeWith = (extra: string) => {
+      tree();
+      cc.on(GetBlobCommand).resolves({
+        content: new TextEncoder().encode(`${readFileSync('users/payments-prod.yaml', 'utf8')}${extra}`),
+      });
+      cc.on(GetDifferencesCommand).resolves({
+        differences: [{ afterBlob: { path: 'users/payments-prod.yaml', blobId: 'b1' } }],
+      });
+    };
+    /** Pull request 8 merged as commit `new` (pull request 9, closed unmerged, comes first). */
+    const mergedWithComment = (content: string) => {
+      cc.on(ListPullRequestsCommand).resolves({ pullRequestIds: ['9', '8'] });
+      cc.on(GetPullRequestCommand, { pullRequestId: '9' }).resolves({
+        pullRequest: {
+          pullRequestTargets: [
+            { destinationReference: 'refs/heads/main', mergeMetadata: { isMerged: false } },
+          ],
+        },
+      });
+      cc.on(GetPullRequestCommand, { pullRequestId: '8' }).resolves({
+        pullRequest: {
+          pullRequestTargets: [
+            {
+              destinationReference: 'refs/heads/main',
+              sourceCommit: 'src8',
+              mergeMetadata: { isMerged: true, mergeCommitId: 'new' },
+            },
+          ],
+        },
+      });
+      cc.on(GetCommentsForPullRequestCommand).resolves({
+        commentsForPullRequestData: [{ comments: [{ commentId: 'c8', authorArn: ME, content }] }],
+      });
+    };
+    /** The automation succeeds at once, the executor reporting every action it was sent as done. */
+    const automationSucceeds = () => {
+      ssm.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: 'parent-1' });
+      ssm
+        .on(DescribeAutomationExecutionsCommand)
+        .resolves({ AutomationExecutionMetadataList: [{ AutomationExecutionId: 'child-1' }] });
+      ssm.on(GetAutomationExecutionCommand, { AutomationExecutionId: 'parent-1' }).resolves({
+        AutomationExecution: { AutomationExecutionStatus: 'Success' },
+      });
+      ssm.on(GetAutomationExecutionCommand, { AutomationExecutionId: 'child-1' }).callsFake(() => {
+        const sent = ssm
+          .commandCalls(StartAutomationExecutionCommand)
+          .at(-1)!
+          .args[0].input.Parameters!.Batch!.join('');
+        const { actions } = JSON.parse(sent) as { actions: { kind: string; user: string; host: string }[] };
+        const results = actions.map((a) => ({
+          kind: a.kind,
+          user: a.user,
+          host: a.host,
+          status: 'ok',
+          message: 'done',
+        }));
+        return {
+          AutomationExecution: {
+            AutomationExecutionStatus: 'Success',
+            Outputs: { 'invokeBatch.Payload': [JSON.stringify({ cluster: 'orders', ok: true, results })] },
+          },
+        };
+      });
+    };
+    const detailOf = (type: string) =>
+      JSON.parse(
+        eb.commandCalls(PutEventsCommand).find((c) => c.args[0].input.Entries![0]!.DetailType === type)!
+          .args[0].input.Entries![0]!.Detail!,
+      );
+
+    it('refuses a plan that is not the one shown on the merged pull request, when the account file says refuse', async () => {
+      treeWith('onDigestMismatch: refuse\n');
+      serverIsEmpty();
+      mergedWithComment('<!-- dbusers:plan v1 -->\n### plan\n\nDigests: `payments-prod/orders` 0123456789ab');
+      const { logger, metrics } = quiet();
+      const warned = vi.spyOn(logger, 'warn');
+      expect(await handler({ logger, metrics })(push({}))).toEqual({ flow: 'push', status: 'failed' });
+      expect(ssm.calls()).toHaveLength(0);
+      expect(cc.commandCalls(ListPullRequestsCommand).map((c) => c.args[0].input)).toEqual([
+        { repositoryName: 'users', pullRequestStatus: 'CLOSED', maxResults: 25, nextToken: undefined },
+      ]);
+      expect(cc.commandCalls(GetPullRequestCommand).map((c) => c.args[0].input)).toEqual([
+        { pullRequestId: '9' },
+        { pullRequestId: '8' },
+      ]);
+      expect(cc.commandCalls(GetCommentsForPullRequestCommand).map((c) => c.args[0].input)).toEqual([
+        { pullRequestId: '8', nextToken: undefined },
+      ]);
+      const mismatch = {
+        cluster: 'payments-prod/orders',
+        shown: '0123456789ab',
+        applied: expect.stringMatching(/^[0-9a-f]{12}$/),
+        pullRequest: '8',
+        decision: 'refused',
+      };
+      expect(warned.mock.calls[0]![1]).toMatchObject({
+        status: 'failed',
+        failures: [
+          expect.stringMatching(
+            /^payments-prod\/orders \(review\): plan [0-9a-f]{12} is not the reviewed 0123456789ab \(pull request 8\); onDigestMismatch: refuse/,
+          ),
+        ],
+        digestMismatches: [mismatch],
+      });
+      expect(detailOf('Plan Computed').mismatches).toEqual([mismatch]);
+    });
+
+    it('applies the plan the pull request showed, with no mismatch: the comment of the pull request flow, read back', async () => {
+      treeWith('onDigestMismatch: refuse\n');
+      serverIsEmpty();
+      cc.on(GetPullRequestCommand, { pullRequestId: '7' }).resolves({
+        pullRequest: {
+          pullRequestTargets: [{ mergeBase: 'base1', sourceCommit: 'src1', destinationCommit: 'dst1' }],
+        },
+      });
+      cc.on(GetCommentsForPullRequestCommand).resolves({ commentsForPullRequestData: [] });
+      cc.on(PostCommentForPullRequestCommand).resolves({});
+      const pr = {
+        id: 'pr-1',
+        'detail-type': 'CodeCommit Pull Request State Change',
+        source: 'aws.codecommit',
+        detail: {
+          event: 'pullRequestCreated',
+          pullRequestId: '7',
+          pullRequestStatus: 'Open',
+          repositoryNames: ['users'],
+          destinationReference: 'refs/heads/main',
+          destinationCommit: 'dst1',
+          sourceCommit: 'src1',
+        },
+      };
+      await handler()(pr);
+      const shown = cc.commandCalls(PostCommentForPullRequestCommand)[0]!.args[0].input.content!;
+      mergedWithComment(shown);
+      automationSucceeds();
+      expect(await handler()(push({}))).toEqual({ flow: 'push', status: 'applied' });
+      expect(ssm.commandCalls(StartAutomationExecutionCommand)).toHaveLength(1);
+      expect(detailOf('Apply Succeeded').mismatches).toEqual([]);
+    });
+
+    it('applies by default and says the plan differed, or that no reviewed plan was found', async () => {
+      treeWith('');
+      serverIsEmpty();
+      cc.on(ListPullRequestsCommand).resolves({ pullRequestIds: [] });
+      automationSucceeds();
+      expect(await handler()(push({}))).toEqual({ flow: 'push', status: 'applied' });
+      expect(detailOf('Apply Succeeded').mismatches).toEqual([
+        {
+          cluster: 'payments-prod/orders',
+          applied: expect.stringMatching(/^[0-9a-f]{12}$/),
+          decision: 'applied',
+        },
+      ]);
+    });
   });
 
   it('names the missing setting instead of failing later', async () => {

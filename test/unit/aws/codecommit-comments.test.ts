@@ -1,6 +1,8 @@
 import {
   CodeCommitClient,
   GetCommentsForPullRequestCommand,
+  GetPullRequestCommand,
+  ListPullRequestsCommand,
   PostCommentForPullRequestCommand,
   UpdateCommentCommand,
 } from '@aws-sdk/client-codecommit';
@@ -22,10 +24,7 @@ describe('the pull-request comment on CodeCommit', () => {
     cc.on(PostCommentForPullRequestCommand).resolves({});
     expect(await comments().upsert(pr, `${MARKER}\nplan A`)).toBe('posted');
     expect(calls()).toEqual([
-      [
-        'GetCommentsForPullRequestCommand',
-        { pullRequestId: '7', repositoryName: 'users', nextToken: undefined },
-      ],
+      ['GetCommentsForPullRequestCommand', { pullRequestId: '7', nextToken: undefined }],
       [
         'PostCommentForPullRequestCommand',
         {
@@ -81,5 +80,83 @@ describe('the pull-request comment on CodeCommit', () => {
     );
     cc.on(PostCommentForPullRequestCommand).resolves({});
     expect(await comments().upsert(pr, `${MARKER}\nplan C`)).toBe('posted');
+  });
+});
+
+describe('the review of a pushed commit', () => {
+  const merged = (id: string, mergeCommitId: string, sourceCommit = `src${id}`) =>
+    cc.on(GetPullRequestCommand, { pullRequestId: id }).resolves({
+      pullRequest: {
+        pullRequestTargets: [
+          {
+            destinationReference: 'refs/heads/main',
+            sourceCommit,
+            mergeMetadata: { isMerged: true, mergeCommitId },
+          },
+        ],
+      },
+    });
+
+  it('finds the merged pull request of a fast-forwarded commit and reads the digests of its own comment', async () => {
+    cc.on(ListPullRequestsCommand).resolves({ pullRequestIds: ['12'] });
+    merged('12', 'ff1', 'ff1');
+    cc.on(GetCommentsForPullRequestCommand).resolves({
+      commentsForPullRequestData: [
+        {
+          comments: [
+            {
+              commentId: 'x',
+              authorArn: 'arn:aws:iam::111122223333:user/mallory',
+              content: `${MARKER}\nDigests: \`a/b\` ffffffffffff`,
+            },
+            {
+              commentId: 'y',
+              authorArn: ME,
+              content: `${MARKER}\n### plan\n\nDigests: \`a/b\` 0123456789ab`,
+            },
+          ],
+        },
+      ],
+    });
+    expect(await comments().review('users', 'main', 'ff1')).toEqual({
+      pullRequest: '12',
+      digests: { 'a/b': '0123456789ab' },
+    });
+  });
+
+  it('looks at the latest 50 closed pull requests at most, and finds nothing when none merged the commit', async () => {
+    const ids = (from: number) => Array.from({ length: 25 }, (_, i) => String(from - i));
+    cc.on(ListPullRequestsCommand, { nextToken: undefined }).resolves({
+      pullRequestIds: ids(100),
+      nextToken: 'p2',
+    });
+    cc.on(ListPullRequestsCommand, { nextToken: 'p2' }).resolves({
+      pullRequestIds: ids(75),
+      nextToken: 'p3',
+    });
+    cc.on(GetPullRequestCommand).resolves({
+      pullRequest: {
+        pullRequestTargets: [
+          {
+            destinationReference: 'refs/heads/main',
+            mergeMetadata: { isMerged: true, mergeCommitId: 'other' },
+          },
+        ],
+      },
+    });
+    expect(await comments().review('users', 'main', 'c1')).toBeUndefined();
+    expect(cc.commandCalls(ListPullRequestsCommand).map((c) => c.args[0].input.nextToken)).toEqual([
+      undefined,
+      'p2',
+    ]);
+    expect(cc.commandCalls(GetPullRequestCommand)).toHaveLength(50);
+    expect(cc.commandCalls(GetCommentsForPullRequestCommand)).toHaveLength(0);
+  });
+
+  it('gives a review with no digests when the merged pull request has no comment of ours', async () => {
+    cc.on(ListPullRequestsCommand).resolves({ pullRequestIds: ['3'] });
+    merged('3', 'm3');
+    cc.on(GetCommentsForPullRequestCommand).resolves({ commentsForPullRequestData: [] });
+    expect(await comments().review('users', 'main', 'm3')).toEqual({ pullRequest: '3', digests: {} });
   });
 });

@@ -14,11 +14,10 @@ import {
   type AutomationExecution,
 } from '@aws-sdk/client-ssm';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
-import { createHash } from 'node:crypto';
 import type { ActionResult, BatchResult, ExecutorBatch } from '../../model/batch.js';
 import type { Action, ActualState, ClusterSpec, ObjectRef } from '../../model/types.js';
 import type { Dispatcher } from '../../ports/index.js';
-import { uuidFrom } from '../../model/run.js';
+import { planDigest, uuidFrom } from '../../model/run.js';
 import { RETRY_CONFIG } from './clients.js';
 
 /** SSM limits (reference/aws-formats.md §3.2): a parameter holds at most 50 strings of 512 characters. */
@@ -58,11 +57,6 @@ export interface SsmDispatcherSettings {
 
 export { uuidFrom };
 
-/** Digest of a list of actions: the same plan gives the same key. */
-export function planDigest(actions: readonly Action[]): string {
-  return createHash('sha256').update(JSON.stringify(actions)).digest('hex').slice(0, 16);
-}
-
 /**
  * Split a batch into chunks whose JSON fits one execution's parameter, each with its idempotency id:
  * the run's key for the batch (reconcile() owns it), and the chunk's own actions.
@@ -73,7 +67,7 @@ export function chunkBatch(
 ): { id: string; pieces: string[]; actions: Action[] }[] {
   const base = batch.id ?? `${revision}/${batch.target.account}/${batch.target.region}/${batch.target.name}`;
   const encode = (actions: Action[]) => {
-    const id = `${base}/${planDigest(actions)}`;
+    const id = `${base}/${planDigest(actions).slice(0, 16)}`;
     const text = JSON.stringify({
       action: 'batch',
       id,
