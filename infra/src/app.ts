@@ -17,6 +17,7 @@ export interface DeploymentStacks {
 /** Add the central stack and one database stack per account and Region to `app`. */
 export function buildApp(app: App, plan: DeploymentPlan, bundleDir = 'dist'): DeploymentStacks {
   const { central } = plan;
+  const github = 'github' in central.repository;
   const shared = {
     bundleDir,
     executorFunctionName: plan.executorFunctionName,
@@ -28,8 +29,7 @@ export function buildApp(app: App, plan: DeploymentPlan, bundleDir = 'dist'): De
       ...shared,
       env: { account: central.account, region: central.region },
       description: 'dbusers: the reconciler, its event rules and the automation document (central account)',
-      repositoryName: central.repository.codecommit.name,
-      createRepository: central.repository.codecommit.create,
+      repository: central.repository,
       branch: central.branch,
       databaseAccounts: [...new Set(plan.databaseAccounts.map((d) => d.account))],
       organizationId: central.organizationId,
@@ -44,6 +44,7 @@ export function buildApp(app: App, plan: DeploymentPlan, bundleDir = 'dist'): De
           database,
           central,
           withExecutionAccess: !plan.baselineStackSet,
+          trustPlanner: github,
         }),
     ),
     baseline: plan.baselineStackSet
@@ -53,6 +54,7 @@ export function buildApp(app: App, plan: DeploymentPlan, bundleDir = 'dist'): De
           central,
           executorFunctionName: plan.executorFunctionName,
           executionRoleName: plan.executionRoleName,
+          trustPlanner: github,
         })
       : undefined,
   };

@@ -16,6 +16,8 @@ export interface DatabaseBaselineStackProps extends StackProps {
   readonly executorFunctionName?: string;
   /** @default "AssumableRoleInDatabaseAccount" */
   readonly executionRoleName?: string;
+  /** Trust the central planner too (GitHub deployments). @default false */
+  readonly trustPlanner?: boolean;
 }
 
 /** The StackSet template: {@link ExecutionAccess} for whichever account it lands in. */

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ArnFormat, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as codecommit from 'aws-cdk-lib/aws-codecommit';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -28,19 +28,29 @@ import {
 /** The automation document, as shipped in infra/documents/ and tested there. */
 export const DOCUMENT_FILE = join(import.meta.dirname, '..', 'documents', 'dbusers-executor.yaml');
 
+/** Where users/ lives: a CodeCommit repository (created, or an existing one by name), or GitHub. */
+export type RepositorySpec =
+  | { readonly codecommit: { readonly name: string; readonly create?: boolean } }
+  | {
+      readonly github: {
+        readonly owner: string;
+        readonly repo: string;
+        /** The account's GitHub OIDC provider, when it has one already (one per account). @default a new one */
+        readonly oidcProviderArn?: string;
+      };
+    };
+
 /** Props of {@link CentralStack}. */
 export interface CentralStackProps extends StackProps {
-  /** The CodeCommit repository holding users/. */
-  readonly repositoryName: string;
-  /** Create the repository; false uses an existing one by name. @default false */
-  readonly createRepository?: boolean;
+  /** Where users/ lives. */
+  readonly repository: RepositorySpec;
   /** The branch whose pushes apply. @default "main" */
   readonly branch?: string;
   /** The database accounts: the reconciler may assume their execution role, and they may send events here. */
   readonly databaseAccounts: readonly string[];
   /** Admit every account of this organisation to the bus instead of the list above. */
   readonly organizationId?: string;
-  /** @default "rate(1 hour)" */
+  /** The drift check's schedule (CodeCommit; on GitHub the workflow's cron runs it). @default "rate(1 hour)" */
   readonly driftSchedule?: string;
   /** The folder holding `reconciler/index.mjs` from `npm run bundle`. @default "dist" */
   readonly bundleDir?: string;
@@ -56,21 +66,19 @@ export interface CentralStackProps extends StackProps {
 export class CentralStack extends Stack {
   /** The reconciler Lambda (push, pull request, drift and rotation-failure flows). */
   readonly reconciler: lambda.Function;
+  /** GitHub only: the read-only function the pull-request role may invoke. */
+  readonly planner?: lambda.Function;
   /** The bus results are published to and database accounts forward rotation failures to. */
   readonly bus: events.EventBus;
+  private readonly executionRoles: string[];
 
   constructor(scope: Construct, id: string, props: CentralStackProps) {
     super(scope, id, props);
     const branch = props.branch ?? 'main';
     const executionRoleName = props.executionRoleName ?? 'AssumableRoleInDatabaseAccount';
-    const executorFunctionName = props.executorFunctionName ?? 'dbusers-executor';
-    const repository = props.createRepository
-      ? new codecommit.Repository(this, 'Repository', {
-          repositoryName: props.repositoryName,
-          description: 'dbusers: the database users, roles and grants of every account (users/)',
-        })
-      : codecommit.Repository.fromRepositoryName(this, 'Repository', props.repositoryName);
-
+    this.executionRoles = props.databaseAccounts.map(
+      (account) => `arn:${this.partition}:iam::${account}:role/${executionRoleName}`,
+    );
     this.bus = new events.EventBus(this, 'Bus', { eventBusName: CENTRAL_BUS_NAME });
     this.admitDatabaseAccounts(props);
 
@@ -81,9 +89,6 @@ export class CentralStack extends Stack {
       content: parse(readFileSync(DOCUMENT_FILE, 'utf8')),
       updateMethod: 'NewVersion',
     });
-    const executionRoles = props.databaseAccounts.map(
-      (account) => `arn:${this.partition}:iam::${account}:role/${executionRoleName}`,
-    );
     const automationRole = new iam.Role(this, 'AutomationRole', {
       roleName: CENTRAL_ROLE_NAMES.automation,
       description: 'dbusers: the parent automation, starting the document in each database account',
@@ -93,63 +98,28 @@ export class CentralStack extends Stack {
       }),
       inlinePolicies: {
         AssumeExecutionRoles: new iam.PolicyDocument({
-          statements: [new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: executionRoles })],
+          statements: [
+            new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: this.executionRoles }),
+          ],
         }),
       },
     });
 
-    const functionName = CENTRAL_ROLE_NAMES.reconciler;
-    const logGroup = new logs.LogGroup(this, 'ReconcilerLogs', {
-      logGroupName: `/aws/lambda/${functionName}`,
-      retention: props.logRetentionDays ?? 90,
-    });
-    const role = new iam.Role(this, 'ReconcilerRole', {
-      roleName: CENTRAL_ROLE_NAMES.reconciler,
-      description: 'dbusers reconciler: reads users/, comments on pull requests, starts the automation',
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-    });
-    this.reconciler = new lambda.Function(this, 'Reconciler', {
-      functionName,
+    const codecommitRepo = 'codecommit' in props.repository ? props.repository.codecommit : undefined;
+    this.reconciler = this.reconcilerFunction('Reconciler', CENTRAL_ROLE_NAMES.reconciler, props, {
       description: 'dbusers reconciler: push, pull request, drift schedule and rotation-failure flows',
-      runtime: RUNTIME,
-      code: lambda.Code.fromAsset(join(props.bundleDir ?? 'dist', 'reconciler')),
-      handler: 'index.handler',
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 1024,
-      // A fleet run (1,500 targets at 128 at once) takes ~9 simulated minutes: npm run bench:fleet.
-      timeout: Duration.minutes(15),
-      // One run at a time: a second push waits instead of racing the first on the same clusters.
-      reservedConcurrentExecutions: 1,
-      role,
-      logGroup,
       environment: {
-        DBUSERS_REPOSITORY: props.repositoryName,
+        ...(codecommitRepo ? { DBUSERS_REPOSITORY: codecommitRepo.name } : {}),
         DBUSERS_BRANCH: branch,
         DBUSERS_SSM_DOCUMENT: DOCUMENT_NAME,
-        DBUSERS_EVENT_BUS: CENTRAL_BUS_NAME,
-        DBUSERS_EXECUTOR_FUNCTION: executorFunctionName,
+        DBUSERS_EXECUTOR_FUNCTION: props.executorFunctionName ?? 'dbusers-executor',
         DBUSERS_EXECUTION_ROLE: executionRoleName,
         DBUSERS_AUTOMATION_ROLE_ARN: automationRole.roleArn,
         // Lambda's session is named after the function: the ARN its comments carry.
-        DBUSERS_COMMENT_AUTHOR_ARN: `arn:${this.partition}:sts::${this.account}:assumed-role/${CENTRAL_ROLE_NAMES.reconciler}/${functionName}`,
+        DBUSERS_COMMENT_AUTHOR_ARN: `arn:${this.partition}:sts::${this.account}:assumed-role/${CENTRAL_ROLE_NAMES.reconciler}/${CENTRAL_ROLE_NAMES.reconciler}`,
       },
     });
-    acknowledge(this.reconciler, { 'AwsSolutions-L1': RUNTIME_REASON });
-
-    repository.grant(
-      this.reconciler,
-      'codecommit:GetFolder',
-      'codecommit:GetFile',
-      'codecommit:GetBlob',
-      'codecommit:GetDifferences',
-      'codecommit:GetPullRequest',
-      'codecommit:ListPullRequests',
-      'codecommit:GetCommentsForPullRequest',
-      'codecommit:PostCommentForPullRequest',
-      'codecommit:UpdateComment',
-    );
-    this.bus.grantPutEventsTo(this.reconciler);
-    automationRole.grantPassRole(role);
+    automationRole.grantPassRole(this.reconciler.role!);
     const policy = new iam.Policy(this, 'ReconcilerPolicy', {
       statements: [
         new iam.PolicyStatement({
@@ -165,23 +135,13 @@ export class CentralStack extends Stack {
           actions: ['ssm:GetAutomationExecution'],
           resources: [this.ssmArn('automation-execution', '*')],
         }),
-        new iam.PolicyStatement({
-          sid: 'InspectThroughExecutionRoles',
-          actions: ['sts:AssumeRole'],
-          resources: executionRoles,
-        }),
-        new iam.PolicyStatement({
-          sid: 'WriteOwnLogs',
-          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-          resources: [`${logGroup.logGroupArn}`],
-        }),
       ],
     });
-    role.attachInlinePolicy(policy);
+    this.reconciler.role!.attachInlinePolicy(policy);
     acknowledge(policy, {
-      [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${this.region}:${this.account}:automation-definition/${DOCUMENT_NAME}:*]`]:
+      [`AwsSolutions-IAM5[Resource::${this.ssmArn('automation-definition', `${DOCUMENT_NAME}:*`)}]`]:
         'any version of the one dbusers document',
-      [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${this.region}:${this.account}:automation-execution/*]`]:
+      [`AwsSolutions-IAM5[Resource::${this.ssmArn('automation-execution', '*')}]`]:
         'execution ids are made by SSM at run time; scoped to this account and Region',
     });
 
@@ -189,6 +149,102 @@ export class CentralStack extends Stack {
       retryAttempts: 2,
       maxEventAge: Duration.hours(2),
     });
+    new events.Rule(this, 'OnRotationFailed', {
+      description: 'dbusers: a managed secret failed to rotate in a database account; reset it',
+      eventBus: this.bus,
+      eventPattern: {
+        source: ['aws.secretsmanager'],
+        detailType: ['AWS Service Event via CloudTrail'],
+        detail: { eventName: ['RotationFailed'] },
+      },
+      targets: [target],
+    });
+    if (codecommitRepo) this.codecommitFlows(codecommitRepo, branch, target, props);
+    else if ('github' in props.repository)
+      this.planner = this.githubFlows(props.repository.github, branch, props);
+  }
+
+  /**
+   * A function running the reconciler bundle (Node.js 24), with its own log group, a role that may
+   * write to it, inspect through the execution roles and publish on the bus.
+   */
+  private reconcilerFunction(
+    id: string,
+    name: string,
+    props: CentralStackProps,
+    options: { description: string; environment: Record<string, string> },
+  ): lambda.Function {
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+      logGroupName: `/aws/lambda/${name}`,
+      retention: props.logRetentionDays ?? 90,
+    });
+    const role = new iam.Role(this, `${id}Role`, {
+      roleName: name,
+      description: options.description,
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    const fn = new lambda.Function(this, id, {
+      functionName: name,
+      description: options.description,
+      runtime: RUNTIME,
+      code: lambda.Code.fromAsset(join(props.bundleDir ?? 'dist', 'reconciler')),
+      handler: 'index.handler',
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 1024,
+      // A fleet run (1,500 targets at 128 at once) takes ~9 simulated minutes: npm run bench:fleet.
+      timeout: Duration.minutes(15),
+      // One run at a time: a second push waits instead of racing the first on the same clusters.
+      reservedConcurrentExecutions: 1,
+      role,
+      logGroup,
+      environment: { DBUSERS_EVENT_BUS: CENTRAL_BUS_NAME, ...options.environment },
+    });
+    acknowledge(fn, { 'AwsSolutions-L1': RUNTIME_REASON });
+    this.bus.grantPutEventsTo(fn);
+    role.attachInlinePolicy(
+      new iam.Policy(this, `${id}AccessPolicy`, {
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'InspectThroughExecutionRoles',
+            actions: ['sts:AssumeRole'],
+            resources: this.executionRoles,
+          }),
+          new iam.PolicyStatement({
+            sid: 'WriteOwnLogs',
+            actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            resources: [logGroup.logGroupArn],
+          }),
+        ],
+      }),
+    );
+    return fn;
+  }
+
+  /** CodeCommit: the repository, and the rules for a push to the branch, a pull request and the schedule. */
+  private codecommitFlows(
+    spec: { readonly name: string; readonly create?: boolean },
+    branch: string,
+    target: targets.LambdaFunction,
+    props: CentralStackProps,
+  ): void {
+    const repository = spec.create
+      ? new codecommit.Repository(this, 'Repository', {
+          repositoryName: spec.name,
+          description: 'dbusers: the database users, roles and grants of every account (users/)',
+        })
+      : codecommit.Repository.fromRepositoryName(this, 'Repository', spec.name);
+    repository.grant(
+      this.reconciler,
+      'codecommit:GetFolder',
+      'codecommit:GetFile',
+      'codecommit:GetBlob',
+      'codecommit:GetDifferences',
+      'codecommit:GetPullRequest',
+      'codecommit:ListPullRequests',
+      'codecommit:GetCommentsForPullRequest',
+      'codecommit:PostCommentForPullRequest',
+      'codecommit:UpdateComment',
+    );
     new events.Rule(this, 'OnPush', {
       description: `dbusers: a push to ${branch} applies`,
       eventPattern: {
@@ -218,16 +274,51 @@ export class CentralStack extends Stack {
       schedule: events.Schedule.expression(props.driftSchedule ?? 'rate(1 hour)'),
       targets: [target],
     });
-    new events.Rule(this, 'OnRotationFailed', {
-      description: 'dbusers: a managed secret failed to rotate in a database account; reset it',
-      eventBus: this.bus,
-      eventPattern: {
-        source: ['aws.secretsmanager'],
-        detailType: ['AWS Service Event via CloudTrail'],
-        detail: { eventName: ['RotationFailed'] },
-      },
-      targets: [target],
+  }
+
+  /**
+   * GitHub: the OIDC provider, the read-only planner, and the two roles the workflow assumes: the
+   * plan role (pull requests of the repository only) may invoke the planner, the apply role (the
+   * branch only: pushes and the scheduled drift check) the reconciler.
+   */
+  private githubFlows(
+    spec: { readonly owner: string; readonly repo: string; readonly oidcProviderArn?: string },
+    branch: string,
+    props: CentralStackProps,
+  ): lambda.Function {
+    const issuer = 'token.actions.githubusercontent.com';
+    const providerArn =
+      spec.oidcProviderArn ??
+      new iam.OidcProviderNative(this, 'GitHubOidc', {
+        url: `https://${issuer}`,
+        clientIds: ['sts.amazonaws.com'],
+      }).oidcProviderArn;
+    const planner = this.reconcilerFunction('Planner', CENTRAL_ROLE_NAMES.planner, props, {
+      description: 'dbusers planner: plans pull requests from the GitHub workflow, read only',
+      environment: { DBUSERS_READ_ONLY: 'true', DBUSERS_BRANCH: branch },
     });
+    const role = (id: string, name: string, subject: string, fn: lambda.Function) => {
+      const r = new iam.Role(this, id, {
+        roleName: name,
+        description: `dbusers: assumed by the GitHub workflow of ${spec.owner}/${spec.repo} (${subject})`,
+        maxSessionDuration: Duration.hours(1),
+        assumedBy: new iam.WebIdentityPrincipal(providerArn, {
+          StringEquals: {
+            [`${issuer}:aud`]: 'sts.amazonaws.com',
+            [`${issuer}:sub`]: `repo:${spec.owner}/${spec.repo}:${subject}`,
+          },
+        }),
+      });
+      // Not fn.grantInvoke: that adds every version and alias (`:*`); the workflow calls $LATEST only.
+      r.addToPolicy(
+        new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }),
+      );
+      new CfnOutput(this, `${id}Arn`, { value: r.roleArn, description: `the workflow variable for ${name}` });
+      return r;
+    };
+    role('GitHubPlanRole', 'dbusers-github-plan', 'pull_request', planner);
+    role('GitHubApplyRole', 'dbusers-github-apply', `ref:refs/heads/${branch}`, this.reconciler);
+    return planner;
   }
 
   /** Database accounts may put events on the bus: the organisation's accounts, or the listed ones. */

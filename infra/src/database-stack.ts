@@ -29,6 +29,8 @@ export interface DatabaseAccountStackProps extends StackProps {
   readonly executionRoleName?: string;
   /** @default 90 */
   readonly logRetentionDays?: number;
+  /** Trust the central planner too (GitHub deployments). @default false */
+  readonly trustPlanner?: boolean;
   /** Include the execution role and forwarding rule; false when the baseline StackSet deploys them. @default true */
   readonly withExecutionAccess?: boolean;
 }
@@ -160,6 +162,7 @@ export class DatabaseAccountStack extends Stack {
         executorFunctionName: functionName,
         executionRoleName: props.executionRoleName,
         secretPrefixes: database.secretPrefixes,
+        trustPlanner: props.trustPlanner,
       }).role;
     this.iamConnectPolicies(database);
   }

@@ -10,6 +10,7 @@ import { DEFAULT_SECRET_TEMPLATE, formatDiagnostic, loadDesired } from '../../re
 import { parseFile } from '../../reconciler/src/desired/parse.js';
 import { Diagnostics } from '../../reconciler/src/desired/source-file.js';
 import type { ClusterSpec, DesiredTarget } from '../../reconciler/src/model/types.js';
+import type { RepositorySpec } from './central-stack.js';
 
 /** Raised when users/ or the deployment file cannot give a complete deployment; lists every problem. */
 export class DeploymentError extends Error {
@@ -27,8 +28,8 @@ export interface DeploymentFile {
     readonly region: string;
     /** The branch whose pushes apply. @default "main" */
     readonly branch?: string;
-    /** The CodeCommit repository holding users/: created, or an existing one by name. */
-    readonly repository: { readonly codecommit: { readonly name: string; readonly create?: boolean } };
+    /** Where users/ lives: a CodeCommit repository (created, or an existing one by name), or GitHub. */
+    readonly repository: RepositorySpec;
     /** Accounts that may forward events to the central bus: the organisation, or a list. */
     readonly organizationId?: string;
     /** The drift check's schedule. @default "rate(1 hour)" */
@@ -120,8 +121,14 @@ export function planDeployment(
   const problems: string[] = [];
   if (!file.central || !ACCOUNT.test(file.central.account ?? ''))
     problems.push('central.account must be a 12-digit AWS account id');
-  if (!file.central?.repository?.codecommit?.name)
-    problems.push('central.repository.codecommit.name: the CodeCommit repository holding users/');
+  const repository = file.central?.repository as Partial<{
+    codecommit: { name?: string };
+    github: { owner?: string; repo?: string };
+  }>;
+  if (!repository?.codecommit?.name && !(repository?.github?.owner && repository.github.repo))
+    problems.push(
+      'central.repository: { "codecommit": { "name" } } or { "github": { "owner", "repo" } }, where users/ lives',
+    );
   const groups = new Map<string, DesiredTarget[]>();
   for (const t of targets) {
     const key = `${t.cluster.account}/${t.cluster.region}`;

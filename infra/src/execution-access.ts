@@ -23,6 +23,8 @@ export interface ExecutionAccessProps {
    * (the StackSet form, deployed in one Region). @default the stack's Region
    */
   readonly executorRegion?: string;
+  /** Trust the central planner too (GitHub: it inspects for pull requests). @default false */
+  readonly trustPlanner?: boolean;
   /** Forward RotationFailed only for secrets under these name prefixes. @default every secret of the account */
   readonly secretPrefixes?: readonly string[];
 }
@@ -46,6 +48,7 @@ export class ExecutionAccess extends Construct {
       assumedBy: new iam.CompositePrincipal(
         new iam.ArnPrincipal(centralRole(CENTRAL_ROLE_NAMES.reconciler)),
         new iam.ArnPrincipal(centralRole(CENTRAL_ROLE_NAMES.automation)),
+        ...(props.trustPlanner ? [new iam.ArnPrincipal(centralRole(CENTRAL_ROLE_NAMES.planner))] : []),
         new iam.PrincipalWithConditions(new iam.ServicePrincipal('ssm.amazonaws.com'), {
           StringEquals: { 'aws:SourceAccount': account },
           ArnLike: { 'aws:SourceArn': `arn:${partition}:ssm:*:${account}:automation-execution/*` },

@@ -21,7 +21,10 @@ import {
 } from '../handlers/events.js';
 import { formatDiagnostic, loadDesired } from '../desired/load.js';
 import { ExecutorFailedError, makeExecutorHandler, type ExecutorEvent } from '../handlers/executor.js';
+import { type GitHubRequest, givenTree, parseGitHub, planGitHubPullRequest } from '../handlers/github.js';
 import { parsePullRequest, planPullRequest, type PullRequest } from '../handlers/pull-request.js';
+import type { ReconcileResult } from '../reconcile.js';
+import type { SourceRepo } from '../ports/index.js';
 import { closest } from '../model/names.js';
 import type { DesiredTarget } from '../model/types.js';
 import type { IO } from './report.js';
@@ -89,6 +92,8 @@ export async function runEvent(
   } catch (error) {
     throw new CommandError(`event: ${file}: ${(error as Error).message}`);
   }
+  const fromGitHub = parseGitHubOrFail(event);
+  if (fromGitHub) return runGitHub(fromGitHub, env, io);
   const pr = parsePullRequest(event, options.branch);
   if (!('ignore' in pr)) return runPullRequest(pr, env, options, io);
   const push = parsePush(event, options.branch);
@@ -149,22 +154,56 @@ async function runTrigger(
   options: EventOptions,
   io: IO,
 ): Promise<number> {
-  const deps = {
-    source: new GitSource(resolve(options.repo ?? '.')),
+  const deps = localDeps(new GitSource(resolve(options.repo ?? '.')), env, io);
+  const result = !('ignore' in push)
+    ? await handlePush(push, deps)
+    : rotationFailed
+      ? await handleRotationFailed(rotationFailed, deps)
+      : await handleDrift(deps, undefined, eventId);
+  return reportRun(result, io);
+}
+
+/** The local adapters of a replay: events printed as JSON lines. */
+function localDeps(source: SourceRepo, env: LocalEnvironment, io: IO) {
+  return {
+    source,
     dispatcher: new LocalDispatcher(env),
     events: {
       publish: async (e: { type: string; detail: Record<string, unknown> }) =>
         io.out(`${JSON.stringify({ 'detail-type': e.type, source: 'dbusers', detail: e.detail })}\n`),
     },
   };
-  const result = !('ignore' in push)
-    ? await handlePush(push, deps)
-    : rotationFailed
-      ? await handleRotationFailed(rotationFailed, deps)
-      : await handleDrift(deps, undefined, eventId);
+}
+
+/** Diagnostics and failures on stderr; exit 1 when the run failed or the tree was invalid. */
+function reportRun(result: ReconcileResult, io: IO): number {
   for (const d of result.diagnostics) io.err(`${formatDiagnostic(d)}\n`);
   for (const f of result.failures) io.err(`dbusers: ${f.cluster}: ${f.stage} failed: ${f.message}\n`);
   return result.status === 'invalid' || result.status === 'failed' ? 1 : 0;
+}
+
+function parseGitHubOrFail(event: unknown): GitHubRequest | undefined {
+  try {
+    return parseGitHub(event);
+  } catch (error) {
+    throw new CommandError(`event: ${(error as Error).message}`);
+  }
+}
+
+/** The GitHub workflow's request, on the tree it carries: the comment printed for a pull request. */
+async function runGitHub(request: GitHubRequest, env: LocalEnvironment, io: IO): Promise<number> {
+  const deps = localDeps(givenTree(request), env, io);
+  const pr = request.pullRequest;
+  if (request.action === 'pull_request' && pr) {
+    const { result, comment } = await planGitHubPullRequest({ ...request, pullRequest: pr }, deps);
+    io.out(`${comment}\n`);
+    return reportRun(result, io);
+  }
+  const result =
+    request.action === 'push'
+      ? await handlePush({ commit: request.commit, before: request.before, eventId: request.eventId }, deps)
+      : await handleDrift(deps, request.commit, request.eventId);
+  return reportRun(result, io);
 }
 
 /**

@@ -18,7 +18,7 @@ import { CodeCommitSource } from '../adapters/aws/codecommit-source.js';
 import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.js';
 import { SsmDispatcher } from '../adapters/aws/ssm-dispatcher.js';
 import type { ReviewSource, SourceRepo } from '../ports/index.js';
-import { driftedAccounts, type ReconcileResult, targetName } from '../reconcile.js';
+import { driftedAccounts, type ReconcileDeps, type ReconcileResult, targetName } from '../reconcile.js';
 import {
   handleDrift,
   handlePush,
@@ -27,6 +27,7 @@ import {
   parsePush,
   parseRotationFailed,
 } from './events.js';
+import { type GitHubRequest, givenTree, parseGitHub, planGitHubPullRequest } from './github.js';
 import { COMMENT_MARKER, type PullRequest, parsePullRequest, planPullRequest } from './pull-request.js';
 import { observed } from './observed.js';
 
@@ -42,8 +43,18 @@ export interface CentralSettings {
   metrics?: Metrics;
 }
 
-/** How an invocation ended: what ran, or why the event was ignored. */
-export type CentralOutcome = { ignored: string } | { flow: Flow; status: ReconcileResult['status'] };
+/** How an invocation ended: what ran (a GitHub pull request: with the comment to post), or why the event was ignored. */
+export type CentralOutcome =
+  | { ignored: string }
+  | { flow: Flow; status: ReconcileResult['status']; comment?: string };
+
+/** Any event EventBridge or the GitHub workflow delivers; each parser checks its own shape. */
+export type CentralEvent = { id?: string; [field: string]: unknown };
+
+/** A routed event: its flow and run, or why it is ignored. */
+type Routed =
+  | { flow: Flow; run: () => Promise<ReconcileResult>; extra?: () => { comment: string } }
+  | { ignored: string };
 
 /** The flows an event can start. */
 export type Flow = 'push' | 'pull request' | 'drift' | 'rotation failed';
@@ -63,10 +74,11 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
   };
   const branch = env.DBUSERS_BRANCH || 'main';
   const codecommit = settings.codecommit ?? new CodeCommitClient(RETRY_CONFIG);
-  let deps: Parameters<typeof handlePush>[1] | undefined;
-  const adapters = (revision: string) => {
-    deps ??= {
-      source: new CodeCommitSource(need('DBUSERS_REPOSITORY'), codecommit),
+  let runtime: Omit<ReconcileDeps, 'source'> | undefined;
+  /** The adapters of a run: the CodeCommit repository as source unless the event brings its tree. */
+  const adapters = (revision: string, source?: SourceRepo): ReconcileDeps => {
+    const from = source ?? new CodeCommitSource(need('DBUSERS_REPOSITORY'), codecommit);
+    runtime ??= {
       events: new EventBridgeSink(
         need('DBUSERS_EVENT_BUS'),
         settings.eventbridge ?? new EventBridgeClient(RETRY_CONFIG),
@@ -81,8 +93,9 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
         targetClients: settings.targetClients,
       }),
     };
-    return deps;
+    return { ...runtime, source: from };
   };
+  const readOnly = env.DBUSERS_READ_ONLY === 'true';
 
   /**
    * A pull request: its merge base from GetPullRequest (CodeCommit has it per target), the plan of the
@@ -114,10 +127,37 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
     return { reviewOf: (commit) => comments.review(need('DBUSERS_REPOSITORY'), branch, commit) };
   }
 
+  /**
+   * The GitHub workflow's request: a pull request is planned (its checkout is the merge result) and
+   * its comment returned for the workflow to post; a push applies; a schedule checks drift.
+   */
+  function github(request: GitHubRequest): Routed {
+    const deps = adapters(request.commit, givenTree(request));
+    const pr = request.pullRequest;
+    if (request.action === 'pull_request' && pr) {
+      let comment = '';
+      const run = async () => {
+        const planned = await planGitHubPullRequest({ ...request, pullRequest: pr }, deps);
+        comment = planned.comment;
+        return planned.result;
+      };
+      return { flow: 'pull request', run, extra: () => ({ comment }) };
+    }
+    // A read-only function (the one the pull-request role may invoke) plans and nothing else.
+    if (readOnly)
+      return { ignored: `this function only plans pull requests; ${request.action} needs the apply role` };
+    if (request.action === 'push') {
+      const push = { commit: request.commit, before: request.before, eventId: request.eventId };
+      return { flow: 'push', run: () => handlePush(push, deps) };
+    }
+    return { flow: 'drift', run: () => handleDrift(deps, request.commit, request.eventId) };
+  }
+
   /** The flow an event asks for and its run, or why it is ignored. */
-  function route(event: {
-    id?: string;
-  }): { flow: Flow; run: () => Promise<ReconcileResult> } | { ignored: string } {
+  function route(event: CentralEvent): Routed {
+    const fromGitHub = parseGitHub(event);
+    if (fromGitHub) return github(fromGitHub);
+    if (readOnly) return { ignored: 'this function only plans pull requests from the GitHub workflow' };
     const pr = parsePullRequest(event, branch);
     if (!('ignore' in pr)) return { flow: 'pull request', run: () => pullRequest(pr) };
     const push = parsePush(event, branch);
@@ -161,7 +201,7 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
     }
   }
 
-  return async function handler(event: { id?: string }): Promise<CentralOutcome> {
+  return async function handler(event: CentralEvent): Promise<CentralOutcome> {
     const routed = route(event);
     if ('ignored' in routed) {
       logger.info('ignored', { event: event.id, reason: routed.ignored });
@@ -172,7 +212,7 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
       const started = Date.now();
       const result = await routed.run();
       record(context, result, Date.now() - started);
-      return { flow: routed.flow, status: result.status };
+      return { flow: routed.flow, status: result.status, ...routed.extra?.() };
     });
   };
 }

@@ -75,18 +75,35 @@ export async function planPullRequest(
   deps: ReconcileDeps,
 ): Promise<{ result: ReconcileResult; comment: string }> {
   const { files, both } = await mergeResult(deps.source, pr);
+  return planMergeResult(files, deps, {
+    revision: pr.sourceCommit,
+    title: `${pr.sourceCommit.slice(0, 8)} into ${pr.destinationCommit.slice(0, 8)}`,
+    both,
+    budget: COMMENT_BUDGET.codecommit,
+  });
+}
+
+/**
+ * Plan a merge result read-only and render its comment: the marker, notes (files changed on both
+ * sides, diagnostics, failed targets), the digest line, then the plan within the host's budget.
+ */
+export async function planMergeResult(
+  files: Map<string, string | UnreadableFile>,
+  deps: ReconcileDeps,
+  options: { revision: string; title: string; both: readonly string[]; budget: number },
+): Promise<{ result: ReconcileResult; comment: string }> {
   const merged: SourceRepo = { readTree: async () => files };
   const result = await reconcile(
     { ...deps, source: merged },
     {
       mode: 'plan',
       policy: 'sync',
-      revision: pr.sourceCommit,
+      revision: options.revision,
       planOptions: { now: Math.floor(Date.now() / 1000) },
     },
   );
   const notes = [
-    ...both.map(
+    ...options.both.map(
       (p) =>
         `> ⚠ ${p} changed on the destination branch too since this branch; this plan takes the branch's version: rebase for an exact plan.`,
     ),
@@ -94,6 +111,6 @@ export async function planPullRequest(
     ...result.failures.map((f) => `> ✖ ${f.cluster}: ${f.stage} failed: ${f.message}`),
   ];
   const digests = digestLine(result.plans);
-  const heading = `${COMMENT_MARKER}\n### dbusers plan of the merge result (${pr.sourceCommit.slice(0, 8)} into ${pr.destinationCommit.slice(0, 8)})${notes.length ? `\n\n${notes.join('\n')}` : ''}${digests ? `\n\n${digests}` : ''}`;
-  return { result, comment: renderMarkdown(result.plans, { heading, budget: COMMENT_BUDGET.codecommit }) };
+  const heading = `${COMMENT_MARKER}\n### dbusers plan of the merge result (${options.title})${notes.length ? `\n\n${notes.join('\n')}` : ''}${digests ? `\n\n${digests}` : ''}`;
+  return { result, comment: renderMarkdown(result.plans, { heading, budget: options.budget }) };
 }

@@ -100,6 +100,42 @@ const invoked = () =>
     .map((c) => JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)));
 const published = () => eb.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries![0]!.DetailType);
 
+/** The automation succeeds at once, the executor reporting every action it was sent as done. */
+const automationSucceeds = () => {
+  ssm.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: 'parent-1' });
+  ssm
+    .on(DescribeAutomationExecutionsCommand)
+    .resolves({ AutomationExecutionMetadataList: [{ AutomationExecutionId: 'child-1' }] });
+  ssm.on(GetAutomationExecutionCommand, { AutomationExecutionId: 'parent-1' }).resolves({
+    AutomationExecution: { AutomationExecutionStatus: 'Success' },
+  });
+  ssm.on(GetAutomationExecutionCommand, { AutomationExecutionId: 'child-1' }).callsFake(() => {
+    const sent = ssm
+      .commandCalls(StartAutomationExecutionCommand)
+      .at(-1)!
+      .args[0].input.Parameters!.Batch!.join('');
+    const { actions } = JSON.parse(sent) as { actions: { kind: string; user: string; host: string }[] };
+    const results = actions.map((a) => ({
+      kind: a.kind,
+      user: a.user,
+      host: a.host,
+      status: 'ok',
+      message: 'done',
+    }));
+    return {
+      AutomationExecution: {
+        AutomationExecutionStatus: 'Success',
+        Outputs: { 'invokeBatch.Payload': [JSON.stringify({ cluster: 'orders', ok: true, results })] },
+      },
+    };
+  });
+};
+const detailOf = (type: string) =>
+  JSON.parse(
+    eb.commandCalls(PutEventsCommand).find((c) => c.args[0].input.Entries![0]!.DetailType === type)!.args[0]
+      .input.Entries![0]!.Detail!,
+  );
+
 describe('the central reconciler Lambda', () => {
   it('ignores a push to another branch without a single AWS call', async () => {
     expect(await handler()(push({ referenceFullName: 'refs/heads/dev', referenceName: 'dev' }))).toEqual({
@@ -326,42 +362,6 @@ describe('the central reconciler Lambda', () => {
         commentsForPullRequestData: [{ comments: [{ commentId: 'c8', authorArn: ME, content }] }],
       });
     };
-    /** The automation succeeds at once, the executor reporting every action it was sent as done. */
-    const automationSucceeds = () => {
-      ssm.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: 'parent-1' });
-      ssm
-        .on(DescribeAutomationExecutionsCommand)
-        .resolves({ AutomationExecutionMetadataList: [{ AutomationExecutionId: 'child-1' }] });
-      ssm.on(GetAutomationExecutionCommand, { AutomationExecutionId: 'parent-1' }).resolves({
-        AutomationExecution: { AutomationExecutionStatus: 'Success' },
-      });
-      ssm.on(GetAutomationExecutionCommand, { AutomationExecutionId: 'child-1' }).callsFake(() => {
-        const sent = ssm
-          .commandCalls(StartAutomationExecutionCommand)
-          .at(-1)!
-          .args[0].input.Parameters!.Batch!.join('');
-        const { actions } = JSON.parse(sent) as { actions: { kind: string; user: string; host: string }[] };
-        const results = actions.map((a) => ({
-          kind: a.kind,
-          user: a.user,
-          host: a.host,
-          status: 'ok',
-          message: 'done',
-        }));
-        return {
-          AutomationExecution: {
-            AutomationExecutionStatus: 'Success',
-            Outputs: { 'invokeBatch.Payload': [JSON.stringify({ cluster: 'orders', ok: true, results })] },
-          },
-        };
-      });
-    };
-    const detailOf = (type: string) =>
-      JSON.parse(
-        eb.commandCalls(PutEventsCommand).find((c) => c.args[0].input.Entries![0]!.DetailType === type)!
-          .args[0].input.Entries![0]!.Detail!,
-      );
-
     it('refuses a plan that is not the one shown on the merged pull request, when the account file says refuse', async () => {
       treeWith('onDigestMismatch: refuse\n');
       serverIsEmpty();
@@ -444,6 +444,95 @@ describe('the central reconciler Lambda', () => {
           applied: expect.stringMatching(/^[0-9a-f]{12}$/),
           decision: 'applied',
         },
+      ]);
+    });
+  });
+
+  describe('the GitHub workflow', () => {
+    const sha = (c: string) => c.repeat(40);
+    const workflow = (action: string, extra: Record<string, unknown> = {}) => ({
+      source: 'dbusers.github',
+      action,
+      repository: 'example/db-users',
+      commit: sha('c'),
+      runId: '4242',
+      files: { 'users/payments-prod.yaml': readFileSync('users/payments-prod.yaml', 'utf8') },
+      ...extra,
+    });
+    const pullRequest = workflow('pull_request', {
+      pullRequest: { number: 12, base: sha('f'), head: sha('e') },
+    });
+
+    it('plans the merge commit it was handed and returns the comment for the workflow to post, applying nothing', async () => {
+      eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{}] });
+      serverIsEmpty();
+      const outcome = await handler()(pullRequest);
+      expect(outcome).toMatchObject({ flow: 'pull request', status: 'changes' });
+      const { comment } = outcome as { comment: string };
+      expect(
+        comment.startsWith(
+          '<!-- dbusers:plan v1 -->\n### dbusers plan of the merge result (#12: eeeeeeee into ffffffff)',
+        ),
+      ).toBe(true);
+      expect(comment).toMatch(/^Digests: `payments-prod\/orders` [0-9a-f]{12}$/m);
+      expect(comment).toContain("+ create user 'audit_rw'@'%'");
+      expect(comment.length).toBeLessThanOrEqual(65_536);
+      expect(cc.calls()).toHaveLength(0);
+      expect(ssm.calls()).toHaveLength(0);
+      expect(invoked().map((p) => p.action)).toEqual(['inspect']);
+    });
+
+    it('applies a push to main, reconciling only the account files the workflow says changed', async () => {
+      eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{}] });
+      serverIsEmpty();
+      automationSucceeds();
+      const changed = (files: string[]) => workflow('push', { before: sha('a'), changed: files });
+      expect(await handler()(changed([]))).toEqual({ flow: 'push', status: 'in sync' });
+      expect(lambda.calls()).toHaveLength(0);
+      expect(await handler()(changed(['users/payments-prod.yaml']))).toEqual({
+        flow: 'push',
+        status: 'applied',
+      });
+      const [start] = ssm.commandCalls(StartAutomationExecutionCommand).map((c) => c.args[0].input);
+      expect(start).toMatchObject({
+        DocumentName: 'dbusers-executor',
+        TargetLocations: [expect.objectContaining({ Accounts: ['111122223333'] })],
+      });
+      expect(cc.calls()).toHaveLength(0);
+    });
+
+    it('runs only pull requests in the read-only function the pull-request role may invoke', async () => {
+      const planner = (event: unknown) =>
+        makeCentralHandler({
+          ...quiet(),
+          env: { ...env, DBUSERS_READ_ONLY: 'true' },
+          codecommit: new CodeCommitClient({}),
+        })(event as never);
+      expect(await planner(workflow('push'))).toEqual({
+        ignored: 'this function only plans pull requests; push needs the apply role',
+      });
+      expect(await planner(workflow('schedule'))).toEqual({
+        ignored: expect.stringContaining('needs the apply role'),
+      });
+      expect(await planner(push({}))).toEqual({
+        ignored: 'this function only plans pull requests from the GitHub workflow',
+      });
+      expect([cc.calls().length, eb.calls().length, ssm.calls().length, lambda.calls().length]).toEqual([
+        0, 0, 0, 0,
+      ]);
+    });
+
+    it('refuses a malformed request whole, naming every problem, before any AWS call', async () => {
+      const bad = workflow('pull_request', {
+        commit: 'HEAD',
+        files: { '../etc/passwd.yaml': 'x', 'users/a.yaml': 3 },
+        runId: undefined,
+      });
+      await expect(handler()(bad)).rejects.toThrow(
+        'invalid dbusers.github event: commit must be a 40-hex commit id; files: "../etc/passwd.yaml" is not an account file under users/ with its text; files: "users/a.yaml" is not an account file under users/ with its text; pullRequest must give number, base and head; runId must be the workflow run id',
+      );
+      expect([cc.calls().length, eb.calls().length, ssm.calls().length, lambda.calls().length]).toEqual([
+        0, 0, 0, 0,
       ]);
     });
   });

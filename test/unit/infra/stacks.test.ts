@@ -534,3 +534,93 @@ describe('the StackSet form', () => {
     expect(report.pluginReports).toEqual([]);
   });
 });
+
+describe('the GitHub form', () => {
+  const onGitHub =
+    (extra: Record<string, string> = {}) =>
+    (p: DeploymentPlan) => ({
+      ...p,
+      central: { ...p.central, repository: { github: { owner: 'example', repo: 'db-users', ...extra } } },
+    });
+  const principalOf = (template: Template, roleName: string) =>
+    Object.values(template.findResources('AWS::IAM::Role', { Properties: { RoleName: roleName } }))[0]!
+      .Properties.AssumeRolePolicyDocument.Statement;
+
+  it('trusts the workflow by OIDC: the plan role for pull requests, the apply role for main only', () => {
+    const { central } = synth(onGitHub());
+    central.hasResourceProperties('AWS::IAM::OIDCProvider', {
+      Url: 'https://token.actions.githubusercontent.com',
+      ClientIdList: ['sts.amazonaws.com'],
+    });
+    const provider = { Ref: expect.stringMatching(/^GitHubOidc/) };
+    for (const [role, subject] of [
+      ['dbusers-github-plan', 'repo:example/db-users:pull_request'],
+      ['dbusers-github-apply', 'repo:example/db-users:ref:refs/heads/main'],
+    ] as const)
+      expect(principalOf(central, role)).toEqual([
+        {
+          Action: 'sts:AssumeRoleWithWebIdentity',
+          Effect: 'Allow',
+          Principal: { Federated: provider },
+          Condition: {
+            StringEquals: {
+              'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
+              'token.actions.githubusercontent.com:sub': subject,
+            },
+          },
+        },
+      ]);
+    central.hasOutput('GitHubPlanRoleArn', {});
+    central.hasOutput('GitHubApplyRoleArn', {});
+  });
+
+  it('lets the plan role invoke only the read-only planner, which cannot start an automation', () => {
+    const { central } = synth(onGitHub());
+    central.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'dbusers-planner',
+      Runtime: 'nodejs24.x',
+      Environment: {
+        Variables: Match.objectLike({ DBUSERS_READ_ONLY: 'true', DBUSERS_EVENT_BUS: 'dbusers' }),
+      },
+    });
+    const policies = Object.values(central.findResources('AWS::IAM::Policy'));
+    const of = (roleLogicalPrefix: string) =>
+      policies
+        .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleLogicalPrefix))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const plan = JSON.stringify(of('GitHubPlanRole'));
+    expect(plan).toContain('lambda:InvokeFunction');
+    expect(plan).toMatch(/Planner[0-9A-F]{8}/);
+    expect(plan).not.toMatch(/"Reconciler[0-9A-F]{8}"/);
+    const planner = JSON.stringify(of('PlannerRole'));
+    expect(planner).not.toContain('ssm:StartAutomationExecution');
+    expect(planner).not.toContain('iam:PassRole');
+    expect(planner).toContain('sts:AssumeRole');
+    expect(JSON.stringify(of('GitHubApplyRole'))).toMatch(/Reconciler[0-9A-F]{8}/);
+  });
+
+  it('has no CodeCommit repository or rules, keeps the rotation rule, and passes cdk-nag', () => {
+    const { app, stacks } = fresh(onGitHub());
+    const central = Template.fromStack(stacks.central);
+    central.resourceCountIs('AWS::CodeCommit::Repository', 0);
+    expect(
+      Object.values(central.findResources('AWS::Events::Rule')).map((r) => r.Properties.EventPattern?.detail),
+    ).toEqual([{ eventName: ['RotationFailed'] }]);
+    expect(JSON.stringify(central.toJSON())).not.toContain('DBUSERS_REPOSITORY');
+    const report = JSON.parse(readFileSync(join(app.synth().directory, 'validation-report.json'), 'utf8'));
+    expect(report.pluginReports).toEqual([]);
+  });
+
+  it("uses the account's existing OIDC provider when given, and the database accounts trust the planner", () => {
+    const arn = 'arn:aws:iam::999988887777:oidc-provider/token.actions.githubusercontent.com';
+    const { central, shop } = synth(onGitHub({ oidcProviderArn: arn }));
+    central.resourceCountIs('AWS::IAM::OIDCProvider', 0);
+    expect(principalOf(central, 'dbusers-github-plan')[0].Principal).toEqual({ Federated: arn });
+    expect(JSON.stringify(principalOf(shop, 'AssumableRoleInDatabaseAccount'))).toContain(
+      ':iam::999988887777:role/dbusers-planner',
+    );
+    expect(JSON.stringify(principalOf(synth().shop, 'AssumableRoleInDatabaseAccount'))).not.toContain(
+      'dbusers-planner',
+    );
+  });
+});
