@@ -19,7 +19,14 @@ import { connect, parseDatabaseUrl, type Database } from '../../reconciler/src/a
 import { dialectForVersion } from '../../reconciler/src/dialect/index.js';
 import { executeBatch } from '../../reconciler/src/execute/executor.js';
 import { inspect, SERVER_QUERY } from '../../reconciler/src/inspect/inspect.js';
-import { ownerOf, type Action, type DesiredAccount, type Grant } from '../../reconciler/src/model/types.js';
+import { PACK_ABOVE, packInspect } from '../../reconciler/src/adapters/aws/inspect-payload.js';
+import {
+  type Action,
+  type ActualState,
+  type DesiredAccount,
+  type Grant,
+  ownerOf,
+} from '../../reconciler/src/model/types.js';
 import { plan } from '../../reconciler/src/plan/plan.js';
 import {
   REGISTRY_QUERY,
@@ -115,8 +122,10 @@ async function main(): Promise<void> {
         await db.query(REGISTRY_QUERY);
       });
       let changes = -1;
+      let answer: ActualState | undefined;
       const ours = await time(async () => {
         const actual = await inspect(db, { cluster: 'orders', engine: 'mariadb', secrets: store });
+        answer = actual;
         changes = plan({ cluster: ordersCluster, accounts: desired }, actual, { now: 0 }).actions.length;
       });
       if (changes !== 0)
@@ -136,6 +145,16 @@ async function main(): Promise<void> {
         `${ours.toFixed(0)} ms`,
         `${(ours / raw).toFixed(2)}×`,
         `SHOW GRANTS per account: ${showGrants.toFixed(0)} ms (${(showGrants / ours).toFixed(1)}× ours)`,
+      ]);
+      // What the executor's inspect answer weighs on the wire (Lambda returns at most 6 MB).
+      const json = JSON.stringify(answer).length;
+      const packed = JSON.stringify(packInspect(answer!)).length;
+      rows.push([
+        `inspect answer, ${n} accounts`,
+        `${(json / 1024).toFixed(0)} KiB JSON (${(json / n).toFixed(0)} B/account)`,
+        `${(packed / 1024).toFixed(0)} KiB sent`,
+        `${(packed / json).toFixed(2)}×`,
+        json > PACK_ABOVE ? 'gzip + base64 (over 256 KiB)' : 'sent as JSON (under 256 KiB)',
       ]);
     }
 

@@ -13,6 +13,13 @@ import {
   makeExecutorHandler,
 } from '../../reconciler/src/handlers/executor.js';
 import { awsExecutorDeps, makeLambdaHandler } from '../../reconciler/src/handlers/executor-lambda.js';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import {
+  type InspectPayload,
+  PACK_ABOVE,
+  unpackInspect,
+} from '../../reconciler/src/adapters/aws/inspect-payload.js';
 import type { ActualState } from '../../reconciler/src/model/types.js';
 import { REGISTRY_KEY_SECRET } from '../../reconciler/src/adapters/aws/secrets-manager.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
@@ -428,6 +435,34 @@ describe('the Lambda entry: logs and metrics', () => {
     );
     expect(JSON.stringify(emf[0]!._aws)).toContain('"Namespace":"dbusers"');
     for (const p of allPasswords()) expect(lines.join('\n')).not.toContain(p);
+  });
+});
+
+describe('the Lambda entry: inspect answers', () => {
+  it('gzips a large inspect answer, which the reconciler decodes to what the handler read', async () => {
+    const users = Array.from({ length: 1_500 }, (_, i) => `bulk_${i}`);
+    const list = users.map((u) => `'${u}'@'10.0.%'`).join(', ');
+    await admin.query(`CREATE USER ${users.map((u) => `'${u}'@'10.0.%' IDENTIFIED BY 'x'`).join(', ')}`);
+    await admin.query(`GRANT SELECT, INSERT ON orders.* TO ${list}`);
+    try {
+      const event = { action: 'inspect', target: cluster() } as never;
+      const quiet = {
+        logger: new Logger({ logLevel: 'SILENT' }),
+        metrics: new Metrics({ namespace: 'test' }),
+      };
+      vi.spyOn(quiet.metrics, 'publishStoredMetrics').mockImplementation(() => quiet.metrics);
+      const sent = (await makeLambdaHandler({ secretsClient: sm.client, connect, env: env(), ...quiet })(
+        event,
+      )) as InspectPayload;
+      expect(sent).toMatchObject({ encoding: 'gzip+base64' });
+      const state = unpackInspect(sent);
+      expect(state.accounts.filter((a) => a.user.startsWith('bulk_'))).toHaveLength(1_500);
+      expect(JSON.stringify(state).length).toBeGreaterThan(PACK_ABOVE);
+      expect(JSON.stringify(sent).length).toBeLessThan(JSON.stringify(state).length / 4);
+      expect(state).toEqual(await handler()(event));
+    } finally {
+      await admin.query(`DROP USER ${list}`);
+    }
   });
 });
 

@@ -14,7 +14,8 @@ import { SecretsManagerStore } from '../adapters/aws/secrets-manager.js';
 import { connect, type ConnectionSpec, type Database } from '../adapters/mysql/database.js';
 import { iamAuthToken, rdsTls } from '../adapters/mysql/rds.js';
 import { loadExecutorConfig } from '../execute/config.js';
-import type { ClusterSpec } from '../model/types.js';
+import { packInspect } from '../adapters/aws/inspect-payload.js';
+import type { ActualState, ClusterSpec } from '../model/types.js';
 import type { SecretStore } from '../ports/index.js';
 import {
   makeExecutorHandler,
@@ -114,7 +115,12 @@ export function makeLambdaHandler(settings: AwsExecutorSettings = {}) {
   const logger = settings.logger ?? new Logger({ serviceName: 'dbusers-executor' });
   const metrics = settings.metrics ?? new Metrics({ namespace: 'dbusers', serviceName: 'dbusers-executor' });
   const inner = makeExecutorHandler(awsExecutorDeps({ ...settings, logger, metrics }));
-  return (event: ExecutorEvent) => observed({ logger, metrics }, () => inner(event));
+  return (event: ExecutorEvent) =>
+    observed({ logger, metrics }, async () => {
+      const result = await inner(event);
+      // An inspect answer may be large (Lambda returns at most 6 MB): it travels gzipped then.
+      return 'action' in event && event.action === 'inspect' ? packInspect(result as ActualState) : result;
+    });
 }
 
 /** The Lambda entry point. */

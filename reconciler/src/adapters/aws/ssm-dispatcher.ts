@@ -19,6 +19,7 @@ import type { Action, ActualState, ClusterSpec, ObjectRef } from '../../model/ty
 import type { Dispatcher } from '../../ports/index.js';
 import { planDigest, uuidFrom } from '../../model/run.js';
 import { RETRY_CONFIG } from './clients.js';
+import { type InspectPayload, unpackInspect } from './inspect-payload.js';
 
 /** SSM limits (reference/aws-formats.md §3.2): a parameter holds at most 50 strings of 512 characters. */
 export const PIECE_SIZE = 500;
@@ -139,7 +140,7 @@ export class SsmDispatcher implements Dispatcher {
     const body = out.Payload ? new TextDecoder().decode(out.Payload) : '';
     if (out.FunctionError)
       throw new Error(`inspect ${cluster.alias}/${cluster.name}: the executor failed: ${body}`);
-    return JSON.parse(body) as ActualState;
+    return unpackInspect(JSON.parse(body) as InspectPayload);
   }
 
   async dispatch(batch: ExecutorBatch): Promise<BatchResult> {
