@@ -66,6 +66,8 @@ export interface CentralStackProps extends StackProps {
 export class CentralStack extends Stack {
   /** The reconciler Lambda (push, pull request, drift and rotation-failure flows). */
   readonly reconciler: lambda.Function;
+  /** The function collecting an ended automation's results from its status-change event. */
+  readonly results: lambda.Function;
   /** GitHub only: the read-only function the pull-request role may invoke. */
   readonly planner?: lambda.Function;
   /** The bus results are published to and database accounts forward rotation failures to. */
@@ -115,6 +117,8 @@ export class CentralStack extends Stack {
         DBUSERS_EXECUTOR_FUNCTION: props.executorFunctionName ?? 'dbusers-executor',
         DBUSERS_EXECUTION_ROLE: executionRoleName,
         DBUSERS_AUTOMATION_ROLE_ARN: automationRole.roleArn,
+        // Start the automations and return: their status-change events bring the results (Results).
+        DBUSERS_RESULTS: 'events',
         // Lambda's session is named after the function: the ARN its comments carry.
         DBUSERS_COMMENT_AUTHOR_ARN: `arn:${this.partition}:sts::${this.account}:assumed-role/${CENTRAL_ROLE_NAMES.reconciler}/${CENTRAL_ROLE_NAMES.reconciler}`,
       },
@@ -159,6 +163,7 @@ export class CentralStack extends Stack {
       },
       targets: [target],
     });
+    this.results = this.resultCollection(props, executionRoleName);
     if (codecommitRepo) this.codecommitFlows(codecommitRepo, branch, target, props);
     else if ('github' in props.repository)
       this.planner = this.githubFlows(props.repository.github, branch, props);
@@ -172,7 +177,7 @@ export class CentralStack extends Stack {
     id: string,
     name: string,
     props: CentralStackProps,
-    options: { description: string; environment: Record<string, string> },
+    options: { description: string; environment: Record<string, string>; concurrency?: number },
   ): lambda.Function {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, {
       logGroupName: `/aws/lambda/${name}`,
@@ -194,7 +199,7 @@ export class CentralStack extends Stack {
       // A fleet run (1,500 targets at 128 at once) takes ~9 simulated minutes: npm run bench:fleet.
       timeout: Duration.minutes(15),
       // One run at a time: a second push waits instead of racing the first on the same clusters.
-      reservedConcurrentExecutions: 1,
+      reservedConcurrentExecutions: options.concurrency ?? 1,
       role,
       logGroup,
       environment: { DBUSERS_EVENT_BUS: CENTRAL_BUS_NAME, ...options.environment },
@@ -217,6 +222,55 @@ export class CentralStack extends Stack {
         ],
       }),
     );
+    return fn;
+  }
+
+  /**
+   * Results by event, not by polling: SSM announces each ended execution on the default bus; this
+   * function reads the batch back from the execution, the child's per-action results from the
+   * database account, and publishes them. Several at once: each takes about a second.
+   */
+  private resultCollection(props: CentralStackProps, executionRoleName: string): lambda.Function {
+    const fn = this.reconcilerFunction('Results', CENTRAL_ROLE_NAMES.results, props, {
+      description: 'dbusers results: collects the per-action results of an ended automation',
+      concurrency: 10,
+      environment: {
+        DBUSERS_SSM_DOCUMENT: DOCUMENT_NAME,
+        DBUSERS_EXECUTOR_FUNCTION: props.executorFunctionName ?? 'dbusers-executor',
+        DBUSERS_EXECUTION_ROLE: executionRoleName,
+        DBUSERS_RESULTS: 'events',
+      },
+    });
+    const executions = this.ssmArn('automation-execution', '*');
+    const policy = new iam.Policy(this, 'ResultsReadExecutions', {
+      statements: [
+        new iam.PolicyStatement({ actions: ['ssm:GetAutomationExecution'], resources: [executions] }),
+      ],
+    });
+    fn.role!.attachInlinePolicy(policy);
+    acknowledge(policy, {
+      [`AwsSolutions-IAM5[Resource::${executions}]`]:
+        'execution ids are made by SSM at run time; scoped to this account and Region',
+    });
+    new events.Rule(this, 'OnAutomationEnded', {
+      description: 'dbusers: an automation of the dbusers document ended; collect its results',
+      eventPattern: {
+        source: ['aws.ssm'],
+        detailType: ['EC2 Automation Execution Status-change Notification'],
+        detail: {
+          Definition: [DOCUMENT_NAME],
+          Status: [
+            'Success',
+            'Failed',
+            'TimedOut',
+            'Cancelled',
+            'CompletedWithSuccess',
+            'CompletedWithFailure',
+          ],
+        },
+      },
+      targets: [new targets.LambdaFunction(fn, { retryAttempts: 4, maxEventAge: Duration.hours(6) })],
+    });
     return fn;
   }
 

@@ -23,6 +23,8 @@ export const DOCUMENT_NAME = 'dbusers-executor';
 export const CENTRAL_ROLE_NAMES = {
   reconciler: 'dbusers-reconciler',
   automation: 'dbusers-automation-administration',
+  /** Collects the results of ended automations (SSM status-change events). */
+  results: 'dbusers-results',
   /** GitHub only: the read-only planner the pull-request role invokes. */
   planner: 'dbusers-planner',
 } as const;

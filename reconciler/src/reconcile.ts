@@ -54,7 +54,8 @@ export interface ReconcileOptions {
 
 /** How a run ended. */
 export interface ReconcileResult {
-  status: 'invalid' | 'in sync' | 'changes' | 'applied' | 'cancelled' | 'failed';
+  /** dispatched: started, with results to come from the automations' status-change events. */
+  status: 'invalid' | 'in sync' | 'changes' | 'applied' | 'dispatched' | 'cancelled' | 'failed';
   diagnostics: Diagnostic[];
   files: Map<string, string | UnreadableFile>;
   plans: Plan[];
@@ -170,8 +171,13 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
     failures,
     mismatches,
   };
-  await deps.events.publish({ type: ok ? 'Apply Succeeded' : 'Apply Failed', detail });
-  return end(ok ? 'applied' : 'failed', plans, results);
+  // Results that come later (status-change events) are published by the collection then.
+  const started = results.some((r) => r.started?.length);
+  await deps.events.publish({
+    type: !ok ? 'Apply Failed' : started ? 'Apply Started' : 'Apply Succeeded',
+    detail,
+  });
+  return end(!ok ? 'failed' : started ? 'dispatched' : 'applied', plans, results);
 }
 
 /** The mismatch of a target's plan with the reviewed one, decided by its `onDigestMismatch`; none when they agree. */

@@ -52,14 +52,17 @@ function fleet(): Record<string, string> {
   return files;
 }
 
-async function simulate(concurrency: number) {
+/** Results function invocations at once (its reserved concurrency in the CDK app). */
+const COLLECTORS = 10;
+
+async function simulate(concurrency: number, results: 'poll' | 'events') {
   const ssm = mockClient(SSMClient);
   const lambda = mockClient(LambdaClient);
   const counts: Record<string, number> = {};
   const count = (k: string) => (counts[k] = (counts[k] ?? 0) + 1);
   const started = new Map<
     string,
-    { at: number; key: string; actions: { kind: string; user: string; host: string }[] }
+    { at: number; key: string; actions: { kind: string; user: string; host: string }[]; pieces: string[] }
   >();
   const inFlight = new Map<string, number>();
   let peak = 0;
@@ -80,7 +83,7 @@ async function simulate(concurrency: number) {
     inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
     peak = Math.max(peak, inFlight.get(key)!);
     const batch = JSON.parse((input.Parameters.Batch as string[]).join(''));
-    started.set(id, { at: now(), key, actions: batch.actions });
+    started.set(id, { at: now(), key, actions: batch.actions, pieces: input.Parameters.Batch });
     return { AutomationExecutionId: id };
   });
   ssm.on(DescribeAutomationExecutionsCommand).callsFake(async (input) => {
@@ -99,7 +102,13 @@ async function simulate(concurrency: number) {
       return { AutomationExecution: { AutomationExecutionId: id, AutomationExecutionStatus: 'InProgress' } };
     if (!input.AutomationExecutionId.endsWith('-child')) {
       inFlight.set(run.key, inFlight.get(run.key)! - 1);
-      return { AutomationExecution: { AutomationExecutionId: id, AutomationExecutionStatus: 'Success' } };
+      return {
+        AutomationExecution: {
+          AutomationExecutionId: id,
+          AutomationExecutionStatus: 'Success',
+          Parameters: { Batch: run.pieces },
+        },
+      };
     }
     const results = run.actions.map((a) => ({
       kind: a.kind,
@@ -126,6 +135,7 @@ async function simulate(concurrency: number) {
       lambda: new LambdaClient({ region: 'eu-west-1' }),
     }),
     poll: { initialMs: 2000, maxMs: 15_000, deadlineMs: 15 * 60_000, sleep: (ms) => sleep(ms / 1000) },
+    results,
   });
   const result = await reconcile(
     { source: new MemorySource(fleet()), dispatcher, events: { publish: async () => undefined } },
@@ -138,28 +148,54 @@ async function simulate(concurrency: number) {
       planOptions: { now: 0 },
     },
   );
+  const reconciler = now();
+  let applied = result.results.filter((r) => r.ok && !r.started).length;
+  if (results === 'events') {
+    // Each ended execution's status-change event invokes the results function, COLLECTORS at once.
+    const queue = result.results.flatMap((r) => r.started ?? []);
+    await Promise.all(
+      Array.from({ length: COLLECTORS }, async () => {
+        for (let id = queue.shift(); id; id = queue.shift()) {
+          await sleep(Math.max(0, started.get(id)!.at + LATENCY.automation - now()));
+          const collected = await dispatcher.collect(id);
+          if (collected.results.every((r) => r.status === 'ok')) applied++;
+        }
+      }),
+    );
+  }
   ssm.restore();
   lambda.restore();
-  const seconds = now();
-  const applied = result.results.filter((r) => r.ok).length;
-  return { concurrency, seconds, applied, targets: result.plans.length, peak, counts };
+  return {
+    concurrency,
+    results,
+    reconciler,
+    seconds: now(),
+    applied,
+    targets: result.plans.length,
+    peak,
+    counts,
+  };
 }
 
 async function main(): Promise<void> {
   const rows: string[][] = [];
-  let counts: Record<string, number> = {};
-  for (const concurrency of (process.env.FLEET_CONCURRENCY ?? '8,32,64,128').split(',').map(Number)) {
-    const r = await simulate(concurrency);
-    counts = r.counts;
-    const minutes = r.seconds / 60;
-    rows.push([
-      String(concurrency),
-      `${r.applied}/${r.targets}`,
-      `${minutes.toFixed(1)} min`,
-      minutes <= 15 ? 'yes' : 'no',
-      String(r.peak),
-    ]);
-  }
+  const modes = (process.env.FLEET_RESULTS ?? 'poll,events').split(',') as ('poll' | 'events')[];
+  const requests: Record<string, Record<string, number>> = {};
+  for (const mode of modes)
+    for (const concurrency of (process.env.FLEET_CONCURRENCY ?? '8,32,64,128').split(',').map(Number)) {
+      const r = await simulate(concurrency, mode);
+      requests[mode] = r.counts;
+      const minutes = r.reconciler / 60;
+      rows.push([
+        mode,
+        String(concurrency),
+        `${r.applied}/${r.targets}`,
+        `${minutes.toFixed(1)} min`,
+        minutes <= 15 ? 'yes' : 'no',
+        `${(r.seconds / 60).toFixed(1)} min`,
+        String(r.peak),
+      ]);
+    }
   const table = (header: string[], body: string[][]) => {
     const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
     const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
@@ -170,10 +206,12 @@ async function main(): Promise<void> {
   console.log(
     table(
       [
+        'results',
         'concurrency',
         'targets applied',
-        'simulated wall time',
+        'reconciler Lambda open',
         'within 15 min',
+        'all results in',
         'peak automations per account+Region',
       ],
       rows,
@@ -182,8 +220,11 @@ async function main(): Promise<void> {
   console.log();
   console.log(
     table(
-      ['request (per run)', 'count'],
-      Object.entries(counts).map(([k, v]) => [k, String(v)]),
+      ['request (per run)', ...modes],
+      [...new Set(modes.flatMap((m) => Object.keys(requests[m]!)))].map((k) => [
+        k,
+        ...modes.map((m) => String(requests[m]![k] ?? 0)),
+      ]),
     ),
   );
 }

@@ -174,6 +174,13 @@ export function report(command: string, result: ReconcileResult, options: Output
       );
       return command === 'drift' ? 2 : 0;
     }
+    case 'dispatched': {
+      const executions = result.results.flatMap((r) => r.started ?? []);
+      say(
+        `Apply started: ${executions.length} automation(s) (${executions.join(', ')}); results arrive as events.\n`,
+      );
+      return command === 'drift' ? 2 : 0;
+    }
     case 'failed': {
       if (command !== 'apply' && result.results.length === 0) return 1; // a target failed; the others are shown
       const failed = result.results.flatMap((r) => r.results.filter((x) => x.status !== 'ok'));

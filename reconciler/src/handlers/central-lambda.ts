@@ -17,6 +17,7 @@ import { CodeCommitComments } from '../adapters/aws/codecommit-comments.js';
 import { CodeCommitSource } from '../adapters/aws/codecommit-source.js';
 import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.js';
 import { SsmDispatcher } from '../adapters/aws/ssm-dispatcher.js';
+import type { ActionResult } from '../model/batch.js';
 import type { ReviewSource, SourceRepo } from '../ports/index.js';
 import { driftedAccounts, type ReconcileDeps, type ReconcileResult, targetName } from '../reconcile.js';
 import {
@@ -24,6 +25,7 @@ import {
   handlePush,
   handleRotationFailed,
   isSchedule,
+  parseAutomationEnded,
   parsePush,
   parseRotationFailed,
 } from './events.js';
@@ -57,7 +59,7 @@ type Routed =
   | { ignored: string };
 
 /** The flows an event can start. */
-export type Flow = 'push' | 'pull request' | 'drift' | 'rotation failed';
+export type Flow = 'push' | 'pull request' | 'drift' | 'rotation failed' | 'results';
 
 /** Raised when the function's configuration is missing a setting. */
 export class CentralConfigError extends Error {
@@ -74,11 +76,10 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
   };
   const branch = env.DBUSERS_BRANCH || 'main';
   const codecommit = settings.codecommit ?? new CodeCommitClient(RETRY_CONFIG);
-  let runtime: Omit<ReconcileDeps, 'source'> | undefined;
-  /** The adapters of a run: the CodeCommit repository as source unless the event brings its tree. */
-  const adapters = (revision: string, source?: SourceRepo): ReconcileDeps => {
-    const from = source ?? new CodeCommitSource(need('DBUSERS_REPOSITORY'), codecommit);
-    runtime ??= {
+  let runtime: { events: EventBridgeSink; dispatcher: SsmDispatcher } | undefined;
+  /** The bus and the SSM dispatcher, made once per cold start. */
+  const shared = (revision: string) =>
+    (runtime ??= {
       events: new EventBridgeSink(
         need('DBUSERS_EVENT_BUS'),
         settings.eventbridge ?? new EventBridgeClient(RETRY_CONFIG),
@@ -91,9 +92,13 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
         automationAssumeRole: env.DBUSERS_AUTOMATION_ROLE_ARN || undefined,
         revision,
         targetClients: settings.targetClients,
+        results: env.DBUSERS_RESULTS === 'events' ? 'events' : 'poll',
       }),
-    };
-    return { ...runtime, source: from };
+    });
+  /** The adapters of a run: the CodeCommit repository as source unless the event brings its tree. */
+  const adapters = (revision: string, source?: SourceRepo): ReconcileDeps => {
+    const from = source ?? new CodeCommitSource(need('DBUSERS_REPOSITORY'), codecommit);
+    return { ...shared(revision), source: from };
   };
   const readOnly = env.DBUSERS_READ_ONLY === 'true';
 
@@ -153,11 +158,39 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
     return { flow: 'drift', run: () => handleDrift(deps, request.commit, request.eventId) };
   }
 
+  /**
+   * An automation of dbusers' document ended: collect its per-action results (the batch is read
+   * back from the execution) and publish them, as the run that started it did not wait.
+   */
+  async function collect(executionId: string): Promise<ReconcileResult> {
+    const { events, dispatcher } = shared(executionId);
+    const batch = await dispatcher.collect(executionId);
+    const ok = batch.results.every((r) => r.status === 'ok');
+    const result = { cluster: batch.target.name, ok, results: batch.results };
+    const cluster = `${batch.target.alias}/${batch.target.name}`;
+    await events.publish({
+      type: ok ? 'Apply Succeeded' : 'Apply Failed',
+      detail: { cluster, execution: executionId, batch: batch.id, results: [result] },
+    });
+    const failures = ok ? [] : [{ cluster, stage: 'apply' as const, message: failedActions(batch.results) }];
+    return {
+      status: ok ? 'applied' : 'failed',
+      diagnostics: [],
+      files: new Map(),
+      plans: [],
+      results: [result],
+      failures,
+      mismatches: [],
+    };
+  }
+
   /** The flow an event asks for and its run, or why it is ignored. */
   function route(event: CentralEvent): Routed {
     const fromGitHub = parseGitHub(event);
     if (fromGitHub) return github(fromGitHub);
     if (readOnly) return { ignored: 'this function only plans pull requests from the GitHub workflow' };
+    const ended = parseAutomationEnded(event, env.DBUSERS_SSM_DOCUMENT ?? '');
+    if (ended) return { flow: 'results', run: () => collect(ended) };
     const pr = parsePullRequest(event, branch);
     if (!('ignore' in pr)) return { flow: 'pull request', run: () => pullRequest(pr) };
     const push = parsePush(event, branch);
@@ -219,3 +252,11 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
 
 /** The Lambda entry point. */
 export const handler = makeCentralHandler();
+
+/** The actions of a batch that did not complete, for the log line. */
+function failedActions(results: readonly ActionResult[]): string {
+  return results
+    .filter((r) => r.status !== 'ok')
+    .map((r) => `${r.kind} '${r.user}'@'${r.host}' ${r.status}: ${r.message}`)
+    .join('; ');
+}

@@ -143,3 +143,28 @@ export async function handleRotationFailed(
 export class UnknownSecretError extends Error {
   override name = 'UnknownSecretError';
 }
+
+/** Automation statuses that end an execution. */
+const ENDED = [
+  'Success',
+  'Failed',
+  'TimedOut',
+  'Cancelled',
+  'CompletedWithSuccess',
+  'CompletedWithFailure',
+  'Rejected',
+  'Exited',
+];
+
+/**
+ * An "EC2 Automation Execution Status-change Notification" (SSM's own event on the default bus) of
+ * an execution of dbusers' document that has ended: its id, for the results to be collected.
+ */
+export function parseAutomationEnded(event: unknown, documentName: string): string | undefined {
+  const e = event as { source?: string; 'detail-type'?: string; detail?: Record<string, unknown> };
+  const d = e?.detail;
+  if (e?.source !== 'aws.ssm' || e['detail-type'] !== 'EC2 Automation Execution Status-change Notification')
+    return undefined;
+  if (d?.Definition !== documentName.split('/').pop() || !ENDED.includes(String(d?.Status))) return undefined;
+  return typeof d?.ExecutionId === 'string' && d.ExecutionId ? d.ExecutionId : undefined;
+}

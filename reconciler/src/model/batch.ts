@@ -63,4 +63,6 @@ export interface BatchResult {
   results: ActionResult[];
   /** True when this is the recorded result of an earlier delivery of the same batch. */
   replayed?: boolean;
+  /** Started and not yet finished: the executions whose status-change events will bring the results. */
+  started?: string[];
 }

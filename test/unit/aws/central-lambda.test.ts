@@ -53,7 +53,7 @@ const handler = (extra: Partial<CentralSettings> = {}) =>
   makeCentralHandler({
     ...quiet(),
     ...extra,
-    env,
+    env: { ...env, ...extra.env },
     codecommit: new CodeCommitClient({}),
     eventbridge: new EventBridgeClient({}),
     ssm: new SSMClient({}),
@@ -534,6 +534,86 @@ describe('the central reconciler Lambda', () => {
       expect([cc.calls().length, eb.calls().length, ssm.calls().length, lambda.calls().length]).toEqual([
         0, 0, 0, 0,
       ]);
+    });
+  });
+
+  describe('results from SSM status-change events (DBUSERS_RESULTS=events)', () => {
+    /** The documented "EC2 Automation Execution Status-change Notification", for our document. */
+    const ended = (ExecutionId: string, Status = 'Success', Definition = 'dbusers-executor') => ({
+      version: '0',
+      id: 'd290ece9-1088-4383-9df6-cd5b4ac42b99',
+      'detail-type': 'EC2 Automation Execution Status-change Notification',
+      source: 'aws.ssm',
+      account: '999988887777',
+      time: '2026-12-04T19:43:35Z',
+      region: 'eu-west-1',
+      resources: [
+        `arn:aws:ssm:eu-west-1:999988887777:automation-execution/${ExecutionId}`,
+        `arn:aws:ssm:eu-west-1:999988887777:automation-definition/${Definition}:1`,
+      ],
+      detail: {
+        ExecutionId,
+        Definition,
+        DefinitionVersion: 1.0,
+        Status,
+        EndTime: 'Dec 4, 2026 7:43:25 PM',
+        StartTime: 'Dec 4, 2026 7:43:23 PM',
+        Time: 2630.0,
+        ExecutedBy: 'arn:aws:sts::999988887777:assumed-role/dbusers-reconciler/dbusers-reconciler',
+      },
+    });
+    const eventsMode = () => handler({ env: { DBUSERS_RESULTS: 'events' } });
+
+    it('starts the automations and returns without waiting; the status-change event brings the results', async () => {
+      tree();
+      cc.on(GetDifferencesCommand).resolves({
+        differences: [{ afterBlob: { path: 'users/payments-prod.yaml', blobId: 'b1' } }],
+      });
+      cc.on(ListPullRequestsCommand).resolves({ pullRequestIds: [] });
+      serverIsEmpty();
+      automationSucceeds();
+      expect(await eventsMode()(push({}))).toEqual({ flow: 'push', status: 'dispatched' });
+      expect(ssm.commandCalls(StartAutomationExecutionCommand)).toHaveLength(1);
+      expect(ssm.commandCalls(GetAutomationExecutionCommand)).toHaveLength(0);
+      expect(detailOf('Apply Started').results).toEqual([
+        { cluster: 'orders', ok: true, results: [], started: ['parent-1'] },
+      ]);
+
+      // The parent carries its batch: the collection reads it back from the execution.
+      const batch = ssm.commandCalls(StartAutomationExecutionCommand)[0]!.args[0].input.Parameters!.Batch!;
+      ssm.on(GetAutomationExecutionCommand, { AutomationExecutionId: 'parent-1' }).resolves({
+        AutomationExecution: {
+          AutomationExecutionId: 'parent-1',
+          AutomationExecutionStatus: 'Success',
+          Parameters: { Batch: batch },
+        },
+      });
+      eb.resetHistory();
+      expect(await eventsMode()(ended('parent-1'))).toEqual({ flow: 'results', status: 'applied' });
+      expect(ssm.commandCalls(GetAutomationExecutionCommand).map((c) => c.args[0].input)).toEqual([
+        { AutomationExecutionId: 'parent-1' },
+        { AutomationExecutionId: 'child-1' },
+      ]);
+      expect(ssm.commandCalls(DescribeAutomationExecutionsCommand).map((c) => c.args[0].input)).toEqual([
+        { Filters: [{ Key: 'ParentExecutionId', Values: ['parent-1'] }] },
+      ]);
+      const applied = detailOf('Apply Succeeded');
+      expect(applied).toMatchObject({
+        cluster: 'payments-prod/orders',
+        execution: 'parent-1',
+        batch: expect.any(String),
+      });
+      expect(applied.results[0].results.map((r: { user: string }) => r.user).sort()).toEqual([
+        'app_iam',
+        'audit_rw',
+        'reporting',
+      ]);
+    });
+
+    it('ignores executions of other documents and statuses that have not ended', async () => {
+      for (const event of [ended('x', 'InProgress'), ended('x', 'Success', 'AWS-RestartEC2Instance')])
+        expect(await eventsMode()(event)).toEqual({ ignored: expect.any(String) });
+      expect([ssm.calls().length, eb.calls().length]).toEqual([0, 0]);
     });
   });
 

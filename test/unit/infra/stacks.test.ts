@@ -108,6 +108,31 @@ describe('the central stack', () => {
     });
   });
 
+  it('collects results in their own function, which can read executions and cannot start one', () => {
+    const { central } = synth();
+    central.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'dbusers-reconciler',
+      Environment: { Variables: Match.objectLike({ DBUSERS_RESULTS: 'events' }) },
+    });
+    central.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'dbusers-results',
+      Runtime: 'nodejs24.x',
+      ReservedConcurrentExecutions: 10,
+      Environment: {
+        Variables: Match.objectLike({ DBUSERS_RESULTS: 'events', DBUSERS_SSM_DOCUMENT: 'dbusers-executor' }),
+      },
+    });
+    const ofResults = JSON.stringify(
+      Object.values(central.findResources('AWS::IAM::Policy'))
+        .filter((p) => JSON.stringify(p.Properties.Roles).includes('ResultsRole'))
+        .map((p) => p.Properties.PolicyDocument),
+    );
+    expect(ofResults).toContain('ssm:GetAutomationExecution');
+    expect(ofResults).toContain('sts:AssumeRole');
+    expect(ofResults).not.toContain('ssm:StartAutomationExecution');
+    expect(ofResults).not.toContain('iam:PassRole');
+  });
+
   it('deploys the bytes npm run bundle wrote', () => {
     const assembly = fresh().app.synth();
     for (const [stack, name] of [
@@ -156,12 +181,28 @@ describe('the central stack', () => {
       EventBusName: { Ref: Match.stringLikeRegexp('^Bus') },
       EventPattern: { source: ['aws.secretsmanager'], detail: { eventName: ['RotationFailed'] } },
     });
-    const rules = Object.values(central.findResources('AWS::Events::Rule'));
-    expect(rules).toHaveLength(4);
-    for (const rule of rules)
-      expect(rule.Properties.Targets).toEqual([
-        expect.objectContaining({ Arn: { 'Fn::GetAtt': [expect.stringMatching(/^Reconciler/), 'Arn'] } }),
-      ]);
+    const targetsOf = (prefix: RegExp) =>
+      Object.values(central.findResources('AWS::Events::Rule')).filter((rule) =>
+        prefix.test(rule.Properties.Targets[0].Arn['Fn::GetAtt'][0]),
+      );
+    expect(targetsOf(/^Reconciler/)).toHaveLength(4);
+    expect(targetsOf(/^Results/).map((rule) => rule.Properties.EventPattern)).toEqual([
+      {
+        source: ['aws.ssm'],
+        'detail-type': ['EC2 Automation Execution Status-change Notification'],
+        detail: {
+          Definition: ['dbusers-executor'],
+          Status: [
+            'Success',
+            'Failed',
+            'TimedOut',
+            'Cancelled',
+            'CompletedWithSuccess',
+            'CompletedWithFailure',
+          ],
+        },
+      },
+    ]);
   });
 
   it('admits only the organisation to the bus, or only the listed accounts', () => {
@@ -604,8 +645,8 @@ describe('the GitHub form', () => {
     const central = Template.fromStack(stacks.central);
     central.resourceCountIs('AWS::CodeCommit::Repository', 0);
     expect(
-      Object.values(central.findResources('AWS::Events::Rule')).map((r) => r.Properties.EventPattern?.detail),
-    ).toEqual([{ eventName: ['RotationFailed'] }]);
+      Object.values(central.findResources('AWS::Events::Rule')).map((r) => r.Properties.EventPattern?.source),
+    ).toEqual([['aws.secretsmanager'], ['aws.ssm']]);
     expect(JSON.stringify(central.toJSON())).not.toContain('DBUSERS_REPOSITORY');
     const report = JSON.parse(readFileSync(join(app.synth().directory, 'validation-report.json'), 'utf8'));
     expect(report.pluginReports).toEqual([]);

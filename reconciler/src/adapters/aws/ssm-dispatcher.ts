@@ -53,6 +53,12 @@ export interface SsmDispatcherSettings {
   revision: string;
   /** Clients in a database account, acting as the execution role. */
   targetClients?: (account: string, region: string) => { ssm: SSMClient; lambda: LambdaClient };
+  /**
+   * How results come back: `poll` waits for each execution (the CLI); `events` returns once they are
+   * started, and SSM's status-change events bring them to {@link SsmDispatcher.collect} (the Lambda,
+   * which then never stays open while automations run). @default "poll"
+   */
+  results?: 'poll' | 'events';
   poll?: { initialMs: number; maxMs: number; deadlineMs: number; sleep?: (ms: number) => Promise<void> };
 }
 
@@ -145,15 +151,33 @@ export class SsmDispatcher implements Dispatcher {
 
   async dispatch(batch: ExecutorBatch): Promise<BatchResult> {
     const results: ActionResult[] = [];
-    for (const chunk of chunkBatch(batch, this.s.revision))
-      results.push(...(await this.runChunk(batch.target, chunk)));
+    const executions: string[] = [];
+    for (const chunk of chunkBatch(batch, this.s.revision)) {
+      const parentId = await this.start(batch.target, chunk);
+      if (this.s.results === 'events') executions.push(parentId);
+      else results.push(...(await this.finish(batch.target, parentId, chunk.actions)));
+    }
+    if (executions.length) return { cluster: batch.target.name, ok: true, results: [], started: executions };
     return { cluster: batch.target.name, ok: results.every((r) => r.status === 'ok'), results };
   }
 
-  private async runChunk(
-    target: ClusterSpec,
-    chunk: { id: string; pieces: string[]; actions: Action[] },
-  ): Promise<ActionResult[]> {
+  /**
+   * The results of a finished parent execution, when its status-change event arrives: the batch is
+   * read back from the execution's own `Batch` parameter (no state kept between invocations), the
+   * child found in the database account, and its per-action results read.
+   */
+  async collect(parentId: string): Promise<ExecutorBatch & { results: ActionResult[] }> {
+    const { AutomationExecution: parent } = await this.s.ssm.send(
+      new GetAutomationExecutionCommand({ AutomationExecutionId: parentId }),
+    );
+    const batch = JSON.parse((parent?.Parameters?.Batch ?? []).join('') || '{}') as ExecutorBatch;
+    if (!parent || !batch.target || !Array.isArray(batch.actions))
+      throw new Error(`automation ${parentId} carries no dbusers batch`);
+    return { ...batch, results: await this.finish(batch.target, parentId, batch.actions, parent) };
+  }
+
+  /** Start one chunk's execution; its id. */
+  private async start(target: ClusterSpec, chunk: { id: string; pieces: string[] }): Promise<string> {
     const started = await this.s.ssm.send(
       new StartAutomationExecutionCommand({
         DocumentName: this.s.documentName,
@@ -176,11 +200,20 @@ export class SsmDispatcher implements Dispatcher {
         ],
       }),
     );
-    const parentId = started.AutomationExecutionId!;
-    const parent = await this.waitFor(this.s.ssm, parentId);
+    return started.AutomationExecutionId!;
+  }
+
+  /** Wait for (or, when its event came, read) the parent, then the child, and read the per-action results. */
+  private async finish(
+    target: ClusterSpec,
+    parentId: string,
+    actions: readonly Action[],
+    ended?: AutomationExecution,
+  ): Promise<ActionResult[]> {
+    const parent = ended ?? (await this.waitFor(this.s.ssm, parentId));
     if (!parent)
       return allFailed(
-        chunk.actions,
+        actions,
         `automation ${parentId} did not finish before the deadline; it may still run`,
       );
     const { ssm } = this.clients(target.account, target.region);
@@ -192,20 +225,25 @@ export class SsmDispatcher implements Dispatcher {
     const childId = children.AutomationExecutionMetadataList?.[0]?.AutomationExecutionId;
     if (!childId)
       return allFailed(
-        chunk.actions,
+        actions,
         `automation ${parentId} ended ${parent.AutomationExecutionStatus} without running in ${target.account}/${target.region}: ${parent.FailureMessage ?? 'no failure message'}`,
       );
-    const child = await this.waitFor(ssm, childId);
+    // The parent ends after its child: once it has, one read of the child suffices.
+    const child = await this.waitFor(ssm, childId, !ended);
     if (!child)
       return allFailed(
-        chunk.actions,
+        actions,
         `automation ${childId} in ${target.account} did not finish before the deadline`,
       );
-    return readResults(child, chunk.actions);
+    return readResults(child, actions);
   }
 
-  /** Poll with growing waits until the execution ends or the deadline passes. */
-  private async waitFor(ssm: SSMClient, id: string): Promise<AutomationExecution | undefined> {
+  /** Poll with growing waits until the execution ends or the deadline passes (once, when not waiting). */
+  private async waitFor(
+    ssm: SSMClient,
+    id: string,
+    patient = true,
+  ): Promise<AutomationExecution | undefined> {
     const poll = this.s.poll ?? { initialMs: 2_000, maxMs: 15_000, deadlineMs: 15 * 60_000 };
     const sleep = poll.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
     let waited = 0;
@@ -214,7 +252,7 @@ export class SsmDispatcher implements Dispatcher {
         new GetAutomationExecutionCommand({ AutomationExecutionId: id }),
       );
       if (e && TERMINAL.has(e.AutomationExecutionStatus ?? '')) return e;
-      if (waited >= poll.deadlineMs) return undefined;
+      if (!patient || waited >= poll.deadlineMs) return undefined;
       await sleep(wait);
       waited += wait;
     }
