@@ -16,6 +16,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { parse } from 'yaml';
+import { AUTOMATION_ENDED } from '../../reconciler/src/adapters/aws/automation-status.js';
 import {
   acknowledge,
   CENTRAL_BUS_NAME,
@@ -259,14 +260,7 @@ export class CentralStack extends Stack {
         detailType: ['EC2 Automation Execution Status-change Notification'],
         detail: {
           Definition: [DOCUMENT_NAME],
-          Status: [
-            'Success',
-            'Failed',
-            'TimedOut',
-            'Cancelled',
-            'CompletedWithSuccess',
-            'CompletedWithFailure',
-          ],
+          Status: [...AUTOMATION_ENDED],
         },
       },
       targets: [new targets.LambdaFunction(fn, { retryAttempts: 4, maxEventAge: Duration.hours(6) })],

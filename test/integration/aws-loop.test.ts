@@ -22,7 +22,14 @@ import { awsExecutorDeps } from '../../reconciler/src/handlers/executor-lambda.j
 import { reconcile } from '../../reconciler/src/reconcile.js';
 import { REGISTRY_KEY_SECRET } from '../../reconciler/src/adapters/aws/secrets-manager.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
-import { allowed, loginAs, MemorySource, startTestServer, type TestServer } from '../support/server.js';
+import {
+  allowed,
+  createExampleSchema,
+  loginAs,
+  MemorySource,
+  startTestServer,
+  type TestServer,
+} from '../support/server.js';
 
 let server: TestServer;
 const ssmMock = mockClient(SSMClient);
@@ -34,13 +41,8 @@ const events: unknown[] = [];
 beforeAll(async () => {
   server = await startTestServer();
   const admin = await server.admin();
-  for (const sql of [
-    'CREATE DATABASE orders',
-    'CREATE DATABASE audit',
-    'CREATE TABLE orders.invoices (id INT)',
-    'CREATE TABLE audit.events (id INT)',
-  ])
-    await admin.query(sql);
+  await createExampleSchema(admin);
+  await admin.query('CREATE TABLE audit.events (id INT)');
   await admin.close();
   sm.seed('arn:aws:secretsmanager:eu-west-1:111122223333:secret:orders-master', {
     username: 'root',

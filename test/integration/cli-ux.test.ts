@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatabaseUrl } from '../../reconciler/src/adapters/mysql/database.js';
 import { main } from '../../reconciler/src/cli/main.js';
 import { cli } from '../support/cli.js';
-import { startTestServer, tempDir, type TestServer } from '../support/server.js';
+import { createExampleSchema, startTestServer, tempDir, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let work: string;
@@ -21,12 +21,7 @@ const users = () => join(work, 'users');
 beforeAll(async () => {
   server = await startTestServer();
   const admin = await server.admin();
-  for (const sql of [
-    'CREATE DATABASE orders',
-    'CREATE DATABASE audit',
-    'CREATE TABLE orders.invoices (id INT)',
-  ])
-    await admin.query(sql);
+  await createExampleSchema(admin);
   await admin.close();
   work = tempDir();
   mkdirSync(users());

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../reconciler/src/adapters/mysql/database.js';
 import { parseGitHub } from '../../reconciler/src/handlers/github.js';
 import { cli } from '../support/cli.js';
-import { startTestServer, tempDir, type TestServer } from '../support/server.js';
+import { createExampleSchema, startTestServer, tempDir, type TestServer } from '../support/server.js';
 
 interface Step {
   name?: string;
@@ -56,12 +56,7 @@ function buildEvent(env: Record<string, string>): string {
 beforeAll(async () => {
   server = await startTestServer();
   const admin = await server.admin();
-  for (const sql of [
-    'CREATE DATABASE orders',
-    'CREATE DATABASE audit',
-    'CREATE TABLE orders.invoices (id INT)',
-  ])
-    await admin.query(sql);
+  await createExampleSchema(admin);
   await admin.close();
   repo = tempDir();
   execFileSync('git', ['init', '-q', '-b', 'main', repo]);

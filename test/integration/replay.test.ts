@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
 import { connect, type Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { cli } from '../support/cli.js';
-import { startTestServer, tempDir, type TestServer } from '../support/server.js';
+import { createExampleSchema, startTestServer, tempDir, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
@@ -85,12 +85,7 @@ const events = (out: string) =>
 beforeAll(async () => {
   server = await startTestServer();
   admin = await server.admin();
-  for (const sql of [
-    'CREATE DATABASE orders',
-    'CREATE DATABASE audit',
-    'CREATE TABLE orders.invoices (id INT)',
-  ])
-    await admin.query(sql);
+  await createExampleSchema(admin);
   repo = tempDir();
   execFileSync('git', ['init', '-q', '-b', 'main', repo]);
   process.env.DBUSERS_DATABASE_URL = server.url;

@@ -118,3 +118,13 @@ export function localEnvironment(server: TestServer): LocalEnvironment {
     log: () => undefined,
   });
 }
+
+/** The databases and table the example users/payments-prod.yaml grants on, made on a test server. */
+export async function createExampleSchema(db: Database): Promise<void> {
+  for (const sql of [
+    'CREATE DATABASE orders',
+    'CREATE DATABASE audit',
+    'CREATE TABLE orders.invoices (id INT)',
+  ])
+    await db.query(sql);
+}

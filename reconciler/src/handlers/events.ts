@@ -3,6 +3,7 @@
  * looks for drift. Parsing each documented event is a pure function (table-tested); the handlers
  * only call reconcile() with what the event asks for.
  */
+import { AUTOMATION_ENDED } from '../adapters/aws/automation-status.js';
 import { loadDesired } from '../desired/load.js';
 import type { ReconcileDeps, ReconcileResult } from '../reconcile.js';
 import { reconcile } from '../reconcile.js';
@@ -144,18 +145,6 @@ export class UnknownSecretError extends Error {
   override name = 'UnknownSecretError';
 }
 
-/** Automation statuses that end an execution. */
-const ENDED = [
-  'Success',
-  'Failed',
-  'TimedOut',
-  'Cancelled',
-  'CompletedWithSuccess',
-  'CompletedWithFailure',
-  'Rejected',
-  'Exited',
-];
-
 /**
  * An "EC2 Automation Execution Status-change Notification" (SSM's own event on the default bus) of
  * an execution of dbusers' document that has ended: its id, for the results to be collected.
@@ -165,6 +154,10 @@ export function parseAutomationEnded(event: unknown, documentName: string): stri
   const d = e?.detail;
   if (e?.source !== 'aws.ssm' || e['detail-type'] !== 'EC2 Automation Execution Status-change Notification')
     return undefined;
-  if (d?.Definition !== documentName.split('/').pop() || !ENDED.includes(String(d?.Status))) return undefined;
+  if (
+    d?.Definition !== documentName.split('/').pop() ||
+    !(AUTOMATION_ENDED as readonly string[]).includes(String(d?.Status))
+  )
+    return undefined;
   return typeof d?.ExecutionId === 'string' && d.ExecutionId ? d.ExecutionId : undefined;
 }

@@ -79,6 +79,26 @@ const push = (detail: Record<string, unknown>) => ({
     ...detail,
   },
 });
+/** The documented "pullRequestCreated" of pull request 7 (src1 into dst1, on main). */
+const prCreated = {
+  version: '0',
+  id: 'pr-1',
+  'detail-type': 'CodeCommit Pull Request State Change',
+  source: 'aws.codecommit',
+  account: '111122223333',
+  time: '2026-12-04T12:00:00Z',
+  region: 'eu-west-1',
+  resources: [],
+  detail: {
+    event: 'pullRequestCreated',
+    pullRequestId: '7',
+    pullRequestStatus: 'Open',
+    repositoryNames: ['users'],
+    destinationReference: 'refs/heads/main',
+    destinationCommit: 'dst1',
+    sourceCommit: 'src1',
+  },
+};
 const tree = () => {
   cc.on(GetFolderCommand).resolves({ files: [{ absolutePath: 'users/payments-prod.yaml', blobId: 'b1' }] });
   cc.on(GetBlobCommand).resolves({
@@ -283,26 +303,7 @@ describe('the central reconciler Lambda', () => {
     });
     cc.on(GetCommentsForPullRequestCommand).resolves({ commentsForPullRequestData: [] });
     cc.on(PostCommentForPullRequestCommand).resolves({});
-    const event = {
-      version: '0',
-      id: 'pr-1',
-      'detail-type': 'CodeCommit Pull Request State Change',
-      source: 'aws.codecommit',
-      account: '111122223333',
-      time: '2026-12-04T12:00:00Z',
-      region: 'eu-west-1',
-      resources: [],
-      detail: {
-        event: 'pullRequestCreated',
-        pullRequestId: '7',
-        pullRequestStatus: 'Open',
-        repositoryNames: ['users'],
-        destinationReference: 'refs/heads/main',
-        destinationCommit: 'dst1',
-        sourceCommit: 'src1',
-      },
-    };
-    expect(await handler()(event)).toEqual({ flow: 'pull request', status: 'changes' });
+    expect(await handler()(prCreated)).toEqual({ flow: 'pull request', status: 'changes' });
     expect(cc.commandCalls(GetPullRequestCommand).map((c) => c.args[0].input)).toEqual([
       { pullRequestId: '7' },
     ]);
@@ -409,21 +410,7 @@ describe('the central reconciler Lambda', () => {
       });
       cc.on(GetCommentsForPullRequestCommand).resolves({ commentsForPullRequestData: [] });
       cc.on(PostCommentForPullRequestCommand).resolves({});
-      const pr = {
-        id: 'pr-1',
-        'detail-type': 'CodeCommit Pull Request State Change',
-        source: 'aws.codecommit',
-        detail: {
-          event: 'pullRequestCreated',
-          pullRequestId: '7',
-          pullRequestStatus: 'Open',
-          repositoryNames: ['users'],
-          destinationReference: 'refs/heads/main',
-          destinationCommit: 'dst1',
-          sourceCommit: 'src1',
-        },
-      };
-      await handler()(pr);
+      await handler()(prCreated);
       const shown = cc.commandCalls(PostCommentForPullRequestCommand)[0]!.args[0].input.content!;
       mergedWithComment(shown);
       automationSucceeds();

@@ -18,6 +18,7 @@ import type { ActionResult, BatchResult, ExecutorBatch } from '../../model/batch
 import type { Action, ActualState, ClusterSpec, ObjectRef } from '../../model/types.js';
 import type { Dispatcher } from '../../ports/index.js';
 import { planDigest, uuidFrom } from '../../model/run.js';
+import { AUTOMATION_ENDED } from './automation-status.js';
 import { RETRY_CONFIG } from './clients.js';
 import { type InspectPayload, unpackInspect } from './inspect-payload.js';
 
@@ -25,16 +26,7 @@ import { type InspectPayload, unpackInspect } from './inspect-payload.js';
 export const PIECE_SIZE = 500;
 export const MAX_PIECES = 50;
 
-const TERMINAL = new Set([
-  'Success',
-  'Failed',
-  'TimedOut',
-  'Cancelled',
-  'CompletedWithSuccess',
-  'CompletedWithFailure',
-  'Rejected',
-  'Exited',
-]);
+const TERMINAL = new Set<string>(AUTOMATION_ENDED);
 const SUCCEEDED = new Set(['Success', 'CompletedWithSuccess']);
 
 /** How the central account reaches the database accounts. */

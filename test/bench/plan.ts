@@ -1,0 +1,97 @@
+/**
+ * The whole `dbusers plan`, run by hand (`npm run bench:plan`), never a timed test: N password users
+ * declared in one account file and applied by `dbusers apply` itself (so the server, the registry
+ * and the secrets are exactly what the product leaves), then `dbusers plan` in-process against a
+ * process that only parses the same YAML and runs the same bulk queries. Target: ≤ 1.5×.
+ *
+ * BENCH_PLAN_SIZE=10000 (default). Timings are medians of 7 runs after 3 warm-up runs.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { startEmbeddedMariadb } from '../../reconciler/src/adapters/local/embedded-mariadb.js';
+import { connect, parseDatabaseUrl } from '../../reconciler/src/adapters/mysql/database.js';
+import { main as cli } from '../../reconciler/src/cli/main.js';
+import { dialectForVersion } from '../../reconciler/src/dialect/index.js';
+import { SERVER_QUERY } from '../../reconciler/src/inspect/inspect.js';
+import { REGISTRY_QUERY, SEAL_QUERY } from '../../reconciler/src/registry/registry.js';
+
+const size = Number(process.env.BENCH_PLAN_SIZE ?? 10_000);
+
+async function median(work: () => Promise<unknown>, warmup = 3, repeat = 7): Promise<number> {
+  for (let i = 0; i < warmup; i++) await work();
+  const runs: number[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const start = performance.now();
+    await work();
+    runs.push(performance.now() - start);
+  }
+  return runs.sort((a, b) => a - b)[Math.floor(repeat / 2)]!;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'dbusers-bench-plan-'));
+  const server = await startEmbeddedMariadb(join(dir, 'server'));
+  const spec = parseDatabaseUrl(server.url);
+  const db = await connect(spec);
+  const quiet = { out: () => undefined, err: () => undefined };
+  try {
+    await db.query('CREATE DATABASE IF NOT EXISTS bench');
+    await db.query('CREATE TABLE IF NOT EXISTS bench.t (id INT)');
+    for (let i = 0; i < 50; i++) await db.query(`CREATE DATABASE IF NOT EXISTS db${i}`);
+    const users = Array.from(
+      { length: size },
+      (_, i) =>
+        `  - { name: u${i}, cluster: orders, grants: [{ on: "db${i % 50}.*", privileges: [SELECT] }, { on: "bench.t", privileges: [SELECT] }] }`,
+    );
+    const folder = join(dir, 'users');
+    mkdirSync(folder);
+    const file = join(folder, 'payments-prod.yaml');
+    writeFileSync(
+      file,
+      `account: "111122223333"\nalias: payments-prod\nclusters:\n  - { name: orders, region: eu-west-1, engine: mariadb, endpoint: ${spec.host}, port: ${spec.port}, masterSecretArn: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:m", databases: [bench, ${Array.from({ length: 50 }, (_, i) => `db${i}`).join(', ')}] }\nusers:\n${users.join('\n')}\n`,
+    );
+    process.env.DBUSERS_DATABASE_URL = server.url;
+    process.env.DBUSERS_STATE_DIR = join(dir, 'state');
+    const applyStart = performance.now();
+    const applied = await cli(['apply', '--yes', folder], quiet);
+    if (applied !== 0) throw new Error(`bench: dbusers apply exited ${applied}`);
+    const applySeconds = (performance.now() - applyStart) / 1000;
+    const planned = await cli(['plan', folder], quiet);
+    if (planned !== 0) throw new Error(`bench: dbusers plan after apply exited ${planned}, not 0 (in sync)`);
+
+    const dialect = dialectForVersion(String((await db.query<{ v: string }>('SELECT VERSION() AS v'))[0]!.v));
+    const baseline = await median(async () => {
+      parse(readFileSync(file, 'utf8'));
+      const other = await connect(spec);
+      await other.query(SERVER_QUERY);
+      for (const q of dialect.inspectQueries) await other.query(q.sql);
+      await other.query(SEAL_QUERY);
+      await other.query(REGISTRY_QUERY);
+      await other.close();
+    });
+    const ours = await median(() => cli(['plan', folder], quiet));
+    const rows = [
+      ['what', 'baseline', 'dbusers', 'ratio'],
+      [
+        `dbusers plan, ${size} declared / ${size} on the server (in sync)`,
+        `${baseline.toFixed(0)} ms: parse the YAML, connect, the same bulk queries`,
+        `${ours.toFixed(0)} ms`,
+        `${(ours / baseline).toFixed(2)}×`,
+      ],
+      [`dbusers apply, ${size} new password users (setup)`, '', `${applySeconds.toFixed(0)} s`, ''],
+    ];
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const [n, r] of rows.entries()) {
+      console.log(`| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`);
+      if (n === 0) console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+    }
+  } finally {
+    await db.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
