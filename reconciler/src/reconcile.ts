@@ -141,8 +141,11 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
     if (!mismatch) return true;
     mismatches.push(mismatch);
     if (mismatch.decision === 'applied') return true;
-    const shown = mismatch.shown ? `the reviewed ${mismatch.shown}` : 'no reviewed plan';
-    const message = `plan ${mismatch.applied} is not ${shown}${mismatch.pullRequest ? ` (pull request ${mismatch.pullRequest})` : ''}; onDigestMismatch: refuse, so nothing was applied: review the plan again`;
+    const pr = mismatch.pullRequest ? ` (pull request ${mismatch.pullRequest})` : '';
+    const why = mismatch.shown
+      ? `plan ${mismatch.applied} is not the reviewed ${mismatch.shown}${pr}`
+      : `plan ${mismatch.applied} was never shown for review${pr}`;
+    const message = `${why}; onDigestMismatch: refuse, so nothing was applied: review the plan again`;
     failures.push({ cluster: mismatch.cluster, stage: 'review', message });
     return false;
   });

@@ -5,7 +5,7 @@
  * comment the workflow would post, applying nothing). GitHub and AWS themselves are not reached.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,8 @@ const steps = workflow.jobs.dbusers.steps;
 const step = (name: string) => steps.find((s) => s.name === name)!;
 
 let server: TestServer;
+/** The comment the pull request's replay printed, as the workflow would have posted it. */
+let shown = '';
 let repo: string;
 const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
 function commit(files: Record<string, string>): string {
@@ -80,6 +82,7 @@ describe('the GitHub workflow', () => {
       "${{ github.event_name == 'pull_request' && 'dbusers-planner' || 'dbusers-reconciler' }}",
     );
     expect(step('Comment the plan').run).toContain('<!-- dbusers:plan v1 -->');
+    expect(step('Find the reviewed plan').run).toContain('commits/$COMMIT/pulls');
   });
 
   it('hands a push the tree and the account files changed since the previous head; replayed, it applies', async () => {
@@ -126,12 +129,55 @@ describe('the GitHub workflow', () => {
     });
     const r = await cli('event', file);
     expect(r.code).toBe(0);
+    shown = r.out;
     expect(r.out).toContain(
       `### dbusers plan of the merge result (#5: ${head.slice(0, 8)} into ${base.slice(0, 8)})`,
     );
     expect(r.out).toContain("+ create user 'reporter'@'%'");
     const db = await connect(server.spec);
     expect(await db.query("SELECT User FROM mysql.global_priv WHERE User = 'reporter'")).toHaveLength(0);
+    await db.close();
+  });
+
+  it('binds a push to the plan its pull request showed: applied when it is that plan, refused under refuse when none was shown', async () => {
+    const base = git('rev-parse', 'HEAD~1');
+    const head = git('rev-parse', 'HEAD');
+    // What the step "Find the reviewed plan" leaves: the merged pull request's comment.
+    writeFileSync(join(repo, 'dbusers-review.json'), JSON.stringify({ pullRequest: 5, comment: shown }));
+    const push = (before: string, after: string, runId: string) =>
+      buildEvent({
+        ACTION: 'push',
+        REPOSITORY: 'example/db-users',
+        COMMIT: after,
+        BEFORE: before,
+        RUN_ID: runId,
+      });
+    const merged = await cli('event', push(base, head, '80'));
+    expect(merged.code).toBe(0);
+    const events = merged.out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(events.find((e) => e['detail-type'] === 'Apply Succeeded').detail.mismatches).toEqual([]);
+
+    rmSync(join(repo, 'dbusers-review.json'));
+    const yaml = readFileSync(join(repo, 'users/payments-prod.yaml'), 'utf8')
+      .replace(
+        '  - name: app_iam',
+        '  - name: late\n    cluster: orders\n    grants: [{ database: audit, profile: readonly }]\n  - name: app_iam',
+      )
+      .concat('onDigestMismatch: refuse\n');
+    const direct = commit({ 'users/payments-prod.yaml': yaml });
+    const refused = await cli('event', push(head, direct, '81'));
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(
+      /payments-prod\/orders: review failed: plan [0-9a-f]{12} was never shown for review; onDigestMismatch: refuse/,
+    );
+    const db = await connect(server.spec);
+    const made = await db.query<{ User: string }>(
+      "SELECT User FROM mysql.global_priv WHERE User IN ('reporter', 'late')",
+    );
+    expect(made).toEqual([{ User: 'reporter' }]);
     await db.close();
   });
 

@@ -21,7 +21,13 @@ import {
 } from '../handlers/events.js';
 import { formatDiagnostic, loadDesired } from '../desired/load.js';
 import { ExecutorFailedError, makeExecutorHandler, type ExecutorEvent } from '../handlers/executor.js';
-import { type GitHubRequest, givenTree, parseGitHub, planGitHubPullRequest } from '../handlers/github.js';
+import {
+  type GitHubRequest,
+  givenReview,
+  givenTree,
+  parseGitHub,
+  planGitHubPullRequest,
+} from '../handlers/github.js';
 import { parsePullRequest, planPullRequest, type PullRequest } from '../handlers/pull-request.js';
 import type { ReconcileResult } from '../reconcile.js';
 import type { SourceRepo } from '../ports/index.js';
@@ -201,7 +207,10 @@ async function runGitHub(request: GitHubRequest, env: LocalEnvironment, io: IO):
   }
   const result =
     request.action === 'push'
-      ? await handlePush({ commit: request.commit, before: request.before, eventId: request.eventId }, deps)
+      ? await handlePush(
+          { commit: request.commit, before: request.before, eventId: request.eventId },
+          { ...deps, reviews: givenReview(request) },
+        )
       : await handleDrift(deps, request.commit, request.eventId);
   return reportRun(result, io);
 }

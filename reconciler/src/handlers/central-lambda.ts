@@ -29,7 +29,7 @@ import {
   parsePush,
   parseRotationFailed,
 } from './events.js';
-import { type GitHubRequest, givenTree, parseGitHub, planGitHubPullRequest } from './github.js';
+import { type GitHubRequest, givenReview, givenTree, parseGitHub, planGitHubPullRequest } from './github.js';
 import { COMMENT_MARKER, type PullRequest, parsePullRequest, planPullRequest } from './pull-request.js';
 import { observed } from './observed.js';
 
@@ -153,7 +153,7 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
       return { ignored: `this function only plans pull requests; ${request.action} needs the apply role` };
     if (request.action === 'push') {
       const push = { commit: request.commit, before: request.before, eventId: request.eventId };
-      return { flow: 'push', run: () => handlePush(push, deps) };
+      return { flow: 'push', run: () => handlePush(push, { ...deps, reviews: givenReview(request) }) };
     }
     return { flow: 'drift', run: () => handleDrift(deps, request.commit, request.eventId) };
   }

@@ -5,7 +5,8 @@
  * the tree given is already the merge result.
  */
 import { COMMENT_BUDGET } from '../plan/render.js';
-import type { SourceRepo, UnreadableFile } from '../ports/index.js';
+import { shownDigests } from '../model/run.js';
+import type { ReviewSource, SourceRepo, UnreadableFile } from '../ports/index.js';
 import type { ReconcileDeps, ReconcileResult } from '../reconcile.js';
 import { planMergeResult } from './pull-request.js';
 
@@ -20,6 +21,8 @@ export interface GitHubRequest {
   changed?: string[];
   /** A pull request: its number, base and head, for the comment's title. */
   pullRequest?: { number: number; base: string; head: string };
+  /** A push: the plan comment of the pull request that merged it, as the workflow found it. */
+  review?: { pullRequest: number; comment: string };
   /** users/ at `commit`: path → text. */
   files: Map<string, string | UnreadableFile>;
   /** The workflow run: a rerun of the same run is the same event (idempotency). */
@@ -73,6 +76,13 @@ export function parseGitHub(event: unknown): GitHubRequest | undefined {
     problems.push('pullRequest must give number, base and head');
   if (typeof e.runId !== 'string' || !/^[0-9]{1,20}$/.test(e.runId))
     problems.push('runId must be the workflow run id');
+  const review = e.review as GitHubRequest['review'];
+  const reviewOk =
+    Number.isInteger(review?.pullRequest) &&
+    typeof review?.comment === 'string' &&
+    review.comment.length <= 65_536;
+  if (review !== undefined && !reviewOk)
+    problems.push('review must give pullRequest and comment (at most 65,536 characters)');
   if (problems.length) throw new GitHubEventError(`invalid ${GITHUB_SOURCE} event: ${problems.join('; ')}`);
   return {
     action,
@@ -80,6 +90,7 @@ export function parseGitHub(event: unknown): GitHubRequest | undefined {
     commit: e.commit as string,
     ...(changed ? { before: e.before as string, changed: changed as string[] } : {}),
     ...(pr ? { pullRequest: { number: pr.number, base: pr.base, head: pr.head } } : {}),
+    ...(review ? { review: { pullRequest: review.pullRequest, comment: review.comment } } : {}),
     files,
     eventId: `github:${e.repository}:${e.runId}`,
   };
@@ -97,6 +108,18 @@ export function planGitHubPullRequest(
     both: [],
     budget: COMMENT_BUDGET.github,
   });
+}
+
+/**
+ * What the reviewers of a push saw: the digests of the comment the workflow found on the merged pull
+ * request (none found: no reviewed plan, so every plan counts as a mismatch; see onDigestMismatch).
+ */
+export function givenReview(request: GitHubRequest): ReviewSource {
+  const { review } = request;
+  return {
+    reviewOf: async () =>
+      review ? { pullRequest: String(review.pullRequest), digests: shownDigests(review.comment) } : undefined,
+  };
 }
 
 /** The tree the workflow sent, as a source: the same files at any revision, and the changes it listed. */
