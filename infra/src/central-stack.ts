@@ -1,8 +1,10 @@
 /**
  * The central (tooling) account: the reconciler Lambda and the EventBridge rules that start it (a
  * push to the branch, a pull request opened or updated, the drift schedule, rotation failures
- * forwarded by the database accounts), the bus results go to and database accounts forward to, the
- * SSM Automation document, the role the automation runs as, and the CodeCommit repository.
+ * forwarded by the database accounts), the results function fed by SSM's status-change events, the
+ * bus results go to and database accounts forward to, the SSM Automation document, the role the
+ * automation runs as, and the CodeCommit repository, or, for GitHub, the OIDC provider, the
+ * read-only planner and the roles the workflow assumes.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
