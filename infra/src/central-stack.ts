@@ -116,12 +116,7 @@ export class CentralStack extends Stack {
       environment: {
         ...(codecommitRepo ? { DBUSERS_REPOSITORY: codecommitRepo.name } : {}),
         DBUSERS_BRANCH: branch,
-        DBUSERS_SSM_DOCUMENT: DOCUMENT_NAME,
-        DBUSERS_EXECUTOR_FUNCTION: props.executorFunctionName ?? 'dbusers-executor',
-        DBUSERS_EXECUTION_ROLE: executionRoleName,
         DBUSERS_AUTOMATION_ROLE_ARN: automationRole.roleArn,
-        // Start the automations and return: their status-change events bring the results (Results).
-        DBUSERS_RESULTS: 'events',
         // Lambda's session is named after the function: the ARN its comments carry.
         DBUSERS_COMMENT_AUTHOR_ARN: `arn:${this.partition}:sts::${this.account}:assumed-role/${CENTRAL_ROLE_NAMES.reconciler}/${CENTRAL_ROLE_NAMES.reconciler}`,
       },
@@ -166,7 +161,7 @@ export class CentralStack extends Stack {
       },
       targets: [target],
     });
-    this.results = this.resultCollection(props, executionRoleName);
+    this.results = this.resultCollection(props);
     if (codecommitRepo) this.codecommitFlows(codecommitRepo, branch, target, props);
     else if ('github' in props.repository)
       this.planner = this.githubFlows(props.repository.github, branch, props);
@@ -205,7 +200,16 @@ export class CentralStack extends Stack {
       reservedConcurrentExecutions: options.concurrency ?? 1,
       role,
       logGroup,
-      environment: { DBUSERS_EVENT_BUS: CENTRAL_BUS_NAME, ...options.environment },
+      // What every one of them needs to inspect through the executor and publish on the bus; the
+      // automations they start return at once, their status-change events bring the results.
+      environment: {
+        DBUSERS_EVENT_BUS: CENTRAL_BUS_NAME,
+        DBUSERS_SSM_DOCUMENT: DOCUMENT_NAME,
+        DBUSERS_EXECUTOR_FUNCTION: props.executorFunctionName ?? 'dbusers-executor',
+        DBUSERS_EXECUTION_ROLE: props.executionRoleName ?? 'AssumableRoleInDatabaseAccount',
+        DBUSERS_RESULTS: 'events',
+        ...options.environment,
+      },
     });
     acknowledge(fn, { 'AwsSolutions-L1': RUNTIME_REASON });
     this.bus.grantPutEventsTo(fn);
@@ -233,16 +237,11 @@ export class CentralStack extends Stack {
    * function reads the batch back from the execution, the child's per-action results from the
    * database account, and publishes them. Several at once: each takes about a second.
    */
-  private resultCollection(props: CentralStackProps, executionRoleName: string): lambda.Function {
+  private resultCollection(props: CentralStackProps): lambda.Function {
     const fn = this.reconcilerFunction('Results', CENTRAL_ROLE_NAMES.results, props, {
       description: 'dbusers results: collects the per-action results of an ended automation',
       concurrency: 10,
-      environment: {
-        DBUSERS_SSM_DOCUMENT: DOCUMENT_NAME,
-        DBUSERS_EXECUTOR_FUNCTION: props.executorFunctionName ?? 'dbusers-executor',
-        DBUSERS_EXECUTION_ROLE: executionRoleName,
-        DBUSERS_RESULTS: 'events',
-      },
+      environment: {},
     });
     const executions = this.ssmArn('automation-execution', '*');
     const policy = new iam.Policy(this, 'ResultsReadExecutions', {

@@ -22,7 +22,12 @@ import {
   StartAutomationExecutionCommand,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { CentralStack, type RepositorySpec } from '../../../infra/src/central-stack.js';
+import { tempDir } from '../../support/server.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type CentralSettings, makeCentralHandler } from '../../../reconciler/src/handlers/central-lambda.js';
 import { emptyAuroraServer } from '../../support/fixtures.js';
@@ -601,6 +606,75 @@ describe('the central reconciler Lambda', () => {
       for (const event of [ended('x', 'InProgress'), ended('x', 'Success', 'AWS-RestartEC2Instance')])
         expect(await eventsMode()(event)).toEqual({ ignored: expect.any(String) });
       expect([ssm.calls().length, eb.calls().length]).toEqual([0, 0]);
+    });
+  });
+
+  describe('with the settings the CDK stack gives each function', () => {
+    /** The environment of a function of the synthesised central stack (tokens as plain strings). */
+    function deployedEnv(repository: RepositorySpec, name: string): Record<string, string> {
+      const bundleDir = tempDir('dbusers-fake-bundle-');
+      for (const f of ['reconciler', 'executor']) {
+        mkdirSync(join(bundleDir, f));
+        writeFileSync(join(bundleDir, f, 'index.mjs'), 'export const handler = () => {};\n');
+      }
+      const stack = new CentralStack(new App(), 'c', {
+        env: { account: '999988887777', region: 'eu-west-1' },
+        repository,
+        databaseAccounts: ['111122223333'],
+        bundleDir,
+      });
+      const fn = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')).find(
+        (f) => f.Properties.FunctionName === name,
+      )!;
+      const vars = fn.Properties.Environment.Variables as Record<string, unknown>;
+      return Object.fromEntries(
+        Object.entries(vars).map(([k, v]) => [
+          k,
+          typeof v === 'string' ? v : 'arn:aws:iam::999988887777:role/x',
+        ]),
+      );
+    }
+    const deployed = (env: Record<string, string>) =>
+      makeCentralHandler({
+        ...quiet(),
+        env,
+        codecommit: new CodeCommitClient({}),
+        eventbridge: new EventBridgeClient({}),
+        ssm: new SSMClient({}),
+        targetClients: () => ({ ssm: new SSMClient({}), lambda: new LambdaClient({}) }),
+      });
+
+    it('the planner plans a GitHub pull request; the reconciler starts a push and returns', async () => {
+      eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{}] });
+      serverIsEmpty();
+      const sha = (c: string) => c.repeat(40);
+      const planner = deployed(
+        deployedEnv({ github: { owner: 'example', repo: 'db-users' } }, 'dbusers-planner'),
+      );
+      const outcome = await planner({
+        source: 'dbusers.github',
+        action: 'pull_request',
+        repository: 'example/db-users',
+        commit: sha('c'),
+        runId: '1',
+        pullRequest: { number: 3, base: sha('a'), head: sha('b') },
+        files: { 'users/payments-prod.yaml': readFileSync('users/payments-prod.yaml', 'utf8') },
+      });
+      expect(outcome).toMatchObject({
+        flow: 'pull request',
+        status: 'changes',
+        comment: expect.stringContaining('<!-- dbusers:plan v1 -->'),
+      });
+
+      tree();
+      cc.on(GetDifferencesCommand).resolves({
+        differences: [{ afterBlob: { path: 'users/payments-prod.yaml', blobId: 'b1' } }],
+      });
+      cc.on(ListPullRequestsCommand).resolves({ pullRequestIds: [] });
+      automationSucceeds();
+      const reconciler = deployed(deployedEnv({ codecommit: { name: 'users' } }, 'dbusers-reconciler'));
+      expect(await reconciler(push({}))).toEqual({ flow: 'push', status: 'dispatched' });
+      expect(ssm.commandCalls(GetAutomationExecutionCommand)).toHaveLength(0);
     });
   });
 
