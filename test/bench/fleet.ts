@@ -106,7 +106,7 @@ async function simulate(concurrency: number, results: 'poll' | 'events') {
         AutomationExecution: {
           AutomationExecutionId: id,
           AutomationExecutionStatus: 'Success',
-          Parameters: { Batch: run.pieces },
+          Parameters: { Action: ['batch'], Batch: run.pieces },
         },
       };
     }
@@ -158,7 +158,7 @@ async function simulate(concurrency: number, results: 'poll' | 'events') {
         for (let id = queue.shift(); id; id = queue.shift()) {
           await sleep(Math.max(0, started.get(id)!.at + LATENCY.automation - now()));
           const collected = await dispatcher.collect(id);
-          if (collected.results.every((r) => r.status === 'ok')) applied++;
+          if (collected?.results.every((r) => r.status === 'ok')) applied++;
         }
       }),
     );

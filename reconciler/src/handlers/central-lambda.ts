@@ -165,6 +165,7 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
   async function collect(executionId: string): Promise<ReconcileResult> {
     const { events, dispatcher } = shared(executionId);
     const batch = await dispatcher.collect(executionId);
+    if (!batch) return { ...NOTHING, status: 'in sync' };
     const ok = batch.results.every((r) => r.status === 'ok');
     const result = { cluster: batch.target.name, ok, results: batch.results };
     const cluster = `${batch.target.alias}/${batch.target.name}`;
@@ -173,15 +174,7 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
       detail: { cluster, execution: executionId, batch: batch.id, results: [result] },
     });
     const failures = ok ? [] : [{ cluster, stage: 'apply' as const, message: failedActions(batch.results) }];
-    return {
-      status: ok ? 'applied' : 'failed',
-      diagnostics: [],
-      files: new Map(),
-      plans: [],
-      results: [result],
-      failures,
-      mismatches: [],
-    };
+    return { ...NOTHING, status: ok ? 'applied' : 'failed', results: [result], failures };
   }
 
   /** The flow an event asks for and its run, or why it is ignored. */
@@ -252,6 +245,16 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
 
 /** The Lambda entry point. */
 export const handler = makeCentralHandler();
+
+/** A run that read no files and planned nothing: what a result collection starts from. */
+const NOTHING: Omit<ReconcileResult, 'status'> = {
+  diagnostics: [],
+  files: new Map(),
+  plans: [],
+  results: [],
+  failures: [],
+  mismatches: [],
+};
 
 /** The actions of a batch that did not complete, for the log line. */
 function failedActions(results: readonly ActionResult[]): string {

@@ -577,7 +577,7 @@ describe('the central reconciler Lambda', () => {
         AutomationExecution: {
           AutomationExecutionId: 'parent-1',
           AutomationExecutionStatus: 'Success',
-          Parameters: { Batch: batch },
+          Parameters: { Action: ['batch'], Batch: batch },
         },
       });
       eb.resetHistory();
@@ -600,6 +600,19 @@ describe('the central reconciler Lambda', () => {
         'audit_rw',
         'reporting',
       ]);
+    });
+
+    it('collects nothing from a run of the single-action form (a person in the console)', async () => {
+      ssm.on(GetAutomationExecutionCommand, { AutomationExecutionId: 'manual-1' }).resolves({
+        AutomationExecution: {
+          AutomationExecutionStatus: 'Success',
+          Parameters: { Action: ['create_user'], DatabaseUserName: ['alice'], Batch: ['-'] },
+        },
+      });
+      expect(await eventsMode()(ended('manual-1'))).toEqual({ flow: 'results', status: 'in sync' });
+      expect(ssm.commandCalls(GetAutomationExecutionCommand)).toHaveLength(1);
+      expect(ssm.commandCalls(DescribeAutomationExecutionsCommand)).toHaveLength(0);
+      expect(eb.calls()).toHaveLength(0);
     });
 
     it('ignores executions of other documents and statuses that have not ended', async () => {

@@ -158,12 +158,14 @@ export class SsmDispatcher implements Dispatcher {
    * read back from the execution's own `Batch` parameter (no state kept between invocations), the
    * child found in the database account, and its per-action results read.
    */
-  async collect(parentId: string): Promise<ExecutorBatch & { results: ActionResult[] }> {
+  async collect(parentId: string): Promise<(ExecutorBatch & { results: ActionResult[] }) | undefined> {
     const { AutomationExecution: parent } = await this.s.ssm.send(
       new GetAutomationExecutionCommand({ AutomationExecutionId: parentId }),
     );
-    const batch = JSON.parse((parent?.Parameters?.Batch ?? []).join('') || '{}') as ExecutorBatch;
-    if (!parent || !batch.target || !Array.isArray(batch.actions))
+    // A run of the document's single-action form (a person in the console) has no batch to collect.
+    if (parent?.Parameters?.Action?.[0] !== 'batch') return undefined;
+    const batch = JSON.parse((parent.Parameters.Batch ?? []).join('') || '{}') as ExecutorBatch;
+    if (!batch.target || !Array.isArray(batch.actions))
       throw new Error(`automation ${parentId} carries no dbusers batch`);
     return { ...batch, results: await this.finish(batch.target, parentId, batch.actions, parent) };
   }
