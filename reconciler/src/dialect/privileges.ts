@@ -1,4 +1,5 @@
 /** Privilege names as the grant tables store them, per level, and the seed's profiles. */
+import { MARIADB_ADMIN_PRIVILEGES } from '../model/privilege-policy.js';
 
 /** `mysql.db` / `mysql.user` column → privilege name. Unknown `*_priv` columns are derived. */
 const PRIV_COLUMNS: Record<string, string> = {
@@ -120,15 +121,7 @@ export const MARIADB_ACCESS_BITS = [
   'TRIGGER',
   'CREATE TABLESPACE',
   'DELETE HISTORY',
-  'SET USER',
-  'FEDERATED ADMIN',
-  'CONNECTION ADMIN',
-  'READ_ONLY ADMIN',
-  'REPLICATION SLAVE ADMIN',
-  'REPLICATION MASTER ADMIN',
-  'BINLOG ADMIN',
-  'BINLOG REPLAY',
-  'SLAVE MONITOR',
+  ...MARIADB_ADMIN_PRIVILEGES,
 ] as const;
 
 /** Decode a MariaDB access bitmask (a number or a decimal string up to 2^64-1). */

@@ -34,6 +34,19 @@ const GLOBAL_READ = new Set([
   'REFERENCES',
 ]);
 
+/** The administrative privileges MariaDB 10.5+ split out of SUPER, in the order of their access bits. */
+export const MARIADB_ADMIN_PRIVILEGES = [
+  'SET USER',
+  'FEDERATED ADMIN',
+  'CONNECTION ADMIN',
+  'READ_ONLY ADMIN',
+  'REPLICATION SLAVE ADMIN',
+  'REPLICATION MASTER ADMIN',
+  'BINLOG ADMIN',
+  'BINLOG REPLAY',
+  'SLAVE MONITOR',
+] as const;
+
 /**
  * What the RDS / Aurora master user does not hold, so cannot grant (reference/mysql-mariadb.md §5.1,
  * §5.3). MySQL 8 dynamic privileges are refused as administrative already.
@@ -45,15 +58,7 @@ const RDS_MASTER_LACKS: Record<'mariadb' | 'mysql', Set<string>> = {
     'SHUTDOWN',
     'DELETE HISTORY',
     'CREATE TABLESPACE',
-    'SET USER',
-    'FEDERATED ADMIN',
-    'CONNECTION ADMIN',
-    'READ_ONLY ADMIN',
-    'REPLICATION SLAVE ADMIN',
-    'REPLICATION MASTER ADMIN',
-    'BINLOG ADMIN',
-    'BINLOG REPLAY',
-    'SLAVE MONITOR',
+    ...MARIADB_ADMIN_PRIVILEGES,
   ]),
   mysql: new Set(['SUPER', 'FILE', 'SHUTDOWN', 'CREATE TABLESPACE']),
 };
