@@ -21,13 +21,7 @@ import {
 } from '../handlers/events.js';
 import { formatDiagnostic, loadDesired } from '../desired/load.js';
 import { ExecutorFailedError, makeExecutorHandler, type ExecutorEvent } from '../handlers/executor.js';
-import {
-  type GitHubRequest,
-  givenReview,
-  givenTree,
-  parseGitHub,
-  planGitHubPullRequest,
-} from '../handlers/github.js';
+import { type GitHubRequest, givenTree, handleGitHub, parseGitHub } from '../handlers/github.js';
 import { parsePullRequest, planPullRequest, type PullRequest } from '../handlers/pull-request.js';
 import type { ReconcileResult } from '../reconcile.js';
 import type { SourceRepo } from '../ports/index.js';
@@ -198,20 +192,8 @@ function parseGitHubOrFail(event: unknown): GitHubRequest | undefined {
 
 /** The GitHub workflow's request, on the tree it carries: the comment printed for a pull request. */
 async function runGitHub(request: GitHubRequest, env: LocalEnvironment, io: IO): Promise<number> {
-  const deps = localDeps(givenTree(request), env, io);
-  const pr = request.pullRequest;
-  if (request.action === 'pull_request' && pr) {
-    const { result, comment } = await planGitHubPullRequest({ ...request, pullRequest: pr }, deps);
-    io.out(`${comment}\n`);
-    return reportRun(result, io);
-  }
-  const result =
-    request.action === 'push'
-      ? await handlePush(
-          { commit: request.commit, before: request.before, eventId: request.eventId },
-          { ...deps, reviews: givenReview(request) },
-        )
-      : await handleDrift(deps, request.commit, request.eventId);
+  const { result, comment } = await handleGitHub(request, localDeps(givenTree(request), env, io));
+  if (comment !== undefined) io.out(`${comment}\n`);
   return reportRun(result, io);
 }
 

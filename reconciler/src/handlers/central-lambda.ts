@@ -29,7 +29,7 @@ import {
   parsePush,
   parseRotationFailed,
 } from './events.js';
-import { type GitHubRequest, givenReview, givenTree, parseGitHub, planGitHubPullRequest } from './github.js';
+import { type GitHubRequest, givenTree, handleGitHub, parseGitHub } from './github.js';
 import { COMMENT_MARKER, type PullRequest, parsePullRequest, planPullRequest } from './pull-request.js';
 import { observed } from './observed.js';
 
@@ -55,7 +55,7 @@ export type CentralEvent = { id?: string; [field: string]: unknown };
 
 /** A routed event: its flow and run, or why it is ignored. */
 type Routed =
-  | { flow: Flow; run: () => Promise<ReconcileResult>; extra?: () => { comment: string } }
+  | { flow: Flow; run: () => Promise<ReconcileResult>; extra?: () => { comment?: string } }
   | { ignored: string };
 
 /** The flows an event can start. */
@@ -137,25 +137,18 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
    * its comment returned for the workflow to post; a push applies; a schedule checks drift.
    */
   function github(request: GitHubRequest): Routed {
-    const deps = adapters(request.commit, givenTree(request));
-    const pr = request.pullRequest;
-    if (request.action === 'pull_request' && pr) {
-      let comment = '';
-      const run = async () => {
-        const planned = await planGitHubPullRequest({ ...request, pullRequest: pr }, deps);
-        comment = planned.comment;
-        return planned.result;
-      };
-      return { flow: 'pull request', run, extra: () => ({ comment }) };
-    }
     // A read-only function (the one the pull-request role may invoke) plans and nothing else.
-    if (readOnly)
+    if (readOnly && request.action !== 'pull_request')
       return { ignored: `this function only plans pull requests; ${request.action} needs the apply role` };
-    if (request.action === 'push') {
-      const push = { commit: request.commit, before: request.before, eventId: request.eventId };
-      return { flow: 'push', run: () => handlePush(push, { ...deps, reviews: givenReview(request) }) };
-    }
-    return { flow: 'drift', run: () => handleDrift(deps, request.commit, request.eventId) };
+    const flow: Flow =
+      request.action === 'pull_request' ? 'pull request' : request.action === 'push' ? 'push' : 'drift';
+    let comment: string | undefined;
+    const run = async () => {
+      const done = await handleGitHub(request, adapters(request.commit, givenTree(request)));
+      comment = done.comment;
+      return done.result;
+    };
+    return { flow, run, extra: () => (comment === undefined ? {} : { comment }) };
   }
 
   /**

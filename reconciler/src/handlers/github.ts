@@ -8,6 +8,7 @@ import { COMMENT_BUDGET } from '../plan/render.js';
 import { shownDigests } from '../model/run.js';
 import type { ReviewSource, SourceRepo, UnreadableFile } from '../ports/index.js';
 import type { ReconcileDeps, ReconcileResult } from '../reconcile.js';
+import { handleDrift, handlePush } from './events.js';
 import { planMergeResult } from './pull-request.js';
 
 /** What the workflow sends. */
@@ -96,25 +97,37 @@ export function parseGitHub(event: unknown): GitHubRequest | undefined {
   };
 }
 
-/** A pull request's plan, on the merge commit the workflow sent, and its comment (GitHub's 65,536 characters). */
-export function planGitHubPullRequest(
-  request: GitHubRequest & { pullRequest: NonNullable<GitHubRequest['pullRequest']> },
+/**
+ * Run the workflow's request on `deps` (whose source is {@link givenTree}): a pull request's plan of
+ * the merge commit and its comment (GitHub's 65,536 characters), a push's apply bound to the review
+ * the workflow found, or the drift check. The Lambda and `dbusers event` both run it.
+ */
+export async function handleGitHub(
+  request: GitHubRequest,
   deps: ReconcileDeps,
-): Promise<{ result: ReconcileResult; comment: string }> {
-  const { number, head, base } = request.pullRequest;
-  return planMergeResult(request.files, deps, {
-    revision: request.commit,
-    title: `#${number}: ${head.slice(0, 8)} into ${base.slice(0, 8)}`,
-    both: [],
-    budget: COMMENT_BUDGET.github,
-  });
+): Promise<{ result: ReconcileResult; comment?: string }> {
+  if (request.action === 'pull_request') {
+    // parseGitHub guarantees a pull request's number, base and head.
+    const { number, head, base } = request.pullRequest!;
+    return planMergeResult(request.files, deps, {
+      revision: request.commit,
+      title: `#${number}: ${head.slice(0, 8)} into ${base.slice(0, 8)}`,
+      both: [],
+      budget: COMMENT_BUDGET.github,
+    });
+  }
+  if (request.action === 'push') {
+    const push = { commit: request.commit, before: request.before, eventId: request.eventId };
+    return { result: await handlePush(push, { ...deps, reviews: givenReview(request) }) };
+  }
+  return { result: await handleDrift(deps, request.commit, request.eventId) };
 }
 
 /**
  * What the reviewers of a push saw: the digests of the comment the workflow found on the merged pull
  * request (none found: no reviewed plan, so every plan counts as a mismatch; see onDigestMismatch).
  */
-export function givenReview(request: GitHubRequest): ReviewSource {
+function givenReview(request: GitHubRequest): ReviewSource {
   const { review } = request;
   return {
     reviewOf: async () =>
