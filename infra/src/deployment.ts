@@ -6,9 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { FolderSource } from '../../reconciler/src/adapters/local/folder-source.js';
-import { DEFAULT_SECRET_TEMPLATE, formatDiagnostic, loadDesired } from '../../reconciler/src/desired/load.js';
-import { parseFile } from '../../reconciler/src/desired/parse.js';
-import { Diagnostics } from '../../reconciler/src/desired/source-file.js';
+import {
+  DEFAULT_SECRET_TEMPLATE,
+  formatDiagnostic,
+  loadDesired,
+  secretNameFor,
+} from '../../reconciler/src/desired/load.js';
 import type { ClusterSpec, DesiredTarget } from '../../reconciler/src/model/types.js';
 import type { RepositorySpec } from './central-stack.js';
 
@@ -100,24 +103,14 @@ export async function readDeployment(usersDir: string, configPath: string): Prom
   const { targets, diagnostics } = loadDesired(files);
   if (diagnostics.length > 0)
     throw new DeploymentError(diagnostics.map((d) => formatDiagnostic(d, files.get(d.file)).split('\n')[0]!));
-  const templates = new Map<string, string>();
-  for (const [path, text] of files) {
-    if (typeof text !== 'string') continue;
-    const data = parseFile(path, text, new Diagnostics())?.data;
-    if (data) templates.set(data.account, data.secretNameTemplate ?? DEFAULT_SECRET_TEMPLATE);
-  }
-  return planDeployment(targets, templates, file);
+  return planDeployment(targets, file);
 }
 
 /**
  * Group the targets by account and Region and join each group with its network; every problem (a
  * cluster without a security group, an account without a network, a malformed id) is collected.
  */
-export function planDeployment(
-  targets: readonly DesiredTarget[],
-  secretTemplates: ReadonlyMap<string, string>,
-  file: DeploymentFile,
-): DeploymentPlan {
+export function planDeployment(targets: readonly DesiredTarget[], file: DeploymentFile): DeploymentPlan {
   const problems: string[] = [];
   if (!file.central || !ACCOUNT.test(file.central.account ?? ''))
     problems.push('central.account must be a 12-digit AWS account id');
@@ -169,7 +162,7 @@ export function planDeployment(
       alias: clusters[0]!.alias,
       network,
       clusters,
-      secretPrefixes: secretPrefixes(group, secretTemplates.get(account) ?? DEFAULT_SECRET_TEMPLATE),
+      secretPrefixes: secretPrefixes(group),
       iamConnections: group.flatMap((t) =>
         t.accounts.flatMap((a) =>
           a.iamPrincipals.map((principal) => ({ principal, cluster: t.cluster, user: a.user })),
@@ -199,16 +192,21 @@ export function planDeployment(
  * cluster are known; the user and host are not) ending in `*`, plus each user's secretName outside
  * it. Never a bare `*`, so the policy is never `secret:*`.
  */
-function secretPrefixes(group: readonly DesiredTarget[], template: string): string[] {
+function secretPrefixes(group: readonly DesiredTarget[]): string[] {
   const out = new Set<string>();
+  // The name a user would get, cut where the first per-user value starts.
+  const cut = 'DBUSERSCUT';
   for (const t of group) {
-    const open = '\u0000';
-    const filled = template.replace(
-      /\{(account|alias|cluster)\}/g,
-      (_, k: 'account' | 'alias' | 'cluster') =>
-        k === 'cluster' ? t.cluster.name : k === 'alias' ? t.cluster.alias : t.cluster.account,
-    );
-    const prefix = filled.replace(/\{[a-z]+\}/, open).split(open)[0]!;
+    const { account, alias, name: cluster } = t.cluster;
+    const template = t.secretNameTemplate ?? DEFAULT_SECRET_TEMPLATE;
+    const prefix = secretNameFor(template, {
+      account,
+      alias,
+      cluster,
+      user: cut,
+      host: cut,
+      database: cut,
+    }).split(cut)[0]!;
     // A template starting with {user} has no fixed start: only today's names, so a new user needs a redeploy.
     if (prefix) out.add(`${prefix}*`);
     for (const a of t.accounts)

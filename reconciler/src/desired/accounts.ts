@@ -57,7 +57,12 @@ class FileReader {
     }
     for (const [name, role] of Object.entries(this.roles)) this.readRole(name, role);
     checkRoleCycles(this.file, this.roles, this.diags);
-    return [...this.clusters.values()].map(({ spec, accounts }) => ({ cluster: spec, accounts }));
+    const secretNameTemplate = this.data.secretNameTemplate ?? DEFAULT_SECRET_TEMPLATE;
+    return [...this.clusters.values()].map(({ spec, accounts }) => ({
+      cluster: spec,
+      accounts,
+      secretNameTemplate,
+    }));
   }
 
   private where(p: Path): string {

@@ -90,6 +90,8 @@ export interface ClusterSpec {
 export interface DesiredTarget {
   cluster: ClusterSpec;
   accounts: DesiredAccount[];
+  /** The account file's `secretNameTemplate` (or the default): how future users' secrets are named. */
+  secretNameTemplate?: string;
 }
 
 /** What inspection found for one account. */
