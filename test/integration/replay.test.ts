@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
 import { connect, type Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { cli } from '../support/cli.js';
+import { repositoryStateChange, USERS_REPOSITORY } from '../support/events.js';
 import { createExampleSchema, startTestServer, tempDir, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -30,30 +31,11 @@ function commit(message: string, files: Record<string, string>): string {
 /** The documented plain-push event (reference/events-and-infra.md §2.1) for two commits. */
 function pushEvent(before: string, after: string): string {
   const file = join(tempDir(), 'push.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      version: '0',
-      id: `push-${after}`,
-      'detail-type': 'CodeCommit Repository State Change',
-      source: 'aws.codecommit',
-      account: '111122223333',
-      time: '2026-12-04T10:00:00Z',
-      region: 'eu-west-1',
-      resources: ['arn:aws:codecommit:eu-west-1:111122223333:users'],
-      detail: {
-        callerUserArn: 'arn:aws:iam::111122223333:user/dev',
-        commitId: after,
-        event: 'referenceUpdated',
-        oldCommitId: before,
-        referenceFullName: 'refs/heads/main',
-        referenceName: 'main',
-        referenceType: 'branch',
-        repositoryId: 'r',
-        repositoryName: 'users',
-      },
-    }),
+  const event = repositoryStateChange(
+    { commitId: after, oldCommitId: before, repositoryName: 'users' },
+    { id: `push-${after}`, ...USERS_REPOSITORY },
   );
+  writeFileSync(file, JSON.stringify(event));
   return file;
 }
 

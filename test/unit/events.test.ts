@@ -1,30 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { isSchedule, parsePush, parseRotationFailed } from '../../reconciler/src/handlers/events.js';
 import { parsePullRequest } from '../../reconciler/src/handlers/pull-request.js';
+import { repositoryStateChange } from '../support/events.js';
 
-/** The documented shapes (reference/events-and-infra.md §2.1), with what differs per case. */
-const stateChange = (detail: Record<string, unknown>) => ({
-  version: '0',
-  id: '3f7101d2-f1c4-d0a4-6d89-69fc887cc5e4',
-  'detail-type': 'CodeCommit Repository State Change',
-  source: 'aws.codecommit',
-  account: '111111111111',
-  time: '2023-10-10T21:05:45Z',
-  region: 'us-east-1',
-  resources: ['arn:aws:codecommit:us-east-1:111111111111:some-repo'],
-  detail: {
-    callerUserArn: 'arn:aws:iam::111111111111:user/admin',
-    commitId: 'f485fcc95a795517f279d0a877227e51208b0dfc',
-    event: 'referenceUpdated',
-    oldCommitId: 'a399698fbd740af9c78fb2dd7f667656b70646b6',
-    referenceFullName: 'refs/heads/main',
-    referenceName: 'main',
-    referenceType: 'branch',
-    repositoryId: '280e6f04',
-    repositoryName: 'some-repo',
-    ...detail,
-  },
-});
+/** The documented shape (reference/events-and-infra.md §2.1), with what differs per case. */
+const stateChange = (detail: Record<string, unknown>) => repositoryStateChange(detail);
 
 describe('parsePush', () => {
   it.each([

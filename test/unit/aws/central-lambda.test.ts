@@ -30,6 +30,7 @@ import { CentralStack, type RepositorySpec } from '../../../infra/src/central-st
 import { tempDir } from '../../support/server.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type CentralSettings, makeCentralHandler } from '../../../reconciler/src/handlers/central-lambda.js';
+import { repositoryStateChange, USERS_REPOSITORY } from '../../support/events.js';
 import { emptyAuroraServer } from '../../support/fixtures.js';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -64,26 +65,11 @@ const handler = (extra: Partial<CentralSettings> = {}) =>
     ssm: new SSMClient({}),
     targetClients: () => ({ ssm: new SSMClient({}), lambda: new LambdaClient({}) }),
   });
-const push = (detail: Record<string, unknown>) => ({
-  version: '0',
-  id: 'push-event-1',
-  'detail-type': 'CodeCommit Repository State Change',
-  source: 'aws.codecommit',
-  account: '111122223333',
-  time: '2026-12-04T10:00:00Z',
-  region: 'eu-west-1',
-  resources: ['arn:aws:codecommit:eu-west-1:111122223333:users'],
-  detail: {
-    commitId: 'new',
-    oldCommitId: 'old',
-    event: 'referenceUpdated',
-    referenceFullName: 'refs/heads/main',
-    referenceName: 'main',
-    referenceType: 'branch',
-    repositoryName: 'users',
-    ...detail,
-  },
-});
+const push = (detail: Record<string, unknown>) =>
+  repositoryStateChange(
+    { commitId: 'new', oldCommitId: 'old', repositoryName: 'users', ...detail },
+    { id: 'push-event-1', ...USERS_REPOSITORY },
+  );
 /** The documented "pullRequestCreated" of pull request 7 (src1 into dst1, on main). */
 const prCreated = {
   version: '0',
