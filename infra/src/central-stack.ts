@@ -221,14 +221,10 @@ export class CentralStack extends Stack {
             actions: ['sts:AssumeRole'],
             resources: this.executionRoles,
           }),
-          new iam.PolicyStatement({
-            sid: 'WriteOwnLogs',
-            actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-            resources: [logGroup.logGroupArn],
-          }),
         ],
       }),
     );
+    logGroup.grantWrite(role);
     return fn;
   }
 

@@ -110,6 +110,13 @@ export class DatabaseAccountStack extends Stack {
       endpoint.connections.allowFrom(securityGroup, ec2.Port.tcp(443), 'dbusers executor');
     } else securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to Secrets Manager');
 
+    // Known before the function exists, so its own environment and policy can name it (no cycle).
+    const functionArn = this.formatArn({
+      service: 'lambda',
+      resource: 'function',
+      resourceName: functionName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     const logGroup = new logs.LogGroup(this, 'ExecutorLogs', {
       logGroupName: `/aws/lambda/${functionName}`,
       retention: props.logRetentionDays ?? 90,
@@ -137,17 +144,13 @@ export class DatabaseAccountStack extends Stack {
       environment: {
         // The clusters it serves come from here, never from an event.
         DBUSERS_CLUSTERS: JSON.stringify(database.clusters),
-        ROTATION_LAMBDA_ARN: this.formatArn({
-          service: 'lambda',
-          resource: 'function',
-          resourceName: functionName,
-          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-        }),
+        ROTATION_LAMBDA_ARN: functionArn,
         ...(network.adminIamUser ? { DBUSERS_ADMIN_IAM_USER: network.adminIamUser } : {}),
       },
     });
     acknowledge(this.executor, { 'AwsSolutions-L1': RUNTIME_REASON });
-    this.grantExecutor(role, props, functionName);
+    logGroup.grantWrite(role);
+    this.grantExecutor(role, props, functionArn);
 
     // Secrets Manager calls the executor as the rotation function of the secrets it manages.
     this.executor.addPermission('RotationByThisAccount', {
@@ -168,7 +171,7 @@ export class DatabaseAccountStack extends Stack {
   }
 
   /** Exactly what the executor does, by ARN where AWS allows one. */
-  private grantExecutor(role: iam.Role, props: DatabaseAccountStackProps, functionName: string): void {
+  private grantExecutor(role: iam.Role, props: DatabaseAccountStackProps, functionArn: string): void {
     const { database } = props;
     const secretArn = (name: string) =>
       this.formatArn({
@@ -228,14 +231,7 @@ export class DatabaseAccountStack extends Stack {
       new iam.PolicyStatement({
         sid: 'InvokeItselfForRotation',
         actions: ['lambda:InvokeFunction'],
-        resources: [
-          this.formatArn({
-            service: 'lambda',
-            resource: 'function',
-            resourceName: functionName,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
+        resources: [functionArn],
       }),
       new iam.PolicyStatement({
         sid: 'VpcNetworkInterfaces',
@@ -247,18 +243,6 @@ export class DatabaseAccountStack extends Stack {
           'ec2:UnassignPrivateIpAddresses',
         ],
         resources: ['*'],
-      }),
-      new iam.PolicyStatement({
-        sid: 'WriteOwnLogs',
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [
-          this.formatArn({
-            service: 'logs',
-            resource: 'log-group',
-            resourceName: `/aws/lambda/${functionName}:*`,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
       }),
     ];
     if (database.network.adminIamUser)
@@ -277,16 +261,11 @@ export class DatabaseAccountStack extends Stack {
       'AwsSolutions-IAM5[Resource::*]':
         'GetRandomPassword, ListSecrets and BatchGetSecretValue take no resource ARN (BatchGetSecretValue still needs GetSecretValue per secret, granted by ARN above); Lambda in a VPC needs the ENI actions on *',
       ...Object.fromEntries(
-        [
-          ...managed,
-          registry,
-          ...masters,
-          `arn:${this.partition}:logs:${this.region}:${this.account}:log-group:/aws/lambda/${functionName}:*`,
-        ]
+        [...managed, registry, ...masters]
           .filter((r) => r.includes('*') || r.includes('?'))
           .map((r) => [
             `AwsSolutions-IAM5[Resource::${r}]`,
-            'a secret ARN ends in six random characters; the name or prefix before them is fixed (log streams are named by Lambda)',
+            'a secret ARN ends in six random characters; the name or prefix before them is fixed',
           ]),
       ),
     });
