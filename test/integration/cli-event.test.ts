@@ -3,13 +3,13 @@
  * adapters against a MariaDB of ours (DBUSERS_DATABASE_URL), the clusters of users/ as its
  * configuration. A seed payload and a batch are carried out; a hostile one is refused, exit 1.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
-import { cli } from '../support/cli.js';
-import { allowed, loginAs, startTestServer, tempDir, type TestServer } from '../support/server.js';
+import { cli, exampleWorkspace, useServer } from '../support/cli.js';
+import { allowed, loginAs, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
@@ -45,11 +45,8 @@ beforeAll(async () => {
   ]) {
     await admin.query(sql);
   }
-  work = tempDir();
-  mkdirSync(join(work, 'users'));
-  copyFileSync('users/payments-prod.yaml', join(work, 'users', 'payments-prod.yaml'));
-  process.env.DBUSERS_DATABASE_URL = server.url;
-  process.env.DBUSERS_STATE_DIR = join(work, 'state');
+  work = exampleWorkspace();
+  useServer(server.url, work);
 });
 
 afterAll(async () => {

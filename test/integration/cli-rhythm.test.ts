@@ -3,13 +3,13 @@
  * in sync → change the database by hand → drift found → apply → in sync. An account made by hand
  * and every protected account survive every run.
  */
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
-import { cli } from '../support/cli.js';
-import { allowed, loginAs, startTestServer, tempDir, type TestServer } from '../support/server.js';
+import { cli, exampleWorkspace, useServer } from '../support/cli.js';
+import { allowed, loginAs, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
@@ -43,11 +43,8 @@ beforeAll(async () => {
     "GRANT SELECT ON orders.* TO 'handmade'@'%'",
   ])
     await admin.query(sql);
-  work = tempDir();
-  mkdirSync(usersDir());
-  copyFileSync('users/payments-prod.yaml', join(usersDir(), 'payments-prod.yaml'));
-  process.env.DBUSERS_DATABASE_URL = server.url;
-  process.env.DBUSERS_STATE_DIR = join(work, 'state');
+  work = exampleWorkspace();
+  useServer(server.url, work);
 });
 
 afterAll(async () => {

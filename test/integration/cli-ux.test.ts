@@ -6,12 +6,12 @@
  * the prompt, and Ctrl-C saying what was done.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatabaseUrl } from '../../reconciler/src/adapters/mysql/database.js';
 import { main } from '../../reconciler/src/cli/main.js';
-import { cli } from '../support/cli.js';
+import { cli, exampleWorkspace } from '../support/cli.js';
 import { createExampleSchema, startTestServer, tempDir, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -23,9 +23,7 @@ beforeAll(async () => {
   const admin = await server.admin();
   await createExampleSchema(admin);
   await admin.close();
-  work = tempDir();
-  mkdirSync(users());
-  copyFileSync('users/payments-prod.yaml', join(users(), 'payments-prod.yaml'));
+  work = exampleWorkspace();
 });
 
 afterAll(async () => {

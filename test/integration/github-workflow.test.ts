@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../reconciler/src/adapters/mysql/database.js';
 import { parseGitHub } from '../../reconciler/src/handlers/github.js';
-import { cli } from '../support/cli.js';
+import { cli, useServer } from '../support/cli.js';
 import { createExampleSchema, startTestServer, tempDir, type TestServer } from '../support/server.js';
 
 interface Step {
@@ -62,8 +62,7 @@ beforeAll(async () => {
   await admin.close();
   repo = tempDir();
   execFileSync('git', ['init', '-q', '-b', 'main', repo]);
-  process.env.DBUSERS_DATABASE_URL = server.url;
-  process.env.DBUSERS_STATE_DIR = join(tempDir(), 'state');
+  useServer(server.url, tempDir());
 });
 afterAll(async () => {
   await server?.stop();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
 import { connect, type Database } from '../../reconciler/src/adapters/mysql/database.js';
-import { cli } from '../support/cli.js';
+import { cli, useServer } from '../support/cli.js';
 import { repositoryStateChange, USERS_REPOSITORY } from '../support/events.js';
 import { createExampleSchema, startTestServer, tempDir, type TestServer } from '../support/server.js';
 
@@ -70,8 +70,7 @@ beforeAll(async () => {
   await createExampleSchema(admin);
   repo = tempDir();
   execFileSync('git', ['init', '-q', '-b', 'main', repo]);
-  process.env.DBUSERS_DATABASE_URL = server.url;
-  process.env.DBUSERS_STATE_DIR = join(tempDir(), 'state');
+  useServer(server.url, tempDir());
 });
 
 afterAll(async () => {

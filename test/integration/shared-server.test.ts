@@ -6,7 +6,7 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
-import { cli } from '../support/cli.js';
+import { cli, useServer } from '../support/cli.js';
 import { startTestServer, tempDir, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -18,8 +18,7 @@ beforeAll(async () => {
   admin = await server.admin();
   work = tempDir();
   cpSync('users', join(work, 'users'), { recursive: true });
-  process.env.DBUSERS_DATABASE_URL = server.url;
-  process.env.DBUSERS_STATE_DIR = join(work, 'state');
+  useServer(server.url, work);
 });
 
 afterAll(async () => {
