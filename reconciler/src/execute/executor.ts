@@ -81,16 +81,8 @@ export function lockName(cluster: ClusterSpec): string {
 export async function executeBatch(batch: ExecutorBatch, deps: ExecutorDeps): Promise<BatchResult> {
   const options: ExecutorOptions = { ...DEFAULT_EXECUTOR_OPTIONS, ...batch.options };
   const { db } = deps;
-  // A run that hangs must not hold the lock for the server's 8-hour default: the server closes an
-  // idle session after this, which releases the lock.
-  await db.query('SET SESSION wait_timeout = ?', [options.sessionTimeoutSeconds]);
-  const lock = lockName(batch.target);
-  const [got] = await db.query<{ got: number | null }>('SELECT GET_LOCK(?, ?) AS got', [
-    lock,
-    LOCK_TIMEOUT_SECONDS,
-  ]);
-  if (Number(got?.got) !== 1) {
-    const message = `another dbusers run holds the lock ${lock}`;
+  if (!(await takeLock(db, batch.target, options.sessionTimeoutSeconds))) {
+    const message = `another dbusers run holds the lock ${lockName(batch.target)}`;
     const results = batch.actions.map(
       (a): ActionResult => ({ kind: a.kind, user: a.user, host: a.host, status: 'not run', message }),
     );
