@@ -3,8 +3,8 @@ import type { Database } from '../ports/database.js';
 import { AccountIndex, passwordMatches } from '../dialect/common.js';
 import { dialectForVersion } from '../dialect/index.js';
 import { describeObject } from '../model/grants.js';
-import type { ActualState, Engine, ObjectRef, OwnershipRecord } from '../model/types.js';
-import type { SecretStore } from '../ports/index.js';
+import type { ActualAccount, ActualState, Engine, ObjectRef, OwnershipRecord } from '../model/types.js';
+import type { RdsCredentials, SecretStore } from '../ports/index.js';
 import { REGISTRY_QUERY, readRegistry, SEAL_QUERY } from '../registry/registry.js';
 
 /** Raised when a server cannot be read. */
@@ -83,10 +83,17 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
       ...owned.flatMap((o) => (o.secretName ? [o.secretName] : [])),
     ]),
   ];
-  const metas =
-    secrets && names.length > 0 ? await stage('describe secrets', () => secrets.describeMany(names)) : {};
-  if (secrets && options.checkPasswords !== false)
-    await stage('compare passwords with secrets', () => checkPasswords(index, owned, secrets));
+  const checks = secrets && options.checkPasswords !== false ? passwordChecks(index, owned) : [];
+  const { metas, values } =
+    secrets && names.length + checks.length > 0
+      ? await stage('read secrets', () =>
+          secrets.readMany(
+            names,
+            checks.map((c) => c.secretName),
+          ),
+        )
+      : { metas: {}, values: {} };
+  comparePasswords(checks, values);
   const missingObjects = options.objects?.length
     ? await stage('look up tables and routines', () => missing(db, options.objects!))
     : undefined;
@@ -127,22 +134,27 @@ async function missing(db: Database, objects: readonly ObjectRef[]): Promise<Obj
   return objects.filter((o) => !have.has(describeObject(o)));
 }
 
-/**
- * Password drift: for each owned password user, compare the server's stored hash with the hash of
- * its secret's AWSCURRENT, here where the secret lives (neither leaves the executor).
- */
-async function checkPasswords(
-  index: AccountIndex,
-  owned: readonly OwnershipRecord[],
-  secrets: SecretStore,
-): Promise<void> {
-  const checks = owned.flatMap((o) => {
+/** An owned password user whose stored hash is compared with its secret's AWSCURRENT. */
+interface PasswordCheck {
+  account: ActualAccount;
+  stored: string;
+  secretName: string;
+}
+
+/** Password drift: the owned password users the server holds a hash for. */
+function passwordChecks(index: AccountIndex, owned: readonly OwnershipRecord[]): PasswordCheck[] {
+  return owned.flatMap((o) => {
     const account = o.secretName && o.kind === 'user' ? index.get(o.user, o.host) : undefined;
     const stored = account && account.auth === 'password' ? index.authStrings.get(account) : undefined;
     return account && stored ? [{ account, stored, secretName: o.secretName! }] : [];
   });
-  if (checks.length === 0) return;
-  const values = await secrets.currentValues(checks.map((c) => c.secretName));
+}
+
+/**
+ * Compare each server hash with the hash of its secret's AWSCURRENT, here where the secret lives
+ * (neither leaves the executor).
+ */
+function comparePasswords(checks: readonly PasswordCheck[], values: Record<string, RdsCredentials>): void {
   for (const { account, stored, secretName } of checks) {
     const value = values[secretName];
     if (!value) continue;

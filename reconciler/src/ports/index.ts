@@ -45,8 +45,14 @@ export interface SecretSpec {
 /** Secrets with version stages, as Secrets Manager keeps them. Reads never mutate; create and delete are idempotent. */
 export interface SecretStore {
   describe(name: string): Promise<SecretMeta | undefined>;
-  /** Metadata of many secrets at once (inspection). */
-  describeMany(names: readonly string[]): Promise<Record<string, SecretMeta>>;
+  /**
+   * Inspection's read: the metadata of `names`, and the AWSCURRENT values of `valuesOf` (password
+   * drift checks; missing ones are left out), each secret read once where the store can.
+   */
+  readMany(
+    names: readonly string[],
+    valuesOf: readonly string[],
+  ): Promise<{ metas: Record<string, SecretMeta>; values: Record<string, RdsCredentials> }>;
   /**
    * Make the secret with no version if it does not exist (restore it if it is scheduled for
    * deletion). Returns its metadata as found before that, so callers need not describe it first.
@@ -57,8 +63,6 @@ export interface SecretStore {
     name: string,
     stage: 'AWSCURRENT' | 'AWSPENDING' | { versionId: string },
   ): Promise<RdsCredentials | undefined>;
-  /** The AWSCURRENT values of many secrets at once (password drift checks); missing ones are left out. */
-  currentValues(names: readonly string[]): Promise<Record<string, RdsCredentials>>;
   /**
    * Write a new value under AWSPENDING, replacing an earlier pending value; `versionId` (a rotation's
    * ClientRequestToken) names the version, else one is made. Returns the version id.

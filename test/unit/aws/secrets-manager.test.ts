@@ -235,7 +235,7 @@ describe('SecretsManagerStore', () => {
     expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
   });
 
-  it('reads a missing secret or stage as undefined and describes many secrets in one listing', async () => {
+  it('reads a missing secret or stage as undefined, many secrets in one listing and one batch read', async () => {
     const sm = fakeSecretsManager();
     sm.seed('a', value, { tags: [{ Key: 'managed-by', Value: 'dbusers' }] });
     const store = new SecretsManagerStore({ client: sm.client });
@@ -243,10 +243,11 @@ describe('SecretsManagerStore', () => {
     expect(await store.getValue('a', 'AWSPENDING')).toBeUndefined();
     expect(await store.describe('nope')).toBeUndefined();
     sm.mock.resetHistory();
-    const many = await store.describeMany(['a', 'b']);
-    expect(Object.keys(many)).toEqual(['a']);
-    expect(many.a).toMatchObject({ hasCurrent: true, hasPending: false, deleted: false });
-    expect(calls(sm.mock)).toEqual([
+    const many = await store.readMany(['a', 'b'], []);
+    expect(Object.keys(many.metas)).toEqual(['a']);
+    expect(many.metas.a).toMatchObject({ hasCurrent: true, hasPending: false, deleted: false });
+    expect(many.values).toEqual({});
+    const listing = [
       [
         'ListSecretsCommand',
         {
@@ -259,6 +260,17 @@ describe('SecretsManagerStore', () => {
           NextToken: undefined,
         },
       ],
+    ];
+    expect(calls(sm.mock)).toEqual(listing);
+    sm.mock.resetHistory();
+    // Values of the secrets asked for, 20 to a call (BatchGetSecretValue's limit); missing ones left out.
+    const names = ['a', ...Array.from({ length: 20 }, (_, i) => `missing${i}`)];
+    const read = await store.readMany(['a'], names);
+    expect(read.values).toEqual({ a: value });
+    expect(calls(sm.mock)).toEqual([
+      ...listing,
+      ['BatchGetSecretValueCommand', { SecretIdList: names.slice(0, 20) }],
+      ['BatchGetSecretValueCommand', { SecretIdList: names.slice(20) }],
     ]);
     expect(sm.mock.commandCalls(DescribeSecretCommand)).toHaveLength(0);
     expect(sm.mock.commandCalls(GetResourcePolicyCommand)).toHaveLength(0);

@@ -87,6 +87,17 @@ export class SecretsManagerStore implements SecretStore {
     return d ? toMeta(d.Name ?? name, d) : undefined;
   }
 
+  /** Metadata by ListSecrets, values by BatchGetSecretValue: two APIs, so two reads. */
+  async readMany(
+    names: readonly string[],
+    valuesOf: readonly string[],
+  ): Promise<{ metas: Record<string, SecretMeta>; values: Record<string, RdsCredentials> }> {
+    return {
+      metas: names.length > 0 ? await this.describeMany(names) : {},
+      values: valuesOf.length > 0 ? await this.currentValues(valuesOf) : {},
+    };
+  }
+
   /** One paginated ListSecrets over the secrets dbusers tagged, instead of one call per secret. */
   async describeMany(names: readonly string[]): Promise<Record<string, SecretMeta>> {
     const wanted = new Set(names);

@@ -105,13 +105,23 @@ export class FileSecretStore implements SecretStore {
     return metaOf(name, this.read(name));
   }
 
-  async describeMany(names: readonly string[]): Promise<Record<string, SecretMeta>> {
-    const out: Record<string, SecretMeta> = {};
-    for (const name of names) {
-      const meta = await this.describe(name);
-      if (meta) out[name] = meta;
+  /** One read per file, whether its metadata, its value or both are asked for. */
+  async readMany(
+    names: readonly string[],
+    valuesOf: readonly string[],
+  ): Promise<{ metas: Record<string, SecretMeta>; values: Record<string, RdsCredentials> }> {
+    const metas: Record<string, SecretMeta> = {};
+    const values: Record<string, RdsCredentials> = {};
+    const described = new Set(names);
+    const valued = new Set(valuesOf);
+    for (const name of new Set([...names, ...valuesOf])) {
+      const file = this.read(name);
+      const meta = described.has(name) ? metaOf(name, file) : undefined;
+      if (meta) metas[name] = meta;
+      const value = valued.has(name) ? versionValue(file, 'AWSCURRENT') : undefined;
+      if (value) values[name] = value;
     }
-    return out;
+    return { metas, values };
   }
 
   /** Secrets made by ensure() and not yet written: a secret with no version holds nothing to lose. */
@@ -141,24 +151,7 @@ export class FileSecretStore implements SecretStore {
     name: string,
     stage: 'AWSCURRENT' | 'AWSPENDING' | { versionId: string },
   ): Promise<RdsCredentials | undefined> {
-    const file = this.read(name);
-    if (!file || file.deletedAt) return undefined;
-    const version =
-      typeof stage === 'object'
-        ? file.versions.find((v) => v.id === stage.versionId)
-        : file.versions.find(
-            (v) => v.stages.includes(stage) && (stage === 'AWSCURRENT' || !v.stages.includes('AWSCURRENT')),
-          );
-    return version?.value;
-  }
-
-  async currentValues(names: readonly string[]): Promise<Record<string, RdsCredentials>> {
-    const out: Record<string, RdsCredentials> = {};
-    for (const name of names) {
-      const value = await this.getValue(name, 'AWSCURRENT');
-      if (value) out[name] = value;
-    }
-    return out;
+    return versionValue(this.read(name), stage);
   }
 
   async putPending(name: string, value: RdsCredentials, versionId: string = randomUUID()): Promise<string> {
@@ -219,6 +212,21 @@ export class FileSecretStore implements SecretStore {
   async randomPassword(): Promise<string> {
     return generatePassword();
   }
+}
+
+/** A version's value by stage or id; none from a deleted secret. */
+function versionValue(
+  file: SecretFile | undefined,
+  stage: 'AWSCURRENT' | 'AWSPENDING' | { versionId: string },
+): RdsCredentials | undefined {
+  if (!file || file.deletedAt) return undefined;
+  const version =
+    typeof stage === 'object'
+      ? file.versions.find((v) => v.id === stage.versionId)
+      : file.versions.find(
+          (v) => v.stages.includes(stage) && (stage === 'AWSCURRENT' || !v.stages.includes('AWSCURRENT')),
+        );
+  return version?.value;
 }
 
 /** A secret file's metadata, without its values. */

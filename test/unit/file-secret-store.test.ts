@@ -1,0 +1,44 @@
+import { describe, expect, it, vi } from 'vitest';
+import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
+import { tempDir } from '../support/server.js';
+
+const credentials = (username: string) => ({
+  engine: 'mariadb',
+  host: 'h',
+  port: 3306,
+  username,
+  password: `pw-${username}`,
+});
+
+describe('FileSecretStore.readMany', () => {
+  it('reads each file once: metadata of the names asked, current values of the others asked, deleted and missing ones left out', async () => {
+    const clock = () => new Date('2026-12-01T00:00:00Z');
+    const store = new FileSecretStore(tempDir(), clock);
+    for (const name of ['a', 'b', 'gone', 'pending-only']) {
+      await store.ensure({ name, description: 'd', tags: { 'managed-by': 'dbusers' } });
+      await store.putPending(name, credentials(name));
+      if (name !== 'pending-only') await store.promotePending(name);
+    }
+    await store.scheduleDeletion('gone', 7);
+    const read = vi.spyOn(store, 'read');
+    const { metas, values } = await store.readMany(
+      ['a', 'gone', 'pending-only', 'missing'],
+      ['a', 'b', 'gone'],
+    );
+    expect(read.mock.calls.map((c) => c[0]).sort()).toEqual(['a', 'b', 'gone', 'missing', 'pending-only']);
+    expect(metas).toEqual({
+      a: {
+        name: 'a',
+        tags: { 'managed-by': 'dbusers' },
+        changedAt: Date.parse('2026-12-01T00:00:00Z') / 1000,
+        hasCurrent: true,
+        hasPending: false,
+        rotationEnabled: false,
+        deleted: false,
+      },
+      gone: expect.objectContaining({ hasCurrent: true, deleted: true }),
+      'pending-only': expect.objectContaining({ hasCurrent: false, hasPending: true, changedAt: undefined }),
+    });
+    expect(values).toEqual({ a: credentials('a'), b: credentials('b') });
+  });
+});
