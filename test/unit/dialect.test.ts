@@ -193,6 +193,32 @@ describe('MySQL 8 dialect', () => {
 });
 
 describe('MariaDB dialect', () => {
+  it('keeps one user on several hosts apart: grants and roles land on the account of their own host', () => {
+    const priv = '{"access":0,"plugin":"mysql_native_password","authentication_string":""}';
+    const accounts = readAccounts(mariadb, {
+      accounts: ['%', 'localhost', '10.0.%'].map((Host) => ({ User: 'app', Host, Priv: priv })),
+      tables: [
+        { User: 'app', Host: 'localhost', Db: 'shop', Table_name: 't', Table_priv: 'Select' },
+        { User: 'app', Host: '10.0.%', Db: 'shop', Table_name: 'u', Table_priv: 'Insert,Select' },
+        { User: 'app', Host: 'elsewhere', Db: 'shop', Table_name: 'v', Table_priv: 'Delete' },
+        { User: 'nobody', Host: '%', Db: 'shop', Table_name: 'v', Table_priv: 'Delete' },
+      ],
+      roles: [{ User: 'app', Host: '%', Role: 'reader', Admin_option: 'N' }],
+    });
+    expect(accounts.map((a) => [a.host, a.grants, a.roles])).toEqual([
+      ['%', [], ['reader']],
+      ['localhost', [{ level: 'table', database: 'shop', table: 't', privilege: 'SELECT' }], []],
+      [
+        '10.0.%',
+        [
+          { level: 'table', database: 'shop', table: 'u', privilege: 'INSERT' },
+          { level: 'table', database: 'shop', table: 'u', privilege: 'SELECT' },
+        ],
+        [],
+      ],
+    ]);
+  });
+
   it('reads global_priv JSON whether the driver parsed it or not', () => {
     const accounts = readAccounts(mariadb, {
       accounts: [

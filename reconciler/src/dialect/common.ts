@@ -101,8 +101,10 @@ export function passwordMatches(plugin: string, authString: string, password: st
  * and default roles straight onto the account they belong to, with no intermediate rows.
  */
 export class AccountIndex {
-  // user → host → account: two lookups, but no key string built per grant row.
-  private readonly byUser = new Map<string, Map<string, ActualAccount>>();
+  // user → its first account, and only for a user on several hosts host → account: no key string
+  // built per grant row, no map per user.
+  private readonly first = new Map<string, ActualAccount>();
+  private readonly hostsOf = new Map<string, Map<string, ActualAccount>>();
   private readonly list: ActualAccount[] = [];
   /** Stored password hashes: compared with secrets inside inspection, never returned with the accounts. */
   readonly authStrings = new Map<ActualAccount, string>();
@@ -117,15 +119,23 @@ export class AccountIndex {
     full.roles = [];
     full.adminRoles = [];
     full.defaultRoles = [];
-    let hosts = this.byUser.get(account.user);
-    if (!hosts) this.byUser.set(account.user, (hosts = new Map()));
-    hosts.set(account.host, full);
+    const first = this.first.get(account.user);
+    if (first === undefined) this.first.set(account.user, full);
+    else {
+      let hosts = this.hostsOf.get(account.user);
+      if (!hosts) this.hostsOf.set(account.user, (hosts = new Map([[first.host, first]])));
+      hosts.set(account.host, full);
+    }
     this.list.push(full);
     return full;
   }
 
   get(user: unknown, host: unknown): ActualAccount | undefined {
-    return this.byUser.get(text(user))?.get(text(host));
+    const name = text(user);
+    const first = this.first.get(name);
+    if (first === undefined) return undefined;
+    const at = text(host);
+    return first.host === at ? first : this.hostsOf.get(name)?.get(at);
   }
 
   all(): ActualAccount[] {

@@ -1,5 +1,5 @@
 /** The grant tables MySQL and MariaDB share: `mysql.db`, `tables_priv`, `columns_priv`, `procs_priv`. */
-import type { GrantTarget } from '../model/types.js';
+import type { Grant } from '../model/types.js';
 import { decodeDatabasePattern } from '../sql/escape.js';
 import { text, type AccountIndex, type InspectQuery } from './common.js';
 import { privilegeColumns, privilegesOfSet } from './privileges.js';
@@ -12,7 +12,7 @@ function setColumnTable(
   name: string,
   sql: string,
   column: string,
-  targetOf: (row: Record<string, unknown>) => GrantTarget,
+  grantOf: (row: Record<string, unknown>, privilege: string) => Grant,
 ): InspectQuery {
   return {
     name,
@@ -21,8 +21,7 @@ function setColumnTable(
       for (const row of rows) {
         const account = index.get(row.User, row.Host);
         if (!account) continue;
-        const target = targetOf(row);
-        for (const privilege of privilegesOfSet(row[column])) account.grants.push({ ...target, privilege });
+        for (const privilege of privilegesOfSet(row[column])) account.grants.push(grantOf(row, privilege));
       }
     },
   };
@@ -35,32 +34,35 @@ export const GRANT_TABLE_QUERIES: InspectQuery[] = [
     'tables',
     'SELECT Host, Db, User, Table_name, Table_priv FROM mysql.tables_priv',
     'Table_priv',
-    (row) => ({
+    (row, privilege) => ({
       level: 'table',
       database: text(row.Db),
       table: text(row.Table_name),
+      privilege,
     }),
   ),
   setColumnTable(
     'columns',
     'SELECT Host, Db, User, Table_name, Column_name, Column_priv FROM mysql.columns_priv',
     'Column_priv',
-    (row) => ({
+    (row, privilege) => ({
       level: 'column',
       database: text(row.Db),
       table: text(row.Table_name),
       column: text(row.Column_name),
+      privilege,
     }),
   ),
   setColumnTable(
     'procs',
     'SELECT Host, Db, User, Routine_name, Routine_type, Proc_priv FROM mysql.procs_priv',
     'Proc_priv',
-    (row) => ({
+    (row, privilege) => ({
       level: 'routine',
       database: text(row.Db),
       routine: text(row.Routine_name),
       routineType: text(row.Routine_type) === 'FUNCTION' ? 'FUNCTION' : 'PROCEDURE',
+      privilege,
     }),
   ),
 ];

@@ -69,17 +69,19 @@ export function privilegesOfRow(row: Record<string, unknown>, columns = privileg
 }
 
 /** Values of a SET column (`'Select,Insert,Grant'`) as privilege names. */
-export function privilegesOfSet(value: unknown): string[] {
+export function privilegesOfSet(value: unknown): readonly string[] {
   if (typeof value !== 'string' || value === '') return [];
-  return value.split(',').map(setName);
+  // A server holds a few distinct SET values, each decoded once (the lists are shared, never changed).
+  let names = setValues.get(value);
+  if (names === undefined)
+    setValues.set(
+      value,
+      (names = Object.freeze(value.split(',').map((p) => SET_NAMES[p.toLowerCase()] ?? p.toUpperCase()))),
+    );
+  return names;
 }
 
-const setNames = new Map<string, string>();
-function setName(p: string): string {
-  let name = setNames.get(p);
-  if (name === undefined) setNames.set(p, (name = SET_NAMES[p.toLowerCase()] ?? p.toUpperCase()));
-  return name;
-}
+const setValues = new Map<string, readonly string[]>();
 
 const SET_NAMES: Record<string, string> = {
   grant: 'GRANT OPTION',

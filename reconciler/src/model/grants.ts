@@ -57,7 +57,10 @@ function sameGrant(a: Grant, b: Grant): boolean {
 /** True when both sets hold the same grants: the common case, checked without allocating. */
 export function sameGrants(desired: readonly Grant[], actual: readonly Grant[]): boolean {
   if (desired.length !== actual.length) return false;
-  for (const g of desired) if (!actual.some((h) => sameGrant(g, h))) return false;
+  next: for (const g of desired) {
+    for (const h of actual) if (sameGrant(g, h)) continue next;
+    return false;
+  }
   return true;
 }
 

@@ -26,19 +26,19 @@ import { describeGrant, describeObject, diffGrants, diffNames, objectOf } from '
 import {
   accountKey,
   ownerOf,
+  type AccountId,
   type Action,
   type ActualAccount,
   type ActualState,
   type ClusterSpec,
   type DesiredAccount,
   type DesiredTarget,
-  type ObjectRef,
   type OwnershipRecord,
   type Plan,
   type Skipped,
 } from '../model/types.js';
 import { exceptionFor, policyViolation, refusedGrants } from '../model/privilege-policy.js';
-import { isProtected } from '../model/protected.js';
+import { isProtected, type ProtectionRules } from '../model/protected.js';
 
 /** What a run allows; every field has a safe default. */
 export interface PlanOptions {
@@ -71,6 +71,9 @@ interface PlanContext {
   unverified: Set<string>;
   /** A secret a declared account names again is handed over, not deleted with its old user. */
   declaredSecrets: Set<string>;
+  /** The tables and routines the server lacks, as `describeObject` names them. */
+  missingObjects: Set<string>;
+  protection: ProtectionRules;
 }
 
 /** What the table above decides for one account: actions, a skip, or a delete (counted against the limit). */
@@ -85,13 +88,17 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
   // Roles take the host the server gives them ('' on MariaDB, '%' on MySQL), whatever was declared.
   const accounts = target.accounts.map((a) => (a.kind === 'role' ? { ...a, host: actual.roleHost } : a));
   const { cluster } = target;
+  const declaredSecrets = new Set<string>();
+  for (const d of accounts) if (d.secretName) declaredSecrets.add(d.secretName);
   const context: PlanContext = {
     cluster,
     actual,
     options,
     owner: ownerOf(cluster),
     unverified: new Set(actual.unverifiedClaims.map(accountKey)),
-    declaredSecrets: new Set(accounts.flatMap((d) => (d.secretName ? [d.secretName] : []))),
+    declaredSecrets,
+    missingObjects: new Set(actual.missingObjects?.map(describeObject)),
+    protection: { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts },
   };
   const actions: Action[] = [];
   const skipped: Skipped[] = [];
@@ -99,7 +106,7 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
   // One pass over every account named anywhere, following the table above.
   for (const entry of accountsByName(accounts, actual)) {
     const d = decide(entry, context);
-    actions.push(...(d.actions ?? []));
+    if (d.actions) for (const a of d.actions) actions.push(a);
     if (d.skip) skipped.push(d.skip);
     if (d.delete) deletes.push(d.delete);
   }
@@ -142,19 +149,24 @@ function deleteLimitDetail(count: number, owned: number, options: PlanOptions): 
   return `the plan deletes ${count} of ${owned} managed accounts, over the limit (${limit.count}, or ${Math.round(limit.share * 100)}%); run again allowing deletes if this is meant`;
 }
 
+/** Nothing to do for an account (most accounts of a server in sync). */
+const NOTHING: Decision = Object.freeze({});
+
+/** A skip, as a decision. */
+function skipOf(account: AccountId, reason: Skipped['reason'], detail: string): Decision {
+  return { skip: { user: account.user, host: account.host, reason, detail } };
+}
+
 /** One account, by the table above. */
 function decide(entry: AccountEntry, ctx: PlanContext): Decision {
   const { user, host, want, have, claim: anyClaim } = entry;
-  const skip = (reason: Skipped['reason'], detail: string): Decision => ({
-    skip: { user, host, reason, detail },
-  });
-  const { actual, cluster } = ctx;
-  if (isProtected({ user, host }, { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts })) {
-    if (want) return skip('protected', 'declared, but protected accounts are never changed');
-    return have ? skip('protected', 'protected account') : {};
+  if (isProtected(entry, ctx.protection)) {
+    if (want) return skipOf(entry, 'protected', 'declared, but protected accounts are never changed');
+    return have ? skipOf(entry, 'protected', 'protected account') : NOTHING;
   }
   if (have && !anyClaim && ctx.unverified.has(accountKey({ user, host }))) {
-    return skip(
+    return skipOf(
+      entry,
       'unverified ownership',
       'its ownership record fails the integrity check (written outside dbusers?); it is left alone until the row is removed',
     );
@@ -163,7 +175,7 @@ function decide(entry: AccountEntry, ctx: PlanContext): Decision {
   const claim = anyClaim?.owner === ctx.owner ? anyClaim : undefined;
   const foreign = anyClaim && !claim ? `managed by dbusers for ${anyClaim.owner}` : undefined;
   if (want) return decideDeclared(want, have, claim, foreign, ctx);
-  if (have && !claim) return skip('unmanaged', foreign ?? 'not declared and not created by dbusers');
+  if (have && !claim) return skipOf(entry, 'unmanaged', foreign ?? 'not declared and not created by dbusers');
   if (have?.kind === 'role') return { delete: { kind: 'drop_role', user, host, reason: 'not declared' } };
   const secretName =
     claim?.secretName && !ctx.declaredSecrets.has(claim.secretName) ? claim.secretName : undefined;
@@ -182,7 +194,7 @@ function decide(entry: AccountEntry, ctx: PlanContext): Decision {
         },
       ],
     };
-  return {};
+  return NOTHING;
 }
 
 /** A declared account: create, converge, adopt, or say why not. */
@@ -193,74 +205,64 @@ function decideDeclared(
   foreign: string | undefined,
   ctx: PlanContext,
 ): Decision {
-  const skip = (reason: Skipped['reason'], detail: string): Skipped => ({
-    user: want.user,
-    host: want.host,
-    reason,
-    detail,
-  });
-  const missing = missingFor(want, ctx.actual);
+  const missing = ctx.missingObjects.size > 0 ? missingFor(want, ctx.missingObjects) : [];
   if (missing.length > 0) {
-    return {
-      skip: skip(
-        'missing object',
-        `its grants name ${missing.map(describeObject).join(', ')}, which the server does not have: create them first, or drop the grant (${want.source})`,
-      ),
-    };
+    return skipOf(
+      want,
+      'missing object',
+      `its grants name ${missing.join(', ')}, which the server does not have: create them first, or drop the grant (${want.source})`,
+    );
   }
   if (!have) return { actions: [createAction(want, false, 'missing')] };
   if (claim && have.partialRevokes?.length) {
     // A partial revoke narrows a global grant per schema; the YAML cannot say so, so the plan would misread it.
-    return {
-      skip: skip(
-        'unsupported',
-        `it holds MySQL partial revokes (${have.partialRevokes.join(', ')}) that dbusers does not manage; its grants are left as they are`,
-      ),
-    };
+    return skipOf(
+      want,
+      'unsupported',
+      `it holds MySQL partial revokes (${have.partialRevokes.join(', ')}) that dbusers does not manage; its grants are left as they are`,
+    );
   }
   if (claim && want.auth === 'iam' && have.auth === 'password') {
     // Switching a live password user to IAM would cut off every client still using the password.
     const detail =
       'declared auth: iam, but the account logs in with a password; create a new IAM user and move clients to it';
     return {
-      skip: skip('unsupported', detail),
+      ...skipOf(want, 'unsupported', detail),
       actions: convergeActions(want, have, ctx.actual, ctx.options),
     };
   }
   if (claim) return { actions: convergeActions(want, have, ctx.actual, ctx.options) };
   if (foreign)
-    return { skip: skip('not adopted', `${foreign}; declare it in one cluster only (${want.source})`) };
+    return skipOf(want, 'not adopted', `${foreign}; declare it in one cluster only (${want.source})`);
   if (!want.adopt)
-    return {
-      skip: skip(
-        'not adopted',
-        `exists but dbusers did not create it; set adopt: true to manage it (${want.source})`,
-      ),
-    };
+    return skipOf(
+      want,
+      'not adopted',
+      `exists but dbusers did not create it; set adopt: true to manage it (${want.source})`,
+    );
   const held = have.grants.filter((g) => g.level === 'global');
   const refused = refusedGrants(have, held, ctx.actual.engine, ctx.cluster.privilegeExceptions);
   if (refused.length > 0)
-    return {
-      skip: skip(
-        'privilege policy',
-        `adopting it needs privilegeExceptions for what it holds: ${refused.join('; ')}`,
-      ),
-    };
+    return skipOf(
+      want,
+      'privilege policy',
+      `adopting it needs privilegeExceptions for what it holds: ${refused.join('; ')}`,
+    );
   return { actions: [createAction(want, true, 'adopt existing account')] };
 }
 
 /** The grants the privilege policy refuses that an exception allows: shown in every plan, with the reason. */
 function exceptionsShown(accounts: readonly DesiredAccount[], cluster: ClusterSpec): Plan['exceptions'] {
-  return accounts.flatMap((d) =>
-    d.grants.flatMap((g) => {
+  const shown: Plan['exceptions'] = [];
+  for (const d of accounts)
+    for (const g of d.grants) {
       const allowedBy = policyViolation(g, cluster.engine)
         ? exceptionFor(d, g, cluster.privilegeExceptions)
         : undefined;
-      return allowedBy
-        ? [{ user: d.user, host: d.host, grant: describeGrant(g), reason: allowedBy.reason }]
-        : [];
-    }),
-  );
+      if (allowedBy)
+        shown.push({ user: d.user, host: d.host, grant: describeGrant(g), reason: allowedBy.reason });
+    }
+  return shown;
 }
 
 function createAction(want: DesiredAccount, adopt: boolean, reason: string): Action {
@@ -304,8 +306,9 @@ function convergeActions(
   const out: Action[] = [];
   const grants = diffGrants(want.grants, have.grants);
   const roles = diffNames(want.roles, have.roles);
-  const admin = diffNames(want.adminRoles ?? [], have.adminRoles ?? []);
-  const defaultRoles = actual.multipleDefaultRoles ? want.roles : want.roles.slice(0, 1);
+  const admin = diffNames(want.adminRoles ?? NONE, have.adminRoles ?? NONE);
+  const defaultRoles =
+    actual.multipleDefaultRoles || want.roles.length <= 1 ? want.roles : want.roles.slice(0, 1);
   const defaults =
     want.kind === 'user' ? diffNames(defaultRoles, have.defaultRoles) : { add: [], remove: [] };
   const grantsDiffer =
@@ -349,6 +352,8 @@ function convergeActions(
   return out;
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+
 function resetReason(
   want: DesiredAccount,
   have: ActualAccount,
@@ -371,19 +376,16 @@ function resetReason(
   return undefined;
 }
 
-/** The tables and routines an account's grants name that the server does not have. */
-function missingFor(want: DesiredAccount, actual: ActualState): ObjectRef[] {
-  if (!actual.missingObjects?.length) return [];
-  const missing = new Set(actual.missingObjects.map(describeObject));
-  const named = new Map<string, ObjectRef>();
+/** The tables and routines an account's grants name that the server does not have, as a person names them. */
+function missingFor(want: DesiredAccount, missing: ReadonlySet<string>): string[] {
+  const named = new Set<string>();
   for (const g of want.grants) {
     const o = objectOf(g);
-    if (o && missing.has(describeObject(o))) named.set(describeObject(o), o);
+    if (o && missing.has(describeObject(o))) named.add(describeObject(o));
   }
-  return [...named.values()];
+  return [...named];
 }
 
-/** Every account named by the YAML, the server or the registry, with what each says of it. */
 /** One account as the YAML, the server and the registry each see it. */
 interface AccountEntry {
   user: string;
@@ -391,22 +393,22 @@ interface AccountEntry {
   want?: DesiredAccount;
   have?: ActualAccount;
   claim?: OwnershipRecord;
+  /** The same user on another host. */
+  sameUser?: AccountEntry;
 }
 
+/** Every account named by the YAML, the server or the registry, with what each says of it. */
 function accountsByName(declared: readonly DesiredAccount[], actual: ActualState): AccountEntry[] {
   type Entry = AccountEntry;
-  // Keyed by user, then a short list of hosts: no key string is built per account.
-  const byUser = new Map<string, Entry[]>();
+  // Keyed by user, the user's other hosts chained: no key string and no list per account.
+  const byUser = new Map<string, Entry>();
   const entries: Entry[] = [];
-  const entry = (a: { user: string; host: string }): Entry => {
-    let hosts = byUser.get(a.user);
-    if (!hosts) byUser.set(a.user, (hosts = []));
-    let e = hosts.find((h) => h.host === a.host);
-    if (!e) {
-      e = { user: a.user, host: a.host };
-      hosts.push(e);
-      entries.push(e);
-    }
+  const entry = (a: AccountId): Entry => {
+    const first = byUser.get(a.user);
+    for (let e = first; e; e = e.sameUser) if (e.host === a.host) return e;
+    const e: Entry = { user: a.user, host: a.host, sameUser: first };
+    byUser.set(a.user, e);
+    entries.push(e);
     return e;
   };
   for (const d of declared) entry(d).want = d;

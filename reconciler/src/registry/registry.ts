@@ -35,11 +35,11 @@ export function registryMac(key: string, r: OwnershipRecord): string {
   return createHmac('sha256', key).update(rowText(r)).digest('hex');
 }
 
-/** The seal: one MAC over every row, in key order. */
+/** The seal: one MAC over every row, in key order (one text, hashed at once). */
 function sealOf(key: string, records: readonly OwnershipRecord[]): string {
-  const mac = createHmac('sha256', key);
-  for (const r of records) mac.update(rowText(r)).update('\n');
-  return mac.digest('hex');
+  let text = '';
+  for (const r of records) text += `${rowText(r)}\n`;
+  return createHmac('sha256', key).update(text).digest('hex');
 }
 
 function verifies(key: string | undefined, r: OwnershipRecord, mac: unknown): boolean {
