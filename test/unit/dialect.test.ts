@@ -3,6 +3,7 @@
  * here), MariaDB's global_priv JSON, and the statements each dialect writes.
  */
 import { describe, expect, it } from 'vitest';
+import { nativePasswordHash, passwordMatches } from '../../reconciler/src/dialect/common.js';
 import { dialectForEngine, dialectForVersion, readAccounts } from '../../reconciler/src/dialect/index.js';
 import { mariadb } from '../../reconciler/src/dialect/mariadb.js';
 import { mysql57, mysql8 } from '../../reconciler/src/dialect/mysql.js';
@@ -306,6 +307,17 @@ describe('MariaDB dialect', () => {
     expect(mariadb.account({ user: 'r', host: '' }, 'role')).toBe("'r'");
     expect(mariadb.setDefaultRoles("'u'@'%'", ['a'])).toEqual(["SET DEFAULT ROLE 'a' FOR 'u'@'%'"]);
     expect(mariadb.setDefaultRoles("'u'@'%'", [])).toEqual(["SET DEFAULT ROLE NONE FOR 'u'@'%'"]);
+  });
+});
+
+describe('native password hashes', () => {
+  it("computes mysql_native_password's stored form (MySQL's documented PASSWORD('password'))", () => {
+    expect(nativePasswordHash('password')).toBe('*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19');
+    expect(
+      passwordMatches('mysql_native_password', '*2470c0c06dee42fd1618bb99005adca2ec9d1e19', 'password'),
+    ).toBe(true);
+    expect(passwordMatches('', '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19', 'Password')).toBe(false);
+    expect(passwordMatches('caching_sha2_password', '$A$005$salted', 'password')).toBeUndefined();
   });
 });
 

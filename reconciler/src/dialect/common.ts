@@ -3,7 +3,7 @@
  * mariadb.ts and mysql.ts; index.ts picks one.
  */
 import type { AccountId, ActualAccount } from '../model/types.js';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { quoteAccount } from '../sql/escape.js';
 
 /** The rows of every bulk query, by query name. */
@@ -58,8 +58,8 @@ export interface Dialect {
 
 /** `mysql_native_password`'s stored form: `*` and the upper-case hex of SHA1(SHA1(password)). */
 export function nativePasswordHash(password: string): string {
-  const once = createHash('sha1').update(password, 'utf8').digest();
-  return `*${createHash('sha1').update(once).digest('hex').toUpperCase()}`;
+  // One-shot hashing: inspection hashes one secret per owned password user.
+  return `*${hash('sha1', hash('sha1', password, 'buffer'), 'hex').toUpperCase()}`;
 }
 
 /**

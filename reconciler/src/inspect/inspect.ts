@@ -77,12 +77,9 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
   const current = String(server?.current_user_name ?? '');
   const at = current.lastIndexOf('@');
   const currentUser = { user: current.slice(0, at), host: current.slice(at + 1) };
-  const names = [
-    ...new Set([
-      ...(options.secretNames ?? []),
-      ...owned.flatMap((o) => (o.secretName ? [o.secretName] : [])),
-    ]),
-  ];
+  const named = new Set(options.secretNames);
+  for (const o of owned) if (o.secretName) named.add(o.secretName);
+  const names = [...named];
   const checks = secrets && options.checkPasswords !== false ? passwordChecks(index, owned) : [];
   const { metas, values } =
     secrets && names.length + checks.length > 0
@@ -143,11 +140,13 @@ interface PasswordCheck {
 
 /** Password drift: the owned password users the server holds a hash for. */
 function passwordChecks(index: AccountIndex, owned: readonly OwnershipRecord[]): PasswordCheck[] {
-  return owned.flatMap((o) => {
+  const checks: PasswordCheck[] = [];
+  for (const o of owned) {
     const account = o.secretName && o.kind === 'user' ? index.get(o.user, o.host) : undefined;
     const stored = account && account.auth === 'password' ? index.authStrings.get(account) : undefined;
-    return account && stored ? [{ account, stored, secretName: o.secretName! }] : [];
-  });
+    if (account && stored) checks.push({ account, stored, secretName: o.secretName! });
+  }
+  return checks;
 }
 
 /**
