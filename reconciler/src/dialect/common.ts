@@ -113,12 +113,21 @@ export class AccountIndex {
     account: Omit<ActualAccount, 'grants' | 'roles' | 'adminRoles' | 'defaultRoles'>,
     authString = '',
   ): ActualAccount {
-    const full = account as ActualAccount;
+    // Built whole, every account with the same fields in the same order (one object shape).
+    const full: ActualAccount = {
+      user: account.user,
+      host: account.host,
+      kind: account.kind,
+      auth: account.auth,
+      plugin: account.plugin,
+      locked: account.locked,
+      passwordChangedAt: account.passwordChangedAt,
+      grants: [],
+      roles: [],
+      adminRoles: [],
+      defaultRoles: [],
+    };
     if (authString) this.authStrings.set(full, authString);
-    full.grants = [];
-    full.roles = [];
-    full.adminRoles = [];
-    full.defaultRoles = [];
     const first = this.first.get(account.user);
     if (first === undefined) this.first.set(account.user, full);
     else {

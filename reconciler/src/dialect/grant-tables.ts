@@ -67,20 +67,28 @@ export const GRANT_TABLE_QUERIES: InspectQuery[] = [
   ),
 ];
 
-/** `mysql.db`: one `Y`/`N` column per privilege; the name is a pattern, decoded. */
+/**
+ * `mysql.db`: one `Y`/`N` column per privilege; the name is a pattern, decoded once per database.
+ * Grants are never changed once read, so the accounts holding `SELECT on db.*` share one object.
+ */
 function readDatabaseGrants(rows: Record<string, unknown>[], index: AccountIndex): void {
   const columns = privilegeColumns(rows[0]);
+  const shared = new Map<string, Grant[]>();
   for (const row of rows) {
     const account = index.get(row.User, row.Host);
     if (!account) continue;
-    const { database, pattern } = decodeDatabasePattern(text(row.Db));
-    for (const [column, privilege] of columns) {
-      if (row[column] !== 'Y') continue;
-      account.grants.push(
-        pattern === undefined
-          ? { level: 'database', database, privilege }
-          : { level: 'database', database, pattern, privilege },
+    const db = text(row.Db);
+    let grants = shared.get(db);
+    if (grants === undefined) {
+      const { database, pattern } = decodeDatabasePattern(db);
+      grants = columns.map(
+        ([, privilege]): Grant =>
+          pattern === undefined
+            ? { level: 'database', database, privilege }
+            : { level: 'database', database, pattern, privilege },
       );
+      shared.set(db, grants);
     }
+    for (let i = 0; i < columns.length; i++) if (row[columns[i]![0]] === 'Y') account.grants.push(grants[i]!);
   }
 }
