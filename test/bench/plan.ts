@@ -4,7 +4,8 @@
  * and the secrets are exactly what the product leaves), then `dbusers plan` in-process against a
  * process that only parses the same YAML and runs the same bulk queries. Target: ≤ 1.5×.
  *
- * BENCH_PLAN_SIZE=10000 (default). Timings are medians of 7 runs after 3 warm-up runs.
+ * BENCH_PLAN_SIZE=10000 (default). Timings are medians of 11 runs of each after 3 warm-up runs,
+ * the two alternating so that both see the same machine (this one's speed drifts by ±20%).
  * BENCH_PLAN_DIR=folder keeps the server, the users and the state there, and reuses them on the next
  * run (the setup takes minutes; the folder is made for one size).
  */
@@ -21,15 +22,23 @@ import { REGISTRY_QUERY, SEAL_QUERY } from '../../reconciler/src/registry/regist
 
 const size = Number(process.env.BENCH_PLAN_SIZE ?? 10_000);
 
-async function median(work: () => Promise<unknown>, warmup = 3, repeat = 7): Promise<number> {
-  for (let i = 0; i < warmup; i++) await work();
-  const runs: number[] = [];
-  for (let i = 0; i < repeat; i++) {
-    const start = performance.now();
-    await work();
-    runs.push(performance.now() - start);
+/** Medians of both, their runs alternating, in milliseconds. */
+async function medians(
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+  warmup = 3,
+  repeat = 11,
+): Promise<[number, number]> {
+  const runs: [number[], number[]] = [[], []];
+  for (let i = 0; i < warmup + repeat; i++) {
+    for (const [k, work] of [a, b].entries()) {
+      const start = performance.now();
+      await work();
+      if (i >= warmup) runs[k]!.push(performance.now() - start);
+    }
   }
-  return runs.sort((a, b) => a - b)[Math.floor(repeat / 2)]!;
+  const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  return [median(runs[0]), median(runs[1])];
 }
 
 async function main(): Promise<void> {
@@ -66,16 +75,18 @@ async function main(): Promise<void> {
     if (planned !== 0) throw new Error(`bench: dbusers plan after apply exited ${planned}, not 0 (in sync)`);
 
     const dialect = dialectForVersion(String((await db.query<{ v: string }>('SELECT VERSION() AS v'))[0]!.v));
-    const baseline = await median(async () => {
-      parse(readFileSync(file, 'utf8'));
-      const other = await connect(spec);
-      await other.query(SERVER_QUERY);
-      for (const q of dialect.inspectQueries) await other.query(q.sql);
-      await other.query(SEAL_QUERY);
-      await other.query(REGISTRY_QUERY);
-      await other.close();
-    });
-    const ours = await median(() => cli(['plan', folder], quiet));
+    const [baseline, ours] = await medians(
+      async () => {
+        parse(readFileSync(file, 'utf8'));
+        const other = await connect(spec);
+        await other.query(SERVER_QUERY);
+        for (const q of dialect.inspectQueries) await other.query(q.sql);
+        await other.query(SEAL_QUERY);
+        await other.query(REGISTRY_QUERY);
+        await other.close();
+      },
+      () => cli(['plan', folder], quiet),
+    );
     const rows = [
       ['what', 'baseline', 'dbusers', 'ratio'],
       [

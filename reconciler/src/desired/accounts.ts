@@ -188,32 +188,30 @@ class FileReader {
 
   /** What the cluster's engine allows a user: its host, roles, IAM. */
   private checkUserEngine(u: UserYaml, path: Path, host: string, { dialect, spec }: ClusterEntry): void {
-    const report = (
-      at: string,
-      code: 'NAME_TOO_LONG' | 'BAD_HOST' | 'ENGINE_UNSUPPORTED' | 'SCHEMA',
-      message: string,
-    ) => this.diags.add(this.file, [...path, at], code, message);
     if (host.length > dialect.maxHostLength)
-      report(
+      this.report(
+        path,
         'host',
         'NAME_TOO_LONG',
         `host is ${host.length} characters; ${dialect.name} allows ${dialect.maxHostLength}`,
       );
     else {
       const bad = hostProblem(host, dialect.maxHostLength);
-      if (bad) report('host', 'BAD_HOST', `user ${u.name}: ${bad}`);
+      if (bad) this.report(path, 'host', 'BAD_HOST', `user ${u.name}: ${bad}`);
     }
     this.checkRoles(u.roles, [...path, 'roles'], u.cluster);
     const roles = roleNames(u.roles).names;
     if (roles.length > 0 && !dialect.supportsRoles) {
-      report(
+      this.report(
+        path,
         'roles',
         'ENGINE_UNSUPPORTED',
         `user ${u.name}: ${spec.engine} ${spec.engineVersion ?? ''} has no roles; grant privileges directly`,
       );
     }
     if (roles.length > 1 && !dialect.multipleDefaultRoles) {
-      report(
+      this.report(
+        path,
         'roles',
         'ENGINE_UNSUPPORTED',
         `user ${u.name}: MariaDB activates only one default role, got ${roles.length}; make a role that holds the others`,
@@ -225,19 +223,31 @@ class FileReader {
       spec.engineVersion &&
       versionBelow(spec.engineVersion, [10, 11])
     ) {
-      report(
+      this.report(
+        path,
         'auth',
         'ENGINE_UNSUPPORTED',
         `user ${u.name}: IAM authentication needs RDS for MariaDB 10.11 or later; cluster ${spec.name} is ${spec.engineVersion}`,
       );
     }
     if (u.auth === 'iam' && u.rotationDays !== undefined) {
-      report(
+      this.report(
+        path,
         'rotationDays',
         'SCHEMA',
         `user ${u.name}: rotationDays applies to password users; IAM users have no password`,
       );
     }
+  }
+
+  /** A problem with one field of the user at `path`. */
+  private report(
+    path: Path,
+    at: string,
+    code: 'NAME_TOO_LONG' | 'BAD_HOST' | 'ENGINE_UNSUPPORTED' | 'SCHEMA',
+    message: string,
+  ): void {
+    this.diags.add(this.file, [...path, at], code, message);
   }
 
   /** A password user's secret name: valid for Secrets Manager and used by no other user of the cluster. */

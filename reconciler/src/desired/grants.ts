@@ -96,14 +96,14 @@ export function readGrant(g: GrantYaml, path: Path, ctx: GrantContext): Grant[] 
 /** The object of a grant: its shape checked, names checked, `pattern: true` kept as a LIKE pattern. */
 function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarget | undefined {
   const { file, diags } = ctx;
-  const fail = (at: Path, message: string) =>
-    void diags.add(file, at, 'BAD_GRANT_TARGET', `${describePath(path)}: ${message}`);
   if ((g.database === undefined) === (g.on === undefined))
-    return fail(path, 'give exactly one of "database" or "on"');
+    return badTarget(ctx, path, path, 'give exactly one of "database" or "on"');
   if ((g.profile === undefined) === (g.privileges === undefined))
-    return fail(path, 'give exactly one of "profile" or "privileges"');
+    return badTarget(ctx, path, path, 'give exactly one of "profile" or "privileges"');
   if (g.profile && g.on !== undefined)
-    return fail(
+    return badTarget(
+      ctx,
+      path,
       [...path, 'profile'],
       `a profile applies to a whole database; write { database: ..., profile: ${g.profile} }`,
     );
@@ -112,13 +112,18 @@ function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarg
   if (g.database !== undefined) target = { level: 'database', database: g.database };
   else {
     const parsed = parseOn(g.on!);
-    if (typeof parsed === 'string') return fail(at, `${JSON.stringify(g.on)}: ${parsed}`);
+    if (typeof parsed === 'string') return badTarget(ctx, path, at, `${JSON.stringify(g.on)}: ${parsed}`);
     target = parsed;
   }
   if (g.columns && target.level !== 'table')
-    return fail([...path, 'columns'], 'columns need a table: on: db.table');
+    return badTarget(ctx, path, [...path, 'columns'], 'columns need a table: on: db.table');
   if (g.pattern && target.level !== 'database')
-    return fail([...path, 'pattern'], 'pattern: true applies to a database grant (on: "pattern.*")');
+    return badTarget(
+      ctx,
+      path,
+      [...path, 'pattern'],
+      'pattern: true applies to a database grant (on: "pattern.*")',
+    );
   const names =
     target.level === 'global'
       ? []
@@ -129,7 +134,7 @@ function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarg
           ...(g.columns ?? []),
         ];
   const bad = names.map(identifierProblem).find((p) => p !== undefined);
-  if (bad) return fail(at, bad);
+  if (bad) return badTarget(ctx, path, at, bad);
   if (target.level === 'database' && g.pattern) return { ...target, pattern: target.database };
   if (target.level !== 'global' && ctx.databases && !ctx.databases.includes(target.database)) {
     const hint = /[%_]/.test(target.database) ? ' (as a LIKE pattern, write pattern: true)' : '';
@@ -141,6 +146,12 @@ function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarg
     );
   }
   return target;
+}
+
+/** A grant whose object cannot be read: reported, and no grant made. */
+function badTarget(ctx: GrantContext, path: Path, at: Path, message: string): undefined {
+  ctx.diags.add(ctx.file, at, 'BAD_GRANT_TARGET', `${describePath(path)}: ${message}`);
+  return undefined;
 }
 
 /** The privileges a grant names, expanded and checked for its level on the engine. USAGE names none. */

@@ -23,6 +23,16 @@ export const SYSTEM_SCHEMAS = [
   '_dbusers',
 ] as const;
 
+const SYSTEM_SCHEMA_SET = new Set<string>(SYSTEM_SCHEMAS);
+
+/** The system schema a grant touches: the schema itself (case-insensitive), or one its LIKE pattern matches. */
+function touched(grant: Exclude<Grant, { level: 'global' }>): string | undefined {
+  if (grant.level === 'database' && grant.pattern !== undefined)
+    return SYSTEM_SCHEMAS.find((s) => likeMatches(grant.pattern!, s));
+  const name = grant.database.toLowerCase();
+  return SYSTEM_SCHEMA_SET.has(name) ? name : undefined;
+}
+
 /** Global privileges that only read: allowed on `*.*`. Every other global privilege is refused. */
 const GLOBAL_READ = new Set([
   'SELECT',
@@ -81,16 +91,10 @@ export function policyViolation(grant: Grant, engine: Engine): string | undefine
     if (GLOBAL_READ.has(grant.privilege)) return undefined;
     return 'on *.* it is administrative, or writes the grant tables in mysql.*';
   }
-  const schema = SYSTEM_SCHEMAS.find((s) => touches(grant, s));
+  const schema = touched(grant);
   if (schema)
     return `${schema} is a system schema${schema === '_dbusers' ? " (dbusers' ownership registry)" : ''}; no grant may touch it`;
   return undefined;
-}
-
-/** A grant on `schema` itself, or on a LIKE pattern that matches it. */
-function touches(grant: Exclude<Grant, { level: 'global' }>, schema: string): boolean {
-  if (grant.level === 'database' && grant.pattern !== undefined) return likeMatches(grant.pattern, schema);
-  return grant.database.toLowerCase() === schema;
 }
 
 /** SQL LIKE with `\` as the escape character, case-insensitive as schema names compare on Linux for these. */
