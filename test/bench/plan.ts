@@ -19,27 +19,9 @@ import { main as cli } from '../../reconciler/src/cli/main.js';
 import { dialectForVersion } from '../../reconciler/src/dialect/index.js';
 import { SERVER_QUERY } from '../../reconciler/src/inspect/inspect.js';
 import { REGISTRY_QUERY, SEAL_QUERY } from '../../reconciler/src/registry/registry.js';
+import { medians } from './timing.js';
 
 const size = Number(process.env.BENCH_PLAN_SIZE ?? 10_000);
-
-/** Medians of both, their runs alternating, in milliseconds. */
-async function medians(
-  a: () => Promise<unknown>,
-  b: () => Promise<unknown>,
-  warmup = 3,
-  repeat = 11,
-): Promise<[number, number]> {
-  const runs: [number[], number[]] = [[], []];
-  for (let i = 0; i < warmup + repeat; i++) {
-    for (const [k, work] of [a, b].entries()) {
-      const start = performance.now();
-      await work();
-      if (i >= warmup) runs[k]!.push(performance.now() - start);
-    }
-  }
-  const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-  return [median(runs[0]), median(runs[1])];
-}
 
 async function main(): Promise<void> {
   const kept = process.env.BENCH_PLAN_DIR;
@@ -76,16 +58,19 @@ async function main(): Promise<void> {
 
     const dialect = dialectForVersion(String((await db.query<{ v: string }>('SELECT VERSION() AS v'))[0]!.v));
     const [baseline, ours] = await medians(
-      async () => {
-        parse(readFileSync(file, 'utf8'));
-        const other = await connect(spec);
-        await other.query(SERVER_QUERY);
-        for (const q of dialect.inspectQueries) await other.query(q.sql);
-        await other.query(SEAL_QUERY);
-        await other.query(REGISTRY_QUERY);
-        await other.close();
-      },
-      () => cli(['plan', folder], quiet),
+      [
+        async () => {
+          parse(readFileSync(file, 'utf8'));
+          const other = await connect(spec);
+          await other.query(SERVER_QUERY);
+          for (const q of dialect.inspectQueries) await other.query(q.sql);
+          await other.query(SEAL_QUERY);
+          await other.query(REGISTRY_QUERY);
+          await other.close();
+        },
+        () => cli(['plan', folder], quiet),
+      ],
+      { warmup: 3, repeat: 11 },
     );
     const rows = [
       ['what', 'baseline', 'dbusers', 'ratio'],

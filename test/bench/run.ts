@@ -7,7 +7,7 @@
  *    the `mariadb` client. Target: ≤ 1.3× raw.
  *
  * Sizes: BENCH_SIZES=1000,10000 (default); BENCH_APPLY=1000. Timings are medians of 11 runs after 5
- * warm-up runs; apply runs once (it creates users).
+ * warm-up runs (raw and ours alternating); apply runs once (it creates users).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -38,23 +38,15 @@ import {
 } from '../../reconciler/src/registry/registry.js';
 import { quoteString } from '../../reconciler/src/sql/escape.js';
 import { ordersCluster } from '../support/fixtures.js';
+import { medians } from './timing.js';
 
 const sizes = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
 const applySize = Number(process.env.BENCH_APPLY ?? 1000);
 const REPEAT = 11;
 const WARMUP = 5;
 
-/** Median of `REPEAT` runs after `WARMUP` runs (so the JIT has compiled both sides), in milliseconds. */
-async function time(work: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < WARMUP; i++) await work();
-  const runs: number[] = [];
-  for (let i = 0; i < REPEAT; i++) {
-    const start = performance.now();
-    await work();
-    runs.push(performance.now() - start);
-  }
-  return runs.sort((a, b) => a - b)[Math.floor(REPEAT / 2)]!;
-}
+/** Medians of `REPEAT` runs after `WARMUP` runs (so the JIT has compiled each), alternating, in milliseconds. */
+const TIMING = { warmup: WARMUP, repeat: REPEAT };
 
 const grantsOf = (i: number): Grant[] => [
   { level: 'database', database: `db${i % 50}`, privilege: 'SELECT' },
@@ -114,31 +106,41 @@ async function main(): Promise<void> {
         iamPrincipals: [],
         source: 'bench',
       }));
-      // The raw bulk read: exactly the SQL inspect sends, with no processing of the rows.
-      const raw = await time(async () => {
-        await db.query(SERVER_QUERY);
-        for (const q of dialect.inspectQueries) await db.query(q.sql);
-        await db.query(SEAL_QUERY);
-        await db.query(REGISTRY_QUERY);
-      });
       let changes = -1;
       let answer: ActualState | undefined;
-      const ours = await time(async () => {
-        const actual = await inspect(db, { cluster: 'orders', engine: 'mariadb', secrets: store });
-        answer = actual;
-        changes = plan({ cluster: ordersCluster, accounts: desired }, actual, { now: 0 }).actions.length;
-      });
+      const [raw, ours] = await medians(
+        [
+          // The raw bulk read: exactly the SQL inspect sends, with no processing of the rows.
+          async () => {
+            await db.query(SERVER_QUERY);
+            for (const q of dialect.inspectQueries) await db.query(q.sql);
+            await db.query(SEAL_QUERY);
+            await db.query(REGISTRY_QUERY);
+          },
+          async () => {
+            const actual = await inspect(db, { cluster: 'orders', engine: 'mariadb', secrets: store });
+            answer = actual;
+            changes = plan({ cluster: ordersCluster, accounts: desired }, actual, { now: 0 }).actions.length;
+          },
+        ],
+        TIMING,
+      );
       if (changes !== 0)
         throw new Error(`bench: expected an empty plan over ${n} seeded accounts, got ${changes} actions`);
-      const showGrants = await time(async () => {
-        const accounts = await db.query<{ User: string; Host: string }>(
-          'SELECT User, Host FROM mysql.global_priv',
-        );
-        for (const a of accounts)
-          await db
-            .query(`SHOW GRANTS FOR ${quoteString(a.User)}@${quoteString(a.Host)}`)
-            .catch(() => undefined);
-      });
+      const [showGrants] = await medians(
+        [
+          async () => {
+            const accounts = await db.query<{ User: string; Host: string }>(
+              'SELECT User, Host FROM mysql.global_priv',
+            );
+            for (const a of accounts)
+              await db
+                .query(`SHOW GRANTS FOR ${quoteString(a.User)}@${quoteString(a.Host)}`)
+                .catch(() => undefined);
+          },
+        ],
+        TIMING,
+      );
       rows.push([
         `inspect + plan, ${n} accounts`,
         `${raw.toFixed(0)} ms raw bulk read`,
