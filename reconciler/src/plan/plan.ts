@@ -231,7 +231,10 @@ function decideDeclared(
       actions: convergeActions(want, have, ctx.actual, ctx.options),
     };
   }
-  if (claim) return { actions: convergeActions(want, have, ctx.actual, ctx.options) };
+  if (claim) {
+    const actions = convergeActions(want, have, ctx.actual, ctx.options);
+    return actions.length > 0 ? { actions } : NOTHING;
+  }
   if (foreign)
     return skipOf(want, 'not adopted', `${foreign}; declare it in one cluster only (${want.source})`);
   if (!want.adopt)
@@ -303,7 +306,6 @@ function convergeActions(
   actual: ActualState,
   options: PlanOptions,
 ): Action[] {
-  const out: Action[] = [];
   const grants = diffGrants(want.grants, have.grants);
   const roles = diffNames(want.roles, have.roles);
   const admin = diffNames(want.adminRoles ?? NONE, have.adminRoles ?? NONE);
@@ -319,6 +321,11 @@ function convergeActions(
       admin.add.length +
       admin.remove.length >
     0;
+  const reset = resetReason(want, have, actual, options);
+  // Most owned accounts match their declaration: nothing is built for them.
+  if (!grantsDiffer && defaults.add.length + defaults.remove.length === 0 && !(reset && want.secretName))
+    return NO_ACTIONS;
+  const out: Action[] = [];
   if (grantsDiffer || defaults.add.length + defaults.remove.length > 0) {
     const why = [
       ...grants.add.map((g) => `+${describeGrant(g)}`),
@@ -340,7 +347,6 @@ function convergeActions(
       reason: grantsDiffer ? `grants differ: ${why.join(', ')}` : 'default roles differ',
     });
   }
-  const reset = resetReason(want, have, actual, options);
   if (reset && want.secretName)
     out.push({
       kind: 'reset_password',
@@ -353,6 +359,7 @@ function convergeActions(
 }
 
 const NONE: readonly string[] = Object.freeze([]);
+const NO_ACTIONS: Action[] = Object.freeze([]) as unknown as Action[];
 
 function resetReason(
   want: DesiredAccount,
@@ -406,7 +413,15 @@ function accountsByName(declared: readonly DesiredAccount[], actual: ActualState
   const entry = (a: AccountId): Entry => {
     const first = byUser.get(a.user);
     for (let e = first; e; e = e.sameUser) if (e.host === a.host) return e;
-    const e: Entry = { user: a.user, host: a.host, sameUser: first };
+    // Every field from the start: one object shape for all entries.
+    const e: Entry = {
+      user: a.user,
+      host: a.host,
+      want: undefined,
+      have: undefined,
+      claim: undefined,
+      sameUser: first,
+    };
     byUser.set(a.user, e);
     entries.push(e);
     return e;
