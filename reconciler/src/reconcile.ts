@@ -9,7 +9,14 @@ import { loadDesired } from './desired/load.js';
 import { reviewDigest, runKey } from './model/run.js';
 import { describeObject, objectOf } from './model/grants.js';
 import { closest } from './model/names.js';
-import { accountKey, type DesiredTarget, type Diagnostic, type ObjectRef, type Plan } from './model/types.js';
+import {
+  accountKey,
+  targetName,
+  type DesiredTarget,
+  type Diagnostic,
+  type ObjectRef,
+  type Plan,
+} from './model/types.js';
 import { applyPolicy, type PolicyName } from './plan/policy.js';
 import { hasChanges, plan, type PlanOptions } from './plan/plan.js';
 import type { Dispatcher, EventSink, Review, SourceRepo, UnreadableFile } from './ports/index.js';
@@ -225,11 +232,6 @@ async function publishDrift(
       detail: { revision, checkedAt, clusters: plans.map(targetName) },
     });
   }
-}
-
-/** A target as events and metrics name it: `alias/cluster`. */
-export function targetName(plan: Plan): string {
-  return `${plan.alias}/${plan.cluster}`;
 }
 
 /** How many accounts a plan changes (user@host counted once, whatever it does to them). */

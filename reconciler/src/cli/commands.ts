@@ -26,7 +26,7 @@ import { parsePullRequest, planPullRequest, type PullRequest } from '../handlers
 import type { ReconcileResult } from '../reconcile.js';
 import type { SourceRepo } from '../ports/index.js';
 import { closest } from '../model/names.js';
-import type { DesiredTarget } from '../model/types.js';
+import { type DesiredTarget, targetName } from '../model/types.js';
 import type { IO } from './report.js';
 
 /** Raised for a command that cannot run as asked; the message says why, in the reader's terms. */
@@ -49,10 +49,8 @@ function namedCluster(
   name: string | undefined,
   what: string,
 ): DesiredTarget {
-  const names = targets.map((t) => `${t.cluster.alias}/${t.cluster.name}`);
-  const found = targets.find(
-    (t) => t.cluster.name === name || `${t.cluster.alias}/${t.cluster.name}` === name,
-  );
+  const names = targets.map((t) => targetName(t.cluster));
+  const found = targets.find((t) => t.cluster.name === name || targetName(t.cluster) === name);
   if (found) return found;
   const guess = name ? closest(name, [...names, ...targets.map((t) => t.cluster.name)]) : undefined;
   throw new CommandError(

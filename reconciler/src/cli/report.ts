@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline/promises';
 import pc from 'picocolors';
 import { formatDiagnostic } from '../desired/load.js';
 import type { ActionResult } from '../model/batch.js';
-import { REFUSAL_REASONS, type Plan, type Skipped } from '../model/types.js';
+import { REFUSAL_REASONS, type Plan, type Skipped, targetName } from '../model/types.js';
 import {
   PLAIN,
   renderMarkdown,
@@ -54,7 +54,7 @@ export function refusals(plans: readonly Plan[]): string | undefined {
   const blocks: string[] = [];
   for (const reason of REFUSAL_REASONS) {
     const hits = plans.flatMap((p) =>
-      p.skipped.filter((s) => s.reason === reason).map((s) => ({ ...s, cluster: `${p.alias}/${p.cluster}` })),
+      p.skipped.filter((s) => s.reason === reason).map((s) => ({ ...s, cluster: targetName(p) })),
     );
     if (hits.length === 0) continue;
     const names = hits

@@ -19,7 +19,8 @@ import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.js';
 import { SsmDispatcher } from '../adapters/aws/ssm-dispatcher.js';
 import type { ActionResult } from '../model/batch.js';
 import type { ReviewSource, SourceRepo } from '../ports/index.js';
-import { driftedAccounts, type ReconcileDeps, type ReconcileResult, targetName } from '../reconcile.js';
+import { targetName } from '../model/types.js';
+import { driftedAccounts, type ReconcileDeps, type ReconcileResult } from '../reconcile.js';
 import {
   handleDrift,
   handlePush,
@@ -161,7 +162,7 @@ export function makeCentralHandler(settings: CentralSettings = {}) {
     if (!batch) return { ...NOTHING, status: 'in sync' };
     const ok = batch.results.every((r) => r.status === 'ok');
     const result = { cluster: batch.target.name, ok, results: batch.results };
-    const cluster = `${batch.target.alias}/${batch.target.name}`;
+    const cluster = targetName(batch.target);
     await events.publish({
       type: ok ? 'Apply Succeeded' : 'Apply Failed',
       detail: { cluster, execution: executionId, batch: batch.id, results: [result] },

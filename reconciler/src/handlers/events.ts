@@ -7,6 +7,7 @@ import { AUTOMATION_ENDED } from '../adapters/aws/automation-status.js';
 import { loadDesired } from '../desired/load.js';
 import type { ReconcileDeps, ReconcileResult } from '../reconcile.js';
 import { reconcile } from '../reconcile.js';
+import { targetName } from '../model/types.js';
 import type { PolicyName } from '../plan/policy.js';
 import type { ReviewSource } from '../ports/index.js';
 
@@ -135,7 +136,7 @@ export async function handleRotationFailed(
     mode: 'apply',
     policy: 'sync',
     revision,
-    only: [`${target.cluster.alias}/${target.cluster.name}`],
+    only: [targetName(target.cluster)],
     planOptions: { now: Math.floor(Date.now() / 1000), resetRequested: [`${user.user}@${user.host}`] },
   });
 }

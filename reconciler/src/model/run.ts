@@ -1,6 +1,6 @@
 /** The identity of a run's work, computed once by reconcile() and handed to the adapters. */
 import { createHash } from 'node:crypto';
-import type { Action, DesiredTarget, Plan } from './types.js';
+import { type Action, type DesiredTarget, type Plan, targetName } from './types.js';
 
 /**
  * A batch's idempotency key, owned by the run: UUID-shaped from the commit, the target, the plan's
@@ -24,7 +24,7 @@ export function reviewDigest(plan: Plan): string {
 /** The comment's digest line: `Digests: \`alias/cluster\` 0123456789ab · …`. */
 export function digestLine(plans: readonly Plan[]): string {
   return plans.length
-    ? `Digests: ${plans.map((p) => `\`${p.alias}/${p.cluster}\` ${reviewDigest(p)}`).join(' · ')}`
+    ? `Digests: ${plans.map((p) => `\`${targetName(p)}\` ${reviewDigest(p)}`).join(' · ')}`
     : '';
 }
 

@@ -313,6 +313,14 @@ export function accountKey(a: AccountId): string {
   return `${a.user}@${a.host}`;
 }
 
+/**
+ * A target as every output names it (events, metrics, comments and their digest lines, logs):
+ * `alias/cluster`, from a plan or from a cluster spec.
+ */
+export function targetName(t: { alias: string; cluster: string } | { alias: string; name: string }): string {
+  return `${t.alias}/${'cluster' in t ? t.cluster : t.name}`;
+}
+
 /** 'user'@'host' for messages (not SQL). */
 export function displayAccount(a: AccountId): string {
   return `'${a.user}'@'${a.host}'`;

@@ -1,7 +1,7 @@
 /** The plan as a person reads it: terminal text like `terraform plan`, or a Markdown PR comment. Pure. */
 import { describeGrant, diffGrants, diffNames } from '../model/grants.js';
 import type { BatchResult } from '../model/batch.js';
-import { displayAccount, REFUSAL_REASONS, type Action, type Plan } from '../model/types.js';
+import { displayAccount, REFUSAL_REASONS, targetName, type Action, type Plan } from '../model/types.js';
 
 const SYMBOL: Record<Action['kind'], string> = {
   create_role: '+',
@@ -112,7 +112,7 @@ export function renderText(plans: readonly Plan[], paint: Paint = PLAIN): string
   >;
   const out: string[] = [];
   for (const p of plans) {
-    out.push(paint.bold(`cluster ${p.alias}/${p.cluster} (${where(p)}):`));
+    out.push(paint.bold(`cluster ${targetName(p)} (${where(p)}):`));
     if (p.actions.length === 0) {
       out.push(
         p.skipped.some((k) => REFUSAL_REASONS.includes(k.reason))
@@ -159,7 +159,7 @@ export function renderMarkdown(
     ...plans.map((p) => {
       const c = summarise([p]);
       const refused = p.skipped.filter((k) => REFUSAL_REASONS.includes(k.reason)).length;
-      return `| \`${p.alias}/${p.cluster}\` | ${p.server ?? ''} | ${c.create} | ${c.change} | ${c.delete} | ${refused} |`;
+      return `| \`${targetName(p)}\` | ${p.server ?? ''} | ${c.create} | ${c.change} | ${c.delete} | ${refused} |`;
     }),
   ];
   const head = [heading, '', `**${counts(summarise(plans))}.**`, '', ...table, ''];
@@ -179,10 +179,7 @@ export function renderMarkdown(
 
 function markdownSection(p: Plan, collapsed = false): string {
   const c = summarise([p]);
-  const out = [
-    `<details><summary><code>${p.alias}/${p.cluster}</code> (${where(p)}): ${counts(c)}</summary>`,
-    '',
-  ];
+  const out = [`<details><summary><code>${targetName(p)}</code> (${where(p)}): ${counts(c)}</summary>`, ''];
   if (collapsed)
     out.push(
       `${p.actions.length} action(s) and ${p.skipped.length} note(s), too many for this comment: the full plan is in the JSON output (\`dbusers plan --json\`).`,
