@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline/promises';
 import pc from 'picocolors';
 import { formatDiagnostic } from '../desired/load.js';
 import type { ActionResult } from '../model/batch.js';
-import { REFUSAL_REASONS, type Plan, type Skipped, targetName } from '../model/types.js';
+import { displayAccount, REFUSAL_REASONS, type Plan, type Skipped, targetName } from '../model/types.js';
 import {
   PLAIN,
   renderMarkdown,
@@ -59,7 +59,7 @@ export function refusals(plans: readonly Plan[]): string | undefined {
     if (hits.length === 0) continue;
     const names = hits
       .slice(0, 5)
-      .map((h) => `'${h.user}'@'${h.host}' (${h.cluster})`)
+      .map((h) => `${displayAccount(h)} (${h.cluster})`)
       .join(', ');
     const more = hits.length > 5 ? ` and ${hits.length - 5} more` : '';
     blocks.push(
@@ -103,7 +103,7 @@ export class Progress {
 
   tick(r: ActionResult): void {
     this.done++;
-    const what = `${r.status === 'ok' ? 'done' : r.status}: ${r.kind} '${r.user}'@'${r.host}'${r.status === 'ok' ? '' : ` (${r.message})`}${r.warnings ? ` [${r.warnings.join('; ')}]` : ''}`;
+    const what = `${r.status === 'ok' ? 'done' : r.status}: ${r.kind} ${displayAccount(r)}${r.status === 'ok' ? '' : ` (${r.message})`}${r.warnings ? ` [${r.warnings.join('; ')}]` : ''}`;
     const count = `[${this.done}/${this.total}]`;
     if (!this.io.interactive || r.status !== 'ok') {
       this.io.err(`${this.io.interactive ? '\r\x1b[2K' : ''}  ${count} ${what}\n`);

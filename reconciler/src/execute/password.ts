@@ -14,7 +14,7 @@
  * version; the next run finishes the job with the pending value.
  */
 import type { Dialect } from '../dialect/index.js';
-import type { AccountId, ClusterSpec } from '../model/types.js';
+import { type AccountId, type ClusterSpec, displayAccount } from '../model/types.js';
 import type { Database, RdsCredentials, SecretStore } from '../ports/index.js';
 
 /** Raised when a step fails; the account and the step say where. */
@@ -83,7 +83,7 @@ export async function setOnServer(
   );
   if (Number(row?.n) !== 1) {
     throw new PasswordError(
-      `the server does not hold an account named exactly '${a.user}'@'${a.host}' after setting its password; the secret keeps the pending value and is not promoted`,
+      `the server does not hold an account named exactly ${displayAccount(a)} after setting its password; the secret keeps the pending value and is not promoted`,
       a,
     );
   }

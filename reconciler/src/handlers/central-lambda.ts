@@ -19,7 +19,7 @@ import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.js';
 import { SsmDispatcher } from '../adapters/aws/ssm-dispatcher.js';
 import type { ActionResult } from '../model/batch.js';
 import type { ReviewSource, SourceRepo } from '../ports/index.js';
-import { targetName } from '../model/types.js';
+import { displayAccount, targetName } from '../model/types.js';
 import { driftedAccounts, type ReconcileDeps, type ReconcileResult } from '../reconcile.js';
 import {
   handleDrift,
@@ -254,6 +254,6 @@ const NOTHING: Omit<ReconcileResult, 'status'> = {
 function failedActions(results: readonly ActionResult[]): string {
   return results
     .filter((r) => r.status !== 'ok')
-    .map((r) => `${r.kind} '${r.user}'@'${r.host}' ${r.status}: ${r.message}`)
+    .map((r) => `${r.kind} ${displayAccount(r)} ${r.status}: ${r.message}`)
     .join('; ');
 }

@@ -15,7 +15,7 @@ import { connect, type ConnectionSpec, type Database } from '../adapters/mysql/d
 import { iamAuthToken, rdsTls } from '../adapters/mysql/rds.js';
 import { loadExecutorConfig } from '../execute/config.js';
 import { packInspect } from '../adapters/aws/inspect-payload.js';
-import type { ActualState, ClusterSpec } from '../model/types.js';
+import { type ActualState, type ClusterSpec, displayAccount } from '../model/types.js';
 import type { SecretStore } from '../ports/index.js';
 import {
   makeExecutorHandler,
@@ -84,7 +84,7 @@ export function awsExecutorDeps(settings: AwsExecutorSettings = {}): ExecutorHan
     onAction(cluster, r) {
       const fields = {
         cluster: cluster.name,
-        account: `'${r.user}'@'${r.host}'`,
+        account: displayAccount(r),
         kind: r.kind,
         outcome: r.status,
         durationMs: r.durationMs,
