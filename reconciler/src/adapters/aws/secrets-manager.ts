@@ -99,7 +99,7 @@ export class SecretsManagerStore implements SecretStore {
   }
 
   /** One paginated ListSecrets over the secrets dbusers tagged, instead of one call per secret. */
-  async describeMany(names: readonly string[]): Promise<Record<string, SecretMeta>> {
+  private async describeMany(names: readonly string[]): Promise<Record<string, SecretMeta>> {
     const wanted = new Set(names);
     const out: Record<string, SecretMeta> = {};
     let NextToken: string | undefined;
@@ -190,7 +190,7 @@ export class SecretsManagerStore implements SecretStore {
   }
 
   /** BatchGetSecretValue, 20 secrets a call (its limit for SecretIdList). */
-  async currentValues(names: readonly string[]): Promise<Record<string, RdsCredentials>> {
+  private async currentValues(names: readonly string[]): Promise<Record<string, RdsCredentials>> {
     const out: Record<string, RdsCredentials> = {};
     for (let i = 0; i < names.length; i += 20) {
       const SecretIdList = names.slice(i, i + 20);
