@@ -96,59 +96,51 @@ export function passwordMatches(plugin: string, authString: string, password: st
   return undefined; // caching_sha2_password and others: salted, not checked here
 }
 
+/** One account of the index, its stored password hash, and the same user's account on another host. */
+interface Slot {
+  account: ActualAccount;
+  authString: string;
+  next: Slot | undefined;
+}
+
 /**
  * Accounts by (user, host), filled in one pass over each bulk result: readers push grants, roles
  * and default roles straight onto the account they belong to, with no intermediate rows.
  */
 export class AccountIndex {
-  // user → its first account, and only for a user on several hosts host → account: no key string
-  // built per grant row, no map per user.
-  private readonly first = new Map<string, ActualAccount>();
-  private readonly hostsOf = new Map<string, Map<string, ActualAccount>>();
+  // user → its slots, one per host, chained: one map entry per user, no key string built per grant
+  // row, and the password hash kept beside the account without a second map.
+  private readonly byUser = new Map<string, Slot>();
   private readonly list: ActualAccount[] = [];
-  /** Stored password hashes: compared with secrets inside inspection, never returned with the accounts. */
-  readonly authStrings = new Map<ActualAccount, string>();
 
-  add(
-    account: Omit<ActualAccount, 'grants' | 'roles' | 'adminRoles' | 'defaultRoles'>,
-    authString = '',
-  ): ActualAccount {
-    // Built whole, every account with the same fields in the same order (one object shape).
-    const full: ActualAccount = {
-      user: account.user,
-      host: account.host,
-      kind: account.kind,
-      auth: account.auth,
-      plugin: account.plugin,
-      locked: account.locked,
-      passwordChangedAt: account.passwordChangedAt,
-      grants: [],
-      roles: [],
-      adminRoles: [],
-      defaultRoles: [],
-    };
-    if (authString) this.authStrings.set(full, authString);
-    const first = this.first.get(account.user);
-    if (first === undefined) this.first.set(account.user, full);
-    else {
-      let hosts = this.hostsOf.get(account.user);
-      if (!hosts) this.hostsOf.set(account.user, (hosts = new Map([[first.host, first]])));
-      hosts.set(account.host, full);
-    }
-    this.list.push(full);
-    return full;
+  /**
+   * Add an account as its reader built it, every field present (one object shape for all), with
+   * its stored password hash: compared with secrets inside inspection, never returned with it.
+   */
+  add(account: ActualAccount, authString = ''): ActualAccount {
+    this.byUser.set(account.user, { account, authString, next: this.byUser.get(account.user) });
+    this.list.push(account);
+    return account;
   }
 
   get(user: unknown, host: unknown): ActualAccount | undefined {
-    const name = text(user);
-    const first = this.first.get(name);
-    if (first === undefined) return undefined;
-    const at = text(host);
-    return first.host === at ? first : this.hostsOf.get(name)?.get(at);
+    return this.slot(user, host)?.account;
+  }
+
+  /** The stored password hash of an account ('' when it has none). */
+  authString(account: AccountId): string {
+    return this.slot(account.user, account.host)?.authString ?? '';
   }
 
   all(): ActualAccount[] {
     return this.list;
+  }
+
+  private slot(user: unknown, host: unknown): Slot | undefined {
+    const at = text(host);
+    for (let s = this.byUser.get(text(user)); s !== undefined; s = s.next)
+      if (s.account.host === at) return s;
+    return undefined;
   }
 }
 

@@ -52,6 +52,10 @@ function readGlobalPriv(rows: Record<string, unknown>[], index: AccountIndex): v
         plugin: text(priv.plugin),
         locked: priv.account_locked === true || priv.account_locked === 1,
         passwordChangedAt: changed > 0 ? changed : undefined,
+        grants: [],
+        roles: [],
+        adminRoles: [],
+        defaultRoles: [],
       },
       text(priv.authentication_string),
     );

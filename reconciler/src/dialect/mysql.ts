@@ -62,6 +62,10 @@ function readUsers(rows: Record<string, unknown>[], index: AccountIndex, withRol
         plugin,
         locked: row.account_locked === 'Y',
         passwordChangedAt: changed > 0 ? changed : undefined,
+        grants: [],
+        roles: [],
+        adminRoles: [],
+        defaultRoles: [],
       },
       text(row.authentication_string),
     );

@@ -143,7 +143,7 @@ function passwordChecks(index: AccountIndex, owned: readonly OwnershipRecord[]):
   const checks: PasswordCheck[] = [];
   for (const o of owned) {
     const account = o.secretName && o.kind === 'user' ? index.get(o.user, o.host) : undefined;
-    const stored = account && account.auth === 'password' ? index.authStrings.get(account) : undefined;
+    const stored = account && account.auth === 'password' ? index.authString(account) : undefined;
     if (account && stored) checks.push({ account, stored, secretName: o.secretName! });
   }
   return checks;
