@@ -2,7 +2,7 @@
 import type { Grant } from '../model/types.js';
 import { decodeDatabasePattern } from '../sql/escape.js';
 import { text, type AccountIndex, type InspectQuery } from './common.js';
-import { privilegeColumns, privilegesOfSet } from './privileges.js';
+import { privilegeColumns, privilegesOfSet, rowValues } from './privileges.js';
 
 /**
  * A grant table whose rows each name one object and hold its privileges in a SET column
@@ -82,13 +82,15 @@ function readDatabaseGrants(rows: Record<string, unknown>[], index: AccountIndex
     if (grants === undefined) {
       const { database, pattern } = decodeDatabasePattern(db);
       grants = columns.map(
-        ([, privilege]): Grant =>
+        ({ privilege }): Grant =>
           pattern === undefined
             ? { level: 'database', database, privilege }
             : { level: 'database', database, pattern, privilege },
       );
       shared.set(db, grants);
     }
-    for (let i = 0; i < columns.length; i++) if (row[columns[i]![0]] === 'Y') account.grants.push(grants[i]!);
+    const values = rowValues(row);
+    for (let i = 0; i < columns.length; i++)
+      if (values[columns[i]!.position] === 'Y') account.grants.push(grants[i]!);
   }
 }

@@ -49,22 +49,36 @@ export function privilegeOfColumn(column: string): string {
   );
 }
 
+/** A `*_priv` column of a grant table: its place in each row, and the privilege it holds. */
+export interface PrivilegeColumn {
+  position: number;
+  privilege: string;
+}
+
 /**
  * The privilege columns of a grant table, read once from its first row: the column set differs by
  * engine and version, and testing every column name of every row costs more than the query.
  */
-export function privilegeColumns(
-  row: Record<string, unknown> | undefined,
-): [column: string, privilege: string][] {
-  return Object.keys(row ?? {})
-    .filter((c) => /_priv$/i.test(c))
-    .map((c) => [c, privilegeOfColumn(c)]);
+export function privilegeColumns(row: Record<string, unknown> | undefined): PrivilegeColumn[] {
+  const columns: PrivilegeColumn[] = [];
+  for (const [position, column] of Object.keys(row ?? {}).entries())
+    if (/_priv$/i.test(column)) columns.push({ position, privilege: privilegeOfColumn(column) });
+  return columns;
+}
+
+/**
+ * The values of one grant-table row, by position. Every row of a result has the same columns in the
+ * same order, and one `Object.values` costs half the keyed loads of reading each column by name.
+ */
+export function rowValues(row: Record<string, unknown>): unknown[] {
+  return Object.values(row);
 }
 
 /** Privileges named by the `Y` columns of one grant-table row. */
 export function privilegesOfRow(row: Record<string, unknown>, columns = privilegeColumns(row)): string[] {
+  const values = rowValues(row);
   const out: string[] = [];
-  for (const [column, privilege] of columns) if (row[column] === 'Y') out.push(privilege);
+  for (const { position, privilege } of columns) if (values[position] === 'Y') out.push(privilege);
   return out;
 }
 
