@@ -2,8 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { mariadb } from '../../reconciler/src/dialect/mariadb.js';
-import { inspect } from '../../reconciler/src/inspect/inspect.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
+import { InspectError, inspect } from '../../reconciler/src/inspect/inspect.js';
+import { loginAs, startTestServer, tempDir, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
@@ -95,6 +96,40 @@ describe('inspect', () => {
     const state = await inspect(db, { cluster: 'main', engine: 'mariadb' });
     expect(state.accounts.length).toBeGreaterThan(200);
     expect(db.count).toBe(few);
-    expect(few).toBe(mariadb.inspectQueries.length + 2);
+    // The version, the grant tables, the registry's seal and its rows.
+    expect(few).toBe(mariadb.inspectQueries.length + 3);
+  });
+
+  it('names the grant table a login cannot read, the next query already sent', async () => {
+    await admin.query("CREATE USER 'peek'@'%' IDENTIFIED BY 'peek-pw'");
+    await admin.query("GRANT SELECT ON mysql.global_priv TO 'peek'@'%'");
+    const peek = await loginAs(server, 'peek', 'peek-pw');
+    try {
+      const failed = await inspect(peek, { cluster: 'main', engine: 'mariadb' }).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(InspectError);
+      expect((failed as InspectError).message).toMatch(
+        /^inspect main: read db: SELECT command denied to user 'peek'@'localhost' for table [`'"]?mysql[`'"]?\.[`'"]?db/,
+      );
+    } finally {
+      await peek.close();
+    }
+  });
+
+  it('reports a registry key it cannot read, though the key is fetched while the server is read', async () => {
+    const dir = tempDir();
+    class Unreadable extends FileSecretStore {
+      override async registryKey(): Promise<string | undefined> {
+        throw new Error('AccessDeniedException: not authorized to perform secretsmanager:GetSecretValue');
+      }
+    }
+    const failed = await inspect(admin, {
+      cluster: 'main',
+      engine: 'mariadb',
+      secrets: new Unreadable(dir),
+    }).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(InspectError);
+    expect((failed as InspectError).message).toBe(
+      'inspect main: read the registry key: AccessDeniedException: not authorized to perform secretsmanager:GetSecretValue',
+    );
   });
 });

@@ -53,27 +53,36 @@ export interface InspectOptions {
  * owned password user whether the server holds its secret's current password.
  */
 export async function inspect(db: Database, options: InspectOptions): Promise<ActualState> {
-  const stage = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
-    try {
-      return await work();
-    } catch (cause) {
-      throw new InspectError(
-        `inspect ${options.cluster}: ${what}: ${(cause as Error).message}`,
-        options.cluster,
-        { cause },
-      );
-    }
+  const stage = async <T>(what: string, work: Settled<T>): Promise<T> => {
+    const result = await work;
+    if (result.ok) return result.value;
+    const cause = result.error as Error;
+    throw new InspectError(`inspect ${options.cluster}: ${what}: ${cause.message}`, options.cluster, {
+      cause,
+    });
   };
   const { secrets } = options;
-  const [server] = await stage('server version', () => db.query(SERVER_QUERY));
+  // The registry key (a Secrets Manager call on AWS) is fetched while the server is read.
+  const keyRead = settle(secrets ? secrets.registryKey(false) : Promise.resolve(undefined));
+  const [server] = await stage('server version', settle(db.query(SERVER_QUERY)));
   const version = String(server?.version ?? '');
   const dialect = dialectForVersion(version);
   const index = new AccountIndex();
-  for (const q of dialect.inspectQueries) q.read(await stage(`read ${q.name}`, () => db.query(q.sql)), index);
+  // Each query is sent before the rows of the one before it are read: the server works on it
+  // meanwhile, and at most two results are held at once.
+  const [first, ...rest] = dialect.inspectQueries;
+  let next = settle(db.query(first!.sql));
+  for (const q of dialect.inspectQueries) {
+    const rows = next;
+    next = settle(db.query(rest.shift()?.sql ?? SEAL_QUERY));
+    q.read(await stage(`read ${q.name}`, rows), index);
+  }
+  const registry = settle(db.query(REGISTRY_QUERY));
+  const key = await stage('read the registry key', keyRead);
   // An unreadable registry means "not ours", never a crash: nothing is changed or deleted then.
-  const key = secrets ? await stage('read the registry key', () => secrets.registryKey(false)) : undefined;
-  const seal = key ? (await db.query<{ mac: string }>(SEAL_QUERY).catch(() => []))[0]?.mac : undefined;
-  const { owned, unverified } = readRegistry(await db.query(REGISTRY_QUERY).catch(() => []), key, seal);
+  const [sealRows, registryRows] = [await next, await registry];
+  const seal = key && sealRows.ok ? (sealRows.value as { mac?: unknown }[])[0]?.mac : undefined;
+  const { owned, unverified } = readRegistry(registryRows.ok ? registryRows.value : [], key, seal);
   const current = String(server?.current_user_name ?? '');
   const at = current.lastIndexOf('@');
   const currentUser = { user: current.slice(0, at), host: current.slice(at + 1) };
@@ -83,16 +92,19 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
   const checks = secrets && options.checkPasswords !== false ? passwordChecks(index, owned) : [];
   const { metas, values } =
     secrets && names.length + checks.length > 0
-      ? await stage('read secrets', () =>
-          secrets.readMany(
-            names,
-            checks.map((c) => c.secretName),
+      ? await stage(
+          'read secrets',
+          settle(
+            secrets.readMany(
+              names,
+              checks.map((c) => c.secretName),
+            ),
           ),
         )
       : { metas: {}, values: {} };
   comparePasswords(checks, values);
   const missingObjects = options.objects?.length
-    ? await stage('look up tables and routines', () => missing(db, options.objects!))
+    ? await stage('look up tables and routines', settle(missing(db, options.objects!)))
     : undefined;
   return {
     ...(options.server ? { server: options.server } : {}),
@@ -110,6 +122,16 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
     secrets: metas,
     ...(missingObjects ? { missingObjects } : {}),
   };
+}
+
+/** A promise that never rejects: a failure is taken up where the result is awaited, in its turn. */
+type Settled<T> = Promise<{ ok: true; value: T } | { ok: false; error: unknown }>;
+
+function settle<T>(work: Promise<T>): Settled<T> {
+  return work.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
 }
 
 /** The named tables and routines the server does not have: two queries, whatever their number. */
