@@ -68,20 +68,12 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
   const version = String(server?.version ?? '');
   const dialect = dialectForVersion(version);
   const index = new AccountIndex();
-  // Each query is sent before the rows of the one before it are read: the server works on it
-  // meanwhile, and at most two results are held at once.
-  const [first, ...rest] = dialect.inspectQueries;
-  let next = settle(db.query(first!.sql));
-  for (const q of dialect.inspectQueries) {
-    const rows = next;
-    next = settle(db.query(rest.shift()?.sql ?? SEAL_QUERY));
-    q.read(await stage(`read ${q.name}`, rows), index);
-  }
-  const registry = settle(db.query(REGISTRY_QUERY));
+  const take = inOrder(db, [...dialect.inspectQueries.map((q) => q.sql), SEAL_QUERY, REGISTRY_QUERY]);
+  for (const q of dialect.inspectQueries) q.read(await stage(`read ${q.name}`, take()), index);
+  const [sealRows, registryRows] = [await take(), await take()];
   const key = await stage('read the registry key', keyRead);
   // An unreadable registry means "not ours", never a crash: nothing is changed or deleted then.
-  const [sealRows, registryRows] = [await next, await registry];
-  const seal = key && sealRows.ok ? (sealRows.value as { mac?: unknown }[])[0]?.mac : undefined;
+  const seal = key && sealRows.ok ? sealRows.value[0]?.mac : undefined;
   const { owned, unverified } = readRegistry(registryRows.ok ? registryRows.value : [], key, seal);
   const current = String(server?.current_user_name ?? '');
   const at = current.lastIndexOf('@');
@@ -121,6 +113,20 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
     unverifiedClaims: unverified,
     secrets: metas,
     ...(missingObjects ? { missingObjects } : {}),
+  };
+}
+
+/**
+ * Send `sql` in order, each query before the rows of the one before it are taken: the server works
+ * while this process reads, and at most two results are held at once.
+ */
+function inOrder(db: Database, sql: readonly string[]): () => Settled<Record<string, unknown>[]> {
+  let sent = 0;
+  let next = settle(db.query(sql[sent++]!));
+  return () => {
+    const current = next;
+    if (sent < sql.length) next = settle(db.query(sql[sent++]!));
+    return current;
   };
 }
 
