@@ -2,7 +2,7 @@
 import type { Grant } from '../model/types.js';
 import { decodeDatabasePattern } from '../sql/escape.js';
 import { text, type AccountIndex, type InspectQuery } from './common.js';
-import { privilegeColumns, privilegesOfSet, rowValues } from './privileges.js';
+import { privilegeColumns, privilegesOfSet, pushWhereYes } from './privileges.js';
 
 /**
  * A grant table whose rows each name one object and hold its privileges in a SET column
@@ -73,7 +73,8 @@ export const GRANT_TABLE_QUERIES: InspectQuery[] = [
  */
 function readDatabaseGrants(rows: Record<string, unknown>[], index: AccountIndex): void {
   const columns = privilegeColumns(rows[0]);
-  const shared = new Map<string, Grant[]>();
+  // Database name → the grant each column stands for, by position.
+  const shared = new Map<string, (Grant | undefined)[]>();
   for (const row of rows) {
     const account = index.get(row.User, row.Host);
     if (!account) continue;
@@ -81,16 +82,15 @@ function readDatabaseGrants(rows: Record<string, unknown>[], index: AccountIndex
     let grants = shared.get(db);
     if (grants === undefined) {
       const { database, pattern } = decodeDatabasePattern(db);
-      grants = columns.map(
-        ({ privilege }): Grant =>
-          pattern === undefined
+      grants = columns.map((privilege): Grant | undefined =>
+        privilege === undefined
+          ? undefined
+          : pattern === undefined
             ? { level: 'database', database, privilege }
             : { level: 'database', database, pattern, privilege },
       );
       shared.set(db, grants);
     }
-    const values = rowValues(row);
-    for (let i = 0; i < columns.length; i++)
-      if (values[columns[i]!.position] === 'Y') account.grants.push(grants[i]!);
+    pushWhereYes(row, grants, account.grants);
   }
 }

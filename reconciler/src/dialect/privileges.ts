@@ -49,36 +49,37 @@ export function privilegeOfColumn(column: string): string {
   );
 }
 
-/** A `*_priv` column of a grant table: its place in each row, and the privilege it holds. */
-export interface PrivilegeColumn {
-  position: number;
-  privilege: string;
+/**
+ * The privilege each column of a grant table holds, by position (undefined for other columns), read
+ * once from its first row: the column set differs by engine and version. Every row of a result has
+ * the same columns in the same order, so rows are then read by position.
+ */
+export function privilegeColumns(row: Record<string, unknown> | undefined): (string | undefined)[] {
+  return Object.keys(row ?? {}).map((column) =>
+    /_priv$/i.test(column) ? privilegeOfColumn(column) : undefined,
+  );
 }
 
 /**
- * The privilege columns of a grant table, read once from its first row: the column set differs by
- * engine and version, and testing every column name of every row costs more than the query.
+ * Push onto `out` what `byPosition` holds for each `Y` column of a grant-table row. By position with
+ * for...in: no keyed load by column name, and no array of values per row.
  */
-export function privilegeColumns(row: Record<string, unknown> | undefined): PrivilegeColumn[] {
-  const columns: PrivilegeColumn[] = [];
-  for (const [position, column] of Object.keys(row ?? {}).entries())
-    if (/_priv$/i.test(column)) columns.push({ position, privilege: privilegeOfColumn(column) });
-  return columns;
-}
-
-/**
- * The values of one grant-table row, by position. Every row of a result has the same columns in the
- * same order, and one `Object.values` costs half the keyed loads of reading each column by name.
- */
-export function rowValues(row: Record<string, unknown>): unknown[] {
-  return Object.values(row);
+export function pushWhereYes<T>(
+  row: Record<string, unknown>,
+  byPosition: readonly (T | undefined)[],
+  out: T[],
+): void {
+  let position = 0;
+  for (const column in row) {
+    const entry = byPosition[position++];
+    if (entry !== undefined && row[column] === 'Y') out.push(entry);
+  }
 }
 
 /** Privileges named by the `Y` columns of one grant-table row. */
 export function privilegesOfRow(row: Record<string, unknown>, columns = privilegeColumns(row)): string[] {
-  const values = rowValues(row);
   const out: string[] = [];
-  for (const { position, privilege } of columns) if (values[position] === 'Y') out.push(privilege);
+  pushWhereYes(row, columns, out);
   return out;
 }
 
