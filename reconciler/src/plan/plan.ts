@@ -205,7 +205,7 @@ function decideDeclared(
   foreign: string | undefined,
   ctx: PlanContext,
 ): Decision {
-  const missing = ctx.missingObjects.size > 0 ? missingFor(want, ctx.missingObjects) : [];
+  const missing = ctx.missingObjects.size > 0 ? missingFor(want, ctx.missingObjects) : NONE;
   if (missing.length > 0) {
     return skipOf(
       want,
