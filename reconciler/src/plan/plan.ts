@@ -110,7 +110,8 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     if (d.skip) skipped.push(d.skip);
     if (d.delete) deletes.push(d.delete);
   }
-  const owned = actual.owned.filter((o) => o.owner === context.owner).length;
+  let owned = 0;
+  for (const o of actual.owned) if (o.owner === context.owner) owned++;
   const overLimit = deleteLimitDetail(deletes.length, owned, options);
   if (overLimit)
     skipped.push(
@@ -257,6 +258,7 @@ function decideDeclared(
 /** The grants the privilege policy refuses that an exception allows: shown in every plan, with the reason. */
 function exceptionsShown(accounts: readonly DesiredAccount[], cluster: ClusterSpec): Plan['exceptions'] {
   const shown: Plan['exceptions'] = [];
+  if (!cluster.privilegeExceptions?.length) return shown;
   for (const d of accounts)
     for (const g of d.grants) {
       const allowedBy = policyViolation(g, cluster.engine)
