@@ -96,6 +96,19 @@ export function passwordMatches(plugin: string, authString: string, password: st
   return undefined; // caching_sha2_password and others: salted, not checked here
 }
 
+/**
+ * The role list of an account that holds none: one frozen list shared by every such account (most
+ * of them), so inspection makes no three empty lists per account. Readers add with `withRole`.
+ */
+export const NO_ROLES: string[] = Object.freeze([]) as unknown as string[];
+
+/** `list` with `role` added: a new list in place of NO_ROLES, else the same list. */
+export function withRole(list: string[] | undefined, role: string): string[] {
+  if (list === undefined || list === NO_ROLES) return [role];
+  list.push(role);
+  return list;
+}
+
 /** One account of the index, its stored password hash, and the same user's account on another host. */
 interface Slot {
   account: ActualAccount;

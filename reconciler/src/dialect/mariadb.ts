@@ -2,7 +2,15 @@
 import type { AuthKind } from '../model/types.js';
 import { quoteString } from '../sql/escape.js';
 import { GRANT_TABLE_QUERIES } from './grant-tables.js';
-import { accountClauses, nativePasswordHash, text, type AccountIndex, type Dialect } from './common.js';
+import {
+  accountClauses,
+  NO_ROLES,
+  nativePasswordHash,
+  text,
+  withRole,
+  type AccountIndex,
+  type Dialect,
+} from './common.js';
 import {
   COLUMN_PRIVILEGES,
   COMMON_GLOBAL_PRIVILEGES,
@@ -53,16 +61,16 @@ function readGlobalPriv(rows: Record<string, unknown>[], index: AccountIndex): v
         locked: priv.account_locked === true || priv.account_locked === 1,
         passwordChangedAt: changed > 0 ? changed : undefined,
         grants: [],
-        roles: [],
-        adminRoles: [],
-        defaultRoles: [],
+        roles: NO_ROLES,
+        adminRoles: NO_ROLES,
+        defaultRoles: NO_ROLES,
       },
       text(priv.authentication_string),
     );
     for (const privilege of decodeAccessBits(priv.access))
       account.grants.push({ level: 'global', privilege });
     if (typeof priv.default_role === 'string' && priv.default_role !== '')
-      account.defaultRoles.push(priv.default_role);
+      account.defaultRoles = withRole(account.defaultRoles, priv.default_role);
   }
 }
 
@@ -98,8 +106,9 @@ export const mariadb: Dialect = {
       read(rows, index) {
         for (const row of rows) {
           const account = index.get(row.User, row.Host);
-          account?.roles.push(text(row.Role));
-          if (row.Admin_option === 'Y') account?.adminRoles?.push(text(row.Role));
+          if (!account) continue;
+          account.roles = withRole(account.roles, text(row.Role));
+          if (row.Admin_option === 'Y') account.adminRoles = withRole(account.adminRoles, text(row.Role));
         }
       },
     },

@@ -5,7 +5,7 @@
  */
 import { quoteAccount, quoteString } from '../sql/escape.js';
 import { GRANT_TABLE_QUERIES } from './grant-tables.js';
-import { accountClauses, text, type AccountIndex, type Dialect } from './common.js';
+import { accountClauses, NO_ROLES, text, withRole, type AccountIndex, type Dialect } from './common.js';
 import {
   COLUMN_PRIVILEGES,
   COMMON_GLOBAL_PRIVILEGES,
@@ -63,9 +63,9 @@ function readUsers(rows: Record<string, unknown>[], index: AccountIndex, withRol
         locked: row.account_locked === 'Y',
         passwordChangedAt: changed > 0 ? changed : undefined,
         grants: [],
-        roles: [],
-        adminRoles: [],
-        defaultRoles: [],
+        roles: NO_ROLES,
+        adminRoles: NO_ROLES,
+        defaultRoles: NO_ROLES,
       },
       text(row.authentication_string),
     );
@@ -96,8 +96,9 @@ function readRoleEdges(rows: Record<string, unknown>[], index: AccountIndex): vo
     const role = index.get(e.FROM_USER, e.FROM_HOST);
     if (role) Object.assign(role, { kind: 'role', auth: 'none' });
     const grantee = index.get(e.TO_USER, e.TO_HOST);
-    grantee?.roles.push(text(e.FROM_USER));
-    if (e.WITH_ADMIN_OPTION === 'Y') grantee?.adminRoles?.push(text(e.FROM_USER));
+    if (!grantee) continue;
+    grantee.roles = withRole(grantee.roles, text(e.FROM_USER));
+    if (e.WITH_ADMIN_OPTION === 'Y') grantee.adminRoles = withRole(grantee.adminRoles, text(e.FROM_USER));
   }
 }
 
@@ -148,7 +149,10 @@ export const mysql8: Dialect = {
       name: 'default_roles',
       sql: 'SELECT HOST, USER, DEFAULT_ROLE_HOST, DEFAULT_ROLE_USER FROM mysql.default_roles',
       read(rows, index) {
-        for (const d of rows) index.get(d.USER, d.HOST)?.defaultRoles.push(text(d.DEFAULT_ROLE_USER));
+        for (const d of rows) {
+          const account = index.get(d.USER, d.HOST);
+          if (account) account.defaultRoles = withRole(account.defaultRoles, text(d.DEFAULT_ROLE_USER));
+        }
       },
     },
   ],

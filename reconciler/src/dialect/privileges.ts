@@ -142,8 +142,8 @@ export const MARIADB_ACCESS_BITS = [
 ] as const;
 
 /** Decode a MariaDB access bitmask (a number or a decimal string up to 2^64-1). */
-export function decodeAccessBits(access: unknown): string[] {
-  if (access === undefined || access === null || access === 0 || access === '0') return [];
+export function decodeAccessBits(access: unknown): readonly string[] {
+  if (access === undefined || access === null || access === 0 || access === '0') return NO_BITS;
   const binary = BigInt(String(access)).toString(2);
   const out: string[] = [];
   for (let bit = 0; bit < MARIADB_ACCESS_BITS.length && bit < binary.length; bit++) {
@@ -151,6 +151,9 @@ export function decodeAccessBits(access: unknown): string[] {
   }
   return out;
 }
+
+/** Most accounts hold no global privilege: one shared answer for them. */
+const NO_BITS: readonly string[] = Object.freeze([]);
 
 /** MariaDB stores and shows these under another name; compare on the stored one. */
 export const PRIVILEGE_ALIASES: Record<string, string> = {
