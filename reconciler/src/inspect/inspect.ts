@@ -53,28 +53,32 @@ export interface InspectOptions {
  * owned password user whether the server holds its secret's current password.
  */
 export async function inspect(db: Database, options: InspectOptions): Promise<ActualState> {
-  const stage = async <T>(what: string, work: Settled<T>): Promise<T> => {
-    const result = await work;
-    if (result.ok) return result.value;
-    const cause = result.error as Error;
-    throw new InspectError(`inspect ${options.cluster}: ${what}: ${cause.message}`, options.cluster, {
-      cause,
-    });
+  const stage = async <T>(what: string, work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } catch (cause) {
+      throw new InspectError(
+        `inspect ${options.cluster}: ${what}: ${(cause as Error).message}`,
+        options.cluster,
+        { cause },
+      );
+    }
   };
   const { secrets } = options;
   // The registry key (a Secrets Manager call on AWS) is fetched while the server is read.
-  const keyRead = settle(secrets ? secrets.registryKey(false) : Promise.resolve(undefined));
-  const [server] = await stage('server version', settle(db.query(SERVER_QUERY)));
+  const keyRead = ahead(secrets ? secrets.registryKey(false) : Promise.resolve(undefined));
+  const [server] = await stage('server version', db.query(SERVER_QUERY));
   const version = String(server?.version ?? '');
   const dialect = dialectForVersion(version);
   const index = new AccountIndex();
   const take = inOrder(db, [...dialect.inspectQueries.map((q) => q.sql), SEAL_QUERY, REGISTRY_QUERY]);
   for (const q of dialect.inspectQueries) q.read(await stage(`read ${q.name}`, take()), index);
-  const [sealRows, registryRows] = [await take(), await take()];
-  const key = await stage('read the registry key', keyRead);
   // An unreadable registry means "not ours", never a crash: nothing is changed or deleted then.
-  const seal = key && sealRows.ok ? sealRows.value[0]?.mac : undefined;
-  const { owned, unverified } = readRegistry(registryRows.ok ? registryRows.value : [], key, seal);
+  const sealRows = await take().catch(() => []);
+  const registryRows = await take().catch(() => []);
+  const key = await stage('read the registry key', keyRead);
+  const seal = key ? sealRows[0]?.mac : undefined;
+  const { owned, unverified } = readRegistry(registryRows, key, seal);
   const current = String(server?.current_user_name ?? '');
   const at = current.lastIndexOf('@');
   const currentUser = { user: current.slice(0, at), host: current.slice(at + 1) };
@@ -86,17 +90,15 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
     secrets && names.length + checks.length > 0
       ? await stage(
           'read secrets',
-          settle(
-            secrets.readMany(
-              names,
-              checks.map((c) => c.secretName),
-            ),
+          secrets.readMany(
+            names,
+            checks.map((c) => c.secretName),
           ),
         )
       : { metas: {}, values: {} };
   comparePasswords(checks, values);
   const missingObjects = options.objects?.length
-    ? await stage('look up tables and routines', settle(missing(db, options.objects!)))
+    ? await stage('look up tables and routines', missing(db, options.objects!))
     : undefined;
   return {
     ...(options.server ? { server: options.server } : {}),
@@ -120,24 +122,20 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
  * Send `sql` in order, each query before the rows of the one before it are taken: the server works
  * while this process reads, and at most two results are held at once.
  */
-function inOrder(db: Database, sql: readonly string[]): () => Settled<Record<string, unknown>[]> {
+function inOrder(db: Database, sql: readonly string[]): () => Promise<Record<string, unknown>[]> {
   let sent = 0;
-  let next = settle(db.query(sql[sent++]!));
+  let next = ahead(db.query(sql[sent++]!));
   return () => {
     const current = next;
-    if (sent < sql.length) next = settle(db.query(sql[sent++]!));
+    if (sent < sql.length) next = ahead(db.query(sql[sent++]!));
     return current;
   };
 }
 
-/** A promise that never rejects: a failure is taken up where the result is awaited, in its turn. */
-type Settled<T> = Promise<{ ok: true; value: T } | { ok: false; error: unknown }>;
-
-function settle<T>(work: Promise<T>): Settled<T> {
-  return work.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
+/** A promise awaited later: its failure is taken up there, not reported as unhandled before its turn. */
+function ahead<T>(work: Promise<T>): Promise<T> {
+  work.catch(() => undefined);
+  return work;
 }
 
 /** The named tables and routines the server does not have: two queries, whatever their number. */
