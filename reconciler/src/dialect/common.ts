@@ -97,16 +97,15 @@ export function passwordMatches(plugin: string, authString: string, password: st
 }
 
 /**
- * The role list of an account that holds none: one frozen list shared by every such account (most
- * of them), so inspection makes no three empty lists per account. Readers add with `withRole`.
+ * The role list of an account that holds none: one list shared by every such account (most of
+ * them), so inspection makes no three empty lists per account. Role lists are never changed in
+ * place: readers add with `withRole`.
  */
-export const NO_ROLES: string[] = Object.freeze([]) as unknown as string[];
+export const NO_ROLES: readonly string[] = Object.freeze([]);
 
-/** `list` with `role` added: a new list in place of NO_ROLES, else the same list. */
-export function withRole(list: string[] | undefined, role: string): string[] {
-  if (list === undefined || list === NO_ROLES) return [role];
-  list.push(role);
-  return list;
+/** `list` and `role`, as a new list (accounts hold a few roles: the copy costs less than a list each). */
+export function withRole(list: readonly string[] | undefined, role: string): readonly string[] {
+  return list === undefined ? [role] : [...list, role];
 }
 
 /** One account of the index, its stored password hash, and the same user's account on another host. */

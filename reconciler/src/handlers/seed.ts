@@ -65,14 +65,14 @@ export function seedActions(
       if (!current) return `user ${event.username} does not exist`;
       // The profile replaces what the user holds on this database; grants elsewhere stay.
       const elsewhere = current.grants.filter((g) => g.level === 'global' || g.database !== event.db_name);
-      const before = { grants: current.grants, roles: current.roles };
+      const before = { grants: current.grants, roles: [...current.roles] };
       return [
         {
           kind: 'update_grant',
           ...account,
           accountKind: 'user',
           grants: [...elsewhere, ...profile],
-          roles: current.roles,
+          roles: [...current.roles],
           before,
           reason,
         },

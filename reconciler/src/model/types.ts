@@ -103,10 +103,10 @@ export interface ActualAccount extends AccountId {
   /** Unix seconds, or undefined when the server does not say. */
   passwordChangedAt?: number;
   grants: Grant[];
-  roles: string[];
+  roles: readonly string[];
   /** Roles held WITH ADMIN OPTION (`roles_mapping.Admin_option`, `role_edges.WITH_ADMIN_OPTION`). */
-  adminRoles?: string[];
-  defaultRoles: string[];
+  adminRoles?: readonly string[];
+  defaultRoles: readonly string[];
   /** MySQL 8 partial revokes (`User_attributes.Restrictions`): privileges a global grant excludes on a schema. */
   partialRevokes?: string[];
   /**

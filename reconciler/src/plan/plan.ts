@@ -297,7 +297,7 @@ function createAction(want: DesiredAccount, adopt: boolean, reason: string): Act
 }
 
 /** The admin option, only where there is one: plans without it stay as they were. */
-function adminOf(a: { adminRoles?: string[] }): { adminRoles?: string[] } {
+function adminOf(a: { adminRoles?: readonly string[] }): { adminRoles?: string[] } {
   return a.adminRoles?.length ? { adminRoles: [...a.adminRoles].sort() } : {};
 }
 
