@@ -2,6 +2,7 @@
  * What every dialect provides, and the pieces they share. The dialects themselves are in
  * mariadb.ts and mysql.ts; index.ts picks one.
  */
+import { AccountMap } from '../model/account-map.js';
 import type { AccountId, ActualAccount } from '../model/types.js';
 import { hash } from 'node:crypto';
 import { quoteAccount } from '../sql/escape.js';
@@ -108,11 +109,10 @@ export function withRole(list: readonly string[] | undefined, role: string): rea
   return list === undefined ? [role] : [...list, role];
 }
 
-/** One account of the index, its stored password hash, and the same user's account on another host. */
-interface Slot {
+/** One account of the index and its stored password hash. */
+interface Slot extends AccountId {
   account: ActualAccount;
   authString: string;
-  next: Slot | undefined;
 }
 
 /**
@@ -120,9 +120,8 @@ interface Slot {
  * and default roles straight onto the account they belong to, with no intermediate rows.
  */
 export class AccountIndex {
-  // user → its slots, one per host, chained: one map entry per user, no key string built per grant
-  // row, and the password hash kept beside the account without a second map.
-  private readonly byUser = new Map<string, Slot>();
+  // The password hash kept beside its account: no second map.
+  private readonly slots = new AccountMap<Slot>();
   private readonly list: ActualAccount[] = [];
 
   /**
@@ -130,29 +129,22 @@ export class AccountIndex {
    * its stored password hash: compared with secrets inside inspection, never returned with it.
    */
   add(account: ActualAccount, authString = ''): ActualAccount {
-    this.byUser.set(account.user, { account, authString, next: this.byUser.get(account.user) });
+    this.slots.add({ user: account.user, host: account.host, account, authString });
     this.list.push(account);
     return account;
   }
 
   get(user: unknown, host: unknown): ActualAccount | undefined {
-    return this.slot(user, host)?.account;
+    return this.slots.get(text(user), text(host))?.account;
   }
 
   /** The stored password hash of an account ('' when it has none). */
   authString(account: AccountId): string {
-    return this.slot(account.user, account.host)?.authString ?? '';
+    return this.slots.get(account.user, account.host)?.authString ?? '';
   }
 
   all(): ActualAccount[] {
     return this.list;
-  }
-
-  private slot(user: unknown, host: unknown): Slot | undefined {
-    const at = text(host);
-    for (let s = this.byUser.get(text(user)); s !== undefined; s = s.next)
-      if (s.account.host === at) return s;
-    return undefined;
   }
 }
 

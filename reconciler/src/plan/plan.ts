@@ -22,6 +22,7 @@
  *   no       | yes       | no              | skipped 'unmanaged'
  *   deletes over the limit (count or share of owned accounts) → all skipped 'over delete limit'
  */
+import { AccountMap } from '../model/account-map.js';
 import { describeGrant, describeObject, diffGrants, diffNames, objectOf } from '../model/grants.js';
 import {
   accountKey,
@@ -402,30 +403,20 @@ interface AccountEntry {
   want?: DesiredAccount;
   have?: ActualAccount;
   claim?: OwnershipRecord;
-  /** The same user on another host. */
-  sameUser?: AccountEntry;
 }
 
 /** Every account named by the YAML, the server or the registry, with what each says of it. */
 function accountsByName(declared: readonly DesiredAccount[], actual: ActualState): AccountEntry[] {
-  type Entry = AccountEntry;
-  // Keyed by user, the user's other hosts chained: no key string and no list per account.
-  const byUser = new Map<string, Entry>();
-  const entries: Entry[] = [];
-  const entry = (a: AccountId): Entry => {
-    const first = byUser.get(a.user);
-    for (let e = first; e; e = e.sameUser) if (e.host === a.host) return e;
-    // Every field from the start: one object shape for all entries.
-    const e: Entry = {
-      user: a.user,
-      host: a.host,
-      want: undefined,
-      have: undefined,
-      claim: undefined,
-      sameUser: first,
-    };
-    byUser.set(a.user, e);
-    entries.push(e);
+  const byName = new AccountMap<AccountEntry>();
+  const entries: AccountEntry[] = [];
+  const entry = (a: AccountId): AccountEntry => {
+    let e = byName.get(a.user, a.host);
+    if (e === undefined) {
+      // Every field from the start: one object shape for all entries.
+      e = { user: a.user, host: a.host, want: undefined, have: undefined, claim: undefined };
+      byName.add(e);
+      entries.push(e);
+    }
     return e;
   };
   for (const d of declared) entry(d).want = d;
