@@ -98,13 +98,10 @@ export function passwordMatches(plugin: string, authString: string, password: st
 }
 
 /**
- * The role list of an account that holds none: one list shared by every such account (most of
- * them), so inspection makes no three empty lists per account. Role lists are never changed in
- * place: readers add with `withRole`.
+ * `list` and `role`, as a new list. An account's role lists start as the shared NO_NAMES (most hold
+ * no role, so inspection makes no three lists per account) and are never changed in place; accounts
+ * hold a few roles, so the copy costs less than a list each.
  */
-export const NO_ROLES: readonly string[] = Object.freeze([]);
-
-/** `list` and `role`, as a new list (accounts hold a few roles: the copy costs less than a list each). */
 export function withRole(list: readonly string[] | undefined, role: string): readonly string[] {
   return list === undefined ? [role] : [...list, role];
 }

@@ -1,10 +1,9 @@
 /** MariaDB 10.4+: accounts in `mysql.global_priv` (JSON), roles in `roles_mapping`, one default role. */
-import type { AuthKind } from '../model/types.js';
+import { NO_NAMES, type AuthKind } from '../model/types.js';
 import { quoteString } from '../sql/escape.js';
 import { GRANT_TABLE_QUERIES } from './grant-tables.js';
 import {
   accountClauses,
-  NO_ROLES,
   nativePasswordHash,
   text,
   withRole,
@@ -61,9 +60,9 @@ function readGlobalPriv(rows: Record<string, unknown>[], index: AccountIndex): v
         locked: priv.account_locked === true || priv.account_locked === 1,
         passwordChangedAt: changed > 0 ? changed : undefined,
         grants: [],
-        roles: NO_ROLES,
-        adminRoles: NO_ROLES,
-        defaultRoles: NO_ROLES,
+        roles: NO_NAMES,
+        adminRoles: NO_NAMES,
+        defaultRoles: NO_NAMES,
       },
       text(priv.authentication_string),
     );

@@ -3,9 +3,10 @@
  * in `mysql.user`, dynamic ones in `global_grants`, roles in `role_edges` / `default_roles` (8.0 only).
  * No MySQL server runs in the tests; this module is unit-tested on the documented table formats.
  */
+import { NO_NAMES } from '../model/types.js';
 import { quoteAccount, quoteString } from '../sql/escape.js';
 import { GRANT_TABLE_QUERIES } from './grant-tables.js';
-import { accountClauses, NO_ROLES, text, withRole, type AccountIndex, type Dialect } from './common.js';
+import { accountClauses, text, withRole, type AccountIndex, type Dialect } from './common.js';
 import {
   COLUMN_PRIVILEGES,
   COMMON_GLOBAL_PRIVILEGES,
@@ -63,9 +64,9 @@ function readUsers(rows: Record<string, unknown>[], index: AccountIndex, withRol
         locked: row.account_locked === 'Y',
         passwordChangedAt: changed > 0 ? changed : undefined,
         grants: [],
-        roles: NO_ROLES,
-        adminRoles: NO_ROLES,
-        defaultRoles: NO_ROLES,
+        roles: NO_NAMES,
+        adminRoles: NO_NAMES,
+        defaultRoles: NO_NAMES,
       },
       text(row.authentication_string),
     );

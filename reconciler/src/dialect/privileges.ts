@@ -1,5 +1,6 @@
 /** Privilege names as the grant tables store them, per level, and the seed's profiles. */
 import { MARIADB_ADMIN_PRIVILEGES } from '../model/privilege-policy.js';
+import { NO_NAMES } from '../model/types.js';
 
 /** `mysql.db` / `mysql.user` column → privilege name. Unknown `*_priv` columns are derived. */
 const PRIV_COLUMNS: Record<string, string> = {
@@ -143,7 +144,7 @@ export const MARIADB_ACCESS_BITS = [
 
 /** Decode a MariaDB access bitmask (a number or a decimal string up to 2^64-1). */
 export function decodeAccessBits(access: unknown): readonly string[] {
-  if (access === undefined || access === null || access === 0 || access === '0') return NO_BITS;
+  if (access === undefined || access === null || access === 0 || access === '0') return NO_NAMES;
   const binary = BigInt(String(access)).toString(2);
   const out: string[] = [];
   for (let bit = 0; bit < MARIADB_ACCESS_BITS.length && bit < binary.length; bit++) {
@@ -151,9 +152,6 @@ export function decodeAccessBits(access: unknown): readonly string[] {
   }
   return out;
 }
-
-/** Most accounts hold no global privilege: one shared answer for them. */
-const NO_BITS: readonly string[] = Object.freeze([]);
 
 /** MariaDB stores and shows these under another name; compare on the stored one. */
 export const PRIVILEGE_ALIASES: Record<string, string> = {

@@ -321,6 +321,9 @@ export function targetName(t: { alias: string; cluster: string } | { alias: stri
   return `${t.alias}/${'cluster' in t ? t.cluster : t.name}`;
 }
 
+/** No names (roles, privileges): one frozen list shared wherever an empty one is kept or returned. */
+export const NO_NAMES: readonly string[] = Object.freeze([]);
+
 /** 'user'@'host' for messages (not SQL). */
 export function displayAccount(a: AccountId): string {
   return `'${a.user}'@'${a.host}'`;

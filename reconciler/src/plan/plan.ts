@@ -26,6 +26,7 @@ import { AccountMap } from '../model/account-map.js';
 import { describeGrant, describeObject, diffGrants, diffNames, objectOf } from '../model/grants.js';
 import {
   accountKey,
+  NO_NAMES,
   ownerOf,
   type AccountId,
   type Action,
@@ -207,7 +208,7 @@ function decideDeclared(
   foreign: string | undefined,
   ctx: PlanContext,
 ): Decision {
-  const missing = ctx.missingObjects.size > 0 ? missingFor(want, ctx.missingObjects) : NONE;
+  const missing = ctx.missingObjects.size > 0 ? missingFor(want, ctx.missingObjects) : NO_NAMES;
   if (missing.length > 0) {
     return skipOf(
       want,
@@ -311,7 +312,7 @@ function convergeActions(
 ): Action[] {
   const grants = diffGrants(want.grants, have.grants);
   const roles = diffNames(want.roles, have.roles);
-  const admin = diffNames(want.adminRoles ?? NONE, have.adminRoles ?? NONE);
+  const admin = diffNames(want.adminRoles ?? NO_NAMES, have.adminRoles ?? NO_NAMES);
   const defaultRoles =
     actual.multipleDefaultRoles || want.roles.length <= 1 ? want.roles : want.roles.slice(0, 1);
   const defaults =
@@ -361,7 +362,6 @@ function convergeActions(
   return out;
 }
 
-const NONE: readonly string[] = Object.freeze([]);
 const NO_ACTIONS: Action[] = Object.freeze([]) as unknown as Action[];
 
 function resetReason(
