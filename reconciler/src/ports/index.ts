@@ -42,6 +42,12 @@ export interface SecretSpec {
   masterSecretArn?: string;
 }
 
+/** What inspection's readMany returns: metadata by name, and AWSCURRENT values by name. */
+export interface SecretsRead {
+  metas: Record<string, SecretMeta>;
+  values: Record<string, RdsCredentials>;
+}
+
 /** Secrets with version stages, as Secrets Manager keeps them. Reads never mutate; create and delete are idempotent. */
 export interface SecretStore {
   describe(name: string): Promise<SecretMeta | undefined>;
@@ -49,10 +55,7 @@ export interface SecretStore {
    * Inspection's read: the metadata of `names`, and the AWSCURRENT values of `valuesOf` (password
    * drift checks; missing ones are left out), each secret read once where the store can.
    */
-  readMany(
-    names: readonly string[],
-    valuesOf: readonly string[],
-  ): Promise<{ metas: Record<string, SecretMeta>; values: Record<string, RdsCredentials> }>;
+  readMany(names: readonly string[], valuesOf: readonly string[]): Promise<SecretsRead>;
   /**
    * Make the secret with no version if it does not exist (restore it if it is scheduled for
    * deletion). Returns its metadata as found before that, so callers need not describe it first.

@@ -23,7 +23,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { randomUUID } from 'node:crypto';
 import type { SecretMeta } from '../../model/types.js';
-import type { RdsCredentials, SecretSpec, SecretStore } from '../../ports/index.js';
+import type { RdsCredentials, SecretSpec, SecretStore, SecretsRead } from '../../ports/index.js';
 import { RETRY_CONFIG } from './clients.js';
 
 /** How the store is set up in a database account. */
@@ -88,10 +88,7 @@ export class SecretsManagerStore implements SecretStore {
   }
 
   /** Metadata by ListSecrets, values by BatchGetSecretValue: two APIs, so two reads. */
-  async readMany(
-    names: readonly string[],
-    valuesOf: readonly string[],
-  ): Promise<{ metas: Record<string, SecretMeta>; values: Record<string, RdsCredentials> }> {
+  async readMany(names: readonly string[], valuesOf: readonly string[]): Promise<SecretsRead> {
     return {
       metas: names.length > 0 ? await this.describeMany(names) : {},
       values: valuesOf.length > 0 ? await this.currentValues(valuesOf) : {},

@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { SecretMeta } from '../../model/types.js';
-import type { RdsCredentials, SecretSpec, SecretStore } from '../../ports/index.js';
+import type { RdsCredentials, SecretSpec, SecretStore, SecretsRead } from '../../ports/index.js';
 
 type Stage = 'AWSCURRENT' | 'AWSPENDING' | 'AWSPREVIOUS';
 
@@ -106,10 +106,7 @@ export class FileSecretStore implements SecretStore {
   }
 
   /** One read per file, whether its metadata, its value or both are asked for. */
-  async readMany(
-    names: readonly string[],
-    valuesOf: readonly string[],
-  ): Promise<{ metas: Record<string, SecretMeta>; values: Record<string, RdsCredentials> }> {
+  async readMany(names: readonly string[], valuesOf: readonly string[]): Promise<SecretsRead> {
     const metas: Record<string, SecretMeta> = {};
     const values: Record<string, RdsCredentials> = {};
     const described = new Set(names);
