@@ -236,7 +236,7 @@ async function publishDrift(
 
 /** How many accounts a plan changes (user@host counted once, whatever it does to them). */
 export function driftedAccounts(plan: Plan): number {
-  return new Set(plan.actions.map((a) => `${a.user}@${a.host}`)).size;
+  return new Set(plan.actions.map(accountKey)).size;
 }
 
 /** Targets read or applied at once, unless the dispatcher or the run says otherwise. */

@@ -7,7 +7,7 @@ import { AUTOMATION_ENDED } from '../adapters/aws/automation-status.js';
 import { loadDesired } from '../desired/load.js';
 import type { ReconcileDeps, ReconcileResult } from '../reconcile.js';
 import { reconcile } from '../reconcile.js';
-import { targetName } from '../model/types.js';
+import { accountKey, targetName } from '../model/types.js';
 import type { PolicyName } from '../plan/policy.js';
 import type { ReviewSource } from '../ports/index.js';
 
@@ -137,7 +137,7 @@ export async function handleRotationFailed(
     policy: 'sync',
     revision,
     only: [targetName(target.cluster)],
-    planOptions: { now: Math.floor(Date.now() / 1000), resetRequested: [`${user.user}@${user.host}`] },
+    planOptions: { now: Math.floor(Date.now() / 1000), resetRequested: [accountKey(user)] },
   });
 }
 
