@@ -97,6 +97,12 @@ const tree = () => {
   });
   eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{}] });
 };
+/** The commit changed users/payments-prod.yaml. */
+const accountFileChanged = () => {
+  cc.on(GetDifferencesCommand).resolves({
+    differences: [{ afterBlob: { path: 'users/payments-prod.yaml', blobId: 'b1' } }],
+  });
+};
 /** The executor in the database account answers inspect with a server holding no managed account. */
 const serverIsEmpty = () => {
   lambda.on(InvokeCommand).resolves({
@@ -289,9 +295,7 @@ describe('the central reconciler Lambda', () => {
         pullRequestTargets: [{ mergeBase: 'base1', sourceCommit: 'src1', destinationCommit: 'dst1' }],
       },
     });
-    cc.on(GetDifferencesCommand).resolves({
-      differences: [{ afterBlob: { path: 'users/payments-prod.yaml', blobId: 'b1' } }],
-    });
+    accountFileChanged();
     cc.on(GetCommentsForPullRequestCommand).resolves({ commentsForPullRequestData: [] });
     cc.on(PostCommentForPullRequestCommand).resolves({});
     expect(await handler()(prCreated)).toEqual({ flow: 'pull request', status: 'changes' });
@@ -325,9 +329,7 @@ describe('the central reconciler Lambda', () => {
       cc.on(GetBlobCommand).resolves({
         content: new TextEncoder().encode(`${readFileSync('users/payments-prod.yaml', 'utf8')}${extra}`),
       });
-      cc.on(GetDifferencesCommand).resolves({
-        differences: [{ afterBlob: { path: 'users/payments-prod.yaml', blobId: 'b1' } }],
-      });
+      accountFileChanged();
     };
     /** Pull request 8 merged as commit `new` (pull request 9, closed unmerged, comes first). */
     const mergedWithComment = (content: string) => {
@@ -544,9 +546,7 @@ describe('the central reconciler Lambda', () => {
 
     it('starts the automations and returns without waiting; the status-change event brings the results', async () => {
       tree();
-      cc.on(GetDifferencesCommand).resolves({
-        differences: [{ afterBlob: { path: 'users/payments-prod.yaml', blobId: 'b1' } }],
-      });
+      accountFileChanged();
       cc.on(ListPullRequestsCommand).resolves({ pullRequestIds: [] });
       serverIsEmpty();
       automationSucceeds();
@@ -666,9 +666,7 @@ describe('the central reconciler Lambda', () => {
       });
 
       tree();
-      cc.on(GetDifferencesCommand).resolves({
-        differences: [{ afterBlob: { path: 'users/payments-prod.yaml', blobId: 'b1' } }],
-      });
+      accountFileChanged();
       cc.on(ListPullRequestsCommand).resolves({ pullRequestIds: [] });
       automationSucceeds();
       const reconciler = deployed(deployedEnv({ codecommit: { name: 'users' } }, 'dbusers-reconciler'));
