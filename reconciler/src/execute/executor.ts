@@ -133,6 +133,7 @@ async function underLock(
     cluster: batch.target.name,
     engine: batch.target.engine,
     secrets,
+    registryKey: key,
     adminUsers: deps.adminUsers,
     checkPasswords: false,
   });

@@ -36,6 +36,8 @@ export interface InspectOptions {
   engine: Engine;
   /** The secret store: metadata of the named secrets, the registry key, and password drift checks. */
   secrets?: SecretStore;
+  /** The registry key, when the caller holds it already (the executor, under its lock): not read again. */
+  registryKey?: string;
   secretNames?: readonly string[];
   /** Users protected on every host besides the one connected as (the master secret's user). */
   adminUsers?: readonly string[];
@@ -66,7 +68,11 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
   };
   const { secrets } = options;
   // The registry key (a Secrets Manager call on AWS) is fetched while the server is read.
-  const keyRead = ahead(secrets ? secrets.registryKey(false) : Promise.resolve(undefined));
+  const keyRead = ahead(
+    options.registryKey !== undefined || !secrets
+      ? Promise.resolve(options.registryKey)
+      : secrets.registryKey(false),
+  );
   const [server] = await stage('server version', db.query(SERVER_QUERY));
   const version = String(server?.version ?? '');
   const dialect = dialectForVersion(version);
