@@ -1,9 +1,18 @@
 /** Inspection on a real MariaDB: the same number of queries whatever the number of accounts, and every grant level read. */
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { mariadb } from '../../reconciler/src/dialect/mariadb.js';
 import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
 import { InspectError, inspect } from '../../reconciler/src/inspect/inspect.js';
+import type { OwnershipRecord } from '../../reconciler/src/model/types.js';
+import {
+  REGISTRY_SCHEMA,
+  REGISTRY_TABLE,
+  ensureRegistry,
+  registryMac,
+  sealRegistry,
+} from '../../reconciler/src/registry/registry.js';
 import { loginAs, startTestServer, tempDir, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -131,5 +140,74 @@ describe('inspect', () => {
     expect((failed as InspectError).message).toBe(
       'inspect main: read the registry key: AccessDeniedException: not authorized to perform secretsmanager:GetSecretValue',
     );
+  });
+});
+
+describe('the registry seal', () => {
+  const owner = 'payments-prod/sealed';
+  const row = (user: string) => ({ user, host: '%', kind: 'user' as const, owner });
+
+  /** A registry holding `rows`, each with the MAC `macOf` gives it, and `seal` as its seal (or renewed). */
+  async function registry(
+    key: string,
+    rows: OwnershipRecord[],
+    {
+      macOf = (r: OwnershipRecord) => registryMac(key, r),
+      seal,
+    }: { macOf?: (r: OwnershipRecord) => string; seal?: string } = {},
+  ): Promise<void> {
+    await ensureRegistry(admin);
+    await admin.query(`DELETE FROM ${REGISTRY_TABLE}`);
+    for (const r of rows)
+      await admin.query(
+        `INSERT INTO ${REGISTRY_TABLE} (user, host, kind, secret_name, owner, mac) VALUES (?, ?, ?, NULL, ?, ?)`,
+        [r.user, r.host, r.kind, r.owner, macOf(r)],
+      );
+    if (seal === undefined) await sealRegistry(admin, key);
+    else await admin.query(`REPLACE INTO ${REGISTRY_SCHEMA}.registry_seal (id, mac) VALUES (1, ?)`, [seal]);
+  }
+
+  async function inspectWith(store: FileSecretStore) {
+    const state = await inspect(admin, { cluster: 'main', engine: 'mariadb', secrets: store });
+    return { owned: state.owned.map((o) => o.user), unverified: state.unverifiedClaims.map((a) => a.user) };
+  }
+
+  afterAll(() => registry('', [], { seal: '0'.repeat(64) }));
+
+  it('vouches for every row at once: rows whose own MAC was spoiled since are owned while the seal matches', async () => {
+    const store = new FileSecretStore(tempDir());
+    const key = (await store.registryKey(true))!;
+    await registry(key, [row('sa'), row('sb')]);
+    await admin.query(`UPDATE ${REGISTRY_TABLE} SET mac = ?`, ['f'.repeat(64)]);
+    // The seal covers the rows' fields, not their own MACs: no row is checked on its own.
+    expect(await inspectWith(store)).toEqual({ owned: ['sa', 'sb'], unverified: [] });
+  });
+
+  it('takes a seal of an older format as no seal: each row is checked on its own, a row added by hand is not owned', async () => {
+    const store = new FileSecretStore(tempDir());
+    const key = (await store.registryKey(true))!;
+    const rows = [row('sa'), row('sb')];
+    // The format before length-prefixed fields: one JSON array per row.
+    const older = createHmac('sha256', key)
+      .update(rows.map((r) => `${JSON.stringify([r.user, r.host, r.kind, null, r.owner])}\n`).join(''))
+      .digest('hex');
+    await registry(key, [...rows, row('sc')], {
+      macOf: (r) => (r.user === 'sc' ? 'f'.repeat(64) : registryMac(key, r)),
+      seal: older,
+    });
+    expect(await inspectWith(store)).toEqual({ owned: ['sa', 'sb'], unverified: ['sc'] });
+  });
+
+  it('does not let one row whose name holds the text of two rows stand for them', async () => {
+    const store = new FileSecretStore(tempDir());
+    const key = (await store.registryKey(true))!;
+    await registry(key, [row('sa'), row('sb')]);
+    const [{ mac: seal }] = (await admin.query<{ mac: string }>(
+      `SELECT mac FROM ${REGISTRY_SCHEMA}.registry_seal WHERE id = 1`,
+    )) as [{ mac: string }];
+    // Joined with bare separators, this one row would read exactly as the two sealed ones.
+    const forged = row(`sa\u0000%\u0000user\u0000\u0000${owner}\nsb`);
+    await registry(key, [forged], { macOf: () => 'f'.repeat(64), seal });
+    expect(await inspectWith(store)).toEqual({ owned: [], unverified: [forged.user] });
   });
 });

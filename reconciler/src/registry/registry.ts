@@ -35,10 +35,18 @@ export function registryMac(key: string, r: OwnershipRecord): string {
   return createHmac('sha256', key).update(rowText(r)).digest('hex');
 }
 
-/** The seal: one MAC over every row, in key order (one text, hashed at once). */
+/**
+ * The seal: one MAC over every row, in key order (one text, hashed at once). Each field is written
+ * with its length before it, so no two registries give the same text (a name holding a separator
+ * cannot stand for two rows); half the work of JSON for 10,000 rows. A seal in an older format does
+ * not match: inspection then checks each row's own MAC, and the next batch writes this one.
+ */
 function sealOf(key: string, records: readonly OwnershipRecord[]): string {
   let text = '';
-  for (const r of records) text += `${rowText(r)}\n`;
+  for (const { user, host, kind, secretName, owner } of records) {
+    const secret = secretName === undefined ? '-' : `${secretName.length}:${secretName}`;
+    text += `${user.length}:${user}${host.length}:${host}${kind}${secret}${owner.length}:${owner}\n`;
+  }
   return createHmac('sha256', key).update(text).digest('hex');
 }
 
