@@ -21,7 +21,7 @@ import { connect, parseDatabaseUrl, type Database } from '../../reconciler/src/a
 import type { Dialect } from '../../reconciler/src/dialect/common.js';
 import { dialectForVersion } from '../../reconciler/src/dialect/index.js';
 import { executeBatch } from '../../reconciler/src/execute/executor.js';
-import { inspect, SERVER_QUERY } from '../../reconciler/src/inspect/inspect.js';
+import { inOrder, inspect, SERVER_QUERY } from '../../reconciler/src/inspect/inspect.js';
 import { PACK_ABOVE, packInspect } from '../../reconciler/src/adapters/aws/inspect-payload.js';
 import {
   type Action,
@@ -82,27 +82,34 @@ async function seed(db: Database, from: number, to: number, key: string): Promis
 
 /**
  * A reference, not a product path: the least any planner must do with the rows of the raw bulk read
- * (MariaDB). Decode each account's `Priv` JSON, index the accounts by user, attach each `mysql.db`
- * and `tables_priv` row to its account, MAC the registry rows, and find each declared account. No
- * grant objects, no comparison, no plan: a real reading of the rows costs more than this.
+ * (MariaDB), its queries sent one ahead as inspect sends them. Decode each account's `Priv` JSON,
+ * index the accounts by user, attach each `mysql.db` and `tables_priv` row to its account, MAC the
+ * registry rows' text, and find each declared account. No grant objects, no comparison, no plan:
+ * a real reading of the rows costs more than this.
  */
 async function floor(db: Database, dialect: Dialect, key: string, desired: DesiredAccount[]): Promise<void> {
-  const sql = (name: string) => dialect.inspectQueries.find((q) => q.name === name)!.sql;
-  await db.query(SERVER_QUERY);
-  const byUser = new Map<string, { host: unknown; access: unknown; grants: unknown[] }>();
-  for (const r of await db.query<{ User: string; Host: string; Priv: string }>(sql('accounts')))
-    byUser.set(r.User, { host: r.Host, access: JSON.parse(r.Priv).access, grants: [] });
-  for (const name of ['db', 'tables'])
-    for (const r of await db.query<{ User: string; Host: string }>(sql(name))) {
-      const account = byUser.get(r.User);
-      if (account?.host === r.Host) account.grants.push(r);
-    }
-  for (const q of dialect.inspectQueries)
-    if (!['accounts', 'db', 'tables'].includes(q.name)) await db.query(q.sql);
-  await db.query(SEAL_QUERY);
+  const take = inOrder(db, [
+    SERVER_QUERY,
+    ...dialect.inspectQueries.map((q) => q.sql),
+    SEAL_QUERY,
+    REGISTRY_QUERY,
+  ]);
+  await take();
+  const byUser = new Map<unknown, { host: unknown; access: unknown; grants: unknown[] }>();
+  for (const q of dialect.inspectQueries) {
+    const rows = await take();
+    if (q.name === 'accounts')
+      for (const r of rows)
+        byUser.set(r.User, { host: r.Host, access: JSON.parse(String(r.Priv)).access, grants: [] });
+    else if (q.name === 'db' || q.name === 'tables')
+      for (const r of rows) {
+        const account = byUser.get(r.User);
+        if (account !== undefined && account.host === r.Host) account.grants.push(r);
+      }
+  }
+  await take();
   let text = '';
-  for (const r of await db.query<Record<string, string>>(REGISTRY_QUERY))
-    text += `${r.user}\0${r.host}\0${r.kind}\0${r.secret_name}\0${r.owner}\n`;
+  for (const r of await take()) text += `${r.user}\0${r.host}\0${r.kind}\0${r.secret_name}\0${r.owner}\n`;
   createHmac('sha256', key).update(text).digest('hex');
   for (const d of desired)
     if (!byUser.has(d.user)) throw new Error(`bench: floor: ${d.user} not on the server`);

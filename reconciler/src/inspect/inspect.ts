@@ -128,7 +128,7 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
  * Send `sql` in order, each query before the rows of the one before it are taken: the server works
  * while this process reads, and at most two results are held at once.
  */
-function inOrder(db: Database, sql: readonly string[]): () => Promise<Record<string, unknown>[]> {
+export function inOrder(db: Database, sql: readonly string[]): () => Promise<Record<string, unknown>[]> {
   let sent = 0;
   let next = ahead(db.query(sql[sent++]!));
   return () => {
