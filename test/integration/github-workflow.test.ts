@@ -75,9 +75,11 @@ describe('the GitHub workflow', () => {
     expect(workflow.permissions).toEqual({ 'id-token': 'write', contents: 'read', 'pull-requests': 'write' });
     const credentials = steps.find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials'))!;
     expect(credentials.with!['role-to-assume']).toBe(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, as the workflow holds it
       "${{ github.event_name == 'pull_request' && vars.DBUSERS_PLAN_ROLE_ARN || vars.DBUSERS_APPLY_ROLE_ARN }}",
     );
     expect(step('Run it').env!.FUNCTION).toBe(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, as the workflow holds it
       "${{ github.event_name == 'pull_request' && 'dbusers-planner' || 'dbusers-reconciler' }}",
     );
     expect(step('Comment the plan').run).toContain('<!-- dbusers:plan v1 -->');

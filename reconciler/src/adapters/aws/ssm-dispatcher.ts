@@ -262,6 +262,7 @@ export function readResults(child: AutomationExecution, actions: readonly Action
   const payload = child.Outputs?.['invokeBatch.Payload']?.[0] ?? step?.Outputs?.Payload?.[0];
   for (const text of [
     payload,
+    // biome-ignore lint/complexity/useLiteralKeys: Details is an index signature; tsc's noPropertyAccessFromIndexSignature wants brackets
     step?.FailureDetails?.Details?.['VerboseMessage']?.[0],
     step?.FailureMessage,
   ]) {
