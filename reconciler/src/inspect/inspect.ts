@@ -88,21 +88,7 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
   const current = String(server?.current_user_name ?? '');
   const at = current.lastIndexOf('@');
   const currentUser = { user: current.slice(0, at), host: current.slice(at + 1) };
-  const named = new Set(options.secretNames);
-  for (const o of owned) if (o.secretName) named.add(o.secretName);
-  const names = [...named];
-  const checks = secrets && options.checkPasswords !== false ? passwordChecks(index, owned) : [];
-  const { metas, values } =
-    secrets && names.length + checks.length > 0
-      ? await stage(
-          'read secrets',
-          secrets.readMany(
-            names,
-            checks.map((c) => c.secretName),
-          ),
-        )
-      : { metas: {}, values: {} };
-  comparePasswords(checks, values);
+  const metas = secrets ? await stage('read secrets', readSecrets(secrets, index, owned, options)) : {};
   const missingObjects = options.objects?.length
     ? await stage('look up tables and routines', missing(db, options.objects!))
     : undefined;
@@ -161,6 +147,28 @@ async function missing(db: Database, objects: readonly ObjectRef[]): Promise<Obj
   ))
     have.add(describeObject({ database: r.s, routine: r.n, routineType: r.t }));
   return objects.filter((o) => !have.has(describeObject(o)));
+}
+
+/**
+ * The metadata of the named secrets and of those the registry names, and (unless told not to) each
+ * owned password user's match with its secret's AWSCURRENT: one `readMany`.
+ */
+async function readSecrets(
+  secrets: SecretStore,
+  index: AccountIndex,
+  owned: readonly OwnershipRecord[],
+  options: InspectOptions,
+): Promise<ActualState['secrets']> {
+  const named = new Set(options.secretNames);
+  for (const o of owned) if (o.secretName) named.add(o.secretName);
+  const checks = options.checkPasswords !== false ? passwordChecks(index, owned) : [];
+  if (named.size + checks.length === 0) return {};
+  const { metas, values } = await secrets.readMany(
+    [...named],
+    checks.map((c) => c.secretName),
+  );
+  comparePasswords(checks, values);
+  return metas;
 }
 
 /** An owned password user whose stored hash is compared with its secret's AWSCURRENT. */
