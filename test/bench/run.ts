@@ -89,6 +89,11 @@ async function seed(db: Database, from: number, to: number, key: string): Promis
   await sealRegistry(db, key);
 }
 
+/** Every query inspect sends, in its order. */
+function inspectSql(dialect: Dialect): string[] {
+  return [SERVER_QUERY, ...dialect.inspectQueries.map((q) => q.sql), SEAL_QUERY, REGISTRY_QUERY];
+}
+
 /**
  * A reference, not a product path: the least any planner must do with the rows of the raw bulk read
  * (MariaDB), its queries sent one ahead as inspect sends them. Decode each account's `Priv` JSON,
@@ -97,12 +102,7 @@ async function seed(db: Database, from: number, to: number, key: string): Promis
  * a real reading of the rows costs more than this.
  */
 async function floor(db: Database, dialect: Dialect, key: string, desired: DesiredAccount[]): Promise<void> {
-  const take = inOrder(db, [
-    SERVER_QUERY,
-    ...dialect.inspectQueries.map((q) => q.sql),
-    SEAL_QUERY,
-    REGISTRY_QUERY,
-  ]);
+  const take = inOrder(db, inspectSql(dialect));
   await take();
   const byUser = new Map<unknown, { host: unknown; access: unknown; grants: unknown[] }>();
   for (const q of dialect.inspectQueries) {
@@ -149,12 +149,7 @@ interface LeanAccount {
  * actions built: the product does all of these, so it cannot be faster than this.
  */
 async function lean(db: Database, dialect: Dialect, key: string, desired: DesiredAccount[]): Promise<void> {
-  const take = inOrder(db, [
-    SERVER_QUERY,
-    ...dialect.inspectQueries.map((q) => q.sql),
-    SEAL_QUERY,
-    REGISTRY_QUERY,
-  ]);
+  const take = inOrder(db, inspectSql(dialect));
   await take();
   const byUser = new Map<unknown, LeanAccount>();
   const accounts: LeanAccount[] = [];
@@ -285,10 +280,7 @@ async function main(): Promise<void> {
       let answer: ActualState | undefined;
       // The raw bulk read: exactly the SQL inspect sends, with no processing of the rows.
       const rawRead = async () => {
-        await db.query(SERVER_QUERY);
-        for (const q of dialect.inspectQueries) await db.query(q.sql);
-        await db.query(SEAL_QUERY);
-        await db.query(REGISTRY_QUERY);
+        for (const sql of inspectSql(dialect)) await db.query(sql);
       };
       const [raw, ours] = await medians(
         [
@@ -322,27 +314,32 @@ async function main(): Promise<void> {
         ],
         TIMING,
       );
-      rows.push([
-        `inspect + plan, ${n} accounts`,
-        `${raw.toFixed(0)} ms raw bulk read`,
-        `${ours.toFixed(0)} ms`,
-        `${(ours / raw).toFixed(2)}×`,
+      const against = (what: string, baseline: number, ms: number, note: string) =>
+        rows.push([
+          `${what}, ${n} accounts`,
+          `${baseline.toFixed(0)} ms raw bulk read`,
+          `${ms.toFixed(0)} ms`,
+          `${(ms / baseline).toFixed(2)}×`,
+          note,
+        ]);
+      against(
+        'inspect + plan',
+        raw,
+        ours,
         `SHOW GRANTS per account: ${showGrants.toFixed(0)} ms (${(showGrants / ours).toFixed(1)}× ours)`,
-      ]);
-      rows.push([
-        `floor, ${n} accounts`,
-        `${rawAgain.toFixed(0)} ms raw bulk read`,
-        `${least.toFixed(0)} ms`,
-        `${(least / rawAgain).toFixed(2)}×`,
+      );
+      against(
+        'floor',
+        rawAgain,
+        least,
         'the least any planner does with these rows (decode Priv, index, attach grant rows, MAC the registry)',
-      ]);
-      rows.push([
-        `lean, ${n} accounts`,
-        `${rawAgain.toFixed(0)} ms raw bulk read`,
-        `${leanest.toFixed(0)} ms`,
-        `${(leanest / rawAgain).toFixed(2)}×`,
+      );
+      against(
+        'lean',
+        rawAgain,
+        leanest,
         'the floor plus account objects, shared grants, claims and the comparison, with no other check',
-      ]);
+      );
       // What the executor's inspect answer weighs on the wire (Lambda returns at most 6 MB).
       const json = JSON.stringify(answer).length;
       const packed = JSON.stringify(packInspect(answer!)).length;
