@@ -1,10 +1,12 @@
 /**
  * Medians of several pieces of work, their runs alternating (a, b, a, b, ...) so that each sees the
- * same machine: this one's speed drifts by ±20% between back-to-back medians. With --expose-gc (the
- * npm scripts pass it) every run starts from an empty young generation, so none pays for another's
- * garbage. A minor collection, not a full one: a full collection frees the hidden classes of the
- * rows just read and V8 deoptimises every function compiled against them (mysql2's row parser and
- * ours alike), so each run would measure recompiling, not the code.
+ * same machine: this one's speed drifts by ±20% between back-to-back medians. Each timed run comes
+ * right after an untimed run of the same work and, with --expose-gc (the npm scripts pass it),
+ * starts from an empty young generation: a run pays for the garbage of its own kind of work, never
+ * for another's (what a heavy run leaves in the old generation is collected during whatever runs
+ * next). A minor collection, not a full one: a full collection frees the hidden classes of the rows
+ * just read and V8 deoptimises every function compiled against them (mysql2's row parser and ours
+ * alike), so each run would measure recompiling, not the code.
  */
 export async function medians<Works extends (() => Promise<unknown>)[]>(
   works: readonly [...Works],
@@ -14,6 +16,7 @@ export async function medians<Works extends (() => Promise<unknown>)[]>(
   const runs = works.map((): number[] => []);
   for (let i = 0; i < warmup + repeat; i++) {
     for (const [k, work] of works.entries()) {
+      await work();
       collect?.({ type: 'minor' });
       const start = performance.now();
       await work();
