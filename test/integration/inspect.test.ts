@@ -7,8 +7,9 @@ import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret
 import { InspectError, inspect } from '../../reconciler/src/inspect/inspect.js';
 import type { OwnershipRecord } from '../../reconciler/src/model/types.js';
 import {
-  REGISTRY_SCHEMA,
   REGISTRY_TABLE,
+  SEAL_QUERY,
+  SEAL_TABLE,
   ensureRegistry,
   registryMac,
   sealRegistry,
@@ -164,7 +165,7 @@ describe('the registry seal', () => {
         [r.user, r.host, r.kind, r.owner, macOf(r)],
       );
     if (seal === undefined) await sealRegistry(admin, key);
-    else await admin.query(`REPLACE INTO ${REGISTRY_SCHEMA}.registry_seal (id, mac) VALUES (1, ?)`, [seal]);
+    else await admin.query(`REPLACE INTO ${SEAL_TABLE} (id, mac) VALUES (1, ?)`, [seal]);
   }
 
   async function inspectWith(store: FileSecretStore) {
@@ -202,9 +203,7 @@ describe('the registry seal', () => {
     const store = new FileSecretStore(tempDir());
     const key = (await store.registryKey(true))!;
     await registry(key, [row('sa'), row('sb')]);
-    const [{ mac: seal }] = (await admin.query<{ mac: string }>(
-      `SELECT mac FROM ${REGISTRY_SCHEMA}.registry_seal WHERE id = 1`,
-    )) as [{ mac: string }];
+    const [{ mac: seal }] = (await admin.query<{ mac: string }>(SEAL_QUERY)) as [{ mac: string }];
     // Joined with bare separators, this one row would read exactly as the two sealed ones.
     const forged = row(`sa\u0000%\u0000user\u0000\u0000${owner}\nsb`);
     await registry(key, [forged], { macOf: () => 'f'.repeat(64), seal });
