@@ -135,9 +135,9 @@ export class AccountIndex {
     return this.slots.get(text(user), text(host))?.account;
   }
 
-  /** The stored password hash of an account ('' when it has none). */
-  authString(account: AccountId): string {
-    return this.slots.get(account.user, account.host)?.authString ?? '';
+  /** An account with its stored password hash ('' when it has none), in one lookup. */
+  withHash(user: string, host: string): { account: ActualAccount; authString: string } | undefined {
+    return this.slots.get(user, host);
   }
 
   all(): ActualAccount[] {

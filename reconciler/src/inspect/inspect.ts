@@ -182,9 +182,9 @@ interface PasswordCheck {
 function passwordChecks(index: AccountIndex, owned: readonly OwnershipRecord[]): PasswordCheck[] {
   const checks: PasswordCheck[] = [];
   for (const o of owned) {
-    const account = o.secretName && o.kind === 'user' ? index.get(o.user, o.host) : undefined;
-    const stored = account && account.auth === 'password' ? index.authString(account) : undefined;
-    if (account && stored) checks.push({ account, stored, secretName: o.secretName! });
+    const found = o.secretName && o.kind === 'user' ? index.withHash(o.user, o.host) : undefined;
+    if (found?.account.auth === 'password' && found.authString)
+      checks.push({ account: found.account, stored: found.authString, secretName: o.secretName! });
   }
   return checks;
 }
