@@ -44,6 +44,7 @@ import {
   REGISTRY_TABLE,
   SEAL_QUERY,
   ensureRegistry,
+  readRegistry,
   registryMac,
   sealRegistry,
 } from '../../reconciler/src/registry/registry.js';
@@ -143,7 +144,7 @@ interface LeanAccount {
 /**
  * A reference, not a product path: the floor plus the least a plan needs beyond it, written with no
  * abstraction (MariaDB). One object per account with the fields a plan reads, its grants attached as
- * objects shared between accounts, the registry's records and their seal checked, each claim
+ * objects shared between accounts, the registry read as inspection reads it, each claim
  * attached to its account, each declared account found and its grants compared, and undeclared
  * owned accounts found. No protected-account, password, role, policy or missing-object checks, no
  * actions built: the product does all of these, so it cannot be faster than this.
@@ -223,20 +224,13 @@ async function lean(db: Database, dialect: Dialect, key: string, desired: Desire
     }
   }
   const [seal] = await take();
-  let text = '';
-  for (const r of await take()) {
-    const record = {
-      user: String(r.user),
-      host: String(r.host),
-      kind: String(r.kind),
-      owner: String(r.owner),
-    };
-    text += `${record.user.length}:${record.user}${record.host.length}:${record.host}${record.kind}-${record.owner.length}:${record.owner}\n`;
-    const a = find(record.user, record.host);
+  // The product's own check: records, the seal's text and its MAC.
+  const { owned, unverified } = readRegistry(await take(), key, seal?.mac);
+  if (unverified.length > 0) throw new Error('bench: lean: registry rows that do not verify');
+  for (const o of owned) {
+    const a = find(o.user, o.host);
     if (a !== undefined) a.claimed = true;
   }
-  if (createHmac('sha256', key).update(text).digest('hex') !== seal?.mac)
-    throw new Error('bench: lean: seal');
   let changes = 0;
   for (const d of desired) {
     const a = find(d.user, d.host);
