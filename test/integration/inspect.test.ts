@@ -168,6 +168,12 @@ describe('the registry seal', () => {
     else await admin.query(`REPLACE INTO ${SEAL_TABLE} (id, mac) VALUES (1, ?)`, [seal]);
   }
 
+  /** A secret store of its own, its registry key made. */
+  async function keyedStore() {
+    const store = new FileSecretStore(tempDir());
+    return { store, key: (await store.registryKey(true))! };
+  }
+
   async function inspectWith(store: FileSecretStore) {
     const state = await inspect(admin, { cluster: 'main', engine: 'mariadb', secrets: store });
     return { owned: state.owned.map((o) => o.user), unverified: state.unverifiedClaims.map((a) => a.user) };
@@ -176,8 +182,7 @@ describe('the registry seal', () => {
   afterAll(() => registry('', [], { seal: '0'.repeat(64) }));
 
   it('vouches for every row at once: rows whose own MAC was spoiled since are owned while the seal matches', async () => {
-    const store = new FileSecretStore(tempDir());
-    const key = (await store.registryKey(true))!;
+    const { store, key } = await keyedStore();
     await registry(key, [row('sa'), row('sb')]);
     await admin.query(`UPDATE ${REGISTRY_TABLE} SET mac = ?`, ['f'.repeat(64)]);
     // The seal covers the rows' fields, not their own MACs: no row is checked on its own.
@@ -185,8 +190,7 @@ describe('the registry seal', () => {
   });
 
   it('takes a seal of an older format as no seal: each row is checked on its own, a row added by hand is not owned', async () => {
-    const store = new FileSecretStore(tempDir());
-    const key = (await store.registryKey(true))!;
+    const { store, key } = await keyedStore();
     const rows = [row('sa'), row('sb')];
     // The format before length-prefixed fields: one JSON array per row.
     const older = createHmac('sha256', key)
@@ -200,8 +204,7 @@ describe('the registry seal', () => {
   });
 
   it('does not let one row whose name holds the text of two rows stand for them', async () => {
-    const store = new FileSecretStore(tempDir());
-    const key = (await store.registryKey(true))!;
+    const { store, key } = await keyedStore();
     await registry(key, [row('sa'), row('sb')]);
     const [{ mac: seal }] = (await admin.query<{ mac: string }>(SEAL_QUERY)) as [{ mac: string }];
     // Joined with bare separators, this one row would read exactly as the two sealed ones.
