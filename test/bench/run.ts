@@ -252,6 +252,8 @@ async function main(): Promise<void> {
       { version: string },
     ];
     const dialect = dialectForVersion(version);
+    // The runtime moves these numbers: the Lambdas run Node.js 24, the CLI 20.19+.
+    console.log(`Node.js ${process.version}, MariaDB ${version}`);
     let seeded = 0;
     const store = new FileSecretStore(join(dir, 'secrets'));
     const key = (await store.registryKey(true))!;
