@@ -96,7 +96,7 @@ export interface TargetFailure {
  */
 export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions): Promise<ReconcileResult> {
   const files = await deps.source.readTree(options.revision);
-  const { targets, diagnostics } = loadDesired(files);
+  const { targets, diagnostics } = loadDesired(files, deps.source.folder);
   const failures: TargetFailure[] = [];
   const mismatches: DigestMismatch[] = [];
   const end = (

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatabaseUrl } from '../../reconciler/src/adapters/mysql/database.js';
 import { main } from '../../reconciler/src/cli/main.js';
@@ -206,6 +206,23 @@ describe('selections that match nothing are errors', () => {
     expect(r.err).toMatch(message);
     expect(r.out).not.toMatch(/0 to create, 0 to change, 0 to delete/);
   });
+
+  it.each(['validate', 'plan', 'apply'])(
+    '%s of a folder holding no account file names that folder and the file it skipped, and exits 1',
+    async (command) => {
+      const typo = join(work, `typo-${command}`);
+      mkdirSync(typo);
+      writeFileSync(join(typo, 'payments-prod.yalm'), readFileSync(join(users(), 'payments-prod.yaml')));
+      const r = await withEnv({}, command, typo, ...(command === 'apply' ? ['--yes'] : []));
+      expect(r.code).toBe(1);
+      const shown = relative(process.cwd(), typo);
+      expect(r.err).toContain(
+        `dbusers: warning: ${join(shown, 'payments-prod.yalm')} is not read: account files end in .yaml or .yml\n`,
+      );
+      expect(r.err).toContain(`${shown}/:1:1 FILE no account file (<alias>.yaml) was found`);
+      expect(r.out).toBe('');
+    },
+  );
 });
 
 describe('a CLI built on commander', () => {

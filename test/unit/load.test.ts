@@ -177,7 +177,9 @@ describe('reading the users folder', () => {
     return {
       files,
       ignored: source.ignored,
-      diagnostics: loadDesired(files).diagnostics.map((d) => `${d.file}:${d.line}:${d.col} ${d.code}`),
+      diagnostics: loadDesired(files, source.folder).diagnostics.map(
+        (d) => `${d.file}:${d.line}:${d.col} ${d.code}`,
+      ),
     };
   };
 
@@ -208,7 +210,7 @@ describe('reading the users folder', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dbusers-folder-'));
     writeFileSync(join(dir, 'payments-prod.yalm'), 'account: "111122223333"\n');
     const { diagnostics, ignored } = await read(dir);
-    expect(diagnostics).toEqual(['users/:1:1 FILE']);
+    expect(diagnostics).toEqual([`${relative(process.cwd(), dir)}/:1:1 FILE`]);
     expect(ignored).toEqual([relative(process.cwd(), join(dir, 'payments-prod.yalm'))]);
   });
 

@@ -27,7 +27,7 @@ import type { ReconcileResult } from '../reconcile.js';
 import type { SourceRepo } from '../ports/index.js';
 import { closest } from '../model/names.js';
 import { type DesiredTarget, targetName } from '../model/types.js';
-import type { IO } from './report.js';
+import { type IO, warnIgnored } from './report.js';
 
 /** Raised for a command that cannot run as asked; the message says why, in the reader's terms. */
 export class CommandError extends Error {
@@ -37,7 +37,8 @@ export class CommandError extends Error {
 /** The valid desired state, or a CommandError listing every problem. */
 async function declared(source: FolderSource, io: IO, what: string): Promise<DesiredTarget[]> {
   const files = await source.readTree();
-  const { targets, diagnostics } = loadDesired(files);
+  const { targets, diagnostics } = loadDesired(files, source.folder);
+  warnIgnored(source, io);
   if (diagnostics.length === 0) return targets;
   for (const d of diagnostics) io.err(formatDiagnostic(d, files.get(d.file)) + '\n');
   throw new CommandError(`${what}: the YAML folder is invalid; nothing was done`);

@@ -16,7 +16,7 @@ import { POLICY_NAMES, type PolicyName } from '../plan/policy.js';
 import type { Dispatcher, EventSink } from '../ports/index.js';
 import { reconcile } from '../reconcile.js';
 import { type EventOptions, putMaster, runEvent, runImport } from './commands.js';
-import { confirm, Progress, report, type IO, type OutputOptions } from './report.js';
+import { confirm, Progress, report, warnIgnored, type IO, type OutputOptions } from './report.js';
 
 const ENVIRONMENT = `
 Environment (local mode):
@@ -192,9 +192,8 @@ async function readStdin(): Promise<string> {
 
 async function validate(source: FolderSource, io: IO): Promise<number> {
   const files = await source.readTree();
-  const { diagnostics } = loadDesired(files);
-  for (const f of source.ignored)
-    io.err(`dbusers: warning: ${f} is not read: account files end in .yaml or .yml\n`);
+  const { diagnostics } = loadDesired(files, source.folder);
+  warnIgnored(source, io);
   for (const d of diagnostics) io.err(formatDiagnostic(d, files.get(d.file)) + '\n');
   if (diagnostics.length > 0) {
     io.err(
@@ -254,8 +253,9 @@ async function run(
     const events = new JsonLinesSink(
       options.events ? io.out : (line) => appendFileSync(join(stateDir, 'events.jsonl'), line),
     );
+    const source = new FolderSource(dir);
     const result = await reconcile(
-      { source: new FolderSource(dir), dispatcher: await chooseDispatcher(env, io, progress), events },
+      { source, dispatcher: await chooseDispatcher(env, io, progress), events },
       {
         mode: command,
         revision: process.env.DBUSERS_REVISION || undefined,
@@ -273,6 +273,7 @@ async function run(
         },
       },
     );
+    warnIgnored(source, io);
     return report(command, result, options, io);
   });
 }

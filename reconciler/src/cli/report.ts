@@ -126,6 +126,12 @@ export class Progress {
   }
 }
 
+/** Name each file of the folder that was not read: a `.yalm` typo is never skipped silently. */
+export function warnIgnored(source: { ignored: readonly string[] }, io: IO): void {
+  for (const f of source.ignored)
+    io.err(`dbusers: warning: ${f} is not read: account files end in .yaml or .yml\n`);
+}
+
 /** Map a run to its output and exit code: 0 done or in sync, 2 changes (plan, drift), 1 invalid, refused or failed. */
 export function report(command: string, result: ReconcileResult, options: OutputOptions, io: IO): number {
   if (result.status === 'invalid') {

@@ -25,14 +25,18 @@ export interface LoadResult {
 /**
  * Load and check every file; files are taken in name order so diagnostics are stable. A file the
  * source could not read as text is reported at 1:1; every file that parses, even with schema errors
- * in some users or roles, goes on to the cross-file checks.
+ * in some users or roles, goes on to the cross-file checks. `folder` names where the files were
+ * looked for, when there are none.
  */
-export function loadDesired(files: ReadonlyMap<string, string | UnreadableFile>): LoadResult {
+export function loadDesired(
+  files: ReadonlyMap<string, string | UnreadableFile>,
+  folder = 'users',
+): LoadResult {
   const diags = new Diagnostics();
   const parsed: { file: SourceFile; data: FileYaml }[] = [];
   if (files.size === 0) {
-    const message = 'no account file (users/<alias>.yaml) was found: nothing to check or apply';
-    diags.list.push({ code: 'FILE', file: 'users/', line: 1, col: 1, message });
+    const message = 'no account file (<alias>.yaml) was found: nothing to check or apply';
+    diags.list.push({ code: 'FILE', file: `${folder}/`, line: 1, col: 1, message });
   }
   for (const path of [...files.keys()].sort()) {
     const content = files.get(path)!;

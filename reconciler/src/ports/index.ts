@@ -15,6 +15,8 @@ export interface UnreadableFile {
 export interface SourceRepo {
   /** Every `users/*.yaml` file: path (as shown in diagnostics) → text, or why it could not be read. */
   readTree(revision?: string): Promise<Map<string, string | UnreadableFile>>;
+  /** The folder read, as diagnostics name it when it holds no account file (default `users`). */
+  readonly folder?: string;
   /** The account files that differ between two revisions (a push reconciles only their targets). */
   changedFiles?(from: string, to: string): Promise<string[]>;
   /** The commit two revisions last shared (a pull request's changes are those since it). */

@@ -21,7 +21,7 @@ export class CodeCommitSource implements SourceRepo {
   constructor(
     private readonly repositoryName: string,
     client?: CodeCommitClient,
-    private readonly folder = 'users',
+    readonly folder = 'users',
   ) {
     this.client = client ?? new CodeCommitClient(RETRY_CONFIG);
   }

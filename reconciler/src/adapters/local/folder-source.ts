@@ -16,13 +16,17 @@ export class FolderSource implements SourceRepo {
   /** Files below the folder that are not YAML, from the last read: a `.yalm` typo is named, not skipped silently. */
   ignored: string[] = [];
 
-  constructor(readonly dir: string) {}
+  /** The folder as diagnostics name it: relative to the working directory. */
+  readonly folder: string;
+
+  constructor(readonly dir: string) {
+    this.folder = shown(dir);
+  }
 
   async readTree(): Promise<Map<string, string | UnreadableFile>> {
     const files = new Map<string, string | UnreadableFile>();
     const seen = new Set<string>();
     this.ignored = [];
-    const show = (p: string) => relative(process.cwd(), p) || p;
     const visit = (p: string, named: boolean) => {
       let stat: Stats;
       try {
@@ -36,7 +40,7 @@ export class FolderSource implements SourceRepo {
               ? 'a symlink to nothing (dangling)'
               : `unreadable (${code})`;
         if (/\.ya?ml$/.test(p) || named)
-          files.set(show(p), { code: 'FILE', reason: `${reason}; fix or remove it` });
+          files.set(shown(p), { code: 'FILE', reason: `${reason}; fix or remove it` });
         return;
       }
       if (stat.isDirectory()) {
@@ -44,12 +48,17 @@ export class FolderSource implements SourceRepo {
         if (seen.has(real)) return; // a symlinked folder met again: read once
         seen.add(real);
         for (const entry of readdirSync(p).sort()) visit(join(p, entry), false);
-      } else if (!/\.ya?ml$/.test(p) && !named) this.ignored.push(show(p));
-      else files.set(show(p), read(p, stat.size));
+      } else if (!/\.ya?ml$/.test(p) && !named) this.ignored.push(shown(p));
+      else files.set(shown(p), read(p, stat.size));
     };
     visit(this.dir, true);
     return files;
   }
+}
+
+/** A path relative to the working directory, as every output names files. */
+function shown(path: string): string {
+  return relative(process.cwd(), path) || path;
 }
 
 function read(path: string, size: number): string | UnreadableFile {
