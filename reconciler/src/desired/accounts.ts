@@ -50,7 +50,7 @@ class FileReader {
   read(): DesiredTarget[] {
     for (const [i, c] of this.data.clusters.entries()) this.readCluster(c, i);
     this.placeRoles();
-    for (const [i, u] of (this.data.users ?? []).entries()) this.readUser(u, ['users', i]);
+    for (const [i, u] of (this.data.users ?? []).entries()) if (u) this.readUser(u, ['users', i]);
     for (const [name, role] of Object.entries(this.roles)) {
       for (const c of this.roleClusters.get(name) ?? [])
         this.checkRoles(role.roles, ['roles', name, 'roles'], c);

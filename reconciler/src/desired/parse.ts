@@ -103,28 +103,38 @@ function hint(e: ErrorObject): string {
   return description ? ` (${description})` : '';
 }
 
+/** Top-level fields no other check reads, or reads with a default: an invalid one is left out. */
+const DROPPABLE = new Set(['secretNameTemplate', 'onDigestMismatch', 'drift']);
+
 /**
- * Report a file's schema errors, then keep what can still be checked: without its invalid users,
- * and with its invalid roles emptied. Undefined when the file itself (account, alias, clusters...)
- * is invalid.
+ * Report a file's schema errors, then keep what can still be checked: its invalid users as holes,
+ * its invalid roles emptied, and unknown or invalid top-level fields that nothing else reads left
+ * out. Undefined when what every other check stands on (account, alias, clusters, protected
+ * accounts, privilege exceptions) is invalid.
  */
 function pruneInvalid(file: SourceFile, data: unknown, diags: Diagnostics): FileYaml | undefined {
   const users = new Set<number>();
   const roles = new Set<string>();
+  const dropped = new Set<string>();
   let whole = false;
   for (const e of validateSchema.errors ?? []) {
     if (e.keyword === 'if') continue;
     const { path: p, message, atKey } = schemaMessage(e, data);
     diags.add(file, p, 'SCHEMA', message, atKey);
-    if (p[0] === 'users' && typeof p[1] === 'number') users.add(p[1]);
-    else if (p[0] === 'roles' && typeof p[1] === 'string') roles.add(p[1]);
+    const [top, next] = p;
+    if (top === 'users' && typeof next === 'number') users.add(next);
+    else if (top === 'roles' && typeof next === 'string') roles.add(next);
+    else if (typeof top === 'string' && (DROPPABLE.has(top) || !(top in schema.properties))) dropped.add(top);
     else whole = true;
   }
   if (whole) return undefined;
-  const d = data as FileYaml;
+  const d = Object.fromEntries(
+    Object.entries(data as FileYaml).filter(([key]) => !dropped.has(key)),
+  ) as unknown as FileYaml;
   return {
     ...d,
-    users: d.users?.filter((_, i) => !users.has(i)),
+    // Holes, not removals: diagnostics of the users after one point at their own lines.
+    users: d.users?.map((u, i) => (users.has(i) ? undefined : u)),
     roles:
       d.roles &&
       Object.fromEntries(Object.entries(d.roles).map(([name, r]) => [name, roles.has(name) ? {} : r])),

@@ -58,5 +58,6 @@ export interface FileYaml {
   onDigestMismatch?: 'apply' | 'refuse';
   clusters: ClusterYaml[];
   roles?: Record<string, RoleYaml>;
-  users?: UserYaml[];
+  /** A user with schema errors is a hole (undefined): the others keep their positions. */
+  users?: (UserYaml | undefined)[];
 }
