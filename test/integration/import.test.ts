@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   LocalDispatcher,
   type LocalEnvironment,
@@ -41,6 +42,7 @@ const ACCOUNTS = [
   'superish',
   'multi',
   'colgo',
+  'columns2',
   'patterned',
   'usage_go',
   'routine_user',
@@ -63,6 +65,8 @@ beforeAll(async () => {
     "GRANT SELECT ON app.* TO 'multi'@'10.0.%'",
     "CREATE USER 'colgo'@'%' IDENTIFIED BY 'x'",
     "GRANT SELECT (a), UPDATE (b) ON app.t TO 'colgo'@'%' WITH GRANT OPTION",
+    "CREATE USER 'columns2'@'%' IDENTIFIED BY 'x'",
+    "GRANT INSERT (a, b), UPDATE (b) ON app.t TO 'columns2'@'%'",
     "CREATE USER 'patterned'@'%' IDENTIFIED BY 'x'",
     "GRANT SELECT ON `app_`.* TO 'patterned'@'%'",
     "GRANT INSERT ON `app\\_x`.* TO 'patterned'@'%'",
@@ -97,6 +101,12 @@ describe('import', () => {
     const files = { 'users/legacy.yaml': yaml };
     const loaded = loadDesired(new Map(Object.entries(files)));
     expect(loaded.diagnostics, yaml).toEqual([]);
+    // The columns of a table holding the same privileges share one entry, as a person writes them.
+    const users = (parse(yaml) as { users: { name: string; grants: unknown[] }[] }).users;
+    expect(users.find((u) => u.name === 'columns2')!.grants).toEqual([
+      { on: 'app.t', columns: ['a', 'b'], privileges: ['INSERT'] },
+      { on: 'app.t', columns: ['b'], privileges: ['UPDATE'] },
+    ]);
     const run = (mode: 'plan' | 'apply') => reconcileLocally(env, files, mode);
 
     const planned = await run('plan');

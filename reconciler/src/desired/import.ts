@@ -14,22 +14,58 @@ function quotePart(name: string): string {
   return /^[A-Za-z0-9_$]+$/.test(name) ? name : '`' + name.replace(/`/g, '``') + '`';
 }
 
-/** YAML grant entries, one per object. */
+/**
+ * YAML grant entries, one per object; column grants as GRANT writes them: the columns holding each
+ * privilege of a table, and one entry for the privileges held on the same columns
+ * (`{ on: t, columns: [a, b], privileges: [INSERT] }`, not one entry per column).
+ */
 function grantEntries(grants: readonly Grant[]): Record<string, unknown>[] {
   const groups = new Map<string, Grant[]>();
   for (const g of grants) groups.set(objectKey(g), [...(groups.get(objectKey(g)) ?? []), g]);
-  return [...groups.values()].map((group) => {
+  const entries: Record<string, unknown>[] = [];
+  // (table, privilege, grant option) → its columns, in the order the server gave them.
+  const columnsOf = new Map<
+    string,
+    { on: string; privilege: string; grantOption: boolean; columns: string[] }
+  >();
+  for (const group of groups.values()) {
     const g = group[0]!;
-    const privileges = group.map((x) => x.privilege).filter((p) => p !== 'GRANT OPTION');
-    const withGrantOption = privileges.length < group.length ? { withGrantOption: true } : {};
-    return {
-      on: onText(g),
-      ...(g.level === 'database' && g.pattern !== undefined ? { pattern: true } : {}),
-      ...(g.level === 'column' ? { columns: [g.column] } : {}),
-      privileges: privileges.length > 0 ? privileges : ['USAGE'],
-      ...withGrantOption,
-    };
-  });
+    const named = group.map((x) => x.privilege).filter((p) => p !== 'GRANT OPTION');
+    const privileges = named.length > 0 ? named : ['USAGE'];
+    const grantOption = named.length < group.length;
+    const on = onText(g);
+    if (g.level === 'column')
+      for (const privilege of privileges) {
+        const key = JSON.stringify([on, privilege, grantOption]);
+        const held = columnsOf.get(key) ?? { on, privilege, grantOption, columns: [] };
+        held.columns.push(g.column);
+        columnsOf.set(key, held);
+      }
+    else
+      entries.push({
+        on,
+        ...(g.level === 'database' && g.pattern !== undefined ? { pattern: true } : {}),
+        privileges,
+        ...(grantOption ? { withGrantOption: true } : {}),
+      });
+  }
+  const sameColumns = new Map<string, { privileges: string[] }>();
+  for (const { on, privilege, grantOption, columns } of columnsOf.values()) {
+    const key = JSON.stringify([on, columns, grantOption]);
+    const entry = sameColumns.get(key);
+    if (entry) entry.privileges.push(privilege);
+    else {
+      const added = {
+        on,
+        columns,
+        privileges: [privilege],
+        ...(grantOption ? { withGrantOption: true } : {}),
+      };
+      sameColumns.set(key, added);
+      entries.push(added);
+    }
+  }
+  return entries;
 }
 
 /** A grant's object as `on:` writes it. */
