@@ -269,12 +269,13 @@ class FileReader {
       const message = `user ${u.name}: its secret name ${JSON.stringify(name)} has characters Secrets Manager refuses (allowed: letters, digits, /_+=.@-); set secretName:`;
       this.diags.add(this.file, at, 'SECRET_NAME', message);
     }
-    const clash = this.seenSecrets.get(`${spec.name}\0${name}`);
+    // One Secrets Manager namespace per account and Region: clusters there share it.
+    const key = `${spec.region}\0${name}`;
+    const clash = this.seenSecrets.get(key);
     if (clash) {
       const message = `user ${u.name}: secret name ${name} is already used by ${clash}; set secretName: or change secretNameTemplate`;
       this.diags.add(this.file, at, 'SECRET_NAME', message);
-    }
-    this.seenSecrets.set(`${spec.name}\0${name}`, `'${u.name}'@'${host}'`);
+    } else this.seenSecrets.set(key, `'${u.name}'@'${host}' on cluster ${spec.name}`);
     return name;
   }
 
