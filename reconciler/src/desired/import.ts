@@ -14,58 +14,69 @@ function quotePart(name: string): string {
   return /^[A-Za-z0-9_$]+$/.test(name) ? name : '`' + name.replace(/`/g, '``') + '`';
 }
 
-/**
- * YAML grant entries, one per object; column grants as GRANT writes them: the columns holding each
- * privilege of a table, and one entry for the privileges held on the same columns
- * (`{ on: t, columns: [a, b], privileges: [INSERT] }`, not one entry per column).
- */
+/** YAML grant entries, one per object; the column grants of a table as `columnEntries` groups them. */
 function grantEntries(grants: readonly Grant[]): Record<string, unknown>[] {
   const groups = new Map<string, Grant[]>();
   for (const g of grants) groups.set(objectKey(g), [...(groups.get(objectKey(g)) ?? []), g]);
   const entries: Record<string, unknown>[] = [];
-  // (table, privilege, grant option) → its columns, in the order the server gave them.
-  const columnsOf = new Map<
-    string,
-    { on: string; privilege: string; grantOption: boolean; columns: string[] }
-  >();
+  const columns: Grant[][] = [];
   for (const group of groups.values()) {
     const g = group[0]!;
-    const named = group.map((x) => x.privilege).filter((p) => p !== 'GRANT OPTION');
-    const privileges = named.length > 0 ? named : ['USAGE'];
-    const grantOption = named.length < group.length;
-    const on = onText(g);
-    if (g.level === 'column')
-      for (const privilege of privileges) {
-        const key = JSON.stringify([on, privilege, grantOption]);
-        const held = columnsOf.get(key) ?? { on, privilege, grantOption, columns: [] };
-        held.columns.push(g.column);
-        columnsOf.set(key, held);
-      }
-    else
+    if (g.level === 'column') columns.push(group);
+    else {
+      const { privileges, grantOption } = heldOn(group);
       entries.push({
-        on,
+        on: onText(g),
         ...(g.level === 'database' && g.pattern !== undefined ? { pattern: true } : {}),
         privileges,
         ...(grantOption ? { withGrantOption: true } : {}),
       });
+    }
   }
-  const sameColumns = new Map<string, { privileges: string[] }>();
-  for (const { on, privilege, grantOption, columns } of columnsOf.values()) {
+  return [...entries, ...columnEntries(columns)];
+}
+
+/** The privileges held on one object, and whether with the grant option (alone, it reads USAGE). */
+function heldOn(group: readonly Grant[]): { privileges: string[]; grantOption: boolean } {
+  const named = group.map((x) => x.privilege).filter((p) => p !== 'GRANT OPTION');
+  return { privileges: named.length > 0 ? named : ['USAGE'], grantOption: named.length < group.length };
+}
+
+/**
+ * Column grants (one group per column) as GRANT and a person write them: the columns holding each
+ * privilege of a table, then one entry for the privileges held on the same columns:
+ * `{ on: t, columns: [a, b], privileges: [INSERT] }`, not one entry per column.
+ */
+function columnEntries(groups: readonly Grant[][]): Record<string, unknown>[] {
+  const byPrivilege = new Map<
+    string,
+    { on: string; privilege: string; grantOption: boolean; columns: string[] }
+  >();
+  for (const group of groups) {
+    const g = group[0] as Extract<Grant, { level: 'column' }>;
+    const on = onText(g);
+    const { privileges, grantOption } = heldOn(group);
+    for (const privilege of privileges) {
+      const key = JSON.stringify([on, privilege, grantOption]);
+      const held = byPrivilege.get(key) ?? { on, privilege, grantOption, columns: [] };
+      held.columns.push(g.column);
+      byPrivilege.set(key, held);
+    }
+  }
+  const byColumns = new Map<string, { on: string; columns: string[]; privileges: string[] }>();
+  for (const { on, privilege, grantOption, columns } of byPrivilege.values()) {
     const key = JSON.stringify([on, columns, grantOption]);
-    const entry = sameColumns.get(key);
+    const entry = byColumns.get(key);
     if (entry) entry.privileges.push(privilege);
-    else {
-      const added = {
+    else
+      byColumns.set(key, {
         on,
         columns,
         privileges: [privilege],
         ...(grantOption ? { withGrantOption: true } : {}),
-      };
-      sameColumns.set(key, added);
-      entries.push(added);
-    }
+      });
   }
-  return entries;
+  return [...byColumns.values()];
 }
 
 /** A grant's object as `on:` writes it. */

@@ -129,8 +129,8 @@ function pruneInvalid(file: SourceFile, data: unknown, diags: Diagnostics): File
   }
   if (whole) return undefined;
   const d = Object.fromEntries(
-    Object.entries(data as FileYaml).filter(([key]) => !dropped.has(key)),
-  ) as unknown as FileYaml;
+    Object.entries(data as object).filter(([key]) => !dropped.has(key)),
+  ) as FileYaml;
   return {
     ...d,
     // Holes, not removals: diagnostics of the users after one point at their own lines.
