@@ -5,7 +5,7 @@
  */
 import { dialectForEngine, type Dialect } from '../dialect/index.js';
 import { normaliseGrants } from '../model/grants.js';
-import { hostProblem, normaliseHost, SECRET_NAME } from '../model/names.js';
+import { hostProblem, isMasterSecret, normaliseHost, SECRET_NAME } from '../model/names.js';
 import type { PrivilegeException } from '../model/privilege-policy.js';
 import { isBuiltInProtected } from '../model/protected.js';
 import type { ClusterSpec, DesiredAccount, DesiredTarget } from '../model/types.js';
@@ -264,12 +264,20 @@ class FileReader {
         host,
         database,
       });
-    const at = [...path, 'name'];
+    // At the secretName: written, or at the user whose name made it.
+    const at = [...path, u.secretName !== undefined ? 'secretName' : 'name'];
     if (!SECRET_NAME.test(name)) {
       const message = `user ${u.name}: its secret name ${JSON.stringify(name)} has characters Secrets Manager refuses (allowed: letters, digits, /_+=.@-); set secretName:`;
       this.diags.add(this.file, at, 'SECRET_NAME', message);
     }
     // One Secrets Manager namespace per account and Region: clusters there share it.
+    const master = [...this.clusters.values()].find(
+      (c) => c.spec.region === spec.region && isMasterSecret(c.spec, name),
+    );
+    if (master) {
+      const message = `user ${u.name}: secret name ${name} is the master secret of cluster ${master.spec.name}, which dbusers never writes; set another secretName:`;
+      this.diags.add(this.file, at, 'SECRET_NAME', message);
+    }
     const key = `${spec.region}\0${name}`;
     const clash = this.seenSecrets.get(key);
     if (clash) {

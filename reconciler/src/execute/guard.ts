@@ -17,6 +17,7 @@
 import type { Dialect } from '../dialect/index.js';
 import { diffGrants } from '../model/grants.js';
 import { refusedGrants } from '../model/privilege-policy.js';
+import { isMasterSecret } from '../model/names.js';
 import { isBuiltInProtected, isProtected } from '../model/protected.js';
 import {
   accountKey,
@@ -154,13 +155,4 @@ class Guard {
     this.accounts.set(key, { ...(have ?? newAccount(a, kind)), grants: a.grants, roles: a.roles });
     return undefined;
   }
-}
-
-/** The cluster's master secret, by ARN or by name. */
-export function isMasterSecret(target: ClusterSpec, secretName: string): boolean {
-  return (
-    secretName === target.masterSecretArn ||
-    target.masterSecretArn.endsWith(`:secret:${secretName}`) ||
-    target.masterSecretArn.replace(/-[A-Za-z0-9]{6}$/, '').endsWith(`:secret:${secretName}`)
-  );
 }

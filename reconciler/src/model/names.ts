@@ -2,6 +2,7 @@
  * What the server accepts as an account name, a host and an identifier: one set of rules for the
  * YAML loader and for the executor, which re-checks every name an event carries.
  */
+import type { ClusterSpec } from './types.js';
 
 /** Control characters, or characters outside the Basic Multilingual Plane (the grant tables store utf8mb3: they become `?`). */
 const UNSTORABLE = /[\u0000-\u001f\u007f]|[\ud800-\udfff]/;
@@ -67,4 +68,13 @@ function editDistance(a: string, b: string): number {
     row = next;
   }
   return row[b.length]!;
+}
+
+/** The cluster's master secret, by ARN or by name: never a user's secret. */
+export function isMasterSecret(target: Pick<ClusterSpec, 'masterSecretArn'>, secretName: string): boolean {
+  return (
+    secretName === target.masterSecretArn ||
+    target.masterSecretArn.endsWith(`:secret:${secretName}`) ||
+    target.masterSecretArn.replace(/-[A-Za-z0-9]{6}$/, '').endsWith(`:secret:${secretName}`)
+  );
 }
