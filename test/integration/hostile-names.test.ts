@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { mariadb } from '../../reconciler/src/dialect/mariadb.js';
+import { quoteString } from '../../reconciler/src/sql/escape.js';
 import {
   allowed,
   loginAs,
@@ -103,6 +105,21 @@ describe('hostile names', () => {
       if (u.database === 'app_db') expect(await allowed(db, 'SELECT * FROM appxdb.t')).toBe(false);
       await db.close();
     }
+  });
+
+  it('refuses as role names exactly what the server refuses: NONE and PUBLIC in any case', async () => {
+    for (const name of mariadb.reservedRoleNames.flatMap((n) => [n, n.toLowerCase()]))
+      await expect(admin.query(`CREATE ROLE ${quoteString(name)}`)).rejects.toThrow(
+        /Invalid role specification/,
+      );
+    // Names that only look reserved are roles like any other.
+    for (const name of ['nonexistent', 'publicity', 'none_'])
+      await admin.query(`CREATE ROLE ${quoteString(name)}`);
+    expect(
+      await admin.query(
+        "SELECT User FROM mysql.global_priv WHERE User IN ('nonexistent', 'publicity', 'none_')",
+      ),
+    ).toHaveLength(3);
   });
 
   it('round-trips any printable name through apply and inspect', async () => {

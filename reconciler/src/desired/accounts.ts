@@ -298,6 +298,10 @@ class FileReader {
         continue;
       }
       checkName(this.file, this.diags, path, name, dialect, spec, true);
+      if (dialect.reservedRoleNames.includes(name.toUpperCase()) && !isBuiltInProtected(name)) {
+        const message = `role ${name}: ${spec.engine} reserves ${dialect.reservedRoleNames.join(' and ')} in any case and refuses them as role names; choose another name`;
+        this.diags.add(this.file, path, 'UNUSABLE_NAME', message, true);
+      }
       const policy = {
         account: { user: name, host: dialect.roleHost },
         engine: spec.engine,

@@ -27,6 +27,8 @@ export interface Dialect {
   supportsRoles: boolean;
   /** Roles have no host on MariaDB (''); MySQL gives them '%'. */
   roleHost: string;
+  /** Names the server refuses for a role, in upper case (it compares them in any case). */
+  reservedRoleNames: readonly string[];
   maxUserLength: number;
   maxHostLength: number;
   /** More than one default role per account. */

@@ -83,6 +83,8 @@ export const mariadb: Dialect = {
   name: 'mariadb',
   supportsRoles: true,
   roleHost: '',
+  // "PUBLIC and NONE are reserved, and cannot be used as role names" (CREATE ROLE); 10.11 refuses `public` too.
+  reservedRoleNames: ['NONE', 'PUBLIC'],
   maxUserLength: 128,
   maxHostLength: 255,
   multipleDefaultRoles: false,

@@ -122,6 +122,8 @@ export const mysql8: Dialect = {
   name: 'mysql8',
   supportsRoles: true,
   roleHost: '%',
+  // MySQL documents no reserved role name; `SET DEFAULT ROLE NONE` still means no role.
+  reservedRoleNames: [],
   maxUserLength: 32,
   maxHostLength: 255,
   multipleDefaultRoles: true,
