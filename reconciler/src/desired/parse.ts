@@ -57,6 +57,13 @@ function instancePath(pointer: string): Path {
 function schemaMessage(e: ErrorObject, data: unknown): { path: Path; message: string; atKey: boolean } {
   const path = instancePath(e.instancePath);
   const where = describePath(path);
+  // A key that fails `propertyNames` (a role named ""): at that key, not the whole map's value.
+  if (e.propertyName !== undefined)
+    return {
+      path: [...path, e.propertyName],
+      atKey: true,
+      message: `${where}: invalid name ${JSON.stringify(e.propertyName)}: ${e.message ?? 'not allowed'}${hint(e)}`,
+    };
   const got = JSON.stringify(
     path.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)?.[k], data),
   );
@@ -117,9 +124,15 @@ function pruneInvalid(file: SourceFile, data: unknown, diags: Diagnostics): File
   const roles = new Set<string>();
   const dropped = new Set<string>();
   let whole = false;
+  // One diagnostic per value (an empty name fails both its length and its pattern); each missing field is one.
+  const reported = new Set<string>();
   for (const e of validateSchema.errors ?? []) {
-    if (e.keyword === 'if') continue;
+    // `propertyNames` repeats, without the reason, the error of the name it checked.
+    if (e.keyword === 'if' || e.keyword === 'propertyNames') continue;
     const { path: p, message, atKey } = schemaMessage(e, data);
+    const at = JSON.stringify([p, atKey]);
+    if (e.keyword !== 'required' && reported.has(at)) continue;
+    reported.add(at);
     diags.add(file, p, 'SCHEMA', message, atKey);
     const [top, next] = p;
     if (top === 'users' && typeof next === 'number') users.add(next);
