@@ -4,6 +4,7 @@
  */
 import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
 import schema from '../../../schemas/users.schema.json' with { type: 'json' };
+import { isScalar, type Node, visit } from 'yaml';
 import type { Diagnostics } from './source-file.js';
 import { describePath, SourceFile, type Path } from './source-file.js';
 import type { FileYaml } from './yaml.js';
@@ -21,8 +22,11 @@ export function parseFile(
   diags: Diagnostics,
 ): { file: SourceFile; data: FileYaml } | undefined {
   const file = new SourceFile(path, text);
-  if (file.doc.errors.length > 0) {
-    for (const e of file.doc.errors) {
+  // Warnings too (an unresolved `!tag` is read as a plain string), and keys that are lists or maps
+  // (they would become "[object Object]"-like names): an account file has no use for either.
+  const problems = [...file.doc.errors, ...file.doc.warnings, ...collectionKeys(file)];
+  if (problems.length > 0) {
+    for (const e of problems) {
       diags.list.push({
         code: 'YAML_SYNTAX',
         file: path,
@@ -42,6 +46,23 @@ export function parseFile(
   }
   const valid = validateSchema(data) ? (data as FileYaml) : pruneInvalid(file, data, diags);
   return valid ? { file, data: valid } : undefined;
+}
+
+/** Each map key that is a list or a map, as a problem at that key. */
+function collectionKeys(file: SourceFile): { code: string; pos: [number, number]; message: string }[] {
+  const found: { code: string; pos: [number, number]; message: string }[] = [];
+  visit(file.doc, {
+    Pair(_, pair) {
+      const key = pair.key as Node | null;
+      if (key && !isScalar(key) && key.range)
+        found.push({
+          code: 'COLLECTION_KEY',
+          pos: [key.range[0], key.range[1]],
+          message: 'a key must be a plain name, not a list or a map',
+        });
+    },
+  });
+  return found;
 }
 
 function instancePath(pointer: string): Path {
