@@ -457,6 +457,28 @@ describe('hostile events', () => {
     expect(await grantTables()).toBe(before);
   });
 
+  it('says what is wrong for the kind of event it means to be, not for every other kind', async () => {
+    const refusal = (event: unknown) =>
+      handler()(event as never).then(
+        () => '',
+        (e: Error) => e.message,
+      );
+    const badGrant = await refusal(batch(create('x', { grants: [{ level: 'global' }] })));
+    expect(badGrant).toMatch(/^invalid event: batch: \/actions\/0\/grants\/0 /);
+    expect(badGrant).toContain("/actions/0/grants/0 must have required property 'privilege'");
+    expect(badGrant).not.toMatch(/username|Step|pieces/);
+    expect(await refusal(seed('create_user', 'x y'))).toMatch(
+      /^invalid event: seed single action: \/username must match/,
+    );
+    expect(await refusal({ Step: 'createSecret' })).toMatch(
+      /^invalid event: Secrets Manager rotation step .*must have required property 'SecretId'/,
+    );
+    expect(await refusal({ hello: 'world' })).toMatch(
+      /^invalid event: not an event this executor knows; expected one of: seed single action; batch; /,
+    );
+    expect(connects).toBe(0);
+  });
+
   it('acts on what the rules allow in a mixed batch, and refuses the rest', async () => {
     const error = (await handler()(
       batch(create('fresh', { grants: [onDb('orders', 'SELECT')] }), del('victim')) as never,

@@ -77,8 +77,33 @@ export interface ExecutorHandlerDeps {
   onBatch?: (cluster: ClusterSpec, result: BatchResult, durationMs: number) => void;
 }
 
-function schemaMessage(errors: ErrorObject[]): string {
-  return errors.map((e) => `${e.instancePath || '(event)'} ${e.message}`).join('; ');
+/** One kind of event the schema admits: how a caller names it, and the errors that are its own. */
+interface EventKind {
+  title: string;
+  required: string[];
+  properties?: { action?: { const?: string; enum?: string[] } };
+}
+
+const EVENT_KINDS = (eventSchema as { oneOf: EventKind[] }).oneOf;
+
+/**
+ * What is wrong with an event, for the kind of event it means to be (named by its `action`, or by
+ * the field only that kind has): a batch with one bad grant is told about that grant, not that it
+ * lacks a seed payload's `username`.
+ */
+function schemaMessage(event: unknown, errors: readonly ErrorObject[]): string {
+  const fields = event !== null && typeof event === 'object' ? (event as Record<string, unknown>) : {};
+  const meant = EVENT_KINDS.findIndex(({ required, properties }) => {
+    const action = properties?.action;
+    if (action === undefined) return required[0]! in fields;
+    return (action.enum ?? [action.const]).includes(fields.action as string);
+  });
+  if (meant < 0)
+    return `not an event this executor knows; expected one of: ${EVENT_KINDS.map((k) => k.title).join('; ')}`;
+  const own = errors
+    .filter((e) => e.schemaPath.startsWith(`#/oneOf/${meant}/`))
+    .map((e) => `${e.instancePath || '(event)'} ${e.message}`);
+  return `${EVENT_KINDS[meant]!.title}: ${[...new Set(own)].join('; ')}`;
 }
 
 /** Build the handler from its adapters. */
@@ -116,7 +141,7 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps) {
 
   async function handler(event: ExecutorEvent): Promise<BatchResult | ActualState> {
     if (!validate(event))
-      throw new ExecutorEventError(`invalid event: ${schemaMessage(validate.errors ?? [])}`, {
+      throw new ExecutorEventError(`invalid event: ${schemaMessage(event, validate.errors ?? [])}`, {
         cause: validate.errors,
       });
     if ('pieces' in event) return handler(joinPieces(event.pieces));
