@@ -249,6 +249,9 @@ describe('a CLI built on commander', () => {
     expect(r.code).toBe(0);
     const missing = await cli('validate', join(work, 'nowhere'));
     expect(missing.code).toBe(1);
+    expect(missing.err).toContain(
+      `${relative(process.cwd(), join(work, 'nowhere'))}:1:1 FILE no such file or folder; check the path`,
+    );
     expect(missing.err).not.toMatch(/\n\s+at /);
   });
 });

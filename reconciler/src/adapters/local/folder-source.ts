@@ -1,5 +1,5 @@
 /** The local source repository: the users/ folder on disk (or one file of it). */
-import { readdirSync, readFileSync, realpathSync, type Stats, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, realpathSync, type Stats, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import type { SourceRepo, UnreadableFile } from '../../ports/index.js';
 
@@ -32,15 +32,8 @@ export class FolderSource implements SourceRepo {
       try {
         stat = statSync(p);
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        const reason =
-          code === 'ELOOP'
-            ? 'a symlink loop'
-            : code === 'ENOENT'
-              ? 'a symlink to nothing (dangling)'
-              : `unreadable (${code})`;
-        if (/\.ya?ml$/.test(p) || named)
-          files.set(shown(p), { code: 'FILE', reason: `${reason}; fix or remove it` });
+        const reason = whyUnreadable(p, (error as NodeJS.ErrnoException).code);
+        if (/\.ya?ml$/.test(p) || named) files.set(shown(p), { code: 'FILE', reason });
         return;
       }
       if (stat.isDirectory()) {
@@ -54,6 +47,21 @@ export class FolderSource implements SourceRepo {
     visit(this.dir, true);
     return files;
   }
+}
+
+/** Why a path could not be followed, and what to do about it. */
+function whyUnreadable(path: string, code: string | undefined): string {
+  if (code === 'ELOOP') return 'a symlink loop; fix or remove it';
+  if (code !== 'ENOENT') return `unreadable (${code}); fix or remove it`;
+  let link = false;
+  try {
+    link = lstatSync(path).isSymbolicLink();
+  } catch {
+    // Nothing at all there.
+  }
+  return link
+    ? 'a symlink to nothing (dangling); fix or remove it'
+    : 'no such file or folder; check the path';
 }
 
 /** A path relative to the working directory, as every output names files. */
