@@ -133,6 +133,26 @@ describe('the target is the one meant', () => {
       /ssl=maybe is not one of off, insecure, verify/,
     );
   });
+
+  it('refuses a malformed DBUSERS_DATABASE_URL saying how to write it, never echoing it (it may hold a password)', () => {
+    for (const url of [
+      's3cret-not-a-url',
+      'mysql://root:s3cret%zz@db.example.com',
+      'mysql://s3cret%E0%A4%A@db',
+    ]) {
+      const error = (() => {
+        try {
+          parseDatabaseUrl(url);
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(error?.message).toMatch(
+        /^DBUSERS_DATABASE_URL is not a valid URL; write mysql:\/\/user:password@host:port/,
+      );
+      expect(error?.message).not.toContain('s3cret');
+    }
+  });
 });
 
 describe('one target failing never stops the others', () => {

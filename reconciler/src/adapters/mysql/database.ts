@@ -40,7 +40,17 @@ export function defaultTls(host: string): ConnectionSpec['ssl'] {
  * verification, `?ssl-ca=FILE` verifies against that CA instead.
  */
 export function parseDatabaseUrl(url: string): ConnectionSpec {
-  const u = new URL(url);
+  // Never the value in a message: it may hold a password.
+  const invalid = () =>
+    new Error(
+      'DBUSERS_DATABASE_URL is not a valid URL; write mysql://user:password@host:port (percent-encode @ : / % in the password)',
+    );
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw invalid();
+  }
   if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') {
     throw new Error(`DBUSERS_DATABASE_URL must be a mysql:// URL, got ${JSON.stringify(u.protocol)}`);
   }
@@ -52,8 +62,8 @@ export function parseDatabaseUrl(url: string): ConnectionSpec {
   return {
     host,
     port: u.port ? Number(u.port) : 3306,
-    user: decodeURIComponent(u.username || 'root'),
-    password: decodeURIComponent(u.password),
+    user: decoded(u.username || 'root', invalid),
+    password: decoded(u.password, invalid),
     socketPath: u.searchParams.get('socket') ?? undefined,
     ssl:
       ssl === 'off'
@@ -66,6 +76,15 @@ export function parseDatabaseUrl(url: string): ConnectionSpec {
               ? { ca: [...rootCertificates, rdsTls().ca].join('\n'), rejectUnauthorized: true }
               : defaultTls(host),
   };
+}
+
+/** A percent-encoded part of the URL, decoded; a malformed one is the URL's error, never its value. */
+function decoded(part: string, invalid: () => Error): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw invalid();
+  }
 }
 
 /** What failed, in the reader's terms: DNS, TCP, TLS or the login. */
