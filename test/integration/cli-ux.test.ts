@@ -10,6 +10,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatabaseUrl } from '../../reconciler/src/adapters/mysql/database.js';
+import { FolderSource } from '../../reconciler/src/adapters/local/folder-source.js';
+import { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import { putMaster } from '../../reconciler/src/cli/commands.js';
 import { main } from '../../reconciler/src/cli/main.js';
 import { cli, exampleWorkspace } from '../support/cli.js';
 import { createExampleSchema, startTestServer, tempDir, type TestServer } from '../support/server.js';
@@ -94,6 +97,25 @@ describe('the target is the one meant', () => {
     );
     expect(r.err).not.toMatch(/embedded/);
     expect(r.out).toBe('');
+  });
+
+  it('refuses master credentials on stdin that are not JSON without quoting them back', async () => {
+    const env = new LocalEnvironment({ stateDir: join(tempDir(), 'state'), log: () => undefined });
+    const err: string[] = [];
+    const io = { out: () => undefined, err: (s: string) => void err.push(s) };
+    const put = putMaster(
+      new FolderSource(users()),
+      env,
+      'orders',
+      false,
+      // Unquoted: JSON.parse's own message would quote it back (`..."assword": s3cret}" is not valid JSON`).
+      async () => '{"username": "admin", "password": s3cret}',
+      io,
+    );
+    await expect(put).rejects.toThrow(/stdin is not the master secret's JSON .*what it held is not shown/);
+    await expect(put).rejects.not.toThrow(/s3cret/);
+    expect(err.join('')).not.toContain('s3cret');
+    await env.close();
   });
 
   it('fails, naming the missing secret, when the master secret has no current value', async () => {

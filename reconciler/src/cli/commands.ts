@@ -220,9 +220,10 @@ export async function putMaster(
   else {
     try {
       value = JSON.parse(await input()) as typeof value;
-    } catch (error) {
+    } catch {
+      // Not the parser's message: it quotes the text it read, the password with it.
       throw new CommandError(
-        `secret put-master: stdin is not the master secret's JSON ({"username": "...", "password": "..."}): ${(error as Error).message}`,
+        `secret put-master: stdin is not the master secret's JSON ({"username": "...", "password": "..."}); what it held is not shown, as it may hold the password`,
       );
     }
   }
