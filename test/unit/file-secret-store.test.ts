@@ -1,5 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
+import { SecretFormatError } from '../../reconciler/src/ports/index.js';
 import { tempDir } from '../support/server.js';
 
 const credentials = (username: string) => ({
@@ -40,5 +43,20 @@ describe('FileSecretStore.readMany', () => {
       'pending-only': expect.objectContaining({ hasCurrent: false, hasPending: true, changedAt: undefined }),
     });
     expect(values).toEqual({ a: credentials('a'), b: credentials('b') });
+  });
+});
+
+describe('FileSecretStore.read', () => {
+  it('refuses a secret file that is not JSON without quoting it: the password may be in it', async () => {
+    const dir = tempDir();
+    const store = new FileSecretStore(dir);
+    await store.ensure({ name: 'a', description: 'd', tags: {} });
+    await store.putPending('a', credentials('a'));
+    // A hand edit that broke the file, right where the password is.
+    const file = join(dir, 'a.json');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"pw-a"', 'pw-a'));
+    expect(() => store.read('a')).toThrow(
+      new SecretFormatError('secret a does not hold valid JSON; its value is not shown'),
+    );
   });
 });

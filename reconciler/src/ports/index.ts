@@ -35,6 +35,23 @@ export interface RdsCredentials {
   [extra: string]: unknown;
 }
 
+/** Raised for a secret whose value is not the JSON expected; the message never holds the value. */
+export class SecretFormatError extends Error {
+  override name = 'SecretFormatError';
+}
+
+/**
+ * A secret's JSON text, parsed. JSON.parse's own message quotes the text it read, which would put a
+ * password (a secret someone stored as plain text) into logs, events and SSM outputs.
+ */
+export function secretJson<T>(text: string, secretName: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new SecretFormatError(`secret ${secretName} does not hold valid JSON; its value is not shown`);
+  }
+}
+
 /** Metadata given when a secret is first made. */
 export interface SecretSpec {
   name: string;

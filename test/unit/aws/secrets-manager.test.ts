@@ -1,9 +1,11 @@
 import {
+  BatchGetSecretValueCommand,
   CreateSecretCommand,
   DeleteSecretCommand,
   DescribeSecretCommand,
   GetRandomPasswordCommand,
   GetResourcePolicyCommand,
+  GetSecretValueCommand,
   PutResourcePolicyCommand,
   PutSecretValueCommand,
   RestoreSecretCommand,
@@ -16,6 +18,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { MAX_ATTEMPTS, RETRY_CONFIG } from '../../../reconciler/src/adapters/aws/clients.js';
 import { SecretsManagerStore } from '../../../reconciler/src/adapters/aws/secrets-manager.js';
+import { SecretFormatError } from '../../../reconciler/src/ports/index.js';
 import { fakeSecretsManager } from '../../support/fake-secrets-manager.js';
 
 const MASTER = 'orders-master';
@@ -211,6 +214,24 @@ describe('SecretsManagerStore', () => {
       new SecretsManagerStore({ client: new SecretsManagerClient({}) }).putPending('s', value),
     ).rejects.toThrow('secret s: put pending version: denied');
     expect(mock.commandCalls(PutSecretValueCommand)).toHaveLength(1);
+  });
+
+  it('refuses a secret value that is not JSON without quoting it: it may be a password stored as plain text', async () => {
+    const mock = mockClient(SecretsManagerClient);
+    const plain = 'hunter2", "oops';
+    mock.on(GetSecretValueCommand).resolves({ Name: 'a', SecretString: plain });
+    mock.on(BatchGetSecretValueCommand).resolves({ SecretValues: [{ Name: 'a', SecretString: plain }] });
+    const store = new SecretsManagerStore({ client: new SecretsManagerClient({}) });
+    for (const read of [() => store.getValue('a', 'AWSCURRENT'), () => store.readMany([], ['a'])]) {
+      const error = (await read().catch((e: unknown) => e)) as Error;
+      expect(error).toBeInstanceOf(SecretFormatError);
+      expect(error.message).toBe('secret a does not hold valid JSON; its value is not shown');
+      expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain('hunter2');
+    }
+    expect(calls(mock)).toEqual([
+      ['GetSecretValueCommand', { SecretId: 'a', VersionStage: 'AWSCURRENT' }],
+      ['BatchGetSecretValueCommand', { SecretIdList: ['a'] }],
+    ]);
   });
 
   it('schedules deletion with a recovery window, never forced, once', async () => {

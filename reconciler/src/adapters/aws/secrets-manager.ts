@@ -23,7 +23,13 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { randomUUID } from 'node:crypto';
 import type { SecretMeta } from '../../model/types.js';
-import type { RdsCredentials, SecretSpec, SecretStore, SecretsRead } from '../../ports/index.js';
+import {
+  secretJson,
+  type RdsCredentials,
+  type SecretSpec,
+  type SecretStore,
+  type SecretsRead,
+} from '../../ports/index.js';
 import { RETRY_CONFIG } from './clients.js';
 
 /** How the store is set up in a database account. */
@@ -179,7 +185,7 @@ export class SecretsManagerStore implements SecretStore {
         `read ${typeof stage === 'object' ? `version ${stage.versionId}` : stage}`,
         () => this.client.send(new GetSecretValueCommand({ SecretId: name, ...which })),
       );
-      return v.SecretString ? (JSON.parse(v.SecretString) as RdsCredentials) : undefined;
+      return v.SecretString ? secretJson<RdsCredentials>(v.SecretString, name) : undefined;
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -195,7 +201,7 @@ export class SecretsManagerStore implements SecretStore {
         this.client.send(new BatchGetSecretValueCommand({ SecretIdList })),
       );
       for (const v of page.SecretValues ?? [])
-        if (v.Name && v.SecretString) out[v.Name] = JSON.parse(v.SecretString) as RdsCredentials;
+        if (v.Name && v.SecretString) out[v.Name] = secretJson<RdsCredentials>(v.SecretString, v.Name);
     }
     return out;
   }

@@ -16,7 +16,13 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { SecretMeta } from '../../model/types.js';
-import type { RdsCredentials, SecretSpec, SecretStore, SecretsRead } from '../../ports/index.js';
+import {
+  secretJson,
+  type RdsCredentials,
+  type SecretSpec,
+  type SecretStore,
+  type SecretsRead,
+} from '../../ports/index.js';
 
 type Stage = 'AWSCURRENT' | 'AWSPENDING' | 'AWSPREVIOUS';
 
@@ -68,7 +74,7 @@ export class FileSecretStore implements SecretStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
-    return JSON.parse(text) as SecretFile;
+    return secretJson<SecretFile>(text, name);
   }
 
   private write(file: SecretFile): void {
