@@ -7,6 +7,7 @@ import {
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { importYaml } from '../../reconciler/src/desired/import.js';
 import { loadDesired } from '../../reconciler/src/desired/load.js';
+import { quoteAccount, quoteString } from '../../reconciler/src/sql/escape.js';
 import { reconcileLocally, startTestServer, type TestServer, localEnvironment } from '../support/server.js';
 
 let server: TestServer;
@@ -28,7 +29,7 @@ async function grantsOf(users: string[]): Promise<Record<string, string[]>> {
   );
   for (const { User, Host } of rows) {
     const grants = await admin.query(
-      Host === '' ? `SHOW GRANTS FOR \`${User}\`` : `SHOW GRANTS FOR '${User}'@'${Host}'`,
+      Host === '' ? `SHOW GRANTS FOR ${quoteString(User)}` : `SHOW GRANTS FOR ${quoteAccount(User, Host)}`,
     );
     // The password hash changes on adoption (each adopted password user gets a new secret); the rights must not.
     out[`${User}@${Host}`] = grants
@@ -48,6 +49,8 @@ const ACCOUNTS = [
   'routine_user',
   'keeper',
   'admin_holder',
+  "o'brien",
+  'tab\tuser',
 ];
 
 beforeAll(async () => {
@@ -79,6 +82,12 @@ beforeAll(async () => {
     "CREATE USER 'admin_holder'@'%' IDENTIFIED BY 'x'",
     "GRANT keeper TO 'admin_holder'@'%' WITH ADMIN OPTION",
     "SET DEFAULT ROLE keeper FOR 'admin_holder'@'%'",
+    // A name Secrets Manager cannot take, on two hosts, and one no YAML can declare (a tab in it).
+    "CREATE USER 'o\\'brien'@'%' IDENTIFIED BY 'x'",
+    "CREATE USER 'o\\'brien'@'10.%' IDENTIFIED BY 'y'",
+    "GRANT SELECT ON app.* TO 'o\\'brien'@'%'",
+    "CREATE USER 'tab\\tuser'@'%' IDENTIFIED BY 'x'",
+    "GRANT SELECT ON app.* TO 'tab\\tuser'@'%'",
   ])
     await admin.query(sql);
   env = localEnvironment(server);
@@ -101,6 +110,8 @@ describe('import', () => {
     const files = { 'users/legacy.yaml': yaml };
     const loaded = loadDesired(new Map(Object.entries(files)));
     expect(loaded.diagnostics, yaml).toEqual([]);
+    expect(yaml).toContain('#   "tab\\tuser@%": "tab\\tuser" holds control characters');
+    expect(yaml.match(/secretName: rds-main-o_brien-[0-9a-f]{8}-secret/g)).toHaveLength(2);
     // The columns of a table holding the same privileges share one entry, as a person writes them.
     const users = (parse(yaml) as { users: { name: string; grants: unknown[] }[] }).users;
     expect(users.find((u) => u.name === 'columns2')!.grants).toEqual([

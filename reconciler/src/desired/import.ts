@@ -1,14 +1,19 @@
 /**
  * Existing accounts of a server → YAML declarations, so a team can start from what it has. Pure. The
  * output validates as it stands: grants the privilege policy refuses are listed as exceptions for
- * review, a user on several hosts gets one secret per host.
+ * review, a user on several hosts gets one secret per host, a user whose name Secrets Manager
+ * cannot take gets a secret name it can, and an account whose name or host dbusers cannot manage
+ * (control characters, a trailing space…) is left out, named in a comment, and left alone.
  */
+import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
+import { dialectForEngine } from '../dialect/index.js';
+import { hostProblem, nameProblem, SECRET_NAME } from '../model/names.js';
 import { describeTarget, objectKey } from '../model/grants.js';
 import { policyViolation } from '../model/privilege-policy.js';
 import type { ActualAccount, ActualState, ClusterSpec, Grant } from '../model/types.js';
 import { isProtected } from '../model/protected.js';
-import { secretNameFor } from './load.js';
+import { DEFAULT_SECRET_TEMPLATE, secretNameFor } from './load.js';
 
 function quotePart(name: string): string {
   return /^[A-Za-z0-9_$]+$/.test(name) ? name : '`' + name.replace(/`/g, '``') + '`';
@@ -112,8 +117,11 @@ function exceptionsFor(accounts: readonly ActualAccount[], engine: ClusterSpec['
 
 /** The YAML of a file declaring every unprotected account on the server, each marked adopt: true. */
 export function importYaml(cluster: ClusterSpec, actual: ActualState): string {
-  const accounts = actual.accounts.filter(
-    (a) => !isProtected(a, { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts }),
+  const { kept: accounts, leftOut } = manageable(
+    actual.accounts.filter(
+      (a) => !isProtected(a, { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts }),
+    ),
+    cluster,
   );
   const roles = Object.fromEntries(
     accounts
@@ -134,7 +142,7 @@ export function importYaml(cluster: ClusterSpec, actual: ActualState): string {
     auth: u.auth === 'iam' ? 'iam' : 'password',
     grants: grantEntries(u.grants.filter((g) => g.level !== 'global' || g.privilege !== 'USAGE')),
     ...(u.roles.length ? { roles: roleEntries(u) } : {}),
-    ...(u.auth !== 'iam' && onSeveralHosts.has(u.user) ? { secretName: hostSecretName(cluster, u) } : {}),
+    ...(u.auth === 'iam' ? {} : importedSecretName(cluster, u, onSeveralHosts.has(u.user))),
     adopt: true,
   }));
   const databases = [
@@ -165,17 +173,78 @@ export function importYaml(cluster: ClusterSpec, actual: ActualState): string {
     ...(Object.keys(roles).length ? { roles } : {}),
     users,
   };
-  return `# Imported by dbusers from ${cluster.alias}/${cluster.name} (${actual.version}).\n# Each account is marked adopt: true: the first apply takes it over and resets its password into a secret.\n${stringify(doc)}`;
+  const header = [
+    `Imported by dbusers from ${cluster.alias}/${cluster.name} (${actual.version}).`,
+    'Each account is marked adopt: true: the first apply takes it over and resets its password into a secret.',
+    ...(leftOut.length
+      ? [
+          'Left out (dbusers leaves them alone; plans list them as unmanaged):',
+          ...leftOut.map((l) => `  ${l}`),
+        ]
+      : []),
+  ];
+  return `${header.map((line) => `# ${line}`).join('\n')}\n${stringify(doc)}`;
 }
 
-/** One secret per host for a user declared on several: the default template would name one for all. */
-function hostSecretName(cluster: ClusterSpec, u: ActualAccount): string {
-  return secretNameFor('rds-{cluster}-{user}-{host}-secret', {
+/**
+ * The accounts dbusers can declare, and a line for each it cannot: a name or host the loader refuses
+ * (the server took it, but nobody could declare it), or a role such an account is held through
+ * (declaring its holders without it would revoke it).
+ */
+function manageable(
+  accounts: readonly ActualAccount[],
+  cluster: ClusterSpec,
+): { kept: ActualAccount[]; leftOut: string[] } {
+  const dialect = dialectForEngine(cluster.engine, cluster.engineVersion);
+  const why = new Map<ActualAccount, string>();
+  for (const a of accounts) {
+    const problem =
+      nameProblem(a.user, dialect.maxUserLength) ??
+      (a.kind === 'user' ? hostProblem(a.host, dialect.maxHostLength) : undefined);
+    if (problem) why.set(a, problem);
+  }
+  // Holders of a left-out role, then theirs, until nothing changes.
+  for (let changed = true; changed; ) {
+    changed = false;
+    const gone = new Set([...why.keys()].filter((a) => a.kind === 'role').map((r) => r.user));
+    for (const a of accounts) {
+      const held = a.roles.find((r) => gone.has(r));
+      if (held !== undefined && !why.has(a)) {
+        why.set(a, `holds role ${JSON.stringify(held)}, which is left out`);
+        changed = true;
+      }
+    }
+  }
+  return {
+    kept: accounts.filter((a) => !why.has(a)),
+    leftOut: [...why].map(([a, problem]) => `${JSON.stringify(`${a.user}@${a.host}`)}: ${problem}`),
+  };
+}
+
+/**
+ * The `secretName:` a user needs, if any: one secret per host for a user on several (the default
+ * template would name one for all), and for a name Secrets Manager refuses (`o'brien`, `ünï`) its
+ * characters replaced and a hash of the account added, so that no two users meet.
+ */
+function importedSecretName(
+  cluster: ClusterSpec,
+  u: ActualAccount,
+  severalHosts: boolean,
+): { secretName?: string } {
+  const values = {
     account: cluster.account,
     alias: cluster.alias,
     cluster: cluster.name,
     user: u.user,
     host: u.host,
     database: '',
-  });
+  };
+  const named = secretNameFor(
+    severalHosts ? 'rds-{cluster}-{user}-{host}-secret' : DEFAULT_SECRET_TEMPLATE,
+    values,
+  );
+  if (SECRET_NAME.test(named)) return severalHosts ? { secretName: named } : {};
+  const hash = createHash('sha256').update(`${u.user}\0${u.host}`).digest('hex').slice(0, 8);
+  const user = u.user.replace(/[^A-Za-z0-9/_+=.@-]/g, '_');
+  return { secretName: `rds-${cluster.name}-${user}-${hash}-secret` };
 }
