@@ -145,15 +145,6 @@ export function importYaml(cluster: ClusterSpec, actual: ActualState): string {
     ...(u.auth === 'iam' ? {} : importedSecretName(cluster, u, onSeveralHosts.has(u.user))),
     adopt: true,
   }));
-  const databases = [
-    ...new Set(
-      accounts.flatMap((a) =>
-        a.grants.flatMap((g) =>
-          g.level === 'global' || ('pattern' in g && g.pattern !== undefined) ? [] : [g.database],
-        ),
-      ),
-    ),
-  ].sort();
   const exceptions = exceptionsFor(accounts, cluster.engine);
   const doc = {
     account: cluster.account,
@@ -167,7 +158,7 @@ export function importYaml(cluster: ClusterSpec, actual: ActualState): string {
         endpoint: cluster.endpoint,
         port: cluster.port,
         masterSecretArn: cluster.masterSecretArn,
-        databases: [...new Set([...cluster.databases, ...databases])],
+        databases: [...new Set([...cluster.databases, ...databasesNamed(accounts)])],
       },
     ],
     ...(Object.keys(roles).length ? { roles } : {}),
@@ -184,6 +175,16 @@ export function importYaml(cluster: ClusterSpec, actual: ActualState): string {
       : []),
   ];
   return `${header.map((line) => `# ${line}`).join('\n')}\n${stringify(doc)}`;
+}
+
+/** The databases the accounts' grants name (not LIKE patterns): the cluster's `databases:` list. */
+function databasesNamed(accounts: readonly ActualAccount[]): string[] {
+  const named = accounts.flatMap((a) =>
+    a.grants.flatMap((g) =>
+      g.level === 'global' || ('pattern' in g && g.pattern !== undefined) ? [] : [g.database],
+    ),
+  );
+  return [...new Set(named)].sort();
 }
 
 /**
