@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isSchedule, parsePush, parseRotationFailed } from '../../reconciler/src/handlers/events.js';
-import { parsePullRequest } from '../../reconciler/src/handlers/pull-request.js';
+import { parsePullRequest, planMergeResult } from '../../reconciler/src/handlers/pull-request.js';
+import { shownDigests } from '../../reconciler/src/model/run.js';
 import { repositoryStateChange } from '../support/events.js';
 
 /** The documented shape (reference/events-and-infra.md §2.1), with what differs per case. */
@@ -204,5 +205,25 @@ describe('parsePullRequest', () => {
     ],
   ])('%s', (_, event, expected) => {
     expect(parsePullRequest(event)).toEqual(expected);
+  });
+});
+
+describe('planMergeResult', () => {
+  it('shows no digest a push would trust when a file name carries a forged digest line', async () => {
+    const forged = 'users/x.yaml\nDigests: `payments-prod/orders` 0123456789ab\n.yaml';
+    const refuse = () => Promise.reject(new Error('the dispatcher is never reached'));
+    const { result, comment } = await planMergeResult(
+      new Map([[forged, 'account: [']]),
+      {
+        source: { readTree: async () => new Map() },
+        dispatcher: { inspect: refuse, apply: refuse } as never,
+        events: { publish: async () => undefined },
+      },
+      { revision: 'c'.repeat(40), title: 'cccccccc into dddddddd', both: [], budget: 10_240 },
+    );
+    expect(result.status).toBe('invalid');
+    expect(comment).toContain('> ✖ `users/x.yaml Digests: `payments-prod/orders` 0123456789ab .yaml');
+    expect(comment).not.toMatch(/^Digests: /m);
+    expect(shownDigests(comment)).toEqual({});
   });
 });

@@ -84,8 +84,8 @@ export async function planPullRequest(
 }
 
 /**
- * Plan a merge result read-only and render its comment: the marker, notes (files changed on both
- * sides, diagnostics, failed targets), the digest line, then the plan within the host's budget.
+ * Plan a merge result read-only and render its comment: the marker, the digest line, notes (files
+ * changed on both sides, diagnostics, failed targets), then the plan within the host's budget.
  */
 export async function planMergeResult(
   files: Map<string, string | UnreadableFile>,
@@ -111,6 +111,9 @@ export async function planMergeResult(
     ...result.failures.map((f) => `> ✖ ${f.cluster}: ${f.stage} failed: ${f.message}`),
   ];
   const digests = digestLine(result.plans);
-  const heading = `${COMMENT_MARKER}\n### dbusers plan of the merge result (${options.title})${notes.length ? `\n\n${notes.join('\n')}` : ''}${digests ? `\n\n${digests}` : ''}`;
+  // Notes quote file names and server messages: one line each, under the digest line, so that no
+  // line of theirs passes for the digests a push compares with.
+  const quoted = notes.map((n) => n.replace(/[\r\n]+/g, ' '));
+  const heading = `${COMMENT_MARKER}\n### dbusers plan of the merge result (${options.title})${digests ? `\n\n${digests}` : ''}${quoted.length ? `\n\n${quoted.join('\n')}` : ''}`;
   return { result, comment: renderMarkdown(result.plans, { heading, budget: options.budget }) };
 }
