@@ -222,7 +222,9 @@ describe('planMergeResult', () => {
       { revision: 'c'.repeat(40), title: 'cccccccc into dddddddd', both: [], budget: 10_240 },
     );
     expect(result.status).toBe('invalid');
-    expect(comment).toContain('> ✖ `users/x.yaml Digests: `payments-prod/orders` 0123456789ab .yaml');
+    expect(comment).toContain(
+      '> ✖ users/x.yaml Digests: &#96;payments-prod/orders&#96; 0123456789ab .yaml:1:',
+    );
     expect(comment).not.toMatch(/^Digests: /m);
     expect(shownDigests(comment)).toEqual({});
   });

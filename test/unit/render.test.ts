@@ -63,6 +63,19 @@ describe('the pull-request comment', () => {
     expect(text).toContain("+ create user 'user2'@'%'");
     expect(text).toContain('- ! over delete limit');
   });
+
+  it('shows names from the server as text: no HTML, mention, issue link or code span of their own', () => {
+    // Accounts made by hand on the server, left alone by dbusers, and listed in every comment.
+    const names = ['<!--', '@org/dbas', '#1', 'a`b', '[x](https://evil.example)', 'c|d'];
+    const plan = bigPlan('orders', 1);
+    plan.skipped = names.map((user) => ({ user, host: '%', reason: 'unmanaged' as const, detail: '' }));
+    const text = renderMarkdown([plan]);
+    const leftAlone = text.split('\n').find((l) => l.startsWith('- left alone:'))!;
+    expect(leftAlone).toBe(
+      "- left alone: '&#60;!--'&#64;'%' (unmanaged), '&#64;org/dbas'&#64;'%' (unmanaged), '&#35;1'&#64;'%' (unmanaged), 'a&#96;b'&#64;'%' (unmanaged), '&#91;x&#93;(https://evil.example)'&#64;'%' (unmanaged), 'c&#124;d'&#64;'%' (unmanaged)",
+    );
+    expect(text.split('<!-- ')).toHaveLength(1);
+  });
 });
 
 describe('terminal text', () => {

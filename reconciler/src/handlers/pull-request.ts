@@ -3,7 +3,7 @@
  * changed (since its merge base) over the destination branch as it is now, so a branch that is behind
  * never plans to delete what main added since. Read only: nothing is applied.
  */
-import { COMMENT_BUDGET, renderMarkdown } from '../plan/render.js';
+import { COMMENT_BUDGET, markdownText, renderMarkdown } from '../plan/render.js';
 import type { SourceRepo, UnreadableFile } from '../ports/index.js';
 import { digestLine } from '../model/run.js';
 import { type ReconcileDeps, type ReconcileResult, reconcile } from '../reconcile.js';
@@ -102,18 +102,19 @@ export async function planMergeResult(
       planOptions: { now: Math.floor(Date.now() / 1000) },
     },
   );
+  // Notes quote file names and server messages: shown as text only (one line each, no Markdown of
+  // their own), under the digest line, so that none passes for the digests a push compares with.
   const notes = [
     ...options.both.map(
       (p) =>
-        `> ⚠ ${p} changed on the destination branch too since this branch; this plan takes the branch's version: rebase for an exact plan.`,
+        `> ⚠ ${markdownText(p)} changed on the destination branch too since this branch; this plan takes the branch's version: rebase for an exact plan.`,
     ),
-    ...result.diagnostics.map((d) => `> ✖ \`${d.file}:${d.line}:${d.col}\` ${d.code} ${d.message}`),
-    ...result.failures.map((f) => `> ✖ ${f.cluster}: ${f.stage} failed: ${f.message}`),
+    ...result.diagnostics.map(
+      (d) => `> ✖ ${markdownText(`${d.file}:${d.line}:${d.col} ${d.code} ${d.message}`)}`,
+    ),
+    ...result.failures.map((f) => `> ✖ ${markdownText(`${f.cluster}: ${f.stage} failed: ${f.message}`)}`),
   ];
   const digests = digestLine(result.plans);
-  // Notes quote file names and server messages: one line each, under the digest line, so that no
-  // line of theirs passes for the digests a push compares with.
-  const quoted = notes.map((n) => n.replace(/[\r\n]+/g, ' '));
-  const heading = `${COMMENT_MARKER}\n### dbusers plan of the merge result (${options.title})${digests ? `\n\n${digests}` : ''}${quoted.length ? `\n\n${quoted.join('\n')}` : ''}`;
+  const heading = `${COMMENT_MARKER}\n### dbusers plan of the merge result (${options.title})${digests ? `\n\n${digests}` : ''}${notes.length ? `\n\n${notes.join('\n')}` : ''}`;
   return { result, comment: renderMarkdown(result.plans, { heading, budget: options.budget }) };
 }

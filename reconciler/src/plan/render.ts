@@ -139,6 +139,16 @@ export function renderText(plans: readonly Plan[], paint: Paint = PLAIN): string
   return out.join('\n');
 }
 
+/**
+ * Text from the YAML, a server or a file name, as Markdown shows it and does nothing else: one line,
+ * no HTML (an account named `<!--` would hide the rest of the comment from its reviewers), no
+ * mention or issue reference, link, code span or table cell. Each such character becomes its HTML
+ * entity, which renders as the character itself.
+ */
+export function markdownText(s: string): string {
+  return s.replace(/[\r\n]+/g, ' ').replace(/[&<>@#\\`[\]|]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 /** How much a pull-request comment may hold: CodeCommit 10,240 characters, GitHub 65,536. */
 export const COMMENT_BUDGET = { codecommit: 10_240, github: 65_536 } as const;
 
@@ -159,7 +169,7 @@ export function renderMarkdown(
     ...plans.map((p) => {
       const c = summarise([p]);
       const refused = p.skipped.filter((k) => REFUSAL_REASONS.includes(k.reason)).length;
-      return `| \`${targetName(p)}\` | ${p.server ?? ''} | ${c.create} | ${c.change} | ${c.delete} | ${refused} |`;
+      return `| \`${targetName(p)}\` | ${markdownText(p.server ?? '')} | ${c.create} | ${c.change} | ${c.delete} | ${refused} |`;
     }),
   ];
   const head = [heading, '', `**${counts(summarise(plans))}.**`, '', ...table, ''];
@@ -179,7 +189,10 @@ export function renderMarkdown(
 
 function markdownSection(p: Plan, collapsed = false): string {
   const c = summarise([p]);
-  const out = [`<details><summary><code>${targetName(p)}</code> (${where(p)}): ${counts(c)}</summary>`, ''];
+  const out = [
+    `<details><summary><code>${targetName(p)}</code> (${markdownText(where(p))}): ${counts(c)}</summary>`,
+    '',
+  ];
   if (collapsed)
     out.push(
       `${p.actions.length} action(s) and ${p.skipped.length} note(s), too many for this comment: the full plan is in the JSON output (\`dbusers plan --json\`).`,
@@ -196,7 +209,7 @@ function markdownSection(p: Plan, collapsed = false): string {
       out.push('```', '');
     }
     const notes = skippedLines(p);
-    if (notes.length > 0) out.push(...notes.map((n) => `- ${n.trim()}`), '');
+    if (notes.length > 0) out.push(...notes.map((n) => `- ${markdownText(n.trim())}`), '');
   }
   out.push('</details>', '');
   return out.join('\n');
