@@ -81,6 +81,14 @@ describe('loadDesired', () => {
         '            ^',
     );
   });
+
+  it('prints the excerpt of a line holding a terminal escape as text', () => {
+    const text = 'account: "111122223333"\nalias: x\u001b]0;pwned\u0007\nclusters: 7\n';
+    const d = loadDesired(new Map([['users/x.yaml', text]])).diagnostics.find((x) => x.line === 2)!;
+    const shown = formatDiagnostic(d, text);
+    expect(shown).toContain('alias: x\\u001b]0;pwned\\u0007');
+    expect(shown).not.toMatch(/[\u001b\u0007]/);
+  });
 });
 
 describe('parseOn', () => {

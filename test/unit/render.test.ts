@@ -85,4 +85,12 @@ describe('terminal text', () => {
     expect(text).toContain('  2 to create, 0 to change, 0 to delete.');
     expect(text.trim().split('\n').at(-1)).toBe('Plan: 3 to create, 0 to change, 0 to delete.');
   });
+
+  it('prints control characters in names from the server as text, never as terminal escapes', () => {
+    const plan = bigPlan('orders', 0);
+    plan.skipped = [{ user: 'x\u001b[2J\u001b[1A', host: '%\r', reason: 'unmanaged', detail: '' }];
+    const text = renderText([plan], PLAIN);
+    expect(text).toContain("left alone: 'x\\u001b[2J\\u001b[1A'@'%\\u000d' (unmanaged)");
+    expect(text).not.toMatch(/[\u001b\r]/);
+  });
 });

@@ -1,6 +1,6 @@
 /** A YAML file and the diagnostics that point into it: `file:line:col CODE message`. */
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import type { Diagnostic, DiagnosticCode } from '../model/types.js';
+import { visible, type Diagnostic, type DiagnosticCode } from '../model/types.js';
 import type { UnreadableFile } from '../ports/index.js';
 
 /** A path into the YAML document: keys and indexes. */
@@ -52,8 +52,8 @@ export function describePath(path: Path): string {
 
 /** `file:line:col CODE message`, with the offending line and a caret under the column. */
 export function formatDiagnostic(d: Diagnostic, text?: string | UnreadableFile): string {
-  const head = `${d.file}:${d.line}:${d.col} ${d.code} ${d.message}`;
+  const head = visible(`${d.file}:${d.line}:${d.col} ${d.code} ${d.message}`);
   const line = typeof text === 'string' ? text.split('\n')[d.line - 1] : undefined;
   if (line === undefined) return head;
-  return `${head}\n  ${line}\n  ${' '.repeat(Math.max(0, d.col - 1))}^`;
+  return `${head}\n  ${visible(line.replace(/\r$/, ''))}\n  ${' '.repeat(Math.max(0, d.col - 1))}^`;
 }

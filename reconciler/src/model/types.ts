@@ -324,7 +324,19 @@ export function targetName(t: { alias: string; cluster: string } | { alias: stri
 /** No names (roles, privileges): one frozen list shared wherever an empty one is kept or returned. */
 export const NO_NAMES: readonly string[] = Object.freeze([]);
 
-/** 'user'@'host' for messages (not SQL). */
+/** 'user'@'host' for messages (not SQL), control characters shown as text (`visible`). */
 export function displayAccount(a: AccountId): string {
-  return `'${a.user}'@'${a.host}'`;
+  return visible(`'${a.user}'@'${a.host}'`);
+}
+
+/**
+ * Control characters (tabs aside) as `\u001b` text: an account made by hand on the server, or a
+ * file in a pull request, may carry a terminal escape sequence, which would clear the screen or
+ * rewrite the lines of a plan when printed.
+ */
+export function visible(s: string): string {
+  return s.replace(
+    /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

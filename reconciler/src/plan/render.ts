@@ -1,7 +1,14 @@
 /** The plan as a person reads it: terminal text like `terraform plan`, or a Markdown PR comment. Pure. */
 import { describeGrant, diffGrants, diffNames } from '../model/grants.js';
 import type { BatchResult } from '../model/batch.js';
-import { displayAccount, REFUSAL_REASONS, targetName, type Action, type Plan } from '../model/types.js';
+import {
+  displayAccount,
+  REFUSAL_REASONS,
+  targetName,
+  visible,
+  type Action,
+  type Plan,
+} from '../model/types.js';
 
 const SYMBOL: Record<Action['kind'], string> = {
   create_role: '+',
@@ -73,6 +80,7 @@ function count(actions: readonly { kind: Action['kind'] }[]): {
   };
 }
 
+/** What a plan leaves alone or refuses, one line each; names from the server are shown, never run. */
 function skippedLines(p: Plan): string[] {
   const unmanaged = p.skipped.filter((s) => s.reason === 'unmanaged' || s.reason === 'protected');
   const notable = p.skipped.filter((s) => s.reason !== 'unmanaged' && s.reason !== 'protected');
@@ -82,7 +90,7 @@ function skippedLines(p: Plan): string[] {
       ? [`  left alone: ${unmanaged.map((s) => `${displayAccount(s)} (${s.reason})`).join(', ')}`]
       : []),
     ...p.exceptions.map((e) => `! privilege exception: ${e.grant} for ${displayAccount(e)}: ${e.reason}`),
-  ];
+  ].map(visible);
 }
 
 /** Colours for the terminal; plain text does nothing. */
