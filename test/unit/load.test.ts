@@ -176,6 +176,27 @@ describe('secretNameFor', () => {
       },
     ]);
   });
+
+  it('lets an exception name a MariaDB privilege by either of its names', () => {
+    // MariaDB grants REPLICATION CLIENT as BINLOG MONITOR; the grant is compared on the stored name.
+    const yaml = readFileSync('users/shop-staging.yaml', 'utf8')
+      .replace(
+        'clusters:',
+        'privilegeExceptions:\n  - { account: "catalog_api@%", on: "*.*", privileges: [REPLICATION CLIENT], reason: "replication monitor, OPS-1" }\nclusters:',
+      )
+      .replace(
+        '      - { database: catalog, profile: readwrite }\n    rotationDays: 30',
+        '      - { database: catalog, profile: readwrite }\n      - { on: "*.*", privileges: [REPLICATION CLIENT] }\n    rotationDays: 30',
+      );
+    const { targets, diagnostics } = loadDesired(new Map([['users/shop-staging.yaml', yaml]]));
+    expect(diagnostics).toEqual([]);
+    expect(targets[0]!.cluster.privilegeExceptions![0]!.privileges).toEqual([
+      'REPLICATION CLIENT',
+      'BINLOG MONITOR',
+    ]);
+    const api = targets[0]!.accounts.find((a) => a.user === 'catalog_api')!;
+    expect(api.grants).toContainEqual({ level: 'global', privilege: 'BINLOG MONITOR' });
+  });
 });
 
 describe('reading the users folder', () => {

@@ -209,7 +209,10 @@ export function readExceptions(file: SourceFile, data: FileYaml, diags: Diagnost
     const at = e.account.lastIndexOf('@');
     const user = at < 0 ? e.account : e.account.slice(0, at);
     const host = at < 0 ? undefined : normaliseHost(e.account.slice(at + 1));
-    const privileges = e.privileges.map((p) => p.trim().toUpperCase().replace(/\s+/g, ' '));
+    // MariaDB grants REPLICATION CLIENT as BINLOG MONITOR, and its grants are compared on that name:
+    // an exception written with either name covers both.
+    const written = e.privileges.map((p) => p.trim().toUpperCase().replace(/\s+/g, ' '));
+    const privileges = [...new Set(written.flatMap((p) => [p, PRIVILEGE_ALIASES[p] ?? p]))];
     return [{ user, ...(host !== undefined ? { host } : {}), target, privileges, reason: e.reason }];
   });
 }
