@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { dialectForVersion } from '../../reconciler/src/dialect/index.js';
 import { mariadb } from '../../reconciler/src/dialect/mariadb.js';
 import { quoteString } from '../../reconciler/src/sql/escape.js';
 import {
@@ -120,6 +121,15 @@ describe('hostile names', () => {
         "SELECT User FROM mysql.global_priv WHERE User IN ('nonexistent', 'publicity', 'none_')",
       ),
     ).toHaveLength(3);
+  });
+
+  it('offers SHOW CREATE ROUTINE exactly where the server grants it (MariaDB 11.3 on)', async () => {
+    const [{ version }] = (await admin.query('SELECT VERSION() AS version')) as [{ version: string }];
+    await admin.query("CREATE USER 'scr_probe'@'%'");
+    const grant = admin.query("GRANT SHOW CREATE ROUTINE ON app_db.* TO 'scr_probe'@'%'");
+    if (dialectForVersion(version).privileges.database.includes('SHOW CREATE ROUTINE')) await grant;
+    else await expect(grant).rejects.toThrow(/syntax/);
+    await admin.query("DROP USER 'scr_probe'@'%'");
   });
 
   it('round-trips any printable name through apply and inspect', async () => {

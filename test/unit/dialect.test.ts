@@ -328,6 +328,22 @@ describe('picking a dialect', () => {
     ['8.0.32-aurora', 'mysql8'],
     ['5.7.12-log', 'mysql57'],
   ])('%s → %s', (version, name) => expect(dialectForVersion(version).name).toBe(name));
+  it.each([
+    ['11.4.2-MariaDB', true],
+    ['11.3.0-MariaDB-log', true],
+    ['12.0.1-MariaDB', true],
+    ['11.2.4-MariaDB', false],
+    ['10.11.19-MariaDB-0+deb12u1', false],
+  ])('MariaDB %s has SHOW CREATE ROUTINE: %s (from 11.3.0)', (version, has) => {
+    expect(dialectForVersion(version).privileges.database.includes('SHOW CREATE ROUTINE')).toBe(has);
+    expect(
+      dialectForEngine('mariadb', version.split('-')[0]).privileges.database.includes('SHOW CREATE ROUTINE'),
+    ).toBe(has);
+  });
+  it('takes an undeclared MariaDB version as one without SHOW CREATE ROUTINE', () => {
+    expect(dialectForEngine('mariadb').privileges.database).not.toContain('SHOW CREATE ROUTINE');
+    expect(dialectForEngine('mariadb').newerPrivileges).toEqual({ 'SHOW CREATE ROUTINE': '11.3' });
+  });
   it('reads Aurora MySQL 2 engine versions as 5.7', () => {
     expect(dialectForEngine('aurora-mysql', '2.11.2').name).toBe('mysql57');
     expect(dialectForEngine('aurora-mysql', '3.05.2').name).toBe('mysql8');

@@ -516,3 +516,27 @@ describe('plan laws', () => {
     );
   });
 });
+
+describe('privileges the server does not have yet', () => {
+  it('skips, as unsupported, an account granted SHOW CREATE ROUTINE on MariaDB before 11.3, and plans it on 11.4', () => {
+    const want: DesiredAccount = {
+      ...aliceReadonly,
+      grants: [
+        ...aliceReadonly.grants,
+        { level: 'database', database: 'orders', privilege: 'SHOW CREATE ROUTINE' },
+      ],
+    };
+    const old = plan(target(want), serverMatching([], { version: '10.11.19-MariaDB' }), opts);
+    expect(old.actions).toEqual([]);
+    expect(old.skipped).toContainEqual({
+      user: want.user,
+      host: want.host,
+      reason: 'unsupported',
+      detail: expect.stringMatching(
+        /^its grants name SHOW CREATE ROUTINE, which this server \(10\.11\.19-MariaDB\) does not have/,
+      ),
+    });
+    const newer = plan(target(want), serverMatching([], { version: '11.4.2-MariaDB' }), opts);
+    expect(kinds(newer)).toEqual([`create_user ${want.user}`]);
+  });
+});

@@ -182,12 +182,11 @@ function readPrivileges(
         `${describePath(path)}: write withGrantOption: true instead of GRANT OPTION`,
       );
     } else if (!allowed.includes(p) && !allowed.includes(PRIVILEGE_ALIASES[p] ?? '')) {
-      diags.add(
-        file,
-        at,
-        'UNKNOWN_PRIVILEGE',
-        `${describePath(path)}: ${JSON.stringify(raw)} is not a ${level}-level privilege on ${dialect.name}; allowed: ${allowed.join(', ')}`,
-      );
+      const since = dialect.newerPrivileges?.[p];
+      const message = since
+        ? `${JSON.stringify(raw)} exists from ${dialect.name} ${since} on; declare the cluster's engineVersion (${since} or later) if it runs one`
+        : `${JSON.stringify(raw)} is not a ${level}-level privilege on ${dialect.name}; allowed: ${allowed.join(', ')}`;
+      diags.add(file, at, 'UNKNOWN_PRIVILEGE', `${describePath(path)}: ${message}`);
     } else privileges.push(dialect.name === 'mariadb' ? (PRIVILEGE_ALIASES[p] ?? p) : p);
   });
   return privileges;

@@ -34,6 +34,8 @@ export interface Dialect {
   /** More than one default role per account. */
   multipleDefaultRoles: boolean;
   privileges: { global: string[]; database: string[]; table: string[]; column: string[]; routine: string[] };
+  /** Privileges later versions of the engine add, with the version that does: named in refusals. */
+  newerPrivileges?: Readonly<Record<string, string>>;
   /** Bulk queries that read a whole server, their number independent of the number of accounts. */
   inspectQueries: InspectQuery[];
   /** How statements name the account or role. */

@@ -85,6 +85,7 @@ export const mariadb: Dialect = {
   roleHost: '',
   // "PUBLIC and NONE are reserved, and cannot be used as role names" (CREATE ROLE); 10.11 refuses `public` too.
   reservedRoleNames: ['NONE', 'PUBLIC'],
+  newerPrivileges: { 'SHOW CREATE ROUTINE': '11.3' },
   maxUserLength: 128,
   maxHostLength: 255,
   multipleDefaultRoles: false,
@@ -93,7 +94,7 @@ export const mariadb: Dialect = {
     global: [...new Set([...COMMON_GLOBAL_PRIVILEGES, ...MARIADB_ACCESS_BITS])].filter(
       (p) => p !== 'GRANT OPTION',
     ),
-    database: [...MYSQL_DATABASE_PRIVILEGES, 'DELETE HISTORY', 'SHOW CREATE ROUTINE'],
+    database: [...MYSQL_DATABASE_PRIVILEGES, 'DELETE HISTORY'],
     table: [...TABLE_PRIVILEGES, 'DELETE HISTORY'],
     column: COLUMN_PRIVILEGES,
     routine: ROUTINE_PRIVILEGES,
@@ -141,4 +142,14 @@ export const mariadb: Dialect = {
     // MariaDB activates exactly one default role; validation refuses more than one role per user.
     return [`SET DEFAULT ROLE ${roles[0] === undefined ? 'NONE' : quoteString(roles[0])} FOR ${grantee}`];
   },
+};
+
+/**
+ * MariaDB 11.3 and later: SHOW CREATE ROUTINE exists ("from MariaDB 11.3.0"); on 10.11 GRANT of it
+ * is a syntax error, so an older server (or an undeclared version) never gets it.
+ */
+export const mariadb113: Dialect = {
+  ...mariadb,
+  privileges: { ...mariadb.privileges, database: [...mariadb.privileges.database, 'SHOW CREATE ROUTINE'] },
+  newerPrivileges: {},
 };

@@ -19,9 +19,11 @@
  *            |           |                 | not counted against the delete limit)
  *   any      | yes       | row unverified  | skipped 'unverified ownership' (a registry row written by hand)
  *   yes, naming a table or routine the server lacks → skipped 'missing object' (apply would fail half-way)
+ *   yes, naming a privilege the server's version lacks → skipped 'unsupported' (the same)
  *   no       | yes       | no              | skipped 'unmanaged'
  *   deletes over the limit (count or share of owned accounts) → all skipped 'over delete limit'
  */
+import { dialectForVersion } from '../dialect/index.js';
 import { AccountMap } from '../model/account-map.js';
 import { describeGrant, describeObject, diffGrants, diffNames, objectOf } from '../model/grants.js';
 import {
@@ -75,6 +77,8 @@ interface PlanContext {
   declaredSecrets: Set<string>;
   /** The tables and routines the server lacks, as `describeObject` names them. */
   missingObjects: Set<string>;
+  /** Privileges only later versions of the server's engine have (SHOW CREATE ROUTINE before MariaDB 11.3). */
+  newerPrivileges: Set<string>;
   protection: ProtectionRules;
 }
 
@@ -100,6 +104,7 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     unverified: new Set(actual.unverifiedClaims.map(accountKey)),
     declaredSecrets,
     missingObjects: new Set(actual.missingObjects?.map(describeObject)),
+    newerPrivileges: new Set(Object.keys(dialectForVersion(actual.version).newerPrivileges ?? {})),
     protection: { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts },
   };
   const actions: Action[] = [];
@@ -214,6 +219,14 @@ function decideDeclared(
       want,
       'missing object',
       `its grants name ${missing.join(', ')}, which the server does not have: create them first, or drop the grant (${want.source})`,
+    );
+  }
+  const newer = ctx.newerPrivileges.size > 0 ? newerFor(want, ctx.newerPrivileges) : NO_NAMES;
+  if (newer.length > 0) {
+    return skipOf(
+      want,
+      'unsupported',
+      `its grants name ${newer.join(', ')}, which this server (${ctx.actual.version}) does not have: declare the engineVersion it runs, or drop the grant (${want.source})`,
     );
   }
   if (!have) return { actions: [createAction(want, false, 'missing')] };
@@ -394,6 +407,13 @@ function missingFor(want: DesiredAccount, missing: ReadonlySet<string>): string[
     if (o && missing.has(describeObject(o))) named.add(describeObject(o));
   }
   return [...named];
+}
+
+/** The privileges an account's grants name that only later versions of the server's engine have. */
+function newerFor(want: DesiredAccount, newer: ReadonlySet<string>): readonly string[] {
+  let found: Set<string> | undefined;
+  for (const g of want.grants) if (newer.has(g.privilege)) (found ??= new Set()).add(g.privilege);
+  return found ? [...found] : NO_NAMES;
 }
 
 /** One account as the YAML, the server and the registry each see it. */
