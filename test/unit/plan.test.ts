@@ -518,7 +518,7 @@ describe('plan laws', () => {
 });
 
 describe('privileges the server does not have yet', () => {
-  it('skips, as unsupported, an account granted SHOW CREATE ROUTINE on MariaDB before 11.3, and plans it on 11.4', () => {
+  it('refuses, as a missing privilege, an account granted SHOW CREATE ROUTINE on MariaDB before 11.3, and plans it on 11.4', () => {
     const want: DesiredAccount = {
       ...aliceReadonly,
       grants: [
@@ -531,7 +531,7 @@ describe('privileges the server does not have yet', () => {
     expect(old.skipped).toContainEqual({
       user: want.user,
       host: want.host,
-      reason: 'unsupported',
+      reason: 'missing privilege',
       detail: expect.stringMatching(
         /^its grants name SHOW CREATE ROUTINE, which this server \(10\.11\.19-MariaDB\) does not have/,
       ),

@@ -46,6 +46,8 @@ export function paintFor(io: IO): Paint {
 const HOW_TO_PROCEED: Partial<Record<Skipped['reason'], string>> = {
   'over delete limit': 'run again with --allow-deletes if these deletes are meant',
   'missing object': 'create the tables and routines first, or drop the grants that name them',
+  'missing privilege':
+    'declare the engineVersion the server runs, upgrade it, or drop the grants that name the privilege',
   'privilege policy': 'list the privileges under privilegeExceptions: with a reason, once reviewed',
 };
 

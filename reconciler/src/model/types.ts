@@ -249,7 +249,8 @@ export interface Skipped extends AccountId {
     | 'unsupported'
     | 'unverified ownership'
     | 'privilege policy'
-    | 'missing object';
+    | 'missing object'
+    | 'missing privilege';
   detail: string;
 }
 
@@ -257,6 +258,7 @@ export interface Skipped extends AccountId {
 export const REFUSAL_REASONS: readonly Skipped['reason'][] = [
   'over delete limit',
   'missing object',
+  'missing privilege',
   'privilege policy',
 ];
 

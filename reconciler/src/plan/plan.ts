@@ -19,7 +19,7 @@
  *            |           |                 | not counted against the delete limit)
  *   any      | yes       | row unverified  | skipped 'unverified ownership' (a registry row written by hand)
  *   yes, naming a table or routine the server lacks → skipped 'missing object' (apply would fail half-way)
- *   yes, naming a privilege the server's version lacks → skipped 'unsupported' (the same)
+ *   yes, naming a privilege the server's version lacks → skipped 'missing privilege' (the same)
  *   no       | yes       | no              | skipped 'unmanaged'
  *   deletes over the limit (count or share of owned accounts) → all skipped 'over delete limit'
  */
@@ -225,8 +225,8 @@ function decideDeclared(
   if (newer.length > 0) {
     return skipOf(
       want,
-      'unsupported',
-      `its grants name ${newer.join(', ')}, which this server (${ctx.actual.version}) does not have: declare the engineVersion it runs, or drop the grant (${want.source})`,
+      'missing privilege',
+      `its grants name ${newer.join(', ')}, which this server (${ctx.actual.version}) does not have (${want.source})`,
     );
   }
   if (!have) return { actions: [createAction(want, false, 'missing')] };
