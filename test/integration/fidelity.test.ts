@@ -237,3 +237,57 @@ describe('the run owns its identity', () => {
     expect(redelivered.results[0]!.replayed).toBe(true);
   });
 });
+
+describe('secret names that move between users', () => {
+  /** Users on the fidelity cluster, each with its own secretName. */
+  const users = (list: [name: string, secret: string][]) => `account: "555566667777"
+alias: fidelity
+clusters:
+  - { name: main, region: eu-west-1, engine: mariadb, endpoint: db.example.com, port: 3306, masterSecretArn: "arn:aws:secretsmanager:eu-west-1:555566667777:secret:m", databases: [app] }
+users:
+${list.map(([name, secret]) => `  - { name: ${name}, cluster: main, secretName: ${secret}, grants: [{ database: app, profile: readonly }] }`).join('\n')}
+`;
+  const secrets = () => env.secretsFor('555566667777');
+  const logsIn = async (user: string, secret: string) => {
+    const value = await secrets().getValue(secret, 'AWSCURRENT');
+    expect(value?.username).toBe(user);
+    await (await loginAs(server, user, value!.password)).close();
+  };
+
+  it('refuses, in the plan, to move a password to another secret or to give a secret away, and takes the two-step way', async () => {
+    await converge(users([['mover', 'move-a']]));
+    await logsIn('mover', 'move-a');
+    // The executor would refuse both (one secret, one password; never moved): the plan says so first.
+    const swapped = users([
+      ['mover', 'move-b'],
+      ['taker', 'move-a'],
+    ]);
+    const refused = await run(swapped, 'apply');
+    expect(refused.plans.flatMap((p) => p.actions)).toEqual([]);
+    expect(refused.plans[0]!.skipped.filter((k) => k.reason === 'secret name')).toEqual([
+      expect.objectContaining({
+        user: 'mover',
+        detail: expect.stringMatching(/^its password is in secret move-a, and the YAML names move-b/),
+      }),
+      expect.objectContaining({
+        user: 'taker',
+        detail: expect.stringMatching(
+          /^secret move-a holds the password of 'mover'@'%', which stays declared/,
+        ),
+      }),
+    ]);
+    await logsIn('mover', 'move-a');
+    // The way the refusal gives: remove the account in one change, declare it anew in the next.
+    await converge(users([]).replace('users:\n', 'users: []\n'));
+    await converge(swapped);
+    await logsIn('mover', 'move-b');
+    await logsIn('taker', 'move-a');
+    const owned = await admin.query<{ user: string; secret_name: string }>(
+      "SELECT user, secret_name FROM _dbusers.managed_accounts WHERE user IN ('mover', 'taker') ORDER BY user",
+    );
+    expect(owned).toEqual([
+      { user: 'mover', secret_name: 'move-b' },
+      { user: 'taker', secret_name: 'move-a' },
+    ]);
+  });
+});

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
@@ -140,7 +141,12 @@ describe('hostile names', () => {
     });
     await fc.assert(
       fc.asyncProperty(fc.uniqueArray(nameArb, { minLength: 1, maxLength: 3 }), async (names) => {
-        const declared = names.map((name, i) => ({ name, secretName: `prop-${i}`, database: 'app_db' }));
+        // One secret per name, whatever its place in the list: a password is never moved to another secret.
+        const declared = names.map((name) => ({
+          name,
+          secretName: `prop-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`,
+          database: 'app_db',
+        }));
         const f = { 'users/hostile.yaml': yaml(declared) };
         const applied = await sync(f, 'apply');
         if (names.some((n) => n.endsWith(' ') || (n.length >= 2 && n.startsWith("'") && n.endsWith("'")))) {

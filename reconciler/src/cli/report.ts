@@ -48,6 +48,8 @@ const HOW_TO_PROCEED: Partial<Record<Skipped['reason'], string>> = {
   'missing object': 'create the tables and routines first, or drop the grants that name them',
   'missing privilege':
     'declare the engineVersion the server runs, upgrade it, or drop the grants that name the privilege',
+  'secret name':
+    "keep each account's secret name as it is (secretName:, or the template); to move an account to another secret, remove it in one change and declare it again in the next",
   'privilege policy': 'list the privileges under privilegeExceptions: with a reason, once reviewed',
 };
 

@@ -250,7 +250,8 @@ export interface Skipped extends AccountId {
     | 'unverified ownership'
     | 'privilege policy'
     | 'missing object'
-    | 'missing privilege';
+    | 'missing privilege'
+    | 'secret name';
   detail: string;
 }
 
@@ -259,6 +260,7 @@ export const REFUSAL_REASONS: readonly Skipped['reason'][] = [
   'over delete limit',
   'missing object',
   'missing privilege',
+  'secret name',
   'privilege policy',
 ];
 

@@ -20,6 +20,8 @@
  *   any      | yes       | row unverified  | skipped 'unverified ownership' (a registry row written by hand)
  *   yes, naming a table or routine the server lacks → skipped 'missing object' (apply would fail half-way)
  *   yes, naming a privilege the server's version lacks → skipped 'missing privilege' (the same)
+ *   yes, its password in another secret than the YAML names, or naming a secret another declared
+ *        account's password is in                     → skipped 'secret name' (the executor refuses both)
  *   no       | yes       | no              | skipped 'unmanaged'
  *   deletes over the limit (count or share of owned accounts) → all skipped 'over delete limit'
  */
@@ -28,6 +30,7 @@ import { AccountMap } from '../model/account-map.js';
 import { describeGrant, describeObject, diffGrants, diffNames, objectOf } from '../model/grants.js';
 import {
   accountKey,
+  displayAccount,
   NO_NAMES,
   ownerOf,
   type AccountId,
@@ -80,6 +83,10 @@ interface PlanContext {
   /** Privileges only later versions of the server's engine have (SHOW CREATE ROUTINE before MariaDB 11.3). */
   newerPrivileges: Set<string>;
   protection: ProtectionRules;
+  /** The declared accounts, for the rare check that needs them by name (made when first asked). */
+  declared: readonly DesiredAccount[];
+  /** Which owned, declared account holds each secret: made when a created account first asks. */
+  holders?: Map<string, OwnershipRecord>;
 }
 
 /** What the table above decides for one account: actions, a skip, or a delete (counted against the limit). */
@@ -106,6 +113,7 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     missingObjects: new Set(actual.missingObjects?.map(describeObject)),
     newerPrivileges: new Set(Object.keys(dialectForVersion(actual.version).newerPrivileges ?? {})),
     protection: { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts },
+    declared: accounts,
   };
   const actions: Action[] = [];
   const skipped: Skipped[] = [];
@@ -229,6 +237,8 @@ function decideDeclared(
       `its grants name ${newer.join(', ')}, which this server (${ctx.actual.version}) does not have (${want.source})`,
     );
   }
+  const taken = secretTaken(want, have, claim, ctx);
+  if (taken) return skipOf(want, 'secret name', `${taken} (${want.source})`);
   if (!have) return { actions: [createAction(want, false, 'missing')] };
   if (claim && have.partialRevokes?.length) {
     // A partial revoke narrows a global grant per schema; the YAML cannot say so, so the plan would misread it.
@@ -407,6 +417,38 @@ function missingFor(want: DesiredAccount, missing: ReadonlySet<string>): string[
     if (o && missing.has(describeObject(o))) named.add(describeObject(o));
   }
   return [...named];
+}
+
+/**
+ * Why an account cannot use the secret the YAML names, if it cannot: the password of an account
+ * that stays lives there, or its own password lives in another one. The executor refuses both (a
+ * secret holds one account's password, and no password is moved to a secret it was not made in),
+ * so the plan says it, instead of an apply that fails every time.
+ */
+function secretTaken(
+  want: DesiredAccount,
+  have: ActualAccount | undefined,
+  claim: OwnershipRecord | undefined,
+  ctx: PlanContext,
+): string | undefined {
+  if (want.secretName === undefined) return undefined;
+  if (have && claim) {
+    if (claim.secretName === undefined || claim.secretName === want.secretName) return undefined;
+    return `its password is in secret ${claim.secretName}, and the YAML names ${want.secretName}: dbusers never moves a password to another secret`;
+  }
+  ctx.holders ??= secretHolders(ctx);
+  const holder = ctx.holders.get(want.secretName);
+  if (!holder || (holder.user === want.user && holder.host === want.host)) return undefined;
+  return `secret ${want.secretName} holds the password of ${displayAccount(holder)}, which stays declared`;
+}
+
+/** Owned accounts that stay declared, by the secret their password is in. */
+function secretHolders(ctx: PlanContext): Map<string, OwnershipRecord> {
+  const declared = new Set(ctx.declared.map(accountKey));
+  const holders = new Map<string, OwnershipRecord>();
+  for (const o of ctx.actual.owned)
+    if (o.secretName && o.owner === ctx.owner && declared.has(accountKey(o))) holders.set(o.secretName, o);
+  return holders;
 }
 
 /** The privileges an account's grants name that only later versions of the server's engine have. */
