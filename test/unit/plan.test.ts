@@ -540,3 +540,35 @@ describe('privileges the server does not have yet', () => {
     expect(kinds(newer)).toEqual([`create_user ${want.user}`]);
   });
 });
+
+describe('secret names', () => {
+  it('refuses to move a password to another secret, and to give away a secret a declared account uses', () => {
+    const moved = { ...aliceReadonly, secretName: 'rds-orders-alice-v2' };
+    const taker: DesiredAccount = { ...aliceReadonly, user: 'bob', secretName: aliceReadonly.secretName };
+    // The server as the last apply left it: alice's password in rds-orders-alice-secret.
+    const actual = serverMatching([aliceReadonly]);
+    const p = plan(target(moved, taker), actual, opts);
+    expect(p.actions).toEqual([]);
+    expect(p.skipped.map((s) => [s.user, s.reason, s.detail.replace(/ \(users\/.*\)$/, '')])).toEqual([
+      [
+        'alice',
+        'secret name',
+        'its password is in secret rds-orders-alice-secret, and the YAML names rds-orders-alice-v2: dbusers never moves a password to another secret',
+      ],
+      [
+        'bob',
+        'secret name',
+        "secret rds-orders-alice-secret holds the password of 'alice'@'%', which stays declared",
+      ],
+    ]);
+  });
+
+  it('hands the secret of an account no longer declared to the account that names it', () => {
+    const taker: DesiredAccount = { ...aliceReadonly, user: 'bob', secretName: aliceReadonly.secretName };
+    const actual = serverMatching([aliceReadonly]);
+    expect(kinds(plan(target(taker), actual, { ...opts, allowDeletes: true }))).toEqual([
+      'create_user bob',
+      'delete_user alice',
+    ]);
+  });
+});
