@@ -221,24 +221,8 @@ function decideDeclared(
   foreign: string | undefined,
   ctx: PlanContext,
 ): Decision {
-  const missing = ctx.missingObjects.size > 0 ? missingFor(want, ctx.missingObjects) : NO_NAMES;
-  if (missing.length > 0) {
-    return skipOf(
-      want,
-      'missing object',
-      `its grants name ${missing.join(', ')}, which the server does not have: create them first, or drop the grant (${want.source})`,
-    );
-  }
-  const newer = ctx.newerPrivileges.size > 0 ? newerFor(want, ctx.newerPrivileges) : NO_NAMES;
-  if (newer.length > 0) {
-    return skipOf(
-      want,
-      'missing privilege',
-      `its grants name ${newer.join(', ')}, which this server (${ctx.actual.version}) does not have (${want.source})`,
-    );
-  }
-  const taken = secretTaken(want, have, claim, ctx);
-  if (taken) return skipOf(want, 'secret name', `${taken} (${want.source})`);
+  const refusal = refusedByServer(want, have, claim, ctx);
+  if (refusal) return skipOf(want, refusal[0], `${refusal[1]} (${want.source})`);
   if (!have) return { actions: [createAction(want, false, 'missing')] };
   if (claim && have.partialRevokes?.length) {
     // A partial revoke narrows a global grant per schema; the YAML cannot say so, so the plan would misread it.
@@ -417,6 +401,33 @@ function missingFor(want: DesiredAccount, missing: ReadonlySet<string>): string[
     if (o && missing.has(describeObject(o))) named.add(describeObject(o));
   }
   return [...named];
+}
+
+/**
+ * What the server would refuse for a declared account, before anything is planned for it: a table
+ * or routine it lacks, a privilege its version lacks, a secret that cannot be the account's. An
+ * apply would fail half-way on each, every time.
+ */
+function refusedByServer(
+  want: DesiredAccount,
+  have: ActualAccount | undefined,
+  claim: OwnershipRecord | undefined,
+  ctx: PlanContext,
+): [Skipped['reason'], string] | undefined {
+  const missing = ctx.missingObjects.size > 0 ? missingFor(want, ctx.missingObjects) : NO_NAMES;
+  if (missing.length > 0)
+    return [
+      'missing object',
+      `its grants name ${missing.join(', ')}, which the server does not have: create them first, or drop the grant`,
+    ];
+  const newer = ctx.newerPrivileges.size > 0 ? newerFor(want, ctx.newerPrivileges) : NO_NAMES;
+  if (newer.length > 0)
+    return [
+      'missing privilege',
+      `its grants name ${newer.join(', ')}, which this server (${ctx.actual.version}) does not have`,
+    ];
+  const taken = secretTaken(want, have, claim, ctx);
+  return taken ? ['secret name', taken] : undefined;
 }
 
 /**
