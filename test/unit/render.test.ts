@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Plan } from '../../reconciler/src/model/types.js';
 import { COMMENT_BUDGET, PLAIN, renderMarkdown, renderText } from '../../reconciler/src/plan/render.js';
+import { refusals } from '../../reconciler/src/cli/report.js';
 import { select } from '../support/fixtures.js';
 
 /** A plan of `n` creates on one cluster. */
@@ -92,5 +93,25 @@ describe('terminal text', () => {
     const text = renderText([plan], PLAIN);
     expect(text).toContain("left alone: 'x\\u001b[2J\\u001b[1A'@'%\\u000d' (unmanaged)");
     expect(text).not.toMatch(/[\u001b\r]/);
+  });
+});
+
+describe('refusals', () => {
+  it('counts an account dbusers cannot manage as declared (unsupported) as a refusal, with how to proceed', () => {
+    const plan = bigPlan('orders', 0);
+    plan.skipped = [
+      {
+        user: 'carol',
+        host: '%',
+        reason: 'unsupported',
+        detail: 'declared auth: iam, but the account logs in with a password',
+      },
+    ];
+    expect(refusals([plan])).toBe(
+      "dbusers: refused; these accounts were not changed:\n  unsupported: 1 account(s): 'carol'@'%' (payments-prod/orders)\n    declared auth: iam, but the account logs in with a password\n    to proceed: declare the account as it can be managed (the line above says what dbusers cannot do), or change the account by hand\n",
+    );
+    expect(renderMarkdown([plan])).toContain(
+      '| `payments-prod/orders` | orders.example:3306 | 0 | 0 | 0 | 1 |',
+    );
   });
 });

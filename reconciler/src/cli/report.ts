@@ -51,6 +51,8 @@ const HOW_TO_PROCEED: Partial<Record<Skipped['reason'], string>> = {
   'secret name':
     "keep each account's secret name as it is (secretName:, or the template); to move an account to another secret, remove it in one change and declare it again in the next",
   'privilege policy': 'list the privileges under privilegeExceptions: with a reason, once reviewed',
+  unsupported:
+    'declare the account as it can be managed (the line above says what dbusers cannot do), or change the account by hand',
 };
 
 /** One block per kind of refusal: the count, one example, the first accounts, and how to proceed. */

@@ -262,6 +262,7 @@ export const REFUSAL_REASONS: readonly Skipped['reason'][] = [
   'missing privilege',
   'secret name',
   'privilege policy',
+  'unsupported',
 ];
 
 /** The plan for one cluster: JSON data, deterministic order. */
