@@ -82,6 +82,18 @@ describe('loadDesired', () => {
     );
   });
 
+  it("reports a file nested too deep to parse at its place, in the reader's terms", () => {
+    const text = `account: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`;
+    const { diagnostics } = loadDesired(new Map([['users/deep.yaml', text]]));
+    expect(diagnostics.map((d) => [d.code, d.line, d.message])).toEqual([
+      [
+        'YAML_SYNTAX',
+        1,
+        'the YAML nests too deep to read (lists or maps inside each other thousands of times)',
+      ],
+    ]);
+  });
+
   it('prints the excerpt of a line holding a terminal escape as text', () => {
     const text = 'account: "111122223333"\nalias: x\u001b]0;pwned\u0007\nclusters: 7\n';
     const d = loadDesired(new Map([['users/x.yaml', text]])).diagnostics.find((x) => x.line === 2)!;

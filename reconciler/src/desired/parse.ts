@@ -25,8 +25,13 @@ export function parseFile(
   // Warnings too (an unresolved `!tag` is read as a plain string), and keys that are lists or maps
   // (they would become "[object Object]"-like names): an account file has no use for either.
   const problems = [...file.doc.errors, ...file.doc.warnings, ...collectionKeys(file)];
+  // The parser's stack runs out on a file nested thousands deep, once per level it unwinds: one
+  // problem, said in the reader's terms.
+  const deep = problems.find((e) => e.message.includes('Maximum call stack'));
+  if (deep)
+    deep.message = 'the YAML nests too deep to read (lists or maps inside each other thousands of times)';
   if (problems.length > 0) {
-    for (const e of problems) {
+    for (const e of deep ? [deep] : problems) {
       diags.list.push({
         code: 'YAML_SYNTAX',
         file: path,
