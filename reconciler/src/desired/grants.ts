@@ -172,7 +172,7 @@ function readPrivileges(
         file,
         at,
         'UNKNOWN_PRIVILEGE',
-        `${describePath(path)}: ALL PRIVILEGES is never granted (it fails on RDS); use profile: admin or list the privileges`,
+        `${describePath(path)}: ALL PRIVILEGES is never granted (it means other privileges on each engine and version, and on *.* the RDS master cannot grant it); use profile: admin or list the privileges`,
       );
     } else if (p === 'GRANT OPTION') {
       diags.add(
