@@ -203,6 +203,24 @@ describe('what only the server knows', () => {
     await run(yaml, 'apply');
     expect(await admin.query("SELECT User FROM mysql.global_priv WHERE User = 'fid_missing'")).toEqual([]);
   });
+
+  it('reports a PROXY grant made by hand on a managed account, which no YAML can declare, and leaves the account alone', async () => {
+    const yaml = file(['{ on: "app.*", privileges: [SELECT] }']).replace('- name: fid', '- name: fid_proxy');
+    await converge(yaml);
+    await admin.query("CREATE USER 'fid_boss'@'%'");
+    await admin.query("GRANT PROXY ON 'fid_boss'@'%' TO 'fid_proxy'@'%'");
+    const planned = await run(yaml, 'plan');
+    expect(planned.plans[0]!.skipped).toContainEqual({
+      user: 'fid_proxy',
+      host: '%',
+      reason: 'unsupported',
+      detail: expect.stringMatching(/^it may act as 'fid_boss'@'%' \(PROXY, granted by hand\)/),
+    });
+    await admin.query("REVOKE PROXY ON 'fid_boss'@'%' FROM 'fid_proxy'@'%'");
+    expect((await run(yaml, 'plan')).plans.flatMap((p) => p.actions)).toEqual([]);
+    expect((await run(yaml, 'plan')).plans[0]!.skipped.map((k) => k.user)).not.toContain('fid_proxy');
+    await admin.query("DROP USER 'fid_boss'@'%'");
+  });
 });
 
 describe('the run owns its identity', () => {

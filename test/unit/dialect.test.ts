@@ -161,6 +161,7 @@ describe('MySQL 8 dialect', () => {
       'tables',
       'columns',
       'procs',
+      'proxies',
       'role_edges',
       'default_roles',
     ]);
@@ -170,6 +171,7 @@ describe('MySQL 8 dialect', () => {
       'tables',
       'columns',
       'procs',
+      'proxies',
     ]);
   });
 

@@ -1,7 +1,7 @@
 /** The grant tables MySQL and MariaDB share: `mysql.db`, `tables_priv`, `columns_priv`, `procs_priv`. */
 import type { Grant } from '../model/types.js';
 import { decodeDatabasePattern } from '../sql/escape.js';
-import { text, type AccountIndex, type InspectQuery } from './common.js';
+import { text, withRole, type AccountIndex, type InspectQuery } from './common.js';
 import { privilegeColumns, privilegesOfSet, pushWhereYes } from './privileges.js';
 
 /**
@@ -26,6 +26,22 @@ function setColumnTable(
     },
   };
 }
+
+/** `mysql.proxies_priv`: whom an account may act as. Never declared, so read to be reported. */
+const PROXIES: InspectQuery = {
+  name: 'proxies',
+  sql: 'SELECT Host, User, Proxied_host, Proxied_user FROM mysql.proxies_priv',
+  read(rows, index) {
+    for (const row of rows) {
+      const account = index.get(row.User, row.Host);
+      if (account)
+        account.proxies = withRole(
+          account.proxies,
+          `'${text(row.Proxied_user)}'@'${text(row.Proxied_host)}'`,
+        );
+    }
+  },
+};
 
 /** The bulk queries for object-level grants, one per table whatever the number of accounts. */
 export const GRANT_TABLE_QUERIES: InspectQuery[] = [
@@ -65,6 +81,7 @@ export const GRANT_TABLE_QUERIES: InspectQuery[] = [
       privilege,
     }),
   ),
+  PROXIES,
 ];
 
 /**

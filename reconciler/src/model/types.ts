@@ -109,6 +109,8 @@ export interface ActualAccount extends AccountId {
   defaultRoles: readonly string[];
   /** MySQL 8 partial revokes (`User_attributes.Restrictions`): privileges a global grant excludes on a schema. */
   partialRevokes?: string[];
+  /** The accounts it may act as (`mysql.proxies_priv`): no YAML spelling, so only reported. Set only when any. */
+  proxies?: readonly string[];
   /**
    * For an owned password user: whether the server's password is its secret's AWSCURRENT (the
    * engine's hash compared where the secret lives); undefined when not checked.

@@ -224,6 +224,14 @@ function decideDeclared(
   const refusal = refusedByServer(want, have, claim, ctx);
   if (refusal) return skipOf(want, refusal[0], `${refusal[1]} (${want.source})`);
   if (!have) return { actions: [createAction(want, false, 'missing')] };
+  if (have.proxies?.length) {
+    // PROXY has no YAML spelling: managing the account's grants would pass it over in silence.
+    return skipOf(
+      want,
+      'unsupported',
+      `it may act as ${have.proxies.join(', ')} (PROXY, granted by hand), which dbusers does not manage; revoke it on the server or leave the account out of the YAML`,
+    );
+  }
   if (claim && have.partialRevokes?.length) {
     // A partial revoke narrows a global grant per schema; the YAML cannot say so, so the plan would misread it.
     return skipOf(
