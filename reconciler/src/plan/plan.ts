@@ -25,7 +25,7 @@
  *   no       | yes       | no              | skipped 'unmanaged'
  *   deletes over the limit (count or share of owned accounts) → all skipped 'over delete limit'
  */
-import { dialectForVersion } from '../dialect/index.js';
+import { dialectForEngine, dialectForVersion } from '../dialect/index.js';
 import { AccountMap } from '../model/account-map.js';
 import { describeGrant, describeObject, diffGrants, diffNames, objectOf } from '../model/grants.js';
 import {
@@ -111,7 +111,7 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     unverified: new Set(actual.unverifiedClaims.map(accountKey)),
     declaredSecrets,
     missingObjects: new Set(actual.missingObjects?.map(describeObject)),
-    newerPrivileges: new Set(Object.keys(dialectForVersion(actual.version).newerPrivileges ?? {})),
+    newerPrivileges: newerThanServer(cluster, actual),
     protection: { adminUsers: actual.adminUsers, listed: cluster.protectedAccounts },
     declared: accounts,
   };
@@ -468,6 +468,16 @@ function secretHolders(ctx: PlanContext): Map<string, OwnershipRecord> {
   for (const o of ctx.actual.owned)
     if (o.secretName && o.owner === ctx.owner && declared.has(accountKey(o))) holders.set(o.secretName, o);
   return holders;
+}
+
+/**
+ * Privileges the YAML may name (its declared engine version offers them) that the server's version
+ * lacks: usually none, and then no account's grants are looked through.
+ */
+function newerThanServer(cluster: ClusterSpec, actual: ActualState): Set<string> {
+  const offered = Object.values(dialectForEngine(cluster.engine, cluster.engineVersion).privileges).flat();
+  const lacking = Object.keys(dialectForVersion(actual.version).newerPrivileges ?? {});
+  return new Set(lacking.filter((p) => offered.includes(p)));
 }
 
 /** The privileges an account's grants name that only later versions of the server's engine have. */
