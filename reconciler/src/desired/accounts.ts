@@ -5,7 +5,7 @@
  */
 import { dialectForEngine, type Dialect } from '../dialect/index.js';
 import { normaliseGrants } from '../model/grants.js';
-import { hostProblem, isMasterSecret, normaliseHost, SECRET_NAME } from '../model/names.js';
+import { hostProblem, isMasterSecret, normaliseHost, SECRET_NAME, secretNamePart } from '../model/names.js';
 import type { PrivilegeException } from '../model/privilege-policy.js';
 import { isBuiltInProtected } from '../model/protected.js';
 import type { ClusterSpec, DesiredAccount, DesiredTarget } from '../model/types.js';
@@ -271,9 +271,9 @@ class FileReader {
       this.diags.add(this.file, at, 'SECRET_NAME', message);
     }
     // One Secrets Manager namespace per account and Region: clusters there share it.
-    const master = [...this.clusters.values()].find(
-      (c) => c.spec.region === spec.region && isMasterSecret(c.spec, name),
-    );
+    let master: ClusterEntry | undefined;
+    for (const c of this.clusters.values())
+      if (c.spec.region === spec.region && isMasterSecret(c.spec, name)) master = c;
     if (master) {
       const message = `user ${u.name}: secret name ${name} is the master secret of cluster ${master.spec.name}, which dbusers never writes; set another secretName:`;
       this.diags.add(this.file, at, 'SECRET_NAME', message);
@@ -338,7 +338,7 @@ export function secretNameFor(
   values: Record<'account' | 'alias' | 'cluster' | 'user' | 'host' | 'database', string>,
 ): string {
   return template.replace(/\{(account|alias|cluster|user|host|database)\}/g, (_, k: keyof typeof values) =>
-    k === 'host' ? values.host.replace(/%/g, 'any').replace(/[^A-Za-z0-9/_+=.@-]/g, '_') : values[k],
+    k === 'host' ? secretNamePart(values.host.replace(/%/g, 'any')) : values[k],
   );
 }
 

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { dialectForEngine } from '../dialect/index.js';
-import { hostProblem, nameProblem, SECRET_NAME } from '../model/names.js';
+import { hostProblem, nameProblem, SECRET_NAME, secretNamePart } from '../model/names.js';
 import { describeTarget, objectKey } from '../model/grants.js';
 import { policyViolation } from '../model/privilege-policy.js';
 import type { ActualAccount, ActualState, ClusterSpec, Grant } from '../model/types.js';
@@ -246,6 +246,5 @@ function importedSecretName(
   );
   if (SECRET_NAME.test(named)) return severalHosts ? { secretName: named } : {};
   const hash = createHash('sha256').update(`${u.user}\0${u.host}`).digest('hex').slice(0, 8);
-  const user = u.user.replace(/[^A-Za-z0-9/_+=.@-]/g, '_');
-  return { secretName: `rds-${cluster.name}-${user}-${hash}-secret` };
+  return { secretName: `rds-${cluster.name}-${secretNamePart(u.user)}-${hash}-secret` };
 }

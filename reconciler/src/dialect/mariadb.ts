@@ -150,6 +150,10 @@ export const mariadb: Dialect = {
  */
 export const mariadb113: Dialect = {
   ...mariadb,
-  privileges: { ...mariadb.privileges, database: [...mariadb.privileges.database, 'SHOW CREATE ROUTINE'] },
+  // The one newer privilege (SHOW CREATE ROUTINE) is database-level.
+  privileges: {
+    ...mariadb.privileges,
+    database: [...mariadb.privileges.database, ...Object.keys(mariadb.newerPrivileges ?? {})],
+  },
   newerPrivileges: {},
 };

@@ -49,6 +49,11 @@ export function identifierProblem(name: string): string | undefined {
 /** Secrets Manager's secret name characters. */
 export const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 
+/** `part` with each character a secret name cannot hold (see SECRET_NAME) made `_`. */
+export function secretNamePart(part: string): string {
+  return part.replace(/[^A-Za-z0-9/_+=.@-]/g, '_');
+}
+
 /** The candidate closest to a mistyped name (edit distance at most a third of its length), for "did you mean". */
 export function closest(name: string, candidates: readonly string[]): string | undefined {
   let best: { c: string; d: number } | undefined;

@@ -40,6 +40,7 @@ import {
   type ClusterSpec,
   type DesiredAccount,
   type DesiredTarget,
+  type Grant,
   type OwnershipRecord,
   type Plan,
   type Skipped,
@@ -402,13 +403,12 @@ function resetReason(
 }
 
 /** The tables and routines an account's grants name that the server does not have, as a person names them. */
-function missingFor(want: DesiredAccount, missing: ReadonlySet<string>): string[] {
-  const named = new Set<string>();
-  for (const g of want.grants) {
+function missingFor(want: DesiredAccount, missing: ReadonlySet<string>): readonly string[] {
+  return namedIn(want, (g) => {
     const o = objectOf(g);
-    if (o && missing.has(describeObject(o))) named.add(describeObject(o));
-  }
-  return [...named];
+    const name = o && describeObject(o);
+    return name !== undefined && missing.has(name) ? name : undefined;
+  });
 }
 
 /**
@@ -482,8 +482,16 @@ function newerThanServer(cluster: ClusterSpec, actual: ActualState): Set<string>
 
 /** The privileges an account's grants name that only later versions of the server's engine have. */
 function newerFor(want: DesiredAccount, newer: ReadonlySet<string>): readonly string[] {
+  return namedIn(want, (g) => (newer.has(g.privilege) ? g.privilege : undefined));
+}
+
+/** The distinct names `name` gives an account's grants, for the grants it gives one. */
+function namedIn(want: DesiredAccount, name: (g: Grant) => string | undefined): readonly string[] {
   let found: Set<string> | undefined;
-  for (const g of want.grants) if (newer.has(g.privilege)) (found ??= new Set()).add(g.privilege);
+  for (const g of want.grants) {
+    const n = name(g);
+    if (n !== undefined) (found ??= new Set()).add(n);
+  }
   return found ? [...found] : NO_NAMES;
 }
 
