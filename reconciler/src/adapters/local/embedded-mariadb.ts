@@ -62,21 +62,26 @@ export async function startEmbeddedMariadb(
   const dataDir = join(dir, 'data');
   mkdirSync(dir, { recursive: true });
   const asRoot = process.getuid?.() === 0 ? ['--user=root'] : [];
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp, { recursive: true });
   if (!existsSync(join(dataDir, 'mysql'))) {
-    await run(installDb, [
-      '--no-defaults',
-      `--datadir=${dataDir}`,
-      '--auth-root-authentication-method=normal',
-      '--skip-test-db',
-      ...asRoot,
-    ]).catch((cause: Error) => {
+    // The bootstrap server's temp folder too (it takes TMPDIR): two bootstraps in /tmp collide.
+    await run(
+      installDb,
+      [
+        '--no-defaults',
+        `--datadir=${dataDir}`,
+        '--auth-root-authentication-method=normal',
+        '--skip-test-db',
+        ...asRoot,
+      ],
+      { env: { ...process.env, TMPDIR: tmp } },
+    ).catch((cause: Error) => {
       throw new EmbeddedServerError(`initialise MariaDB in ${dataDir}: ${cause.message}`, { cause });
     });
   }
   const port = await freePort();
   const socket = join(dir, 'mariadb.sock');
-  const tmp = join(dir, 'tmp');
-  mkdirSync(tmp, { recursive: true });
   const logBin = extraArgs.some((a) => a.startsWith('--log-bin')) ? [] : ['--skip-log-bin'];
   const child: ChildProcess = spawn(
     server,
