@@ -23,7 +23,7 @@ let env: LocalEnvironment;
 const file = (grants: string[], extra = '') => `account: "555566667777"
 alias: fidelity
 clusters:
-  - { name: main, region: eu-west-1, engine: mariadb, endpoint: db.example.com, port: 3306, masterSecretArn: "arn:aws:secretsmanager:eu-west-1:555566667777:secret:m", databases: [app, app1, app2, other] }
+  - { name: main, region: eu-west-1, engine: mariadb, endpoint: db.example.com, port: 3306, masterSecretArn: "arn:aws:secretsmanager:eu-west-1:555566667777:secret:m", databases: [app, app1, app2, other, app_x] }
 ${extra}users:
   - name: fid
     cluster: main
@@ -85,6 +85,10 @@ beforeAll(async () => {
     'CREATE TABLE app1.t (id INT)',
     'CREATE TABLE app2.t (id INT)',
     'CREATE TABLE other.t (id INT)',
+    'CREATE DATABASE app_x',
+    'CREATE TABLE app_x.t (id INT)',
+    'CREATE DATABASE appyx',
+    'CREATE TABLE appyx.t (id INT)',
   ])
     await admin.query(sql);
   env = localEnvironment(server);
@@ -139,6 +143,27 @@ describe('grant transitions on MariaDB', () => {
     await db.close();
     const [row] = await admin.query<{ d: string }>("SELECT Db AS d FROM mysql.db WHERE User = 'fid'");
     expect(row!.d).toBe('app_');
+  });
+
+  it('a pattern with no wildcard left unescaped is the literal database, as the server reads it back: beside a literal grant, one apply converges', async () => {
+    await converge(
+      file([
+        '{ on: "app_x.*", privileges: [SELECT] }',
+        "{ on: 'app\\_x.*', pattern: true, privileges: [DELETE] }",
+        '{ on: "app.*", pattern: true, privileges: [INSERT] }',
+      ]),
+    );
+    const rows = await admin.query<{ d: string; s: string; del: string; i: string }>(
+      "SELECT Db AS d, Select_priv AS s, Delete_priv AS del, Insert_priv AS i FROM mysql.db WHERE User = 'fid' ORDER BY Db",
+    );
+    expect(rows).toEqual([
+      { d: 'app', s: 'N', del: 'N', i: 'Y' },
+      { d: 'app\\_x', s: 'Y', del: 'Y', i: 'N' },
+    ]);
+    const db = await client();
+    expect(await allowed(db, 'DELETE FROM app_x.t')).toBe(true);
+    expect(await allowed(db, 'SELECT * FROM appyx.t')).toBe(false);
+    await db.close();
   });
 
   it('GRANT OPTION alone on a database: USAGE with withGrantOption', async () => {

@@ -6,6 +6,7 @@ import { refusedGrants, type PrivilegeException } from '../model/privilege-polic
 import type { AccountId, Engine, Grant, GrantTarget } from '../model/types.js';
 import { describePath, type Diagnostics, type Path, type SourceFile } from './source-file.js';
 import type { FileYaml, GrantYaml } from './yaml.js';
+import { decodeDatabasePattern } from '../sql/escape.js';
 
 /** Split `a.b`, `` `a.b`.c ``, `PROCEDURE db.p` into a grant target, or say why not. */
 export function parseOn(on: string): GrantTarget | string {
@@ -135,7 +136,13 @@ function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarg
         ];
   const bad = names.map(identifierProblem).find((p) => p !== undefined);
   if (bad) return badTarget(ctx, path, at, bad);
-  if (target.level === 'database' && g.pattern) return { ...target, pattern: target.database };
+  if (target.level === 'database' && g.pattern) {
+    // A pattern with no wildcard left unescaped (`app`, `app\_x`) is the literal database, and the
+    // server stores and reads it back as one: declared as a pattern it would never match.
+    const decoded = decodeDatabasePattern(target.database);
+    if (decoded.pattern !== undefined) return { ...target, pattern: decoded.pattern };
+    target = { level: 'database', database: decoded.database };
+  }
   if (target.level !== 'global' && ctx.databases && !ctx.databases.includes(target.database)) {
     const hint = /[%_]/.test(target.database) ? ' (as a LIKE pattern, write pattern: true)' : '';
     diags.add(
