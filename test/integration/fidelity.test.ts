@@ -246,6 +246,28 @@ describe('what only the server knows', () => {
     expect((await run(yaml, 'plan')).plans[0]!.skipped.map((k) => k.user)).not.toContain('fid_proxy');
     await admin.query("DROP USER 'fid_boss'@'%'");
   });
+
+  it('reports a managed user locked by hand, which no YAML declares, and leaves it locked and as it is', async () => {
+    const yaml = file(['{ on: "app.*", privileges: [SELECT] }']).replace('- name: fid', '- name: fid_locked');
+    await converge(yaml);
+    await admin.query("ALTER USER 'fid_locked'@'%' ACCOUNT LOCK");
+    await admin.query("GRANT INSERT ON app.* TO 'fid_locked'@'%'");
+    const planned = await run(yaml, 'plan');
+    expect(planned.plans[0]!.skipped).toContainEqual({
+      user: 'fid_locked',
+      host: '%',
+      reason: 'unsupported',
+      detail: expect.stringMatching(/^it is locked \(ACCOUNT LOCK, set by hand\)/),
+    });
+    expect(planned.plans[0]!.actions.map((a) => a.user)).not.toContain('fid_locked');
+    await run(yaml, 'apply');
+    const [row] = await admin.query<{ locked: string; i: string }>(
+      "SELECT JSON_VALUE(g.Priv, '$.account_locked') AS locked, d.Insert_priv AS i FROM mysql.global_priv g JOIN mysql.db d ON d.User = g.User AND d.Host = g.Host WHERE g.User = 'fid_locked'",
+    );
+    expect(row).toEqual({ locked: '1', i: 'Y' });
+    await admin.query("ALTER USER 'fid_locked'@'%' ACCOUNT UNLOCK");
+    await converge(yaml);
+  });
 });
 
 describe('the run owns its identity', () => {

@@ -51,6 +51,7 @@ const ACCOUNTS = [
   'admin_holder',
   "o'brien",
   'tab\tuser',
+  'locked_one',
 ];
 
 beforeAll(async () => {
@@ -88,6 +89,9 @@ beforeAll(async () => {
     "GRANT SELECT ON app.* TO 'o\\'brien'@'%'",
     "CREATE USER 'tab\\tuser'@'%' IDENTIFIED BY 'x'",
     "GRANT SELECT ON app.* TO 'tab\\tuser'@'%'",
+    // Locked by hand: adopting it would reset its password, and the login test would fail every run.
+    "CREATE USER 'locked_one'@'%' IDENTIFIED BY 'x' ACCOUNT LOCK",
+    "GRANT SELECT ON app.* TO 'locked_one'@'%'",
   ])
     await admin.query(sql);
   env = localEnvironment(server);
@@ -111,6 +115,7 @@ describe('import', () => {
     const loaded = loadDesired(new Map(Object.entries(files)));
     expect(loaded.diagnostics, yaml).toEqual([]);
     expect(yaml).toContain('#   "tab\\tuser@%": "tab\\tuser" holds control characters');
+    expect(yaml).toContain('#   "locked_one@%": locked (ACCOUNT LOCK), which no YAML declares');
     expect(yaml.match(/secretName: rds-main-o_brien-[0-9a-f]{8}-secret/g)).toHaveLength(2);
     // The columns of a table holding the same privileges share one entry, as a person writes them.
     const users = (parse(yaml) as { users: { name: string; grants: unknown[] }[] }).users;

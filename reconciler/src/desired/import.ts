@@ -2,8 +2,9 @@
  * Existing accounts of a server → YAML declarations, so a team can start from what it has. Pure. The
  * output validates as it stands: grants the privilege policy refuses are listed as exceptions for
  * review, a user on several hosts gets one secret per host, a user whose name Secrets Manager
- * cannot take gets a secret name it can, and an account whose name or host dbusers cannot manage
- * (control characters, a trailing space…) is left out, named in a comment, and left alone.
+ * cannot take gets a secret name it can, and an account dbusers cannot manage (control characters
+ * or a trailing space in its name or host, locked by hand) is left out, named in a comment, and left
+ * alone.
  */
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
@@ -189,7 +190,8 @@ function databasesNamed(accounts: readonly ActualAccount[]): string[] {
 
 /**
  * The accounts dbusers can declare, and a line for each it cannot: a name or host the loader refuses
- * (the server took it, but nobody could declare it), or a role such an account is held through
+ * (the server took it, but nobody could declare it), a password user locked by hand (adopting it
+ * would reset its password and fail the login test), or a role such an account is held through
  * (declaring its holders without it would revoke it).
  */
 function manageable(
@@ -201,7 +203,8 @@ function manageable(
   for (const a of accounts) {
     const problem =
       nameProblem(a.user, dialect.maxUserLength) ??
-      (a.kind === 'user' ? hostProblem(a.host, dialect.maxHostLength) : undefined);
+      (a.kind === 'user' ? hostProblem(a.host, dialect.maxHostLength) : undefined) ??
+      (a.locked && a.auth !== 'iam' ? 'locked (ACCOUNT LOCK), which no YAML declares' : undefined);
     if (problem) why.set(a, problem);
   }
   // Holders of a left-out role, then theirs, until nothing changes.

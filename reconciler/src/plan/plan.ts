@@ -233,6 +233,14 @@ function decideDeclared(
       `it may act as ${have.proxies.join(', ')} (PROXY, granted by hand), which dbusers does not manage; revoke it on the server or leave the account out of the YAML`,
     );
   }
+  if (have.locked && want.auth === 'password') {
+    // Locked by hand (an incident, a retirement): a password reset's login test would fail on it, and unlocking is not ours to do.
+    return skipOf(
+      want,
+      'unsupported',
+      'it is locked (ACCOUNT LOCK, set by hand), which no YAML declares; dbusers leaves it as it is: unlock it (ALTER USER … ACCOUNT UNLOCK) or leave the account out of the YAML',
+    );
+  }
   if (claim && have.partialRevokes?.length) {
     // A partial revoke narrows a global grant per schema; the YAML cannot say so, so the plan would misread it.
     return skipOf(
