@@ -198,6 +198,52 @@ describe('grant transitions on MariaDB', () => {
     ]);
   });
 
+  it('a role held but not made default (default: false): several roles on MariaDB, at most one default, each turned on by SET ROLE', async () => {
+    const roles =
+      'roles:\n  reader:\n    grants: [{ on: "app.*", privileges: [SELECT] }]\n  writer:\n    grants: [{ on: "app.*", privileges: [INSERT] }]\n';
+    const holding = (entries: string) =>
+      file([], roles).replace('    grants:\n      []', `    roles: [${entries}]`);
+    const state = () =>
+      admin.query<{ d: string | null; r: string }>(
+        "SELECT JSON_VALUE(g.Priv, '$.default_role') AS d, m.Role AS r FROM mysql.global_priv g JOIN mysql.roles_mapping m ON m.User = g.User AND m.Host = g.Host WHERE g.User = 'fid' ORDER BY m.Role",
+      );
+    await converge(holding('reader, { name: writer, default: false }'));
+    expect(await state()).toEqual([
+      { d: 'reader', r: 'reader' },
+      { d: 'reader', r: 'writer' },
+    ]);
+    const db = await client();
+    expect(await allowed(db, 'SELECT * FROM app.t')).toBe(true);
+    expect(await allowed(db, 'INSERT INTO app.t VALUES (1, 2, 3)')).toBe(false);
+    await db.query('SET ROLE writer');
+    expect(await allowed(db, 'INSERT INTO app.t VALUES (1, 2, 3)')).toBe(true);
+    await db.close();
+    // The default moves; then neither is default (SET DEFAULT ROLE NONE), and both stay held.
+    await converge(holding('{ name: reader, default: false }, writer'));
+    expect((await state()).map((x) => x.d)).toEqual(['writer', 'writer']);
+    await converge(
+      holding('{ name: reader, default: false }, { name: writer, default: false, admin: true }'),
+    );
+    expect((await state()).map((x) => x.d ?? '')).toEqual(['', '']);
+    // A default role set by hand is drift, named in the plan.
+    await admin.query("SET DEFAULT ROLE reader FOR 'fid'@'%'");
+    const drift = await run(
+      holding('{ name: reader, default: false }, { name: writer, default: false, admin: true }'),
+      'plan',
+    );
+    expect(drift.plans[0]!.actions).toEqual([
+      expect.objectContaining({ kind: 'update_grant', reason: 'default roles differ' }),
+    ]);
+    // Two default roles is what MariaDB cannot hold: refused before anything runs.
+    const refused = await run(holding('reader, writer'), 'plan');
+    expect(refused.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([
+      expect.stringMatching(
+        /^ENGINE_UNSUPPORTED user fid: MariaDB activates only one default role, got 2; mark the others/,
+      ),
+    ]);
+    await converge(file([]));
+  });
+
   it('creates a declared role nobody holds, and keeps it', async () => {
     const roles = 'roles:\n  spare:\n    grants: [{ on: "other.*", privileges: [SELECT] }]\n';
     await converge(file(['{ on: "app.*", privileges: [SELECT] }'], roles));

@@ -141,6 +141,14 @@ const BEFORE_ANY_CALL: [string, () => unknown][] = [
   ['a failure bound of a billion', () => ({ ...batch(create('x')), options: { maxFailures: 1e9 } })],
   ['an unknown definer policy', () => ({ ...batch(create('x')), options: { definers: 'ignore' } })],
   ['a user name that is a number', () => batch(create('x', { user: 7 }))],
+  [
+    'the admin option on a role not granted',
+    () => batch(create('x', { roles: [], adminRoles: ['legacy_role'] })),
+  ],
+  [
+    'a non-default role not granted',
+    () => batch(create('x', { roles: ['reader'], nonDefaultRoles: ['legacy_role'] })),
+  ],
   ['actions that are not a list', () => ({ ...batch(), actions: { 0: create('x') } })],
   ['a port that is text', () => ({ ...batch(create('x')), target: { ...cluster(), port: '3306' } })],
   ['adopt as text', () => batch(create('x', { adopt: 'yes' }))],

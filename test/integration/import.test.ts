@@ -52,6 +52,9 @@ const ACCOUNTS = [
   "o'brien",
   'tab\tuser',
   'locked_one',
+  'two_roles',
+  'no_default',
+  'side_role',
 ];
 
 beforeAll(async () => {
@@ -89,6 +92,14 @@ beforeAll(async () => {
     "GRANT SELECT ON app.* TO 'o\\'brien'@'%'",
     "CREATE USER 'tab\\tuser'@'%' IDENTIFIED BY 'x'",
     "GRANT SELECT ON app.* TO 'tab\\tuser'@'%'",
+    // Several roles, one of them default (MariaDB activates one), and a role held with none default.
+    'CREATE ROLE side_role',
+    "CREATE USER 'two_roles'@'%' IDENTIFIED BY 'x'",
+    "GRANT keeper TO 'two_roles'@'%'",
+    "GRANT side_role TO 'two_roles'@'%'",
+    "SET DEFAULT ROLE side_role FOR 'two_roles'@'%'",
+    "CREATE USER 'no_default'@'%' IDENTIFIED BY 'x'",
+    "GRANT keeper TO 'no_default'@'%'",
     // Locked by hand: adopting it would reset its password, and the login test would fail every run.
     "CREATE USER 'locked_one'@'%' IDENTIFIED BY 'x' ACCOUNT LOCK",
     "GRANT SELECT ON app.* TO 'locked_one'@'%'",
@@ -119,6 +130,10 @@ describe('import', () => {
     expect(yaml.match(/secretName: rds-main-o_brien-[0-9a-f]{8}-secret/g)).toHaveLength(2);
     // The columns of a table holding the same privileges share one entry, as a person writes them.
     const users = (parse(yaml) as { users: { name: string; grants: unknown[] }[] }).users;
+    const rolesOf = (name: string) =>
+      (users.find((u) => u.name === name) as unknown as { roles: unknown[] }).roles;
+    expect(rolesOf('two_roles')).toEqual([{ name: 'keeper', default: false }, 'side_role']);
+    expect(rolesOf('no_default')).toEqual([{ name: 'keeper', default: false }]);
     expect(users.find((u) => u.name === 'columns2')!.grants).toEqual([
       { on: 'app.t', columns: ['a', 'b'], privileges: ['INSERT'] },
       { on: 'app.t', columns: ['b'], privileges: ['UPDATE'] },

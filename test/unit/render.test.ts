@@ -87,6 +87,24 @@ describe('terminal text', () => {
     expect(text.trim().split('\n').at(-1)).toBe('Plan: 3 to create, 0 to change, 0 to delete.');
   });
 
+  it('says how each role is held: with the admin option, not as a default role', () => {
+    const plan = bigPlan('orders', 1);
+    plan.actions = [
+      {
+        ...plan.actions[0]!,
+        roles: ['reader', 'writer', 'ops'],
+        adminRoles: ['ops'],
+        nonDefaultRoles: ['ops', 'writer'],
+      },
+    ] as Plan['actions'];
+    const lines = renderText([plan], PLAIN)
+      .split('\n')
+      .map((l) => l.trim());
+    expect(lines).toContain('+ role reader');
+    expect(lines).toContain('+ role writer (not a default role)');
+    expect(lines).toContain('+ role ops WITH ADMIN OPTION (not a default role)');
+  });
+
   it('prints control characters in names from the server as text, never as terminal escapes', () => {
     const plan = bigPlan('orders', 0);
     plan.skipped = [{ user: 'x\u001b[2J\u001b[1A', host: '%\r', reason: 'unmanaged', detail: '' }];

@@ -200,7 +200,7 @@ class FileReader {
       if (bad) this.report(path, 'host', 'BAD_HOST', `user ${u.name}: ${bad}`);
     }
     this.checkRoles(u.roles, [...path, 'roles'], u.cluster);
-    const roles = roleNames(u.roles).names;
+    const { names: roles, defaults } = roleNames(u.roles);
     if (roles.length > 0 && !dialect.supportsRoles) {
       this.report(
         path,
@@ -209,12 +209,12 @@ class FileReader {
         `user ${u.name}: ${spec.engine} ${spec.engineVersion ?? ''} has no roles; grant privileges directly`,
       );
     }
-    if (roles.length > 1 && !dialect.multipleDefaultRoles) {
+    if (defaults > 1 && !dialect.multipleDefaultRoles) {
       this.report(
         path,
         'roles',
         'ENGINE_UNSUPPORTED',
-        `user ${u.name}: MariaDB activates only one default role, got ${roles.length}; make a role that holds the others`,
+        `user ${u.name}: MariaDB activates only one default role, got ${defaults}; mark the others { name: ..., default: false }, or make a role that holds them`,
       );
     }
     if (
@@ -342,13 +342,24 @@ export function secretNameFor(
   );
 }
 
-/** Role references → names, and the names held with the admin option (`adminRoles` only when any). */
+/**
+ * Role references → names, and the names held with the admin option or not made default roles
+ * (`adminRoles` and `nonDefaultRoles` only when any).
+ */
 function roleNames(refs: RoleRefYaml[] | undefined) {
   const names = (refs ?? []).map((r) => (typeof r === 'string' ? r : r.name));
-  const admin = (refs ?? []).flatMap((r) => (typeof r !== 'string' && r.admin ? [r.name] : []));
+  const marked = (mark: (r: Exclude<RoleRefYaml, string>) => boolean | undefined) =>
+    (refs ?? []).flatMap((r) => (typeof r !== 'string' && mark(r) ? [r.name] : [])).sort();
+  const admin = marked((r) => r.admin);
+  const nonDefault = marked((r) => r.default === false);
   return {
     names,
-    sorted: { roles: [...names].sort(), ...(admin.length ? { adminRoles: admin.sort() } : {}) },
+    defaults: names.length - nonDefault.length,
+    sorted: {
+      roles: [...names].sort(),
+      ...(admin.length ? { adminRoles: admin } : {}),
+      ...(nonDefault.length ? { nonDefaultRoles: nonDefault } : {}),
+    },
   };
 }
 

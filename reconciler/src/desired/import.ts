@@ -96,9 +96,16 @@ function onText(g: Grant): string {
         : `${quotePart(g.database)}.${quotePart(g.table)}`;
 }
 
-/** The roles of an account as `roles:` writes them: `{ name, admin: true }` where held with the admin option. */
-function roleEntries(a: ActualAccount): (string | { name: string; admin: true })[] {
-  return a.roles.map((r) => (a.adminRoles?.includes(r) ? { name: r, admin: true as const } : r));
+/**
+ * The roles of an account as `roles:` writes them: `{ name, admin: true }` where held with the admin
+ * option, `default: false` where a user holds it but it is not one of its default roles.
+ */
+function roleEntries(a: ActualAccount): (string | { name: string; admin?: true; default?: false })[] {
+  return a.roles.map((name) => {
+    const admin = a.adminRoles?.includes(name) ? { admin: true as const } : {};
+    const notDefault = a.kind === 'user' && !a.defaultRoles.includes(name) ? { default: false as const } : {};
+    return 'admin' in admin || 'default' in notDefault ? { name, ...admin, ...notDefault } : name;
+  });
 }
 
 /** What the accounts hold that the privilege policy refuses: exceptions to review, one per account and object. */

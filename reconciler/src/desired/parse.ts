@@ -131,6 +131,19 @@ function schemaMessage(e: ErrorObject, data: unknown): { path: Path; message: st
   }
 }
 
+/**
+ * Of a choice of shapes (a role by name, or `{ name, admin }`), a value of one shape fails the others
+ * too ("must be string"): the errors of its own shape, inside it or of its fields, say what is wrong.
+ */
+function explainedByItsShape(e: ErrorObject, errors: readonly ErrorObject[]): boolean {
+  if (e.keyword !== 'type' && e.keyword !== 'anyOf') return false;
+  return errors.some(
+    (o) =>
+      o.instancePath.startsWith(`${e.instancePath}/`) ||
+      (o.instancePath === e.instancePath && o.keyword !== 'type' && o.keyword !== 'anyOf'),
+  );
+}
+
 function hint(e: ErrorObject): string {
   const description = (e.parentSchema as { description?: string })?.description;
   return description ? ` (${description})` : '';
@@ -152,9 +165,11 @@ function pruneInvalid(file: SourceFile, data: unknown, diags: Diagnostics): File
   let whole = false;
   // One diagnostic per value (an empty name fails both its length and its pattern); each missing field is one.
   const reported = new Set<string>();
-  for (const e of validateSchema.errors ?? []) {
+  const errors = validateSchema.errors ?? [];
+  for (const e of errors) {
     // `propertyNames` repeats, without the reason, the error of the name it checked.
     if (e.keyword === 'if' || e.keyword === 'propertyNames') continue;
+    if (explainedByItsShape(e, errors)) continue;
     const { path: p, message, atKey } = schemaMessage(e, data);
     const at = JSON.stringify([p, atKey]);
     if (e.keyword !== 'required' && reported.has(at)) continue;

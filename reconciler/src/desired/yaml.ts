@@ -12,7 +12,7 @@ export interface GrantYaml {
   withGrantOption?: boolean;
 }
 /** A role held: by name, or with the admin option. */
-export type RoleRefYaml = string | { name: string; admin?: boolean };
+export type RoleRefYaml = string | { name: string; admin?: boolean; default?: boolean };
 export interface UserYaml {
   name: string;
   host?: string;

@@ -10,6 +10,7 @@ import { diffGrants, diffNames } from '../model/grants.js';
 import {
   accountKey,
   displayAccount,
+  defaultRolesOf,
   type AccountId,
   type Action,
   type ActualAccount,
@@ -270,12 +271,12 @@ class ActionRunner {
       case 'create_role':
         await this.sql(this.dialect.createRole(a.user));
         this.remember(a, 'role');
-        await this.converge(a, 'role', a.grants, a.roles, a.adminRoles);
+        await this.converge(a, 'role');
         return [];
       case 'create_user':
         return this.createUser(a);
       case 'update_grant':
-        await this.converge(a, a.accountKind, a.grants, a.roles, a.adminRoles);
+        await this.converge(a, a.accountKind);
         return [];
       case 'reset_password': {
         const current = await this.deps.secrets.getValue(a.secretName, 'AWSCURRENT');
@@ -326,7 +327,7 @@ class ActionRunner {
         );
     }
     this.remember(a, 'user');
-    await this.converge(a, 'user', a.grants, a.roles, a.adminRoles);
+    await this.converge(a, 'user');
     return warnings;
   }
 
@@ -400,17 +401,21 @@ class ActionRunner {
   }
 
   /**
-   * Make the account hold exactly `grants` and `roles` (and the admin option on `adminRoles`): add
-   * first, then revoke, so access never drops. On MariaDB a table-level REVOKE also deletes the
-   * column grants of that privilege: those the account keeps are granted again right after it.
+   * Make the account hold exactly its `grants` and `roles` (the admin option on `adminRoles`, the
+   * roles but `nonDefaultRoles` as default roles): add first, then revoke, so access never drops. On
+   * MariaDB a table-level REVOKE also deletes the column grants of that privilege: those the account
+   * keeps are granted again right after it.
    */
   private async converge(
-    a: AccountId,
+    a: AccountId & {
+      grants: readonly Grant[];
+      roles: readonly string[];
+      adminRoles?: readonly string[];
+      nonDefaultRoles?: readonly string[];
+    },
     kind: 'user' | 'role',
-    grants: readonly Grant[],
-    roles: readonly string[],
-    adminRoles: readonly string[] = [],
   ): Promise<void> {
+    const { grants, roles, adminRoles = [] } = a;
     const current = this.remember(a, kind);
     const who = this.dialect.account(a, kind);
     const g = diffGrants(grants, current.grants);
@@ -420,7 +425,7 @@ class ActionRunner {
     for (const role of r.add) await this.sql(this.dialect.grantRole(role, who, adminRoles.includes(role)));
     for (const role of admin.add.filter((x) => !r.add.includes(x)))
       await this.sql(this.dialect.grantRole(role, who, true));
-    const defaults = this.dialect.multipleDefaultRoles ? [...roles].sort() : [...roles].sort().slice(0, 1);
+    const defaults = [...defaultRolesOf(a, this.dialect.multipleDefaultRoles)].sort();
     const d = diffNames(defaults, current.defaultRoles);
     if (kind === 'user' && this.dialect.supportsRoles && d.add.length + d.remove.length > 0) {
       for (const s of this.dialect.setDefaultRoles(who, defaults)) await this.sql(s);

@@ -37,6 +37,10 @@ export function actionProblems(a: Action, dialect: Dialect, serverKnown = true):
     for (const r of a.roles) note(nameProblem(r, dialect.maxUserLength));
     const stray = (a.adminRoles ?? []).filter((r) => !a.roles.includes(r));
     if (stray.length > 0) problems.push(`admin option on roles not granted: ${stray.join(', ')}`);
+    const strayDefault = ('nonDefaultRoles' in a ? (a.nonDefaultRoles ?? []) : []).filter(
+      (r) => !a.roles.includes(r),
+    );
+    if (strayDefault.length > 0) problems.push(`non-default roles not granted: ${strayDefault.join(', ')}`);
   }
   const secretName = 'secretName' in a ? a.secretName : undefined;
   if (secretName !== undefined && !SECRET_NAME.test(secretName))

@@ -47,6 +47,8 @@ export interface DesiredAccount extends AccountId {
   roles: string[];
   /** Of those, the ones held WITH ADMIN OPTION (may grant them on). */
   adminRoles?: string[];
+  /** Of a user's roles, the ones not made default roles (`default: false`). */
+  nonDefaultRoles?: string[];
   /** Take over an existing account that dbusers did not create. */
   adopt: boolean;
   /** Secret holding the password (password users only). */
@@ -116,6 +118,20 @@ export interface ActualAccount extends AccountId {
    * engine's hash compared where the secret lives); undefined when not checked.
    */
   passwordMatchesSecret?: boolean;
+}
+
+/**
+ * The default roles a declaration or an action asks for: its roles but those marked `default: false`;
+ * where the engine activates one (MariaDB), the first. Most accounts mark none: their list itself.
+ */
+export function defaultRolesOf(
+  a: { roles: readonly string[]; nonDefaultRoles?: readonly string[] },
+  multiple: boolean,
+): readonly string[] {
+  const defaults = a.nonDefaultRoles?.length
+    ? a.roles.filter((r) => !a.nonDefaultRoles!.includes(r))
+    : a.roles;
+  return multiple || defaults.length <= 1 ? defaults : [...defaults].sort().slice(0, 1);
 }
 
 /** An account as it is right after CREATE USER / CREATE ROLE: nothing granted. */
@@ -202,6 +218,7 @@ export interface CreateUserAction extends ActionBase {
   grants: Grant[];
   roles: string[];
   adminRoles?: string[];
+  nonDefaultRoles?: string[];
 }
 export interface CreateRoleAction extends ActionBase {
   kind: 'create_role';
@@ -217,6 +234,7 @@ export interface UpdateGrantAction extends ActionBase {
   grants: Grant[];
   roles: string[];
   adminRoles?: string[];
+  nonDefaultRoles?: string[];
   before: { grants: Grant[]; roles: string[]; adminRoles?: string[] };
 }
 export interface ResetPasswordAction extends ActionBase {

@@ -30,6 +30,7 @@ import { AccountMap } from '../model/account-map.js';
 import { describeGrant, describeObject, diffGrants, diffNames, objectOf } from '../model/grants.js';
 import {
   accountKey,
+  defaultRolesOf,
   displayAccount,
   NO_NAMES,
   ownerOf,
@@ -318,6 +319,7 @@ function createAction(want: DesiredAccount, adopt: boolean, reason: string): Act
         grants: want.grants,
         roles: want.roles,
         ...adminOf(want),
+        ...nonDefaultOf(want),
         reason,
       };
 }
@@ -325,6 +327,11 @@ function createAction(want: DesiredAccount, adopt: boolean, reason: string): Act
 /** The admin option, only where there is one: plans without it stay as they were. */
 function adminOf(a: { adminRoles?: readonly string[] }): { adminRoles?: string[] } {
   return a.adminRoles?.length ? { adminRoles: [...a.adminRoles].sort() } : {};
+}
+
+/** The roles held but not made default, only where there are some. */
+function nonDefaultOf(a: DesiredAccount): { nonDefaultRoles?: string[] } {
+  return a.nonDefaultRoles?.length ? { nonDefaultRoles: a.nonDefaultRoles } : {};
 }
 
 /** An owned account that exists: what differs between it and its declaration. */
@@ -337,10 +344,10 @@ function convergeActions(
   const grants = diffGrants(want.grants, have.grants);
   const roles = diffNames(want.roles, have.roles);
   const admin = diffNames(want.adminRoles ?? NO_NAMES, have.adminRoles ?? NO_NAMES);
-  const defaultRoles =
-    actual.multipleDefaultRoles || want.roles.length <= 1 ? want.roles : want.roles.slice(0, 1);
   const defaults =
-    want.kind === 'user' ? diffNames(defaultRoles, have.defaultRoles) : { add: [], remove: [] };
+    want.kind === 'user'
+      ? diffNames(defaultRolesOf(want, actual.multipleDefaultRoles), have.defaultRoles)
+      : { add: [], remove: [] };
   const grantsDiffer =
     grants.add.length +
       grants.remove.length +
@@ -371,6 +378,7 @@ function convergeActions(
       grants: want.grants,
       roles: want.roles,
       ...adminOf(want),
+      ...nonDefaultOf(want),
       before: { grants: [...have.grants], roles: [...have.roles].sort(), ...adminOf(have) },
       reason: grantsDiffer ? `grants differ: ${why.join(', ')}` : 'default roles differ',
     });

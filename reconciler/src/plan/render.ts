@@ -36,10 +36,16 @@ function headline(a: Action): string {
   }
 }
 
+/** A role granted, with how it is held. */
+function roleAdded(a: { adminRoles?: string[]; nonDefaultRoles?: string[] }, role: string): string {
+  const admin = a.adminRoles?.includes(role) ? ' WITH ADMIN OPTION' : '';
+  return `+ role ${role}${admin}${a.nonDefaultRoles?.includes(role) ? ' (not a default role)' : ''}`;
+}
+
 /** The grant and role lines under an action, each with its own symbol. */
 function details(a: Action): string[] {
   if (a.kind === 'create_role' || a.kind === 'create_user') {
-    return [...a.grants.map((g) => `+ ${describeGrant(g)}`), ...a.roles.map((r) => `+ role ${r}`)];
+    return [...a.grants.map((g) => `+ ${describeGrant(g)}`), ...a.roles.map((r) => roleAdded(a, r))];
   }
   if (a.kind === 'update_grant') {
     const g = diffGrants(a.grants, a.before.grants);
@@ -47,7 +53,7 @@ function details(a: Action): string[] {
     return [
       ...g.add.map((x) => `+ ${describeGrant(x)}`),
       ...g.remove.map((x) => `- ${describeGrant(x)}`),
-      ...r.add.map((x) => `+ role ${x}`),
+      ...r.add.map((x) => roleAdded(a, x)),
       ...r.remove.map((x) => `- role ${x}`),
     ];
   }
