@@ -1,0 +1,207 @@
+/**
+ * Random declared states on a real MariaDB, applied one after another with drift made by hand in
+ * between: every grant shape, role membership with and without the admin option or default, users
+ * coming and going. After each apply the re-plan is empty, and the server holds exactly what a fresh
+ * server given only that YAML holds (every SHOW GRANTS line and default role), so no transition
+ * leaves a trace of the state before it. Seeded: DBUSERS_TRANSITIONS_SEED and _STEPS reproduce a run.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { quoteAccount, quoteString } from '../../reconciler/src/sql/escape.js';
+import { localEnvironment, reconcileLocally, startTestServer, type TestServer } from '../support/server.js';
+
+const SCHEMA = [
+  'CREATE DATABASE app',
+  'CREATE DATABASE app1',
+  'CREATE DATABASE app2',
+  'CREATE DATABASE app_x',
+  'CREATE TABLE app.t (a INT, b INT, c INT)',
+  'CREATE TABLE app.`we.ird` (`c``1` INT, `c 2` INT)',
+  'CREATE TABLE app1.t (id INT)',
+  'CREATE TABLE app2.t (id INT)',
+  'CREATE TABLE app_x.t (id INT)',
+  'CREATE PROCEDURE app.p() SELECT 1',
+  'CREATE PROCEDURE app.`p q`() SELECT 1',
+  'CREATE FUNCTION app.f() RETURNS INT RETURN 1',
+];
+
+/** Grants a state draws from: every level, the grant option, patterns, columns, odd names. */
+const GRANTS = [
+  '{ on: "app.*", privileges: [SELECT] }',
+  '{ on: "app.*", privileges: [SELECT, INSERT], withGrantOption: true }',
+  '{ on: "app.*", privileges: [USAGE], withGrantOption: true }',
+  '{ on: "app%.*", pattern: true, privileges: [SELECT] }',
+  '{ on: "app_.*", pattern: true, privileges: [UPDATE] }',
+  "{ on: 'app\\_x.*', pattern: true, privileges: [DELETE] }",
+  '{ on: "app_x.*", privileges: [SELECT] }',
+  '{ on: "app.t", privileges: [INSERT] }',
+  '{ on: "app.t", privileges: [UPDATE, DELETE], withGrantOption: true }',
+  '{ on: "app.t", privileges: [USAGE], withGrantOption: true }',
+  '{ on: "app.t", columns: [a, b], privileges: [INSERT] }',
+  '{ on: "app.t", columns: [b], privileges: [SELECT, UPDATE] }',
+  '{ on: "app.t", columns: [a], privileges: [INSERT], withGrantOption: true }',
+  '{ on: "app.`we.ird`", columns: ["c`1", "c 2"], privileges: [INSERT] }',
+  '{ on: "PROCEDURE app.p", privileges: [EXECUTE] }',
+  '{ on: "PROCEDURE app.`p q`", privileges: [EXECUTE] }',
+  '{ on: "FUNCTION app.f", privileges: [EXECUTE, ALTER ROUTINE], withGrantOption: true }',
+  '{ on: "*.*", privileges: [SHOW DATABASES, EXECUTE] }',
+  '{ database: app1, profile: readwrite }',
+  '{ database: app2, profile: admin }',
+  '{ on: "app1.t", privileges: [SELECT, INSERT] }',
+];
+
+/** What a DBA might do by hand between two runs, to any of the accounts. */
+const DRIFT = [
+  'GRANT SELECT ON app.* TO {who}',
+  'GRANT INSERT (c) ON app.t TO {who}',
+  'GRANT UPDATE ON app.t TO {who} WITH GRANT OPTION',
+  'GRANT SELECT ON `app%`.* TO {who}',
+  'GRANT SHOW DATABASES ON *.* TO {who}',
+  'REVOKE ALL PRIVILEGES, GRANT OPTION FROM {who}',
+  'REVOKE INSERT ON app.t FROM {who}',
+  'REVOKE SELECT (b) ON app.t FROM {who}',
+  'GRANT r1 TO {who}',
+  'GRANT r2 TO {who} WITH ADMIN OPTION',
+  'REVOKE r1 FROM {who}',
+  'SET DEFAULT ROLE NONE FOR {who}',
+  'SET DEFAULT ROLE r2 FOR {who}',
+  'GRANT USAGE ON app1.* TO {who} WITH GRANT OPTION',
+];
+const ACCOUNTS = ["'fa'@'%'", "'fa'@'10.0.0.%'", "'fb'@'%'", 'r1', 'r2'];
+
+let seed = Number(process.env.DBUSERS_TRANSITIONS_SEED ?? 20261206);
+/** A linear congruential generator: the same seed, the same states. */
+function random(): number {
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  return seed / 2147483648;
+}
+const some = <T>(xs: readonly T[], p: number) => xs.filter(() => random() < p);
+const one = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+const list = (entries: string[], indent: string) =>
+  entries.length ? entries.map((e) => `\n${indent}- ${e}`).join('') : ' []';
+
+/** The roles a user holds: each with or without the admin option, at most one default (MariaDB). */
+function heldRoles(roles: readonly string[]): string[] {
+  let defaults = 0;
+  return some(roles, 0.5).map((name) => {
+    const isDefault = defaults === 0 && random() < 0.6;
+    if (isDefault) defaults++;
+    const admin = random() < 0.3;
+    if (isDefault && !admin) return name;
+    return `{ name: ${name}${admin ? ', admin: true' : ''}${isDefault ? '' : ', default: false'} }`;
+  });
+}
+
+/** One random declared state of two users (one on two hosts) and up to two roles. */
+function randomState(): string {
+  const roles = some(['r1', 'r2'], 0.7);
+  let yaml = `account: "555566667777"
+alias: moves
+clusters:
+  - { name: main, region: eu-west-1, engine: mariadb, engineVersion: "10.11", endpoint: db.example.com, port: 3306, masterSecretArn: "arn:aws:secretsmanager:eu-west-1:555566667777:secret:m", databases: [app, app1, app2, app_x] }
+privilegeExceptions:
+  - { account: fa, on: "*.*", privileges: [PROCESS], reason: "the metrics agent reads the process list" }
+`;
+  if (roles.length) yaml += 'roles:\n';
+  for (const name of roles) {
+    const held = name === 'r2' && roles.includes('r1') ? some(['r1'], 0.5) : [];
+    yaml += `  ${name}:\n    grants:${list(some(GRANTS, 0.15), '      ')}\n    roles: [${held.join(', ')}]\n`;
+  }
+  yaml += 'users:\n';
+  for (const [name, host] of [
+    ['fa', '%'],
+    ['fa', '10.0.0.%'],
+    ['fb', '%'],
+  ] as const) {
+    if (random() < 0.15) continue;
+    const grants = some(GRANTS, 0.25);
+    if (name === 'fa' && random() < 0.3) grants.push('{ on: "*.*", privileges: [PROCESS] }');
+    yaml += `  - name: ${name}
+    host: "${host}"
+    cluster: main
+    secretName: moves-${name}-${host === '%' ? 'any' : 'net'}
+    grants:${list(grants, '      ')}
+    roles: [${heldRoles(roles).join(', ')}]
+`;
+  }
+  return yaml;
+}
+
+/** Every grant and default role of the accounts the states name, as the server shows them. */
+async function grantsOf(db: Database): Promise<string[]> {
+  const lines: string[] = [];
+  const accounts = await db.query<{ User: string; Host: string; d: string | null }>(
+    "SELECT User, Host, JSON_VALUE(Priv, '$.default_role') AS d FROM mysql.global_priv WHERE User IN ('fa', 'fb', 'r1', 'r2')",
+  );
+  for (const a of accounts) {
+    const name = a.Host === '' ? quoteString(a.User) : quoteAccount(a.User, a.Host);
+    lines.push(`${name} default role: ${a.d || 'none'}`);
+    for (const row of await db.query(`SHOW GRANTS FOR ${name}`))
+      lines.push(
+        String(Object.values(row)[0])
+          .replace(/ IDENTIFIED BY PASSWORD '[^']*'/, '')
+          // Column lists in the order of the columns, without the repeats SHOW GRANTS may print.
+          .replace(/\(([^)]*)\)/g, (_, c: string) => `(${[...new Set(c.split(', '))].sort().join(', ')})`),
+      );
+  }
+  return lines.sort();
+}
+
+/** A server of its own, with the schema the grants name. */
+async function serverWithSchema(): Promise<{ server: TestServer; admin: Database; env: LocalEnvironment }> {
+  const server = await startTestServer();
+  const admin = await server.admin();
+  for (const sql of SCHEMA) await admin.query(sql);
+  return { server, admin, env: localEnvironment(server) };
+}
+
+let main: Awaited<ReturnType<typeof serverWithSchema>>;
+
+beforeAll(async () => {
+  main = await serverWithSchema();
+});
+
+afterAll(async () => {
+  await main?.env.close();
+  await main?.admin.close();
+  await main?.server.stop();
+});
+
+it('random transitions with drift between them converge in one apply, to what a fresh server holds', async () => {
+  const steps = Number(process.env.DBUSERS_TRANSITIONS_STEPS ?? 10);
+  for (let step = 0; step < steps; step++) {
+    const yaml = randomState();
+    const files = { 'users/moves.yaml': yaml };
+    const drift = step > 0 ? one(DRIFT).replace('{who}', one(ACCOUNTS)) : undefined;
+    // Some drift names a role or grant the state does not hold: the server refuses it, and that is fine.
+    if (drift) await main.admin.query(drift).catch(() => undefined);
+    const context = `step ${step}, after ${drift ?? 'nothing'}:\n${yaml}`;
+
+    const applied = await reconcileLocally(main.env, files, 'apply', { allowDeletes: true });
+    expect(applied.diagnostics, context).toEqual([]);
+    expect(
+      applied.results.filter((r) => !r.ok),
+      context,
+    ).toEqual([]);
+    const replan = await reconcileLocally(main.env, files, 'plan', { allowDeletes: true });
+    expect(
+      replan.plans.flatMap((p) => p.actions),
+      context,
+    ).toEqual([]);
+
+    const fresh = await serverWithSchema();
+    try {
+      const fromScratch = await reconcileLocally(fresh.env, files, 'apply', { allowDeletes: true });
+      expect(
+        fromScratch.results.filter((r) => !r.ok),
+        context,
+      ).toEqual([]);
+      expect(await grantsOf(main.admin), context).toEqual(await grantsOf(fresh.admin));
+    } finally {
+      await fresh.env.close();
+      await fresh.admin.close();
+      await fresh.server.stop();
+    }
+  }
+});
