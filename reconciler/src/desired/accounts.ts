@@ -126,9 +126,18 @@ class FileReader {
     }
   }
 
-  /** Every role named is declared; each is then created on `cluster` too. */
+  /** Every role named is declared, and named once; each is then created on `cluster` too. */
   private checkRoles(refs: RoleRefYaml[] | undefined, path: Path, cluster: string): void {
-    roleNames(refs).names.forEach((r, i) => {
+    roleNames(refs).names.forEach((r, i, names) => {
+      if (names.indexOf(r) < i) {
+        this.diags.add(
+          this.file,
+          [...path, i],
+          'DUPLICATE_ROLE',
+          `${describePath(path)}: role ${JSON.stringify(r)} is listed twice; list it once, and say there how it is held`,
+        );
+        return;
+      }
       if (r in this.roles) {
         this.use(r, cluster);
         return;
