@@ -55,6 +55,7 @@ const ACCOUNTS = [
   'two_roles',
   'no_default',
   'side_role',
+  'shadowed',
 ];
 
 beforeAll(async () => {
@@ -100,6 +101,9 @@ beforeAll(async () => {
     "SET DEFAULT ROLE side_role FOR 'two_roles'@'%'",
     "CREATE USER 'no_default'@'%' IDENTIFIED BY 'x'",
     "GRANT keeper TO 'no_default'@'%'",
+    // On '%' and on 'localhost', which the server matches first for a login from here.
+    "CREATE USER 'shadowed'@'%' IDENTIFIED BY 'x'",
+    "CREATE USER 'shadowed'@'localhost' IDENTIFIED BY 'y'",
     // Locked by hand: adopting it would reset its password, and the login test would fail every run.
     "CREATE USER 'locked_one'@'%' IDENTIFIED BY 'x' ACCOUNT LOCK",
     "GRANT SELECT ON app.* TO 'locked_one'@'%'",
@@ -154,6 +158,12 @@ describe('import', () => {
       applied.results.every((r) => r.ok),
       JSON.stringify(applied.results),
     ).toBe(true);
+    const shadowed = applied.results
+      .flatMap((r) => r.results)
+      .find((r) => r.user === 'shadowed' && r.host === '%');
+    expect(shadowed?.warnings).toEqual([
+      "login not tested: user 'shadowed' has accounts on other hosts, and the server may match one of those first",
+    ]);
     expect((await run('plan')).plans.flatMap((p) => p.actions)).toEqual([]);
     expect(await grantsOf(ACCOUNTS)).toEqual(before);
   });

@@ -7,6 +7,7 @@ import { dialectForVersion, type Dialect } from '../dialect/index.js';
 import { renderGrants, renderRevokes } from '../dialect/statements.js';
 import { inspect } from '../inspect/inspect.js';
 import { diffGrants, diffNames } from '../model/grants.js';
+import { quoteString } from '../sql/escape.js';
 import {
   accountKey,
   displayAccount,
@@ -297,6 +298,13 @@ class ActionRunner {
     await this.deps.db.query(statement);
   }
 
+  /** Whether the user has another account the server holds: a login as the user may reach that one. */
+  private onOtherHosts(a: AccountId): boolean {
+    for (const o of this.accounts.values())
+      if (o.user === a.user && o.host !== a.host && o.kind === 'user') return true;
+    return false;
+  }
+
   private remember(a: AccountId, kind: 'user' | 'role'): ActualAccount {
     const key = accountKey(a);
     const known = this.accounts.get(key) ?? newAccount(a, kind);
@@ -392,9 +400,14 @@ class ActionRunner {
     const pending = await createPending(this.password, a, secretName, database);
     await setOnServer(this.password, a, pending.password, exists);
     const warnings: string[] = [];
-    if (exists && a.host === '%') await testLogin(this.password, a, pending.password);
-    else if (exists)
-      warnings.push(`login not tested: host '${a.host}' may not match where the executor connects from`);
+    const untestable =
+      a.host !== '%'
+        ? `host '${a.host}' may not match where the executor connects from`
+        : this.onOtherHosts(a)
+          ? `user ${quoteString(a.user)} has accounts on other hosts, and the server may match one of those first`
+          : undefined;
+    if (exists && !untestable) await testLogin(this.password, a, pending.password);
+    else if (exists) warnings.push(`login not tested: ${untestable}`);
     await promote(this.password, secretName);
     this.remember(a, 'user').auth = 'password';
     return warnings;
