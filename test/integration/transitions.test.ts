@@ -128,8 +128,13 @@ privilegeExceptions:
   return yaml;
 }
 
-/** Every grant and default role of the accounts the states name, as the server shows them. */
+/**
+ * Every grant and default role of the accounts the states name, as the server shows them once it
+ * has read the grant tables again: MariaDB 10.11 can list a column twice after a table-level REVOKE
+ * (`SELECT (b, b)`), and after a REVOKE of that column shows it still, though it denies it.
+ */
 async function grantsOf(db: Database): Promise<string[]> {
+  await db.query('FLUSH PRIVILEGES');
   const lines: string[] = [];
   const accounts = await db.query<{ User: string; Host: string; d: string | null }>(
     "SELECT User, Host, JSON_VALUE(Priv, '$.default_role') AS d FROM mysql.global_priv WHERE User IN ('fa', 'fb', 'r1', 'r2')",
@@ -141,8 +146,8 @@ async function grantsOf(db: Database): Promise<string[]> {
       lines.push(
         String(Object.values(row)[0])
           .replace(/ IDENTIFIED BY PASSWORD '[^']*'/, '')
-          // Column lists in the order of the columns, without the repeats SHOW GRANTS may print.
-          .replace(/\(([^)]*)\)/g, (_, c: string) => `(${[...new Set(c.split(', '))].sort().join(', ')})`),
+          // Column lists in the order of the columns (SHOW GRANTS keeps the order they were granted in).
+          .replace(/\(([^)]*)\)/g, (_, c: string) => `(${c.split(', ').sort().join(', ')})`),
       );
   }
   return lines.sort();
