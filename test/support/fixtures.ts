@@ -91,7 +91,7 @@ export function onServer(d: DesiredAccount): ActualAccount {
     locked: false,
     grants: [...d.grants],
     roles: [...d.roles],
-    defaultRoles: d.kind === 'user' ? [...d.roles] : [],
+    defaultRoles: d.kind === 'user' ? d.roles.filter((r) => !d.nonDefaultRoles?.includes(r)) : [],
   };
 }
 

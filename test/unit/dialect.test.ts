@@ -9,6 +9,9 @@ import { mariadb } from '../../reconciler/src/dialect/mariadb.js';
 import { mysql57, mysql8 } from '../../reconciler/src/dialect/mysql.js';
 import { decodeAccessBits } from '../../reconciler/src/dialect/privileges.js';
 import { renderGrants, renderRevokes } from '../../reconciler/src/dialect/statements.js';
+import { importYaml } from '../../reconciler/src/desired/import.js';
+import { parse } from 'yaml';
+import { emptyAuroraServer, ordersCluster } from '../support/fixtures.js';
 
 /** mysql.user columns as MySQL 8.0 defines them (reference/mysql-mariadb.md §1.2), abridged to what matters. */
 const mysqlUser = (User: string, Host: string, extra: Record<string, unknown> = {}) => ({
@@ -146,6 +149,25 @@ describe('MySQL 8 dialect', () => {
       { level: 'table', database: 'orders', table: 'invoices', privilege: 'SELECT' },
       { level: 'table', database: 'orders', table: 'invoices', privilege: 'GRANT OPTION' },
     ]);
+  });
+
+  it('import writes a role held but not among the default roles as { name, default: false }', () => {
+    const appAgain = readAccounts(mysql8, {
+      ...results,
+      accounts: [...results.accounts, mysqlUser('audit', '%', { has_auth: 0, account_locked: 'Y' })],
+      role_edges: [
+        ...results.role_edges,
+        { FROM_HOST: '%', FROM_USER: 'audit', TO_HOST: '%', TO_USER: 'app', WITH_ADMIN_OPTION: 'Y' },
+      ],
+    }).find((a) => a.user === 'app');
+    expect(appAgain).toMatchObject({
+      user: 'app',
+      roles: ['reporting', 'audit'],
+      defaultRoles: ['reporting'],
+    });
+    const yaml = importYaml(ordersCluster, { ...emptyAuroraServer, accounts: [appAgain!] });
+    const [app] = (parse(yaml) as { users: { roles: unknown[] }[] }).users;
+    expect(app!.roles).toEqual(['reporting', { name: 'audit', admin: true, default: false }]);
   });
 
   it('knows IAM and password users and when their password changed', () => {

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ActualState, DesiredAccount, Grant } from '../../reconciler/src/model/types.js';
 import { applyPolicy, policies, POLICY_NAMES } from '../../reconciler/src/plan/policy.js';
+import { mysql8 } from '../../reconciler/src/dialect/mysql.js';
 import { hasChanges, plan, type PlanOptions } from '../../reconciler/src/plan/plan.js';
 import {
   aliceReadonly,
@@ -131,6 +132,29 @@ describe('plan', () => {
       before: { grants: aliceReadonly.grants, roles: [] },
       reason: 'grants differ: +INSERT on orders.*',
     });
+  });
+
+  it('holds a role marked default: false without making it default, on MySQL 8 where several are', () => {
+    const reporting = { ...reportingRole, host: '%' };
+    const audit = { ...reporting, user: 'audit' };
+    const bob = { ...bobReporting, roles: ['audit', 'reporting'], nonDefaultRoles: ['audit'] };
+    const mysql = { multipleDefaultRoles: true, roleHost: '%' };
+    expect(
+      plan(target(bob, reporting, audit), serverMatching([bob, reporting, audit], mysql), opts).actions,
+    ).toEqual([]);
+    const allDefault = serverMatching([{ ...bob, nonDefaultRoles: undefined }, reporting, audit], mysql);
+    expect(plan(target(bob, reporting, audit), allDefault, opts).actions).toEqual([
+      expect.objectContaining({
+        kind: 'update_grant',
+        user: 'bob',
+        roles: ['audit', 'reporting'],
+        nonDefaultRoles: ['audit'],
+        reason: 'default roles differ',
+      }),
+    ]);
+    expect(mysql8.setDefaultRoles("'bob'@'%'", ['reporting'])).toEqual([
+      "SET DEFAULT ROLE 'reporting'@'%' TO 'bob'@'%'",
+    ]);
   });
 
   it('reports an extra grant as a revoke in the reason', () => {
