@@ -11,7 +11,7 @@ export interface GrantYaml {
   columns?: string[];
   withGrantOption?: boolean;
 }
-/** A role held: by name, or with the admin option. */
+/** A role held: by name, or with how it is held (the admin option, not a default role). */
 export type RoleRefYaml = string | { name: string; admin?: boolean; default?: boolean };
 export interface UserYaml {
   name: string;

@@ -35,12 +35,13 @@ export function actionProblems(a: Action, dialect: Dialect, serverKnown = true):
   if ('roles' in a) {
     if (!dialect.supportsRoles && a.roles.length > 0) problems.push(`${dialect.name} has no roles`);
     for (const r of a.roles) note(nameProblem(r, dialect.maxUserLength));
-    const stray = (a.adminRoles ?? []).filter((r) => !a.roles.includes(r));
-    if (stray.length > 0) problems.push(`admin option on roles not granted: ${stray.join(', ')}`);
-    const strayDefault = ('nonDefaultRoles' in a ? (a.nonDefaultRoles ?? []) : []).filter(
-      (r) => !a.roles.includes(r),
-    );
-    if (strayDefault.length > 0) problems.push(`non-default roles not granted: ${strayDefault.join(', ')}`);
+    const roles = a.roles;
+    const notGranted = (what: string, names: readonly string[] = []) => {
+      const stray = names.filter((r) => !roles.includes(r));
+      if (stray.length > 0) problems.push(`${what} not granted: ${stray.join(', ')}`);
+    };
+    notGranted('admin option on roles', a.adminRoles);
+    notGranted('non-default roles', 'nonDefaultRoles' in a ? a.nonDefaultRoles : undefined);
   }
   const secretName = 'secretName' in a ? a.secretName : undefined;
   if (secretName !== undefined && !SECRET_NAME.test(secretName))
