@@ -56,6 +56,8 @@ const ACCOUNTS = [
   'no_default',
   'side_role',
   'shadowed',
+  'every_db',
+  'proxy_holder',
 ];
 
 beforeAll(async () => {
@@ -101,6 +103,12 @@ beforeAll(async () => {
     "SET DEFAULT ROLE side_role FOR 'two_roles'@'%'",
     "CREATE USER 'no_default'@'%' IDENTIFIED BY 'x'",
     "GRANT keeper TO 'no_default'@'%'",
+    // A LIKE pattern that matches the system schemas too: imported with an exception to review.
+    "CREATE USER 'every_db'@'%' IDENTIFIED BY 'x'",
+    "GRANT SELECT ON `%`.* TO 'every_db'@'%'",
+    // PROXY has no YAML spelling: left out, as plans would refuse it.
+    "CREATE USER 'proxy_holder'@'%' IDENTIFIED BY 'x'",
+    "GRANT PROXY ON 'keeper_user'@'%' TO 'proxy_holder'@'%'",
     // On '%' and on 'localhost', which the server matches first for a login from here.
     "CREATE USER 'shadowed'@'%' IDENTIFIED BY 'x'",
     "CREATE USER 'shadowed'@'localhost' IDENTIFIED BY 'y'",
@@ -131,6 +139,14 @@ describe('import', () => {
     expect(loaded.diagnostics, yaml).toEqual([]);
     expect(yaml).toContain('#   "tab\\tuser@%": "tab\\tuser" holds control characters');
     expect(yaml).toContain('#   "locked_one@%": locked (ACCOUNT LOCK), which no YAML declares');
+    expect(yaml).toContain(
+      `#   "proxy_holder@%": may act as 'keeper_user'@'%' (PROXY), which no YAML declares`,
+    );
+    const exceptions = (parse(yaml) as { privilegeExceptions: Record<string, unknown>[] })
+      .privilegeExceptions;
+    expect(exceptions).toContainEqual(
+      expect.objectContaining({ account: 'every_db@%', on: '`%`.*', pattern: true, privileges: ['SELECT'] }),
+    );
     expect(yaml.match(/secretName: rds-main-o_brien-[0-9a-f]{8}-secret/g)).toHaveLength(2);
     // The columns of a table holding the same privileges share one entry, as a person writes them.
     const users = (parse(yaml) as { users: { name: string; grants: unknown[] }[] }).users;

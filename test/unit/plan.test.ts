@@ -157,6 +157,22 @@ describe('plan', () => {
     ]);
   });
 
+  it('refuses to adopt an account with MySQL partial revokes, which no YAML declares', () => {
+    const adopted = { ...aliceReadonly, adopt: true };
+    const server = serverMatching([], {
+      accounts: [{ ...onServer(adopted), partialRevokes: ['SELECT on mysql.*'] }],
+    });
+    const p = plan(target(adopted), server, opts);
+    expect(p.actions).toEqual([]);
+    expect(p.skipped).toEqual([
+      expect.objectContaining({
+        user: 'alice',
+        reason: 'unsupported',
+        detail: expect.stringMatching(/^it holds MySQL partial revokes \(SELECT on mysql\.\*\)/),
+      }),
+    ]);
+  });
+
   it('reports an extra grant as a revoke in the reason', () => {
     const p = plan(target(aliceReadonly), serverMatching([aliceReadwrite]), opts);
     expect(p.actions[0]?.reason).toBe('grants differ: -INSERT on orders.*');

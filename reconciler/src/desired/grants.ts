@@ -82,12 +82,14 @@ export function readGrant(g: GrantYaml, path: Path, ctx: GrantContext): Grant[] 
   if (g.withGrantOption) grants.push({ ...target, privilege: 'GRANT OPTION' } as Grant);
   if (ctx.policy) {
     const { account, engine, exceptions } = ctx.policy;
+    const how =
+      'pattern' in target && target.pattern !== undefined ? 'pattern: true and a reason' : 'a reason';
     for (const refused of new Set(refusedGrants(account, grants, engine, exceptions))) {
       ctx.diags.add(
         ctx.file,
         path,
         'PRIVILEGE_POLICY',
-        `${describePath(path)}: ${refused}; if a reviewer accepts it, list it under privilegeExceptions: with a reason`,
+        `${describePath(path)}: ${refused}; if a reviewer accepts it, list it under privilegeExceptions: with ${how}`,
       );
     }
   }
@@ -137,11 +139,8 @@ function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarg
   const bad = names.map(identifierProblem).find((p) => p !== undefined);
   if (bad) return badTarget(ctx, path, at, bad);
   if (target.level === 'database' && g.pattern) {
-    // A pattern with no wildcard left unescaped (`app`, `app\_x`) is the literal database, and the
-    // server stores and reads it back as one: declared as a pattern it would never match.
-    const decoded = decodeDatabasePattern(target.database);
-    if (decoded.pattern !== undefined) return { ...target, pattern: decoded.pattern };
-    target = { level: 'database', database: decoded.database };
+    target = patternTarget(target.database);
+    if (target.level === 'database' && target.pattern !== undefined) return target;
   }
   if (target.level !== 'global' && ctx.databases && !ctx.databases.includes(target.database)) {
     const hint = /[%_]/.test(target.database) ? ' (as a LIKE pattern, write pattern: true)' : '';
@@ -153,6 +152,17 @@ function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarg
     );
   }
   return target;
+}
+
+/**
+ * `db.*` with `pattern: true`. A pattern with no wildcard left unescaped (`app`, `app\_x`) is the
+ * literal database, and the server stores and reads it back as one: as a pattern it would never match.
+ */
+function patternTarget(written: string): GrantTarget {
+  const { database, pattern } = decodeDatabasePattern(written);
+  return pattern !== undefined
+    ? { level: 'database', database: written, pattern }
+    : { level: 'database', database };
 }
 
 /** A grant whose object cannot be read: reported, and no grant made. */
@@ -202,16 +212,23 @@ function readPrivileges(
 /** The file's `privilegeExceptions`, each pointing at its YAML node when malformed. */
 export function readExceptions(file: SourceFile, data: FileYaml, diags: Diagnostics): PrivilegeException[] {
   return (data.privilegeExceptions ?? []).flatMap((e, i) => {
-    const target = parseOn(e.on);
-    if (typeof target === 'string') {
+    const parsed = parseOn(e.on);
+    const problem =
+      typeof parsed === 'string'
+        ? parsed
+        : e.pattern && parsed.level !== 'database'
+          ? 'pattern: true applies to a database grant (on: "pattern.*")'
+          : undefined;
+    if (typeof parsed === 'string' || problem) {
       diags.add(
         file,
         ['privilegeExceptions', i, 'on'],
         'BAD_GRANT_TARGET',
-        `privilegeExceptions[${i}].on: ${JSON.stringify(e.on)}: ${target}`,
+        `privilegeExceptions[${i}].on: ${JSON.stringify(e.on)}: ${problem}`,
       );
       return [];
     }
+    const target = e.pattern && parsed.level === 'database' ? patternTarget(parsed.database) : parsed;
     const at = e.account.lastIndexOf('@');
     const user = at < 0 ? e.account : e.account.slice(0, at);
     const host = at < 0 ? undefined : normaliseHost(e.account.slice(at + 1));

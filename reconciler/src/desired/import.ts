@@ -3,8 +3,8 @@
  * output validates as it stands: grants the privilege policy refuses are listed as exceptions for
  * review, a user on several hosts gets one secret per host, a user whose name Secrets Manager
  * cannot take gets a secret name it can, and an account dbusers cannot manage (control characters
- * or a trailing space in its name or host, locked by hand) is left out, named in a comment, and left
- * alone.
+ * or a trailing space in its name or host, locked by hand, a PROXY grant, MySQL partial revokes) is
+ * left out, named in a comment, and left alone.
  */
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
@@ -33,7 +33,7 @@ function grantEntries(grants: readonly Grant[]): Record<string, unknown>[] {
       const { privileges, grantOption } = heldOn(group);
       entries.push({
         on: onText(g),
-        ...(g.level === 'database' && g.pattern !== undefined ? { pattern: true } : {}),
+        ...patternOf(g),
         privileges,
         ...(grantOption ? { withGrantOption: true } : {}),
       });
@@ -85,6 +85,11 @@ function columnEntries(groups: readonly Grant[][]): Record<string, unknown>[] {
   return [...byColumns.values()];
 }
 
+/** `pattern: true` where the grant's object is a LIKE pattern of databases. */
+function patternOf(g: Grant): { pattern?: true } {
+  return g.level === 'database' && g.pattern !== undefined ? { pattern: true } : {};
+}
+
 /** A grant's object as `on:` writes it. */
 function onText(g: Grant): string {
   return g.level === 'global'
@@ -117,6 +122,7 @@ function exceptionsFor(accounts: readonly ActualAccount[], engine: ClusterSpec['
     return [...byObject.values()].map((group) => ({
       account: `${a.user}@${a.host}`,
       on: onText(group[0]!),
+      ...patternOf(group[0]!),
       privileges: group.map((g) => g.privilege),
       reason: `imported: held on ${describeTarget(group[0]!)} before dbusers managed it; review before merging`,
     }));
@@ -197,8 +203,8 @@ function databasesNamed(accounts: readonly ActualAccount[]): string[] {
 
 /**
  * The accounts dbusers can declare, and a line for each it cannot: a name or host the loader refuses
- * (the server took it, but nobody could declare it), a password user locked by hand (adopting it
- * would reset its password and fail the login test), or a role such an account is held through
+ * (the server took it, but nobody could declare it), what a plan refuses to manage (`undeclarable`),
+ * or a role such an account is held through
  * (declaring its holders without it would revoke it).
  */
 function manageable(
@@ -211,7 +217,7 @@ function manageable(
     const problem =
       nameProblem(a.user, dialect.maxUserLength) ??
       (a.kind === 'user' ? hostProblem(a.host, dialect.maxHostLength) : undefined) ??
-      (a.locked && a.auth !== 'iam' ? 'locked (ACCOUNT LOCK), which no YAML declares' : undefined);
+      undeclarable(a);
     if (problem) why.set(a, problem);
   }
   // Holders of a left-out role, then theirs, until nothing changes.
@@ -230,6 +236,15 @@ function manageable(
     kept: accounts.filter((a) => !why.has(a)),
     leftOut: [...why].map(([a, problem]) => `${JSON.stringify(`${a.user}@${a.host}`)}: ${problem}`),
   };
+}
+
+/** What an account holds that no YAML declares (plans refuse to manage it), if anything. */
+function undeclarable(a: ActualAccount): string | undefined {
+  if (a.locked && a.auth !== 'iam') return 'locked (ACCOUNT LOCK), which no YAML declares';
+  if (a.proxies?.length) return `may act as ${a.proxies.join(', ')} (PROXY), which no YAML declares`;
+  if (a.partialRevokes?.length)
+    return `holds MySQL partial revokes (${a.partialRevokes.join(', ')}), which no YAML declares`;
+  return undefined;
 }
 
 /**

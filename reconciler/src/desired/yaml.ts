@@ -45,6 +45,7 @@ export interface ClusterYaml {
 export interface ExceptionYaml {
   account: string;
   on: string;
+  pattern?: boolean;
   privileges: string[];
   reason: string;
 }

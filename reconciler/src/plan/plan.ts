@@ -242,7 +242,7 @@ function decideDeclared(
       'it is locked (ACCOUNT LOCK, set by hand), which no YAML declares; dbusers leaves it as it is: unlock it (ALTER USER … ACCOUNT UNLOCK) or leave the account out of the YAML',
     );
   }
-  if (claim && have.partialRevokes?.length) {
+  if ((claim || want.adopt) && have.partialRevokes?.length) {
     // A partial revoke narrows a global grant per schema; the YAML cannot say so, so the plan would misread it.
     return skipOf(
       want,
