@@ -58,6 +58,7 @@ const ACCOUNTS = [
   'shadowed',
   'every_db',
   'proxy_holder',
+  'anyone',
 ];
 
 beforeAll(async () => {
@@ -109,6 +110,9 @@ beforeAll(async () => {
     // PROXY has no YAML spelling: left out, as plans would refuse it.
     "CREATE USER 'proxy_holder'@'%' IDENTIFIED BY 'x'",
     "GRANT PROXY ON 'keeper_user'@'%' TO 'proxy_holder'@'%'",
+    // An anonymous user on localhost, which the server matches before 'anyone'@'%' for a login from here.
+    "CREATE USER ''@'localhost'",
+    "CREATE USER 'anyone'@'%' IDENTIFIED BY 'x'",
     // On '%' and on 'localhost', which the server matches first for a login from here.
     "CREATE USER 'shadowed'@'%' IDENTIFIED BY 'x'",
     "CREATE USER 'shadowed'@'localhost' IDENTIFIED BY 'y'",
@@ -177,8 +181,12 @@ describe('import', () => {
     const shadowed = applied.results
       .flatMap((r) => r.results)
       .find((r) => r.user === 'shadowed' && r.host === '%');
+    const anyone = applied.results.flatMap((r) => r.results).find((r) => r.user === 'anyone');
+    expect(anyone?.warnings).toEqual([
+      "login not tested: the server may match ''@'localhost' first from where the executor connects",
+    ]);
     expect(shadowed?.warnings).toEqual([
-      "login not tested: user 'shadowed' has accounts on other hosts, and the server may match one of those first",
+      "login not tested: the server may match 'shadowed'@'localhost' first from where the executor connects",
     ]);
     expect((await run('plan')).plans.flatMap((p) => p.actions)).toEqual([]);
     expect(await grantsOf(ACCOUNTS)).toEqual(before);

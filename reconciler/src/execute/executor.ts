@@ -7,7 +7,6 @@ import { dialectForVersion, type Dialect } from '../dialect/index.js';
 import { renderGrants, renderRevokes } from '../dialect/statements.js';
 import { inspect } from '../inspect/inspect.js';
 import { diffGrants, diffNames } from '../model/grants.js';
-import { quoteString } from '../sql/escape.js';
 import {
   accountKey,
   displayAccount,
@@ -298,11 +297,13 @@ class ActionRunner {
     await this.deps.db.query(statement);
   }
 
-  /** Whether the user has another account the server holds: a login as the user may reach that one. */
-  private onOtherHosts(a: AccountId): boolean {
-    for (const o of this.accounts.values())
-      if (o.user === a.user && o.host !== a.host && o.kind === 'user') return true;
-    return false;
+  /**
+   * Another account a login as `a` may reach instead: the same user on another host, or an anonymous
+   * user (`''@'localhost'`), which the server matches before a less specific host.
+   */
+  private shadowing(a: AccountId): ActualAccount | undefined {
+    const others = [...this.accounts.values()].filter((o) => o.kind === 'user' && o.host !== a.host);
+    return others.find((o) => o.user === a.user) ?? others.find((o) => o.user === '');
   }
 
   private remember(a: AccountId, kind: 'user' | 'role'): ActualAccount {
@@ -400,11 +401,12 @@ class ActionRunner {
     const pending = await createPending(this.password, a, secretName, database);
     await setOnServer(this.password, a, pending.password, exists);
     const warnings: string[] = [];
+    const shadow = a.host === '%' ? this.shadowing(a) : undefined;
     const untestable =
       a.host !== '%'
         ? `host '${a.host}' may not match where the executor connects from`
-        : this.onOtherHosts(a)
-          ? `user ${quoteString(a.user)} has accounts on other hosts, and the server may match one of those first`
+        : shadow
+          ? `the server may match ${displayAccount(shadow)} first from where the executor connects`
           : undefined;
     if (exists && !untestable) await testLogin(this.password, a, pending.password);
     else if (exists) warnings.push(`login not tested: ${untestable}`);
