@@ -112,6 +112,7 @@ async function everything(db: Database): Promise<string[]> {
   return lines.sort();
 }
 
+// Each step starts a server of its own: minutes on a slow machine, not the default 60 s.
 it('round-trips random servers: validates, plans only adoptions, applies, plans nothing, changes no grant', async () => {
   const runs = Number(process.env.DBUSERS_IMPORT_RUNS ?? 6);
   for (let run = 0; run < runs; run++) {
@@ -160,4 +161,4 @@ it('round-trips random servers: validates, plans only adoptions, applies, plans 
       await server.stop();
     }
   }
-});
+}, 300_000);

@@ -173,6 +173,7 @@ afterAll(async () => {
   await main?.server.stop();
 });
 
+// Each step starts a server of its own: minutes on a slow machine, not the default 60 s.
 it('random transitions with drift between them converge in one apply, to what a fresh server holds', async () => {
   const steps = Number(process.env.DBUSERS_TRANSITIONS_STEPS ?? 10);
   for (let step = 0; step < steps; step++) {
@@ -209,4 +210,4 @@ it('random transitions with drift between them converge in one apply, to what a 
       await fresh.server.stop();
     }
   }
-});
+}, 300_000);
