@@ -133,7 +133,8 @@ privilegeExceptions:
     adopt: ${name === 'fc'}
 `;
   }
-  return yaml;
+  // Now and then no user at all: an empty list, not null.
+  return yaml.endsWith('users:\n') ? `${yaml.slice(0, -1)} []\n` : yaml;
 }
 
 /**
