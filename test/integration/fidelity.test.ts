@@ -401,4 +401,25 @@ ${list.map(([name, secret]) => `  - { name: ${name}, cluster: main, secretName: 
       { user: 'taker', secret_name: 'move-a' },
     ]);
   });
+
+  it('refuses, in the plan, to turn a user made for IAM into a password user, and takes the two-step way', async () => {
+    const iam = users([['switcher', 'switch-a']]).replace(
+      'secretName: switch-a,',
+      'auth: iam, iamPrincipals: ["arn:aws:iam::555566667777:role/app"],',
+    );
+    // Local mode has no AWSAuthenticationPlugin: the IAM user is made locked, with no password.
+    await converge(iam);
+    const withPassword = users([['switcher', 'switch-a']]);
+    const refused = await run(withPassword, 'apply');
+    expect(refused.results.flatMap((r) => r.results)).toEqual([]);
+    expect(refused.plans[0]!.skipped).toContainEqual({
+      user: 'switcher',
+      host: '%',
+      reason: 'unsupported',
+      detail: expect.stringMatching(/^declared auth: password, but dbusers made it without a password/),
+    });
+    await converge(users([]).replace('users:\n', 'users: []\n'));
+    await converge(withPassword);
+    await logsIn('switcher', 'switch-a');
+  });
 });

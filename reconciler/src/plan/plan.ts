@@ -234,6 +234,14 @@ function decideDeclared(
       `it may act as ${have.proxies.join(', ')} (PROXY, granted by hand), which dbusers does not manage; revoke it on the server or leave the account out of the YAML`,
     );
   }
+  if (claim && want.auth === 'password' && !claim.secretName && have.kind === 'user') {
+    // Made without a password (IAM): no secret of its own, and the executor puts no password in one it was not made with.
+    return skipOf(
+      want,
+      'unsupported',
+      'declared auth: password, but dbusers made it without a password (auth: iam); remove it in one change and declare it again in the next, or declare a new password user',
+    );
+  }
   if (have.locked && want.auth === 'password') {
     // Locked by hand (an incident, a retirement): a password reset's login test would fail on it, and unlocking is not ours to do.
     return skipOf(
