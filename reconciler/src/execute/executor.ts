@@ -302,8 +302,13 @@ class ActionRunner {
    * user (`''@'localhost'`), which the server matches before a less specific host.
    */
   private shadowing(a: AccountId): ActualAccount | undefined {
-    const others = [...this.accounts.values()].filter((o) => o.kind === 'user' && o.host !== a.host);
-    return others.find((o) => o.user === a.user) ?? others.find((o) => o.user === '');
+    let anonymous: ActualAccount | undefined;
+    for (const o of this.accounts.values()) {
+      if (o.kind !== 'user' || o.host === a.host) continue;
+      if (o.user === a.user) return o;
+      if (o.user === '') anonymous ??= o;
+    }
+    return anonymous;
   }
 
   private remember(a: AccountId, kind: 'user' | 'role'): ActualAccount {
@@ -401,15 +406,17 @@ class ActionRunner {
     const pending = await createPending(this.password, a, secretName, database);
     await setOnServer(this.password, a, pending.password, exists);
     const warnings: string[] = [];
-    const shadow = a.host === '%' ? this.shadowing(a) : undefined;
-    const untestable =
-      a.host !== '%'
-        ? `host '${a.host}' may not match where the executor connects from`
-        : shadow
-          ? `the server may match ${displayAccount(shadow)} first from where the executor connects`
-          : undefined;
-    if (exists && !untestable) await testLogin(this.password, a, pending.password);
-    else if (exists) warnings.push(`login not tested: ${untestable}`);
+    if (exists) {
+      // Only a login the server matches to this very account tests its password.
+      const shadow = a.host === '%' ? this.shadowing(a) : undefined;
+      if (a.host !== '%')
+        warnings.push(`login not tested: host '${a.host}' may not match where the executor connects from`);
+      else if (shadow)
+        warnings.push(
+          `login not tested: the server may match ${displayAccount(shadow)} first from where the executor connects`,
+        );
+      else await testLogin(this.password, a, pending.password);
+    }
     await promote(this.password, secretName);
     this.remember(a, 'user').auth = 'password';
     return warnings;
