@@ -8,11 +8,10 @@
  */
 import { expect, it } from 'vitest';
 import { LocalDispatcher } from '../../reconciler/src/adapters/local/local-dispatcher.js';
-import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { importYaml } from '../../reconciler/src/desired/import.js';
 import { loadDesired } from '../../reconciler/src/desired/load.js';
-import { quoteAccount, quoteString } from '../../reconciler/src/sql/escape.js';
-import { localEnvironment, reconcileLocally, startTestServer } from '../support/server.js';
+import { quoteAccount } from '../../reconciler/src/sql/escape.js';
+import { localEnvironment, reconcileLocally, shownGrants, startTestServer } from '../support/server.js';
 
 const SCHEMA = [
   'CREATE DATABASE app',
@@ -91,27 +90,6 @@ function randomServer(): string[] {
   return made;
 }
 
-/** Every grant and default role on the server, once it has read the grant tables again. */
-async function everything(db: Database): Promise<string[]> {
-  await db.query('FLUSH PRIVILEGES');
-  const lines: string[] = [];
-  const accounts = await db.query<{ User: string; Host: string; d: string | null }>(
-    "SELECT User, Host, JSON_VALUE(Priv, '$.default_role') AS d FROM mysql.global_priv WHERE User NOT IN ('root', 'mariadb.sys', 'PUBLIC')",
-  );
-  for (const a of accounts) {
-    const name = a.Host === '' ? quoteString(a.User) : quoteAccount(a.User, a.Host);
-    lines.push(`${name} default role: ${a.d || 'none'}`);
-    for (const row of await db.query(`SHOW GRANTS FOR ${name}`))
-      lines.push(
-        String(Object.values(row)[0])
-          // An adopted password user gets a new password: its rights must not change.
-          .replace(/ IDENTIFIED BY PASSWORD '[^']*'/, '')
-          .replace(/\(([^)]*)\)/g, (_, c: string) => `(${c.split(', ').sort().join(', ')})`),
-      );
-  }
-  return lines.sort();
-}
-
 // Each step starts a server of its own: minutes on a slow machine, not the default 60 s.
 it('round-trips random servers: validates, plans only adoptions, applies, plans nothing, changes no grant', async () => {
   const runs = Number(process.env.DBUSERS_IMPORT_RUNS ?? 6);
@@ -127,7 +105,7 @@ it('round-trips random servers: validates, plans only adoptions, applies, plans 
       const yaml = importYaml(target!.cluster, await new LocalDispatcher(env).inspect(target!.cluster, []));
       const files = { 'users/legacy.yaml': yaml };
       const context = `run ${run}, server made with:\n${made.join(';\n')}\nimported:\n${yaml}`;
-      const before = await everything(admin);
+      const before = await shownGrants(admin);
 
       const planned = await reconcileLocally(env, files, 'plan');
       expect(planned.diagnostics, context).toEqual([]);
@@ -154,7 +132,7 @@ it('round-trips random servers: validates, plans only adoptions, applies, plans 
         again.plans.flatMap((p) => p.actions),
         context,
       ).toEqual([]);
-      expect(await everything(admin), context).toEqual(before);
+      expect(await shownGrants(admin), context).toEqual(before);
     } finally {
       await env.close();
       await admin.close();

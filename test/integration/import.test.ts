@@ -7,8 +7,13 @@ import {
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { importYaml } from '../../reconciler/src/desired/import.js';
 import { loadDesired } from '../../reconciler/src/desired/load.js';
-import { quoteAccount, quoteString } from '../../reconciler/src/sql/escape.js';
-import { reconcileLocally, startTestServer, type TestServer, localEnvironment } from '../support/server.js';
+import {
+  reconcileLocally,
+  shownGrants,
+  startTestServer,
+  type TestServer,
+  localEnvironment,
+} from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
@@ -19,25 +24,6 @@ alias: legacy
 clusters:
   - { name: main, region: eu-west-1, engine: mariadb, endpoint: db.example.com, port: 3306, masterSecretArn: "arn:aws:secretsmanager:eu-west-1:666677778888:secret:m", databases: [] }
 `;
-
-/** Every grant of the accounts dbusers may manage, as the server shows them. */
-async function grantsOf(users: string[]): Promise<Record<string, string[]>> {
-  const out: Record<string, string[]> = {};
-  const rows = await admin.query<{ User: string; Host: string }>(
-    `SELECT User, Host FROM mysql.global_priv WHERE User IN (${users.map(() => '?').join(', ')})`,
-    users,
-  );
-  for (const { User, Host } of rows) {
-    const grants = await admin.query(
-      Host === '' ? `SHOW GRANTS FOR ${quoteString(User)}` : `SHOW GRANTS FOR ${quoteAccount(User, Host)}`,
-    );
-    // The password hash changes on adoption (each adopted password user gets a new secret); the rights must not.
-    out[`${User}@${Host}`] = grants
-      .map((g) => String(Object.values(g)[0]).replace(/ IDENTIFIED BY PASSWORD '[^']*'/, ''))
-      .sort();
-  }
-  return out;
-}
 
 const ACCOUNTS = [
   'superish',
@@ -132,7 +118,7 @@ afterAll(async () => {
 
 describe('import', () => {
   it('round-trips: validates, plans only adoptions, applies, plans nothing, and no privilege is lost', async () => {
-    const before = await grantsOf(ACCOUNTS);
+    const before = await shownGrants(admin, ACCOUNTS);
     const [target] = loadDesired(new Map([['users/legacy.yaml', CLUSTER]])).targets;
     const actual = await new LocalDispatcher(env).inspect(target!.cluster, []);
     const yaml = importYaml(target!.cluster, actual);
@@ -189,6 +175,6 @@ describe('import', () => {
       "login not tested: the server may match 'shadowed'@'localhost' first from where the executor connects",
     ]);
     expect((await run('plan')).plans.flatMap((p) => p.actions)).toEqual([]);
-    expect(await grantsOf(ACCOUNTS)).toEqual(before);
+    expect(await shownGrants(admin, ACCOUNTS)).toEqual(before);
   });
 });

@@ -17,6 +17,7 @@ import {
   type Database,
 } from '../../reconciler/src/adapters/mysql/database.js';
 import type { SourceRepo } from '../../reconciler/src/ports/index.js';
+import { quoteAccount, quoteString } from '../../reconciler/src/sql/escape.js';
 
 /** A server for one test file. */
 export interface TestServer {
@@ -127,4 +128,35 @@ export async function createExampleSchema(db: Database): Promise<void> {
     'CREATE TABLE orders.invoices (id INT)',
   ])
     await db.query(sql);
+}
+
+/**
+ * Every grant and default role of the accounts of `users` (all but the built-in ones when not
+ * given), as the server shows them once it has read the grant tables again: MariaDB 10.11 can list
+ * a column twice after a table-level REVOKE (`SELECT (b, b)`), and after a REVOKE of that column
+ * still shows it, though it denies it. Password hashes are left out (an adopted user gets a new
+ * password; its rights must not change), and column lists sorted (SHOW GRANTS keeps the order they
+ * were granted in).
+ */
+export async function shownGrants(db: Database, users?: readonly string[]): Promise<string[]> {
+  await db.query('FLUSH PRIVILEGES');
+  const which = users
+    ? { where: `User IN (${users.map(() => '?').join(', ')})`, values: [...users] }
+    : { where: "User NOT IN ('root', 'mariadb.sys', 'PUBLIC')", values: [] };
+  const accounts = await db.query<{ User: string; Host: string; d: string | null }>(
+    `SELECT User, Host, JSON_VALUE(Priv, '$.default_role') AS d FROM mysql.global_priv WHERE ${which.where}`,
+    which.values,
+  );
+  const lines: string[] = [];
+  for (const a of accounts) {
+    const name = a.Host === '' ? quoteString(a.User) : quoteAccount(a.User, a.Host);
+    lines.push(`${name} default role: ${a.d || 'none'}`);
+    for (const row of await db.query(`SHOW GRANTS FOR ${name}`))
+      lines.push(
+        String(Object.values(row)[0])
+          .replace(/ IDENTIFIED BY PASSWORD '[^']*'/, '')
+          .replace(/\(([^)]*)\)/g, (_, c: string) => `(${c.split(', ').sort().join(', ')})`),
+      );
+  }
+  return lines.sort();
 }

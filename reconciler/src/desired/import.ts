@@ -22,11 +22,9 @@ function quotePart(name: string): string {
 
 /** YAML grant entries, one per object; the column grants of a table as `columnEntries` groups them. */
 function grantEntries(grants: readonly Grant[]): Record<string, unknown>[] {
-  const groups = new Map<string, Grant[]>();
-  for (const g of grants) groups.set(objectKey(g), [...(groups.get(objectKey(g)) ?? []), g]);
   const entries: Record<string, unknown>[] = [];
   const columns: Grant[][] = [];
-  for (const group of groups.values()) {
+  for (const group of byObject(grants)) {
     const g = group[0]!;
     if (g.level === 'column') columns.push(group);
     else {
@@ -40,6 +38,17 @@ function grantEntries(grants: readonly Grant[]): Record<string, unknown>[] {
     }
   }
   return [...entries, ...columnEntries(columns)];
+}
+
+/** Grants in groups, one per object, in the order the objects first appear. */
+function byObject(grants: readonly Grant[]): Grant[][] {
+  const groups = new Map<string, Grant[]>();
+  for (const g of grants) {
+    const group = groups.get(objectKey(g));
+    if (group) group.push(g);
+    else groups.set(objectKey(g), [g]);
+  }
+  return [...groups.values()];
 }
 
 /** The privileges held on one object, and whether with the grant option (alone, it reads USAGE). */
@@ -115,18 +124,15 @@ function roleEntries(a: ActualAccount): (string | { name: string; admin?: true; 
 
 /** What the accounts hold that the privilege policy refuses: exceptions to review, one per account and object. */
 function exceptionsFor(accounts: readonly ActualAccount[], engine: ClusterSpec['engine']) {
-  return accounts.flatMap((a) => {
-    const byObject = new Map<string, Grant[]>();
-    for (const g of a.grants)
-      if (policyViolation(g, engine)) byObject.set(objectKey(g), [...(byObject.get(objectKey(g)) ?? []), g]);
-    return [...byObject.values()].map((group) => ({
+  return accounts.flatMap((a) =>
+    byObject(a.grants.filter((g) => policyViolation(g, engine))).map((group) => ({
       account: `${a.user}@${a.host}`,
       on: onText(group[0]!),
       ...patternOf(group[0]!),
       privileges: group.map((g) => g.privilege),
       reason: `imported: held on ${describeTarget(group[0]!)} before dbusers managed it; review before merging`,
-    }));
-  });
+    })),
+  );
 }
 
 /** The YAML of a file declaring every unprotected account on the server, each marked adopt: true. */
