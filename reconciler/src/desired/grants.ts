@@ -121,12 +121,7 @@ function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarg
   if (g.columns && target.level !== 'table')
     return badTarget(ctx, path, [...path, 'columns'], 'columns need a table: on: db.table');
   if (g.pattern && target.level !== 'database')
-    return badTarget(
-      ctx,
-      path,
-      [...path, 'pattern'],
-      'pattern: true applies to a database grant (on: "pattern.*")',
-    );
+    return badTarget(ctx, path, [...path, 'pattern'], PATTERN_ON_DATABASES);
   const names =
     target.level === 'global'
       ? []
@@ -153,6 +148,8 @@ function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarg
   }
   return target;
 }
+
+const PATTERN_ON_DATABASES = 'pattern: true applies to a database grant (on: "pattern.*")';
 
 /**
  * `db.*` with `pattern: true`. A pattern with no wildcard left unescaped (`app`, `app\_x`) is the
@@ -213,22 +210,21 @@ function readPrivileges(
 export function readExceptions(file: SourceFile, data: FileYaml, diags: Diagnostics): PrivilegeException[] {
   return (data.privilegeExceptions ?? []).flatMap((e, i) => {
     const parsed = parseOn(e.on);
-    const problem =
-      typeof parsed === 'string'
+    const target =
+      typeof parsed === 'string' || !e.pattern
         ? parsed
-        : e.pattern && parsed.level !== 'database'
-          ? 'pattern: true applies to a database grant (on: "pattern.*")'
-          : undefined;
-    if (typeof parsed === 'string' || problem) {
+        : parsed.level === 'database'
+          ? patternTarget(parsed.database)
+          : PATTERN_ON_DATABASES;
+    if (typeof target === 'string') {
       diags.add(
         file,
         ['privilegeExceptions', i, 'on'],
         'BAD_GRANT_TARGET',
-        `privilegeExceptions[${i}].on: ${JSON.stringify(e.on)}: ${problem}`,
+        `privilegeExceptions[${i}].on: ${JSON.stringify(e.on)}: ${target}`,
       );
       return [];
     }
-    const target = e.pattern && parsed.level === 'database' ? patternTarget(parsed.database) : parsed;
     const at = e.account.lastIndexOf('@');
     const user = at < 0 ? e.account : e.account.slice(0, at);
     const host = at < 0 ? undefined : normaliseHost(e.account.slice(at + 1));
