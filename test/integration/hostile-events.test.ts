@@ -16,7 +16,7 @@ import { awsExecutorDeps } from '../../reconciler/src/handlers/executor-lambda.j
 import type { BatchResult } from '../../reconciler/src/model/batch.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
 import { ordersCluster } from '../support/fixtures.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { allowed, loginAs, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
@@ -545,5 +545,74 @@ describe('hostile events', () => {
     expect(state.owned.map((o) => o.user)).not.toContain('victim');
     expect(state.unverifiedClaims).toContainEqual({ user: 'victim', host: '%' });
     await admin.query("DELETE FROM _dbusers.managed_accounts WHERE user = 'victim'");
+  });
+
+  it('grants and revokes only the roles its own account holds WITH ADMIN OPTION (MariaDB): refused before any statement until then', async () => {
+    // Made by root: the master ('master'@'%', ALL PRIVILEGES WITH GRANT OPTION) holds neither role.
+    for (const sql of [
+      'CREATE ROLE legacy_reader',
+      'GRANT SELECT ON audit.* TO legacy_reader',
+      'CREATE ROLE legacy_ops',
+      "CREATE USER 'heir'@'%' IDENTIFIED BY 'x'",
+      'GRANT legacy_ops TO heir',
+    ])
+      await admin.query(sql);
+    const adoptRole = {
+      kind: 'create_role',
+      user: 'legacy_reader',
+      host: '',
+      adopt: true,
+      roles: [],
+      ...base,
+    };
+    await handler()(batch({ ...adoptRole, grants: [onDb('audit', 'SELECT')] }) as never);
+    // Granting the adopted role to a new user, and adopting a user who holds a role not declared (revoked).
+    const risky = batch(create('reader', { roles: ['legacy_reader'] }), create('heir', { adopt: true }));
+    const before = await grantTables();
+    statements.length = 0;
+    const error = (await handler()(risky as never).catch((e: unknown) => e)) as ExecutorFailedError;
+    expect(error).toBeInstanceOf(ExecutorFailedError);
+    expect(error.result.results.map((r) => [r.status, r.message])).toEqual([
+      [
+        'refused',
+        expect.stringContaining(
+          "refused: 'master'@'%', the account dbusers connects as, does not hold role legacy_reader WITH ADMIN OPTION, which MariaDB requires to grant or revoke it: have an account that holds it so run GRANT legacy_reader TO 'master'@'%' WITH ADMIN OPTION, or make this change by hand",
+        ),
+      ],
+      ['refused', expect.stringContaining('does not hold role legacy_ops WITH ADMIN OPTION')],
+    ]);
+    expect(statements.filter((s) => CHANGES.test(s))).toEqual([]);
+    expect(await grantTables()).toBe(before);
+
+    // Held WITH ADMIN OPTION through a role the master holds: MariaDB follows the role graph, and so does the executor.
+    for (const sql of [
+      'CREATE ROLE keyholder',
+      'GRANT legacy_reader TO keyholder WITH ADMIN OPTION',
+      'GRANT legacy_ops TO keyholder WITH ADMIN OPTION',
+      "GRANT keyholder TO 'master'@'%'",
+    ])
+      await admin.query(sql);
+    const done = (await handler()(risky as never)) as BatchResult;
+    expect(done.results.map((r) => r.status)).toEqual(['ok', 'ok']);
+    expect(
+      await admin.query("SELECT User, Role FROM mysql.roles_mapping WHERE User IN ('reader', 'heir')"),
+    ).toEqual([{ User: 'reader', Role: 'legacy_reader' }]);
+    const secret = [...sm.secrets.get('rds-orders-reader-secret')!.versions.values()].find((v) =>
+      v.stages.includes('AWSCURRENT'),
+    )!;
+    const reader = await loginAs(server, 'reader', JSON.parse(secret.value).password);
+    expect(await allowed(reader, 'SELECT * FROM audit.t')).toBe(true);
+    expect(await allowed(reader, 'SELECT * FROM orders.t')).toBe(false);
+    await reader.close();
+
+    await handler()(
+      batch(del('reader'), del('heir'), {
+        kind: 'drop_role',
+        user: 'legacy_reader',
+        host: '',
+        ...base,
+      }) as never,
+    );
+    for (const sql of ['DROP ROLE keyholder', 'DROP ROLE legacy_ops']) await admin.query(sql);
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ActualState, DesiredAccount, Grant } from '../../reconciler/src/model/types.js';
+import type { ActualAccount, ActualState, DesiredAccount, Grant } from '../../reconciler/src/model/types.js';
 import { applyPolicy, policies, POLICY_NAMES } from '../../reconciler/src/plan/policy.js';
 import { mysql8 } from '../../reconciler/src/dialect/mysql.js';
 import { hasChanges, plan, type PlanOptions } from '../../reconciler/src/plan/plan.js';
@@ -612,5 +612,51 @@ describe('secret names', () => {
       'create_user bob',
       'delete_user alice',
     ]);
+  });
+
+  it('refuses, as a missing privilege, a role change on MariaDB that the connected account holds no ADMIN OPTION for', () => {
+    // `reporting` was made by someone else and is adopted; `fresh` is made by this plan, so its maker holds it.
+    const reporting = { ...reportingRole, adopt: true };
+    const fresh: DesiredAccount = { ...reportingRole, user: 'fresh' };
+    const bob = { ...bobReporting, roles: ['reporting', 'fresh'] };
+    const server = (admin: Partial<ActualAccount>, ...roles: ActualAccount[]) =>
+      serverMatching([], {
+        accounts: [
+          { ...onServer(aliceReadonly), user: 'admin', grants: [], roles: [], ...admin },
+          onServer(reporting),
+          ...roles,
+        ],
+      });
+    const skipped = (actual: ActualState) =>
+      plan(target(reporting, fresh, bob), actual, opts)
+        .skipped.filter((s) => s.reason === 'missing privilege')
+        .map((s) => [s.user, s.reason, s.detail]);
+
+    expect(skipped(server({}))).toEqual([
+      [
+        'bob',
+        'missing privilege',
+        "'admin'@'%', the account dbusers connects as, does not hold role reporting WITH ADMIN OPTION, which MariaDB requires to grant or revoke it: have an account that holds it so run GRANT reporting TO 'admin'@'%' WITH ADMIN OPTION, or make this change by hand (users/payments-prod.yaml:1)",
+      ],
+    ]);
+    expect(kinds(plan(target(reporting, fresh, bob), server({}), opts))).toEqual([
+      'create_role fresh',
+      'create_role reporting',
+    ]);
+    // Held WITH ADMIN OPTION by the account itself, or through a role it holds, however deep.
+    expect(skipped(server({ roles: ['reporting'], adminRoles: ['reporting'] }))).toEqual([]);
+    const keys = (name: string, roles: string[], adminRoles: string[]): ActualAccount => ({
+      ...onServer(reportingRole),
+      user: name,
+      roles,
+      adminRoles,
+    });
+    expect(
+      skipped(server({ roles: ['outer'] }, keys('outer', ['inner'], []), keys('inner', [], ['reporting']))),
+    ).toEqual([]);
+    // Held without the option is not enough.
+    expect(skipped(server({ roles: ['reporting'] }))).toHaveLength(1);
+    // MySQL's ROLE_ADMIN grants any role, and the RDS master holds it: no limit there.
+    expect(skipped({ ...server({}), engine: 'mysql', roleHost: '%' })).toEqual([]);
   });
 });

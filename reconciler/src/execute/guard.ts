@@ -6,7 +6,9 @@
  *   action                      | allowed when
  *   ----------------------------+----------------------------------------------------------------
  *   any                         | its fields are well-formed for the engine, the account is not
- *                               | protected, every role it names is owned or made by this batch
+ *                               | protected, every role it names is owned or made by this batch,
+ *                               | every role it grants or revokes is one the executor's own account
+ *                               | may grant (MariaDB: held WITH ADMIN OPTION, or made by this batch)
  *   create_user / create_role   | the account does not exist; or it exists, the action says adopt,
  *                               | it is not another cluster's, and the global privileges it holds
  *                               | pass the privilege policy; the grants it adds pass the policy
@@ -19,6 +21,7 @@ import { diffGrants } from '../model/grants.js';
 import { refusedGrants } from '../model/privilege-policy.js';
 import { isMasterSecret } from '../model/names.js';
 import { isBuiltInProtected, isProtected } from '../model/protected.js';
+import { administeredRoles, rolesOutOfReach, touchedRoles } from '../model/roles.js';
 import {
   accountKey,
   displayAccount,
@@ -32,6 +35,7 @@ import {
   type CreateUserAction,
   type Grant,
   type OwnershipRecord,
+  type UpdateGrantAction,
 } from '../model/types.js';
 import { actionProblems } from './validate.js';
 
@@ -56,6 +60,8 @@ class Guard {
   private readonly others: Map<string, string>;
   /** Roles this batch makes, in order: a later action may grant them. */
   private readonly madeRoles = new Set<string>();
+  /** The roles the connected account administers (null: no limit known), read when first needed. */
+  private administered?: Set<string> | null;
 
   constructor(
     private readonly target: ClusterSpec,
@@ -98,7 +104,8 @@ class Guard {
       case 'create_role':
         return this.checkCreate(a, kind, have, mine);
       case 'update_grant':
-        return !mine || !have ? notManaged(a) : this.policy(a, diffGrants(a.grants, have.grants).add);
+        if (!mine || !have) return notManaged(a);
+        return this.outOfReach(a, have) ?? this.policy(a, diffGrants(a.grants, have.grants).add);
       case 'reset_password':
       case 'delete_user':
         if (!mine) return notManaged(a);
@@ -111,6 +118,19 @@ class Guard {
       case 'drop_role':
         return mine ? undefined : notManaged(a);
     }
+  }
+
+  /** The roles an action grants or revokes that the connected account may not (roles.ts). */
+  private outOfReach(a: CreateUserAction | CreateRoleAction | UpdateGrantAction, have?: ActualAccount) {
+    const touched = touchedRoles(a, have);
+    if (touched.length === 0) return undefined;
+    this.administered ??= administeredRoles(this.actual) ?? null;
+    const administered = this.administered;
+    return rolesOutOfReach(
+      touched,
+      (r) => !administered || administered.has(r) || this.madeRoles.has(r),
+      this.actual,
+    );
   }
 
   private ownsRole(role: string): boolean {
@@ -147,12 +167,17 @@ class Guard {
       if (held.length > 0)
         return `adopting ${displayAccount(a)} needs privilegeExceptions for what it holds: ${held.join('; ')}`;
     }
-    const refused = this.policy(a, diffGrants(a.grants, have?.grants ?? []).add);
+    const refused = this.outOfReach(a, have) ?? this.policy(a, diffGrants(a.grants, have?.grants ?? []).add);
     if (refused) return refused;
     if (a.kind === 'create_role') this.madeRoles.add(a.user);
     const secretName = a.kind === 'create_user' ? a.secretName : undefined;
     this.owned.set(key, { user: a.user, host: a.host, kind, owner: this.owner, secretName });
-    this.accounts.set(key, { ...(have ?? newAccount(a, kind)), grants: a.grants, roles: a.roles });
+    this.accounts.set(key, {
+      ...(have ?? newAccount(a, kind)),
+      grants: a.grants,
+      roles: a.roles,
+      adminRoles: a.adminRoles,
+    });
     return undefined;
   }
 }

@@ -19,7 +19,8 @@
  *            |           |                 | not counted against the delete limit)
  *   any      | yes       | row unverified  | skipped 'unverified ownership' (a registry row written by hand)
  *   yes, naming a table or routine the server lacks → skipped 'missing object' (apply would fail half-way)
- *   yes, naming a privilege the server's version lacks → skipped 'missing privilege' (the same)
+ *   yes, naming a privilege the server's version lacks, or changing a role the connected account
+ *        may not grant (MariaDB: no ADMIN OPTION on it, roles.ts) → skipped 'missing privilege' (the same)
  *   yes, its password in another secret than the YAML names, or naming a secret another declared
  *        account's password is in                     → skipped 'secret name' (the executor refuses both)
  *   no       | yes       | no              | skipped 'unmanaged'
@@ -27,6 +28,7 @@
  */
 import { dialectForEngine, dialectForVersion } from '../dialect/index.js';
 import { AccountMap } from '../model/account-map.js';
+import { administeredRoles, rolesOutOfReach, touchedRoles } from '../model/roles.js';
 import { describeGrant, describeObject, diffGrants, diffNames, objectOf } from '../model/grants.js';
 import {
   accountKey,
@@ -89,6 +91,8 @@ interface PlanContext {
   declared: readonly DesiredAccount[];
   /** Which owned, declared account holds each secret: made when a created account first asks. */
   holders?: Map<string, OwnershipRecord>;
+  /** Whether the connected account may grant and revoke a role (roles.ts): made when a role change first asks. */
+  mayGrant?: (role: string) => boolean;
 }
 
 /** What the table above decides for one account: actions, a skip, or a delete (counted against the limit). */
@@ -192,7 +196,7 @@ function decide(entry: AccountEntry, ctx: PlanContext): Decision {
   // A claim by another cluster served by the same server is not ours: that account is left alone.
   const claim = anyClaim?.owner === ctx.owner ? anyClaim : undefined;
   const foreign = anyClaim && !claim ? `managed by dbusers for ${anyClaim.owner}` : undefined;
-  if (want) return decideDeclared(want, have, claim, foreign, ctx);
+  if (want) return withinReach(decideDeclared(want, have, claim, foreign, ctx), want, have, ctx);
   if (have && !claim) return skipOf(entry, 'unmanaged', foreign ?? 'not declared and not created by dbusers');
   if (have?.kind === 'role') return { delete: { kind: 'drop_role', user, host, reason: 'not declared' } };
   const secretName =
@@ -213,6 +217,34 @@ function decide(entry: AccountEntry, ctx: PlanContext): Decision {
       ],
     };
   return NOTHING;
+}
+
+/**
+ * A decision whose actions grant or revoke a role the connected account may not (MariaDB wants the
+ * ADMIN OPTION on it) becomes a skip: the apply would fail half-way, every time.
+ */
+function withinReach(
+  d: Decision,
+  want: DesiredAccount,
+  have: ActualAccount | undefined,
+  ctx: PlanContext,
+): Decision {
+  const a = d.actions?.find((x) => 'roles' in x);
+  const touched = a && 'roles' in a ? touchedRoles(a, have) : NO_NAMES;
+  if (touched.length === 0) return d;
+  ctx.mayGrant ??= grantableRoles(ctx);
+  const why = rolesOutOfReach(touched, ctx.mayGrant, ctx.actual);
+  return why ? skipOf(want, 'missing privilege', `${why} (${want.source})`) : d;
+}
+
+/** The connected account may grant what it administers, and the roles this plan makes (their creator holds them so). */
+function grantableRoles(ctx: PlanContext): (role: string) => boolean {
+  const administered = administeredRoles(ctx.actual);
+  if (!administered) return () => true;
+  const existing = new Set<string>();
+  for (const a of ctx.actual.accounts) if (a.kind === 'role') existing.add(a.user);
+  for (const d of ctx.declared) if (d.kind === 'role' && !existing.has(d.user)) administered.add(d.user);
+  return (r) => administered.has(r);
 }
 
 /** A declared account: create, converge, adopt, or say why not. */
