@@ -506,6 +506,39 @@ describe('the executor as the rotation function', () => {
     await expect(loginAs(server, 'rotated', old)).rejects.toThrow(/Access denied/);
   });
 
+  it('acts in a rotation step only on the pending version its createSecret made: a token naming another version is refused, and changes nothing', async () => {
+    const h = handler();
+    await h(seedEvent('create_user', 'pinned') as never);
+    const name = 'rds-orders-pinned-secret';
+    for (const s of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'])
+      await h(step(s, name, token(10)) as never);
+    const versions = () => [...sm.secrets.get(name)!.versions];
+    const [previous] = versions().find(([, v]) => v.stages.includes('AWSPREVIOUS'))!;
+    const live = String((await current(name)).password);
+    // A rotation begun (its pending version made, not yet on the server), and calls naming other versions.
+    await h(step('createSecret', name, token(11)) as never);
+    const unset = String(JSON.parse(sm.secrets.get(name)!.versions.get(token(11))!.value).password);
+    for (const [s, t] of [
+      ['setSecret', previous], // would put the password rotated away back on the server
+      ['testSecret', previous],
+      ['setSecret', token(12)],
+      ['finishSecret', token(12)], // would promote the pending password, which the server does not hold
+    ] as const) {
+      await expect(h(step(s, name, t) as never), `${s} ${t}`).rejects.toThrow(
+        `secret ${name}: version ${t} is not its pending version`,
+      );
+    }
+    expect(String((await current(name)).password)).toBe(live);
+    await (await loginAs(server, 'pinned', live)).close();
+    await expect(loginAs(server, 'pinned', unset)).rejects.toThrow(/Access denied/);
+    // The rotation then finishes on its own token, and Secrets Manager's retries after it do nothing.
+    for (const s of ['setSecret', 'testSecret', 'finishSecret', 'setSecret', 'testSecret'])
+      await h(step(s, name, token(11)) as never);
+    expect(String((await current(name)).password)).toBe(unset);
+    await (await loginAs(server, 'pinned', unset)).close();
+    await expect(loginAs(server, 'pinned', live)).rejects.toThrow(/Access denied/);
+  });
+
   it('fails testSecret when the server does not hold the pending password, and never promotes it', async () => {
     const h = handler();
     await h(seedEvent('create_user', 'untested') as never);

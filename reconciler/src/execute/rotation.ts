@@ -11,7 +11,9 @@
  *   finishSecret   AWSCURRENT moves to the token's version; on MySQL 8 the old password is discarded
  *
  * Only a secret of an account dbusers manages on a cluster it serves is rotated: its record in the
- * signed registry must name this secret, and the account is never a protected one.
+ * signed registry must name this secret, and the account is never a protected one. The steps after
+ * createSecret act only on the token's version while it is AWSPENDING (once AWSCURRENT, they do
+ * nothing), as Secrets Manager's own rotation functions check.
  */
 import { passwordMatches } from '../dialect/common.js';
 
@@ -64,6 +66,16 @@ async function step(
   ctx: RotationContext,
 ): Promise<void> {
   const token = { versionId: event.ClientRequestToken };
+  if (event.Step !== 'createSecret') {
+    // Only the version its createSecret made: another token would put an old password back on the
+    // server, or promote a pending one the server does not hold. A retry after finishSecret does nothing.
+    const stages = await ctx.secrets.versionStages(name, token.versionId);
+    if (stages?.includes('AWSCURRENT')) return;
+    if (!stages?.includes('AWSPENDING'))
+      throw new RotationError(
+        `secret ${name}: version ${token.versionId} is not its pending version; not rotated`,
+      );
+  }
   switch (event.Step) {
     case 'createSecret': {
       if (await ctx.secrets.getValue(name, token)) return;

@@ -85,6 +85,8 @@ export interface SecretStore {
     name: string,
     stage: 'AWSCURRENT' | 'AWSPENDING' | { versionId: string },
   ): Promise<RdsCredentials | undefined>;
+  /** The stages of one version (a rotation's ClientRequestToken); undefined when the secret has no such version. */
+  versionStages(name: string, versionId: string): Promise<readonly string[] | undefined>;
   /**
    * Write a new value under AWSPENDING, replacing an earlier pending value; `versionId` (a rotation's
    * ClientRequestToken) names the version, else one is made. Returns the version id.

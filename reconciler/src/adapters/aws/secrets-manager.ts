@@ -192,6 +192,10 @@ export class SecretsManagerStore implements SecretStore {
     }
   }
 
+  async versionStages(name: string, versionId: string): Promise<readonly string[] | undefined> {
+    return (await this.describeRaw(name))?.VersionIdsToStages?.[versionId];
+  }
+
   /** BatchGetSecretValue, 20 secrets a call (its limit for SecretIdList). */
   private async currentValues(names: readonly string[]): Promise<Record<string, RdsCredentials>> {
     const out: Record<string, RdsCredentials> = {};

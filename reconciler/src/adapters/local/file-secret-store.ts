@@ -157,6 +157,10 @@ export class FileSecretStore implements SecretStore {
     return versionValue(this.read(name), stage);
   }
 
+  async versionStages(name: string, versionId: string): Promise<readonly string[] | undefined> {
+    return this.read(name)?.versions.find((v) => v.id === versionId)?.stages;
+  }
+
   async putPending(name: string, value: RdsCredentials, versionId: string = randomUUID()): Promise<string> {
     const file = this.read(name) ?? this.unwritten.get(name);
     if (!file) throw new Error(`secret ${name} does not exist`);
