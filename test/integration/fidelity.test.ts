@@ -254,6 +254,40 @@ describe('grant transitions on MariaDB', () => {
     await converge(file(['{ on: "app.*", privileges: [SELECT] }'], roles));
     expect(await admin.query("SELECT User FROM mysql.global_priv WHERE User = 'spare'")).toHaveLength(1);
   });
+
+  it('a role graph turned around (lo held hi, now hi holds lo) converges in one apply: the revoke goes first, whatever order the names sort in', async () => {
+    // The server refuses a grant that closes a cycle of roles, even for a moment.
+    const graph = (lo: string, hi: string, held: string) =>
+      file(
+        [],
+        `roles:\n  lo: { grants: [{ on: "app.*", privileges: [SELECT] }], roles: [${lo}] }\n  hi: { grants: [{ on: "app1.*", privileges: [SELECT] }], roles: [${hi}] }\n`,
+      ).replace('    grants:\n      []', `    roles: [${held}]`);
+    const reaches = async () => {
+      const db = await client();
+      const out = [await allowed(db, 'SELECT * FROM app.t'), await allowed(db, 'SELECT * FROM app1.t')];
+      await db.close();
+      return out;
+    };
+    await converge(graph('hi', '', 'lo'));
+    expect(await reaches()).toEqual([true, true]);
+    const turned = await run(graph('', 'lo', 'hi'), 'plan');
+    expect(turned.plans[0]!.actions.map((a) => `${a.kind} ${a.user}: ${a.reason}`)).toEqual([
+      'update_grant fid: grants differ: +role hi, -role lo',
+      'update_grant lo: grants differ: -role hi',
+      'update_grant hi: grants differ: +role lo',
+    ]);
+    await converge(graph('', 'lo', 'hi'));
+    expect(await reaches()).toEqual([true, true]);
+    expect(
+      await admin.query(
+        "SELECT User, Role FROM mysql.roles_mapping WHERE User IN ('lo', 'hi', 'fid') ORDER BY User",
+      ),
+    ).toEqual([
+      { User: 'fid', Role: 'hi' },
+      { User: 'hi', Role: 'lo' },
+    ]);
+    await converge(file([]));
+  });
 });
 
 describe('what only the server knows', () => {

@@ -47,6 +47,7 @@ import {
   type OwnershipRecord,
   type Plan,
   type Skipped,
+  type UpdateGrantAction,
 } from '../model/types.js';
 import { exceptionFor, policyViolation, refusedGrants } from '../model/privilege-policy.js';
 import { isProtected, type ProtectionRules } from '../model/protected.js';
@@ -149,7 +150,7 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
     account: cluster.account,
     alias: cluster.alias,
     ...(actual.server ? { server: actual.server } : {}),
-    actions: sortActions(actions),
+    actions: sortActions(actions, actual),
     skipped: skipped.sort((a, b) => cmp(accountKey(a), accountKey(b))),
     exceptions: exceptionsShown(accounts, cluster),
     iamConnect: accounts
@@ -585,10 +586,18 @@ function cmp(a: string, b: string): number {
 }
 
 /** Deterministic order: by kind, then roles a new role holds before it, then by account. */
-function sortActions(actions: Action[]): Action[] {
+function sortActions(actions: Action[], actual: ActualState): Action[] {
   const sorted = [...actions].sort(
     (a, b) => ORDER[a.kind] - ORDER[b.kind] || cmp(accountKey(a), accountKey(b)),
   );
+  const isRoleUpdate = (a: Action): a is UpdateGrantAction =>
+    a.kind === 'update_grant' && a.accountKind === 'role';
+  const roleUpdates = sorted.filter(isRoleUpdate);
+  if (roleUpdates.length > 1) {
+    const inOrder = acyclicOrder(roleUpdates, sorted, actual);
+    let next = 0;
+    for (let i = 0; i < sorted.length; i++) if (isRoleUpdate(sorted[i]!)) sorted[i] = inOrder[next++]!;
+  }
   const roles = sorted.filter((a) => a.kind === 'create_role');
   const ordered: Action[] = [];
   const placed = new Set<string>();
@@ -604,6 +613,40 @@ function sortActions(actions: Action[]): Action[] {
   };
   for (const r of roles) place(r, new Set());
   return [...ordered, ...sorted.filter((a) => a.kind !== 'create_role')];
+}
+
+/**
+ * Role updates in an order the server takes: it refuses a grant that would close a cycle of roles
+ * even for a moment, so r2 stops holding r1 before r1 holds r2. Each update goes when none of the
+ * roles it adds reaches it any more. One always can: if every update waited on the edge another
+ * still has to revoke, following those edges would make a cycle on the server as it is.
+ */
+function acyclicOrder(
+  updates: readonly UpdateGrantAction[],
+  actions: readonly Action[],
+  actual: ActualState,
+): UpdateGrantAction[] {
+  const held = new Map<string, readonly string[]>();
+  for (const a of actual.accounts) if (a.kind === 'role') held.set(a.user, a.roles);
+  // Roles made or adopted run first, with the roles they hold.
+  for (const a of actions) if (a.kind === 'create_role') held.set(a.user, a.roles);
+  const reaches = (from: string, to: string): boolean => {
+    const seen = new Set<string>();
+    const walk = (r: string): boolean =>
+      r === to || (!seen.has(r) && seen.add(r) && (held.get(r) ?? NO_NAMES).some(walk));
+    return walk(from);
+  };
+  // An update may go when every role it adds does not reach it (a role it holds already adds nothing).
+  const takes = (u: UpdateGrantAction) =>
+    u.roles.every((r) => held.get(u.user)?.includes(r) || !reaches(r, u.user));
+  const pending = [...updates];
+  const ordered: UpdateGrantAction[] = [];
+  while (pending.length > 0) {
+    const [u] = pending.splice(Math.max(0, pending.findIndex(takes)), 1);
+    held.set(u!.user, u!.roles);
+    ordered.push(u!);
+  }
+  return ordered;
 }
 
 /** True when the plan would change something. */
