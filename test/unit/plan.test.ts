@@ -614,7 +614,7 @@ describe('secret names', () => {
     ]);
   });
 
-  it('refuses, as a missing privilege, a role change on MariaDB that the connected account holds no ADMIN OPTION for', () => {
+  it('refuses, as a missing privilege, a role change the connected account may not make: no ADMIN OPTION (MariaDB), nor ROLE_ADMIN (MySQL)', () => {
     // `reporting` was made by someone else and is adopted; `fresh` is made by this plan, so its maker holds it.
     const reporting = { ...reportingRole, adopt: true };
     const fresh: DesiredAccount = { ...reportingRole, user: 'fresh' };
@@ -656,7 +656,31 @@ describe('secret names', () => {
     ).toEqual([]);
     // Held without the option is not enough.
     expect(skipped(server({ roles: ['reporting'] }))).toHaveLength(1);
-    // MySQL's ROLE_ADMIN grants any role, and the RDS master holds it: no limit there.
-    expect(skipped({ ...server({}), engine: 'mysql', roleHost: '%' })).toEqual([]);
+    // MySQL (its documented rules: no MySQL server here): ROLE_ADMIN, held or through a role such as
+    // RDS's rds_superuser_role, grants any role; without it, only the ADMIN OPTION does, and a role's
+    // creator does not get it, so the role this plan makes is refused too.
+    const mysql = (admin: Partial<ActualAccount>, ...roles: ActualAccount[]): ActualState => ({
+      ...server(admin, ...roles),
+      engine: 'mysql',
+      roleHost: '%',
+    });
+    expect(skipped(mysql({}))).toEqual([
+      [
+        'bob',
+        'missing privilege',
+        "'admin'@'%', the account dbusers connects as, holds neither ROLE_ADMIN nor role reporting, fresh WITH ADMIN OPTION, one of which MySQL requires to grant or revoke them (on RDS and Aurora the master user has ROLE_ADMIN from MySQL 8.0.36 and Aurora MySQL 3): grant it ROLE_ADMIN, or make this change by hand (users/payments-prod.yaml:1)",
+      ],
+    ]);
+    const roleAdmin = [{ level: 'global', privilege: 'ROLE_ADMIN' }] as Grant[];
+    expect(skipped(mysql({ grants: roleAdmin }))).toEqual([]);
+    expect(
+      skipped(
+        mysql(
+          { roles: ['rds_superuser_role'] },
+          { ...keys('rds_superuser_role', [], []), grants: roleAdmin },
+        ),
+      ),
+    ).toEqual([]);
+    expect(skipped(mysql({ roles: ['reporting', 'fresh'], adminRoles: ['reporting', 'fresh'] }))).toEqual([]);
   });
 });

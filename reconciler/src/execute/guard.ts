@@ -8,7 +8,8 @@
  *   any                         | its fields are well-formed for the engine, the account is not
  *                               | protected, every role it names is owned or made by this batch,
  *                               | every role it grants or revokes is one the executor's own account
- *                               | may grant (MariaDB: held WITH ADMIN OPTION, or made by this batch)
+ *                               | may grant (roles.ts: the ADMIN OPTION, MySQL's ROLE_ADMIN, or on
+ *                               | MariaDB made by this batch)
  *   create_user / create_role   | the account does not exist; or it exists, the action says adopt,
  *                               | it is not another cluster's, and the global privileges it holds
  *                               | pass the privilege policy; the grants it adds pass the policy
@@ -21,7 +22,7 @@ import { diffGrants } from '../model/grants.js';
 import { refusedGrants } from '../model/privilege-policy.js';
 import { isMasterSecret } from '../model/names.js';
 import { isBuiltInProtected, isProtected } from '../model/protected.js';
-import { administeredRoles, rolesOutOfReach, touchedRoles } from '../model/roles.js';
+import { roleGrantor, rolesOutOfReach, touchedRoles } from '../model/roles.js';
 import {
   accountKey,
   displayAccount,
@@ -60,8 +61,8 @@ class Guard {
   private readonly others: Map<string, string>;
   /** Roles this batch makes, in order: a later action may grant them. */
   private readonly madeRoles = new Set<string>();
-  /** The roles the connected account administers (null: no limit known), read when first needed. */
-  private administered?: Set<string> | null;
+  /** Whether the connected account may grant a role (roles.ts), made when first needed. */
+  private mayGrant?: (role: string) => boolean;
 
   constructor(
     private readonly target: ClusterSpec,
@@ -124,13 +125,8 @@ class Guard {
   private outOfReach(a: CreateUserAction | CreateRoleAction | UpdateGrantAction, have?: ActualAccount) {
     const touched = touchedRoles(a, have);
     if (touched.length === 0) return undefined;
-    this.administered ??= administeredRoles(this.actual) ?? null;
-    const administered = this.administered;
-    return rolesOutOfReach(
-      touched,
-      (r) => !administered || administered.has(r) || this.madeRoles.has(r),
-      this.actual,
-    );
+    this.mayGrant ??= roleGrantor(this.actual, (r) => this.madeRoles.has(r));
+    return rolesOutOfReach(touched, this.mayGrant, this.actual);
   }
 
   private ownsRole(role: string): boolean {

@@ -20,7 +20,8 @@
  *   any      | yes       | row unverified  | skipped 'unverified ownership' (a registry row written by hand)
  *   yes, naming a table or routine the server lacks → skipped 'missing object' (apply would fail half-way)
  *   yes, naming a privilege the server's version lacks, or changing a role the connected account
- *        may not grant (MariaDB: no ADMIN OPTION on it, roles.ts) → skipped 'missing privilege' (the same)
+ *        may not grant (no ADMIN OPTION on it, nor MySQL's ROLE_ADMIN: roles.ts) → skipped
+ *        'missing privilege' (the same)
  *   yes, its password in another secret than the YAML names, or naming a secret another declared
  *        account's password is in                     → skipped 'secret name' (the executor refuses both)
  *   no       | yes       | no              | skipped 'unmanaged'
@@ -28,7 +29,7 @@
  */
 import { dialectForEngine, dialectForVersion } from '../dialect/index.js';
 import { AccountMap } from '../model/account-map.js';
-import { administeredRoles, rolesOutOfReach, touchedRoles } from '../model/roles.js';
+import { roleGrantor, rolesOutOfReach, touchedRoles } from '../model/roles.js';
 import { describeGrant, describeObject, diffGrants, diffNames, objectOf } from '../model/grants.js';
 import {
   accountKey,
@@ -221,8 +222,8 @@ function decide(entry: AccountEntry, ctx: PlanContext): Decision {
 }
 
 /**
- * A decision whose actions grant or revoke a role the connected account may not (MariaDB wants the
- * ADMIN OPTION on it) becomes a skip: the apply would fail half-way, every time.
+ * A decision whose actions grant or revoke a role the connected account may not (roles.ts) becomes
+ * a skip: the apply would fail half-way, every time.
  */
 function withinReach(
   d: Decision,
@@ -238,14 +239,13 @@ function withinReach(
   return why ? skipOf(want, 'missing privilege', `${why} (${want.source})`) : d;
 }
 
-/** The connected account may grant what it administers, and the roles this plan makes (their creator holds them so). */
+/** Whether the connected account may grant a role: what it administers, and on MariaDB the roles this plan makes. */
 function grantableRoles(ctx: PlanContext): (role: string) => boolean {
-  const administered = administeredRoles(ctx.actual);
-  if (!administered) return () => true;
   const existing = new Set<string>();
   for (const a of ctx.actual.accounts) if (a.kind === 'role') existing.add(a.user);
-  for (const d of ctx.declared) if (d.kind === 'role' && !existing.has(d.user)) administered.add(d.user);
-  return (r) => administered.has(r);
+  const made = new Set<string>();
+  for (const d of ctx.declared) if (d.kind === 'role' && !existing.has(d.user)) made.add(d.user);
+  return roleGrantor(ctx.actual, (r) => made.has(r));
 }
 
 /** A declared account: create, converge, adopt, or say why not. */
