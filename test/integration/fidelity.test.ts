@@ -4,6 +4,7 @@ import {
   type LocalEnvironment,
 } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { renderText } from '../../reconciler/src/plan/render.js';
 import { reconcile } from '../../reconciler/src/reconcile.js';
 import {
   allowed,
@@ -307,6 +308,25 @@ describe('what only the server knows', () => {
     );
     await run(yaml, 'apply');
     expect(await admin.query("SELECT User FROM mysql.global_priv WHERE User = 'fid_missing'")).toEqual([]);
+  });
+
+  it("names what MariaDB's PUBLIC role grants in the plan, since every account holds it", async () => {
+    const yaml = file(['{ on: "app.*", privileges: [SELECT] }']);
+    await converge(yaml);
+    await admin.query('GRANT SELECT, INSERT ON other.* TO PUBLIC');
+    try {
+      const db = await client();
+      expect(await allowed(db, 'INSERT INTO other.t VALUES (1)')).toBe(true);
+      await db.close();
+      const text = renderText((await run(yaml, 'plan')).plans);
+      expect(text).toContain(
+        "! protected: 'PUBLIC'@'': MariaDB's PUBLIC role, so every account holds what it grants: SELECT on other.*, INSERT on other.*",
+      );
+      expect(text).toContain('no changes: the server matches the YAML');
+    } finally {
+      await admin.query('REVOKE SELECT, INSERT ON other.* FROM PUBLIC');
+    }
+    expect(renderText((await run(yaml, 'plan')).plans)).not.toMatch(/PUBLIC role/);
   });
 
   it('reports a PROXY grant made by hand on a managed account, which no YAML can declare, and leaves the account alone', async () => {

@@ -285,6 +285,9 @@ export const REFUSAL_REASONS: readonly Skipped['reason'][] = [
   'unsupported',
 ];
 
+/** The detail of a protected account with nothing more to say: plans list it among those left alone. */
+export const PROTECTED_ACCOUNT = 'protected account';
+
 /** The plan for one cluster: JSON data, deterministic order. */
 export interface Plan {
   cluster: string;

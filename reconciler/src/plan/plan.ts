@@ -37,6 +37,7 @@ import {
   displayAccount,
   NO_NAMES,
   ownerOf,
+  PROTECTED_ACCOUNT,
   type AccountId,
   type Action,
   type ActualAccount,
@@ -186,7 +187,17 @@ function decide(entry: AccountEntry, ctx: PlanContext): Decision {
   const { user, host, want, have, claim: anyClaim } = entry;
   if (isProtected(entry, ctx.protection)) {
     if (want) return skipOf(entry, 'protected', 'declared, but protected accounts are never changed');
-    return have ? skipOf(entry, 'protected', 'protected account') : NOTHING;
+    if (!have) return NOTHING;
+    // What MariaDB's PUBLIC role grants, every account holds: a reviewer must see it.
+    const everyone =
+      ctx.actual.engine === 'mariadb' && user === 'PUBLIC' && host === '' && have.grants.length > 0;
+    return skipOf(
+      entry,
+      'protected',
+      everyone
+        ? `MariaDB's PUBLIC role, so every account holds what it grants: ${have.grants.map(describeGrant).join(', ')}`
+        : PROTECTED_ACCOUNT,
+    );
   }
   if (have && !anyClaim && ctx.unverified.has(accountKey({ user, host }))) {
     return skipOf(

@@ -3,11 +3,13 @@ import { describeGrant, diffGrants, diffNames } from '../model/grants.js';
 import type { BatchResult } from '../model/batch.js';
 import {
   displayAccount,
+  PROTECTED_ACCOUNT,
   REFUSAL_REASONS,
   targetName,
   visible,
   type Action,
   type Plan,
+  type Skipped,
 } from '../model/types.js';
 
 const SYMBOL: Record<Action['kind'], string> = {
@@ -88,8 +90,10 @@ function count(actions: readonly { kind: Action['kind'] }[]): {
 
 /** What a plan leaves alone or refuses, one line each; names from the server are shown, never run. */
 function skippedLines(p: Plan): string[] {
-  const unmanaged = p.skipped.filter((s) => s.reason === 'unmanaged' || s.reason === 'protected');
-  const notable = p.skipped.filter((s) => s.reason !== 'unmanaged' && s.reason !== 'protected');
+  const leftAlone = (s: Skipped) =>
+    s.reason === 'unmanaged' || (s.reason === 'protected' && s.detail === PROTECTED_ACCOUNT);
+  const unmanaged = p.skipped.filter(leftAlone);
+  const notable = p.skipped.filter((s) => !leftAlone(s));
   return [
     ...notable.map((s) => `! ${s.reason}: ${displayAccount(s)}: ${s.detail}`),
     ...(unmanaged.length > 0
