@@ -66,16 +66,17 @@ async function step(
   ctx: RotationContext,
 ): Promise<void> {
   const token = { versionId: event.ClientRequestToken };
-  if (event.Step !== 'createSecret') {
-    // Only the version its createSecret made: another token would put an old password back on the
-    // server, or promote a pending one the server does not hold. A retry after finishSecret does nothing.
-    const stages = await ctx.secrets.versionStages(name, token.versionId);
-    if (stages?.includes('AWSCURRENT')) return;
-    if (!stages?.includes('AWSPENDING'))
-      throw new RotationError(
-        `secret ${name}: version ${token.versionId} is not its pending version; not rotated`,
-      );
-  }
+  // Only the version its createSecret made: another token would put an old password back on the
+  // server, or promote a pending one the server does not hold. Once current, a retry has nothing
+  // left to do but MySQL's discard of the old password, which a crash may have cut off.
+  const stages =
+    event.Step === 'createSecret' ? undefined : await ctx.secrets.versionStages(name, token.versionId);
+  const current = stages?.includes('AWSCURRENT') === true;
+  if (event.Step !== 'createSecret' && !current && !stages?.includes('AWSPENDING'))
+    throw new RotationError(
+      `secret ${name}: version ${token.versionId} is not its pending version; not rotated`,
+    );
+  if (current && event.Step !== 'finishSecret') return;
   switch (event.Step) {
     case 'createSecret': {
       if (await ctx.secrets.getValue(name, token)) return;
@@ -116,7 +117,7 @@ async function step(
       return;
     }
     case 'finishSecret':
-      await promote(ctx, name);
+      if (!current) await promote(ctx, name);
       if (ctx.dialect.discardOldPassword) await ctx.db.query(ctx.dialect.discardOldPassword(account));
       return;
   }

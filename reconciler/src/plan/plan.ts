@@ -596,7 +596,10 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Deterministic order: by kind, then roles a new role holds before it, then by account. */
+/**
+ * Deterministic order: by kind, then roles a new role holds before it, role updates in an order that
+ * closes no cycle of roles (acyclicOrder), then by account.
+ */
 function sortActions(actions: Action[], actual: ActualState): Action[] {
   const sorted = [...actions].sort(
     (a, b) => ORDER[a.kind] - ORDER[b.kind] || cmp(accountKey(a), accountKey(b)),
