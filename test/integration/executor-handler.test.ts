@@ -382,6 +382,8 @@ describe('executor handler, batches and inspect', () => {
     expect(state.owned.map((o) => o.user)).toContain('b_user');
     expect(state.secrets['rds-orders-b_user-secret']).toMatchObject({ hasCurrent: true });
     expect(JSON.stringify(state)).not.toMatch(new RegExp(allPasswords().join('|')));
+    // This MariaDB has no IAM plugin, and the deployed executor makes no locked stand-in: a plan refuses IAM users.
+    expect([state.supportsIamAuth, state.iamStandIn]).toEqual([false, undefined]);
   });
 });
 

@@ -312,6 +312,21 @@ describe('plan', () => {
     expect(plan(target(carolIam), server, opts).actions).toEqual([]);
   });
 
+  it('refuses to create an IAM user on a server without the IAM plugin, unless the executor makes a locked stand-in (local mode)', () => {
+    const server = serverMatching([], { supportsIamAuth: false });
+    expect(plan(target(carolIam), server, opts).skipped).toEqual([
+      {
+        user: 'carol',
+        host: '%',
+        reason: 'unsupported',
+        detail:
+          'auth: iam, but the server has no AWSAuthenticationPlugin: enable IAM database authentication on the cluster first (users/payments-prod.yaml:1)',
+      },
+    ]);
+    expect(kinds(plan(target(carolIam), { ...server, iamStandIn: true }, opts))).toEqual(['create_user carol']);
+    expect(kinds(plan(target(carolIam), serverMatching([]), opts))).toEqual(['create_user carol']);
+  });
+
   it('reports, and does not silently accept, a password user declared as IAM', () => {
     const p = plan(target(carolIam), serverMatching([{ ...carolIam, auth: 'password' }]), opts);
     expect(p.skipped).toEqual([expect.objectContaining({ user: 'carol', reason: 'unsupported' })]);

@@ -158,6 +158,7 @@ export function makeExecutorHandler(deps: ExecutorHandlerDeps) {
           objects: event.objects,
           adminUsers,
           server: `${cluster.endpoint}:${cluster.port}`,
+          iamStandIn: deps.options?.iamFallback === 'lock',
         }),
       );
     } else if (event.action === 'batch') {

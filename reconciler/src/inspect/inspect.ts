@@ -41,6 +41,8 @@ export interface InspectOptions {
   secretNames?: readonly string[];
   /** Users protected on every host besides the one connected as (the master secret's user). */
   adminUsers?: readonly string[];
+  /** The executor makes IAM users locked where the server has no IAM plugin (local mode): the plan may create them. */
+  iamStandIn?: boolean;
   /** Tables and routines the declarations name: those missing are reported in `missingObjects`. */
   objects?: readonly ObjectRef[];
   /** How to name the server in every output (`host:port`, `embedded MariaDB in …`). */
@@ -102,6 +104,7 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
     roleHost: dialect.roleHost,
     multipleDefaultRoles: dialect.multipleDefaultRoles,
     supportsIamAuth: Number(server?.iam_plugin ?? 0) > 0,
+    ...(options.iamStandIn ? { iamStandIn: true } : {}),
     accounts: index.all(),
     owned,
     unverifiedClaims: unverified,

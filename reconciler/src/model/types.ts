@@ -192,6 +192,8 @@ export interface ActualState {
   /** MySQL activates several default roles; MariaDB only one (the first declared). */
   multipleDefaultRoles: boolean;
   supportsIamAuth: boolean;
+  /** Where the server has no IAM plugin, the executor makes an IAM user locked instead (local mode only). */
+  iamStandIn?: boolean;
   accounts: ActualAccount[];
   owned: OwnershipRecord[];
   /** Of the tables and routines the declarations name (when asked), those the server does not have. */

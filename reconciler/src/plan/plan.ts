@@ -269,6 +269,12 @@ function decideDeclared(
 ): Decision {
   const refusal = refusedByServer(want, have, claim, ctx);
   if (refusal) return skipOf(want, refusal[0], `${refusal[1]} (${want.source})`);
+  if (!have && want.auth === 'iam' && !ctx.actual.supportsIamAuth && !ctx.actual.iamStandIn)
+    return skipOf(
+      want,
+      'unsupported',
+      `auth: iam, but the server has no AWSAuthenticationPlugin: enable IAM database authentication on the cluster first (${want.source})`,
+    );
   if (!have) return { actions: [createAction(want, false, 'missing')] };
   if (have.proxies?.length) {
     // PROXY has no YAML spelling: managing the account's grants would pass it over in silence.

@@ -131,6 +131,7 @@ export class LocalDispatcher implements Dispatcher {
         objects: check,
         adminUsers: [spec.user],
         server,
+        iamStandIn: this.options.iamFallback !== 'fail',
       }),
     );
     if ((actual.engine === 'mariadb') !== (cluster.engine === 'mariadb')) {
