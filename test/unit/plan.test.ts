@@ -323,7 +323,9 @@ describe('plan', () => {
           'auth: iam, but the server has no AWSAuthenticationPlugin: enable IAM database authentication on the cluster first (users/payments-prod.yaml:1)',
       },
     ]);
-    expect(kinds(plan(target(carolIam), { ...server, iamStandIn: true }, opts))).toEqual(['create_user carol']);
+    expect(kinds(plan(target(carolIam), { ...server, iamStandIn: true }, opts))).toEqual([
+      'create_user carol',
+    ]);
     expect(kinds(plan(target(carolIam), serverMatching([]), opts))).toEqual(['create_user carol']);
   });
 
