@@ -4,6 +4,7 @@
  * with this configuration, and everything the executor connects to or honours comes from here.
  */
 import { readFileSync } from 'node:fs';
+import type { PrivilegeException } from '../model/privilege-policy.js';
 import type { ClusterSpec } from '../model/types.js';
 
 /** Raised when the configuration is missing or malformed: the executor serves nothing then. */
@@ -50,6 +51,13 @@ export function loadExecutorConfig(env: Record<string, string | undefined>): Clu
       if (c[field] === undefined || c[field] === '')
         throw new ExecutorConfigError(`DBUSERS_CLUSTERS[${i}] has no ${field}`);
     }
+    // The guard reads these on every action: a malformed one must stop the executor here, not half-way.
+    if (c.protectedAccounts !== undefined && !isList(c.protectedAccounts, (a) => typeof a === 'string'))
+      throw new ExecutorConfigError(`DBUSERS_CLUSTERS[${i}].protectedAccounts must be a list of names`);
+    if (c.privilegeExceptions !== undefined && !isList(c.privilegeExceptions, isException))
+      throw new ExecutorConfigError(
+        `DBUSERS_CLUSTERS[${i}].privilegeExceptions must be a list of { user, host?, target: { level, ... }, privileges, reason }, as dbusers writes them`,
+      );
     return {
       alias: '',
       databases: [],
@@ -59,6 +67,26 @@ export function loadExecutorConfig(env: Record<string, string | undefined>): Clu
       ...c,
     } as ClusterSpec;
   });
+}
+
+const isList = (v: unknown, item: (x: unknown) => boolean) => Array.isArray(v) && v.every(item);
+
+const LEVELS = ['global', 'database', 'table', 'column', 'routine'];
+
+/** A privilege exception as the loader makes it (model/privilege-policy.ts). */
+function isException(x: unknown): boolean {
+  const e = x as Partial<PrivilegeException> | null;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.user === 'string' &&
+    (e.host === undefined || typeof e.host === 'string') &&
+    typeof e.target === 'object' &&
+    e.target !== null &&
+    LEVELS.includes(e.target.level) &&
+    isList(e.privileges, (p) => typeof p === 'string') &&
+    typeof e.reason === 'string'
+  );
 }
 
 /** Fields where an event's target must agree with the configuration. */
