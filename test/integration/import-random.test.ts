@@ -3,7 +3,8 @@
  * names, grants of every level with and without the grant option, LIKE patterns, roles held with or
  * without the admin option and as default or not, locked accounts, PROXY grants. Each round trip
  * must validate, plan only adoptions (what no YAML declares is left out and left alone), apply, plan
- * nothing, and leave every grant and default role as it was. Seeded: DBUSERS_IMPORT_SEED and
+ * nothing, and leave every grant and default role as it was, all done as the RDS for MariaDB master
+ * would do it (its privileges, no ADMIN OPTION on the roles made by hand). Seeded: DBUSERS_IMPORT_SEED and
  * DBUSERS_IMPORT_RUNS reproduce a run.
  */
 import { expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { LocalDispatcher } from '../../reconciler/src/adapters/local/local-dispa
 import { importYaml } from '../../reconciler/src/desired/import.js';
 import { loadDesired } from '../../reconciler/src/desired/load.js';
 import { quoteAccount } from '../../reconciler/src/sql/escape.js';
-import { localEnvironment, reconcileLocally, shownGrants, startTestServer } from '../support/server.js';
+import { rdsMasterEnvironment, reconcileLocally, shownGrants, startTestServer } from '../support/server.js';
 
 const SCHEMA = [
   'CREATE DATABASE app',
@@ -96,7 +97,7 @@ it('round-trips random servers: validates, plans only adoptions, applies, plans 
   for (let run = 0; run < runs; run++) {
     const server = await startTestServer();
     const admin = await server.admin();
-    const env = localEnvironment(server);
+    const env = await rdsMasterEnvironment(server, admin);
     try {
       for (const sql of SCHEMA) await admin.query(sql);
       const made = randomServer();

@@ -1,5 +1,6 @@
 /**
- * Random role graphs on a real MariaDB, applied one after another with role memberships changed by
+ * Random role graphs on a real MariaDB, applied as the RDS for MariaDB master would apply them (its
+ * privileges and no more), one after another with role memberships changed by
  * hand in between: five roles, each holding any of those below it in a random order (so edges turn
  * around between states), with or without the admin option, and a user holding some of them, one
  * default. After each apply the re-plan is empty; every tenth state is compared with a fresh server
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import {
-  localEnvironment,
+  rdsMasterEnvironment,
   reconcileLocally,
   shownGrants,
   startTestServer,
@@ -53,11 +54,12 @@ roles:${roles.length ? `\n${roles.join('')}` : ' {}\n'}users:
 `;
 }
 
+/** A server of its own, reached as the RDS master would reach it. */
 async function serverWithApp(): Promise<{ server: TestServer; admin: Database; env: LocalEnvironment }> {
   const server = await startTestServer();
   const admin = await server.admin();
   await admin.query('CREATE DATABASE app');
-  return { server, admin, env: localEnvironment(server) };
+  return { server, admin, env: await rdsMasterEnvironment(server, admin) };
 }
 
 let main: Awaited<ReturnType<typeof serverWithApp>>;

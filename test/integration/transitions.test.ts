@@ -1,5 +1,6 @@
 /**
- * Random declared states on a real MariaDB, applied one after another with drift made by hand in
+ * Random declared states on a real MariaDB, applied as the RDS for MariaDB master would apply them
+ * (its privileges and no more), one after another with drift made by hand in
  * between: every grant shape, role membership with and without the admin option or default, users
  * coming and going. After each apply the re-plan is empty, and the server holds exactly what a fresh
  * server given only that YAML holds (every SHOW GRANTS line and default role), so no transition
@@ -9,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import {
-  localEnvironment,
+  rdsMasterEnvironment,
   reconcileLocally,
   shownGrants,
   startTestServer,
@@ -147,12 +148,12 @@ function declaredNames(yaml: string): string[] {
   return ['fa', 'fb', 'r1', 'r2', ...(yaml.includes('name: fc') ? ['fc'] : [])];
 }
 
-/** A server of its own, with the schema the grants name. */
+/** A server of its own, with the schema the grants name, reached as the RDS master would reach it. */
 async function serverWithSchema(): Promise<{ server: TestServer; admin: Database; env: LocalEnvironment }> {
   const server = await startTestServer();
   const admin = await server.admin();
   for (const sql of SCHEMA) await admin.query(sql);
-  return { server, admin, env: localEnvironment(server) };
+  return { server, admin, env: await rdsMasterEnvironment(server, admin) };
 }
 
 let main: Awaited<ReturnType<typeof serverWithSchema>>;

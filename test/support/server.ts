@@ -120,6 +120,27 @@ export function localEnvironment(server: TestServer): LocalEnvironment {
   });
 }
 
+/** What the RDS for MariaDB master holds on *.*, WITH GRANT OPTION (reference/mysql-mariadb.md §5.1). */
+const RDS_MARIADB_MASTER =
+  'SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, REFERENCES, INDEX, ALTER, SHOW DATABASES, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, REPLICATION CLIENT, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, CREATE USER, EVENT, TRIGGER, REPLICATION SLAVE';
+
+/**
+ * Local mode on a test server, connecting as an account that holds exactly what the RDS for MariaDB
+ * master holds: no SUPER, and no ADMIN OPTION on a role it did not make. What dbusers does here, it
+ * may do on RDS. Made on '%' and on 'localhost', where an anonymous user would otherwise match first.
+ */
+export async function rdsMasterEnvironment(server: TestServer, admin: Database): Promise<LocalEnvironment> {
+  for (const host of ['%', 'localhost']) {
+    await admin.query(`CREATE USER 'rdsmaster'@'${host}' IDENTIFIED BY 'rds-master-pw'`);
+    await admin.query(`GRANT ${RDS_MARIADB_MASTER} ON *.* TO 'rdsmaster'@'${host}' WITH GRANT OPTION`);
+  }
+  return new LocalEnvironment({
+    stateDir: join(tempDir(), 'state'),
+    databaseUrl: `mysql://rdsmaster:rds-master-pw@${server.spec.host}:${server.spec.port}`,
+    log: () => undefined,
+  });
+}
+
 /** The databases and table the example users/payments-prod.yaml grants on, made on a test server. */
 export async function createExampleSchema(db: Database): Promise<void> {
   for (const sql of [
