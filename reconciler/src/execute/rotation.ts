@@ -8,7 +8,8 @@
  *   setSecret      on the server, unless it already holds it; on MySQL 8 the old password stays
  *                  valid (RETAIN CURRENT PASSWORD) so no client is refused mid-rotation
  *   testSecret     the server holds exactly that password (its hash, or a login)
- *   finishSecret   AWSCURRENT moves to the token's version; on MySQL 8 the old password is discarded
+ *   finishSecret   once the server holds it (checked again), AWSCURRENT moves to the token's
+ *                  version; on MySQL 8 the old password is discarded
  *
  * Only a secret of an account dbusers manages on a cluster it serves is rotated: its record in the
  * signed registry must name this secret, and the account is never a protected one. The steps after
@@ -71,12 +72,12 @@ async function step(
   // left to do but MySQL's discard of the old password, which a crash may have cut off.
   const stages =
     event.Step === 'createSecret' ? undefined : await ctx.secrets.versionStages(name, token.versionId);
-  const current = stages?.includes('AWSCURRENT') === true;
-  if (event.Step !== 'createSecret' && !current && !stages?.includes('AWSPENDING'))
+  const promoted = stages?.includes('AWSCURRENT') === true;
+  if (event.Step !== 'createSecret' && !promoted && !stages?.includes('AWSPENDING'))
     throw new RotationError(
       `secret ${name}: version ${token.versionId} is not its pending version; not rotated`,
     );
-  if (current && event.Step !== 'finishSecret') return;
+  if (promoted && event.Step !== 'finishSecret') return;
   switch (event.Step) {
     case 'createSecret': {
       if (await ctx.secrets.getValue(name, token)) return;
@@ -106,21 +107,34 @@ async function step(
       await setOnServer(ctx, account, pending, true);
       return;
     }
-    case 'testSecret': {
-      const pending = await tokenValue(name, event, ctx.secrets);
-      const matches = await storedMatches(ctx.db, account, pending);
-      if (matches === false)
-        throw new RotationError(
-          `secret ${name}: the server does not hold the pending password of ${displayAccount(account)}`,
-        );
-      if (matches === undefined) await testLogin(ctx, account, pending);
-      return;
-    }
+    case 'testSecret':
+      return serverHolds(name, event, account, ctx);
     case 'finishSecret':
-      if (!current) await promote(ctx, name);
+      if (!promoted) {
+        // Whatever ran before this step (Secrets Manager runs them in order; another caller may not),
+        // a password becomes current only once the server holds it.
+        await serverHolds(name, event, account, ctx);
+        await promote(ctx, name);
+      }
       if (ctx.dialect.discardOldPassword) await ctx.db.query(ctx.dialect.discardOldPassword(account));
       return;
   }
+}
+
+/** The server holds the token's password for the account: its stored hash, or a login where the hash does not tell. */
+async function serverHolds(
+  name: string,
+  event: RotationEvent,
+  account: AccountId,
+  ctx: RotationContext,
+): Promise<void> {
+  const pending = await tokenValue(name, event, ctx.secrets);
+  const matches = await storedMatches(ctx.db, account, pending);
+  if (matches === false)
+    throw new RotationError(
+      `secret ${name}: the server does not hold the pending password of ${displayAccount(account)}`,
+    );
+  if (matches === undefined) await testLogin(ctx, account, pending);
 }
 
 /** The account whose password the secret holds, by the signed registry; never a protected one. */
