@@ -546,6 +546,25 @@ describe('the executor as the rotation function', () => {
     expect(sm.secrets.get(name)!.versions.get(token(13))!.stages).toEqual(['AWSPENDING']);
   });
 
+  it('begins no rotation while the server holds the password an unfinished one left pending', async () => {
+    const h = handler();
+    await h(seedEvent('create_user', 'halfway') as never);
+    const name = 'rds-orders-halfway-secret';
+    for (const s of ['createSecret', 'setSecret']) await h(step(s, name, token(20)) as never);
+    const set = String(JSON.parse(sm.secrets.get(name)!.versions.get(token(20))!.value).password);
+    await expect(h(step('createSecret', name, token(21)) as never)).rejects.toThrow(
+      `secret ${name}: the server already holds its pending password (a rotation or reset not finished); finish that one first`,
+    );
+    expect(sm.secrets.get(name)!.versions.get(token(20))!.stages).toEqual(['AWSPENDING']);
+    expect(sm.secrets.get(name)!.versions.has(token(21))).toBe(false);
+    for (const s of ['testSecret', 'finishSecret']) await h(step(s, name, token(20)) as never);
+    expect(String((await current(name)).password)).toBe(set);
+    await (await loginAs(server, 'halfway', set)).close();
+    // Finished, a new rotation may begin.
+    await h(step('createSecret', name, token(21)) as never);
+    expect(sm.secrets.get(name)!.versions.get(token(21))!.stages).toEqual(['AWSPENDING']);
+  });
+
   it('fails testSecret, and finishSecret, when the server does not hold the pending password, and never promotes it', async () => {
     const h = handler();
     await h(seedEvent('create_user', 'untested') as never);

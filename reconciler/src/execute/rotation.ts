@@ -4,7 +4,8 @@
  * code as a reset from the YAML (password.ts), on the version the token names, and is idempotent
  * under Secrets Manager's retries:
  *
- *   createSecret   the new password as the token's AWSPENDING version (kept if it exists)
+ *   createSecret   the new password as the token's AWSPENDING version (kept if it exists; refused
+ *                  while the server holds the password another version has pending)
  *   setSecret      on the server, unless it already holds it; on MySQL 8 the old password stays
  *                  valid (RETAIN CURRENT PASSWORD) so no client is refused mid-rotation
  *   testSecret     the server holds exactly that password (its hash, or a login)
@@ -83,6 +84,13 @@ async function step(
       if (await ctx.secrets.getValue(name, token)) return;
       const current = await ctx.secrets.getValue(name, 'AWSCURRENT');
       if (!current) throw new RotationError(`secret ${name} has no current version to rotate`);
+      // A new pending version would leave the server's password in no version that counts, when the
+      // server already holds the one pending (Secrets Manager starts no rotation before one ends).
+      const earlier = await ctx.secrets.getValue(name, 'AWSPENDING');
+      if (earlier && (await storedMatches(ctx.db, account, earlier.password)) === true)
+        throw new RotationError(
+          `secret ${name}: the server already holds its pending password (a rotation or reset not finished); finish that one first`,
+        );
       const pending = await createPending(
         { ...ctx },
         account,
