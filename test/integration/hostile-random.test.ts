@@ -1,13 +1,15 @@
 /**
  * Random batches against the executor handler on a real MariaDB, most of them hostile: every action
  * kind on protected accounts, accounts made by hand, another cluster's accounts and our own, with
- * grants the policy refuses, roles nobody may grant, master and foreign secrets, adoptions. Whatever
- * each batch did, the executor's rules hold after it, read from the grant tables themselves:
+ * grants the policy refuses, roles nobody may grant, master and foreign secrets, adoptions; and
+ * rotation steps in any order, on any secret, with any token. Whatever each event did, the
+ * executor's rules hold after it, read from the grant tables themselves:
  *
  * - a protected account's rows never change;
  * - an account this cluster did not own changes only when the batch adopted it (adopt: true);
  * - no account this cluster owns gains a role this cluster does not own;
  * - the master secret and a secret dbusers did not make are never written;
+ * - every managed user's password is in its secret's current or pending version;
  * - no action fails on the server's "Access denied": what the server refuses, the executor refuses first;
  * - only the handler's own errors are thrown, and no statement holds a password in clear.
  *
@@ -21,6 +23,9 @@ import {
   makeExecutorHandler,
 } from '../../reconciler/src/handlers/executor.js';
 import { awsExecutorDeps } from '../../reconciler/src/handlers/executor-lambda.js';
+import { SecretStoreError } from '../../reconciler/src/adapters/aws/secrets-manager.js';
+import { PasswordError } from '../../reconciler/src/execute/password.js';
+import { RotationError } from '../../reconciler/src/execute/rotation.js';
 import type { BatchResult } from '../../reconciler/src/model/batch.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
 import { ordersCluster } from '../support/fixtures.js';
@@ -193,6 +198,40 @@ function randomAction(): Record<string, unknown> {
   }
 }
 
+/** Tokens a rotation step may name besides the secret's own versions. */
+const TOKENS = [1, 2, 3].map((n) => `a1b2c3d4-0000-4000-8000-00000000000${n}`);
+
+/** A rotation step of any kind, on any secret, naming one of its versions or another token. */
+function randomRotationStep(): { Step: string; SecretId: string; ClientRequestToken: string } {
+  // Mostly the secrets dbusers made (a step on any other is refused at once), sometimes any.
+  const made = [...sm.secrets.values()].filter((x) => x.tags.some((t) => t.Key === 'dbusers:cluster'));
+  const SecretId = made.length > 0 && random() < 0.7 ? one(made).name : one(SECRETS.slice(0, 6));
+  const versions = [...(sm.secrets.get(SecretId)?.versions ?? [])];
+  // Most often the version a createSecret left pending, whose password the server may not hold yet.
+  const pending = versions.filter(([, v]) => v.stages.includes('AWSPENDING')).map(([id]) => id);
+  const token =
+    pending.length > 0 && random() < 0.5
+      ? pending[0]!
+      : versions.length > 0 && random() < 0.5
+        ? one(versions)[0]
+        : one(TOKENS);
+  return {
+    Step: one(['createSecret', 'setSecret', 'testSecret', 'finishSecret']),
+    SecretId,
+    ClientRequestToken: token,
+  };
+}
+
+/** The password hash the server holds for each account dbusers made with a secret, by secret name. */
+async function heldPasswords(): Promise<{ account: string; secret: string; hash: string }[]> {
+  return admin.query(
+    `SELECT CONCAT("'", m.user, "'@'", m.host, "'") AS account, m.secret_name AS secret,
+       JSON_VALUE(p.Priv, '$.authentication_string') AS hash
+     FROM _dbusers.managed_accounts m JOIN mysql.global_priv p ON p.User = m.user AND p.Host = m.host
+     WHERE m.secret_name IS NOT NULL`,
+  );
+}
+
 /** Each account's rows in the grant tables, by 'user'@'host' (roles_mapping rows under the grantee). */
 async function grantRows(): Promise<Map<string, string[]>> {
   const rows = new Map<string, string[]>();
@@ -302,28 +341,36 @@ afterAll(async () => {
   await server?.stop();
 });
 
-it('random hostile batches leave every rule of the executor standing', async () => {
+it('random hostile batches and rotation steps leave every rule of the executor standing', async () => {
   const steps = Number(process.env.DBUSERS_HOSTILE_STEPS ?? 200);
   const secretsBefore = [versions(MASTER), versions(FOREIGN)];
   const statuses = new Set<string>();
   for (let step = 0; step < steps; step++) {
     const [orders, billing] = clusters();
     const target = random() < 0.85 ? orders! : billing!;
-    const ours = `${target.account}/${target.name}`;
-    const actions = Array.from({ length: 1 + Math.floor(random() * 3) }, randomAction);
+    const rotation = random() < 0.4 ? randomRotationStep() : undefined;
+    const actions = rotation ? [] : Array.from({ length: 1 + Math.floor(random() * 3) }, randomAction);
+    // A rotation step acts on the cluster its secret was made for, whichever that is.
+    const madeFor =
+      rotation && sm.secrets.get(rotation.SecretId)?.tags.find((t) => t.Key === 'dbusers:cluster');
+    const ours = `${target.account}/${rotation ? madeFor?.Value : target.name}`;
     const [rowsBefore, ownersBefore] = [await grantRows(), await owners()];
     statements.length = 0;
-    const outcome = await handler()({ action: 'batch', target, actions } as never).then(
+    const outcome = await handler()((rotation ?? { action: 'batch', target, actions }) as never).then(
       (result) => result as BatchResult,
       (error: unknown) => error as Error,
     );
     const [rowsAfter, ownersAfter] = [await grantRows(), await owners()];
-    const context = `step ${step} on ${target.name}: ${JSON.stringify(actions)}\n${statements.join('\n')}`;
+    const context = `step ${step}: ${JSON.stringify(rotation ?? { target: target.name, actions })}\n${statements.join('\n')}`;
 
-    if (
-      outcome instanceof Error &&
-      !(outcome instanceof ExecutorEventError || outcome instanceof ExecutorFailedError)
-    )
+    const expected = [
+      ExecutorEventError,
+      ExecutorFailedError,
+      RotationError,
+      PasswordError,
+      SecretStoreError,
+    ];
+    if (outcome instanceof Error && !expected.some((e) => outcome instanceof e))
       throw new Error(`${context}\n${outcome.stack}`);
     const results =
       outcome instanceof ExecutorFailedError
@@ -378,6 +425,21 @@ it('random hostile batches leave every rule of the executor standing', async () 
       }
     }
     expect([versions(MASTER), versions(FOREIGN)], context).toEqual(secretsBefore);
+    // No password that no secret holds: the server's is the current or the pending version's.
+    for (const { account, secret, hash } of await heldPasswords()) {
+      const kept = [...(sm.secrets.get(secret)?.versions.values() ?? [])].filter((v) =>
+        v.stages.some((stage) => stage === 'AWSCURRENT' || stage === 'AWSPENDING'),
+      );
+      const hashes = [];
+      for (const v of kept)
+        hashes.push(
+          (await admin.query<{ h: string }>('SELECT PASSWORD(?) AS h', [JSON.parse(v.value).password]))[0]!.h,
+        );
+      expect(
+        hashes,
+        `${account}: its password is in no current or pending version of ${secret}\n${context}`,
+      ).toContain(hash);
+    }
     expect(statements.join('\n'), context).not.toMatch(/IDENTIFIED BY '|PASSWORD\('/i);
   }
   // The batches were not all refused: some actions ran, so the rules were tried on real changes.
