@@ -174,6 +174,10 @@ const BEFORE_ANY_CALL: [string, () => unknown][] = [
   ['SQL in a host', () => batch(create('x', { host: "%' IDENTIFIED BY 'x" }))],
   ['an @ in a host', () => batch(create('x', { host: 'evil@%' }))],
   [
+    'an IAM user with a secret (the registry would say the secret holds its password)',
+    () => batch(create('x', { auth: 'iam' })),
+  ],
+  [
     'an upper-case host the server would store lower-cased',
     () => batch(create('x', { host: '%.Corp.Example.com' })),
   ],
@@ -323,6 +327,14 @@ const BY_THE_GUARD: [string, () => unknown][] = [
   ['adopting the master', () => batch(create('master', { adopt: true }))],
   ['a seed payload for the master', () => seed('reset_password', 'master')],
   ['dropping an account dbusers never created', () => batch(del('victim'))],
+  [
+    'swapping the secret of a managed user by creating it again',
+    () => batch(create('app', { secretName: 'rds-orders-victim-secret' })),
+  ],
+  [
+    'making a managed password user an IAM user by creating it again',
+    () => batch(create('app', { auth: 'iam', secretName: undefined })),
+  ],
   ['changing the grants of an unmanaged account', () => batch(update('legacy', [global('SUPER')]))],
   [
     'granting SUPER to a foreign account',

@@ -12,7 +12,8 @@
  *                               | MariaDB made by this batch)
  *   create_user / create_role   | the account does not exist; or it exists, the action says adopt,
  *                               | it is not another cluster's, and the global privileges it holds
- *                               | pass the privilege policy; the grants it adds pass the policy
+ *                               | pass the privilege policy; the grants it adds pass the policy; an
+ *                               | existing owned user keeps the secret on record
  *   update_grant                | the account is owned and of that kind; the grants it adds pass
  *   reset_password              | the account is an owned user, the secret is the one on record
  *   delete_user / drop_role     | owned (a user may be gone already: a claim left by a crash)
@@ -149,6 +150,10 @@ class Guard {
     mine?: OwnershipRecord,
   ): string | undefined {
     const key = accountKey(a);
+    // An account that exists keeps the secret it was made with, as a reset does: never moved, never swapped.
+    const secretName = a.kind === 'create_user' ? a.secretName : undefined;
+    if (have && mine && kind === 'user' && secretName !== mine.secretName)
+      return `the secret of ${displayAccount(a)} is ${JSON.stringify(mine.secretName ?? null)}, not ${JSON.stringify(secretName ?? null)}`;
     if (have && !mine) {
       if (this.others.has(key))
         return `${displayAccount(a)} is managed by dbusers for ${this.others.get(key)}`;
@@ -166,7 +171,6 @@ class Guard {
     const refused = this.outOfReach(a, have) ?? this.policy(a, diffGrants(a.grants, have?.grants ?? []).add);
     if (refused) return refused;
     if (a.kind === 'create_role') this.madeRoles.add(a.user);
-    const secretName = a.kind === 'create_user' ? a.secretName : undefined;
     this.owned.set(key, { user: a.user, host: a.host, kind, owner: this.owner, secretName });
     this.accounts.set(key, {
       ...(have ?? newAccount(a, kind)),

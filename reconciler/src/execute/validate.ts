@@ -50,6 +50,9 @@ export function actionProblems(a: Action, dialect: Dialect, serverKnown = true):
     problems.push('a password user needs a secretName');
   if (a.kind === 'create_user' && a.auth === 'none')
     problems.push('a user authenticates with a password or IAM');
+  // The registry would record the secret as holding the password of a user that has none there.
+  if (a.kind === 'create_user' && a.auth === 'iam' && secretName !== undefined)
+    problems.push('an IAM user has no secret: send no secretName');
   return problems;
 }
 
