@@ -1,8 +1,8 @@
 /**
  * Random batches against the executor handler on a real MariaDB, most of them hostile: every action
  * kind on protected accounts, accounts made by hand, another cluster's accounts and our own, with
- * grants the policy refuses, roles nobody may grant, master and foreign secrets, adoptions; and
- * rotation steps in any order, on any secret, with any token. Whatever each event did, the
+ * grants the policy refuses, roles nobody may grant, master and foreign secrets, adoptions; the
+ * seed's own payloads; and rotation steps in any order, on any secret, with any token. Whatever each event did, the
  * executor's rules hold after it, read from the grant tables themselves:
  *
  * - a protected account's rows never change;
@@ -222,6 +222,17 @@ function randomRotationStep(): { Step: string; SecretId: string; ClientRequestTo
   };
 }
 
+/** A payload of the seed's own automation, as people send it through the SSM console. */
+function randomSeedEvent(): Record<string, string> {
+  return {
+    username: one(['app', 'fresh', 'victim', 'legacy', 'legacy_etl', 'master', 'root', 'other', 'seeded']),
+    role: one(['readonly', 'readwrite', 'admin', '']),
+    rds_secret_name: one([MASTER, FOREIGN, `arn:aws:secretsmanager:eu-west-1:111122223333:secret:${MASTER}`]),
+    db_name: one(['orders', 'orders', 'mysql', '_dbusers']),
+    action: one(['create_user', 'update_grant', 'reset_password', 'delete_user']),
+  };
+}
+
 /** The password hash the server holds for each account dbusers made with a secret, by secret name. */
 async function heldPasswords(): Promise<{ account: string; secret: string; hash: string }[]> {
   return admin.query(
@@ -348,20 +359,25 @@ it('random hostile batches and rotation steps leave every rule of the executor s
   for (let step = 0; step < steps; step++) {
     const [orders, billing] = clusters();
     const target = random() < 0.85 ? orders! : billing!;
-    const rotation = random() < 0.4 ? randomRotationStep() : undefined;
-    const actions = rotation ? [] : Array.from({ length: 1 + Math.floor(random() * 3) }, randomAction);
+    const dice = random();
+    const rotation = dice < 0.4 ? randomRotationStep() : undefined;
+    const seeded = dice >= 0.4 && dice < 0.55 ? randomSeedEvent() : undefined;
+    const actions =
+      rotation || seeded ? [] : Array.from({ length: 1 + Math.floor(random() * 3) }, randomAction);
     // A rotation step acts on the cluster its secret was made for, whichever that is.
     const madeFor =
       rotation && sm.secrets.get(rotation.SecretId)?.tags.find((t) => t.Key === 'dbusers:cluster');
-    const ours = `${target.account}/${rotation ? madeFor?.Value : target.name}`;
+    // A seed payload goes to the first cluster whose master secret it names: orders.
+    const ours = `${target.account}/${rotation ? madeFor?.Value : seeded ? 'orders' : target.name}`;
     const [rowsBefore, ownersBefore] = [await grantRows(), await owners()];
     statements.length = 0;
-    const outcome = await handler()((rotation ?? { action: 'batch', target, actions }) as never).then(
+    const event = rotation ?? seeded ?? { action: 'batch', target, actions };
+    const outcome = await handler()(event as never).then(
       (result) => result as BatchResult,
       (error: unknown) => error as Error,
     );
     const [rowsAfter, ownersAfter] = [await grantRows(), await owners()];
-    const context = `step ${step}: ${JSON.stringify(rotation ?? { target: target.name, actions })}\n${statements.join('\n')}`;
+    const context = `step ${step}: ${JSON.stringify(event)}\n${statements.join('\n')}`;
 
     const expected = [
       ExecutorEventError,
