@@ -328,6 +328,10 @@ const BY_THE_GUARD: [string, () => unknown][] = [
   ['a seed payload for the master', () => seed('reset_password', 'master')],
   ['dropping an account dbusers never created', () => batch(del('victim'))],
   [
+    "giving a new user the secret that holds a managed user's password",
+    () => batch(create('x', { secretName: 'rds-orders-app-secret' })),
+  ],
+  [
     'swapping the secret of a managed user by creating it again',
     () => batch(create('app', { secretName: 'rds-orders-victim-secret' })),
   ],

@@ -9,7 +9,8 @@
  * - an account this cluster did not own changes only when the batch adopted it (adopt: true);
  * - no account this cluster owns gains a role this cluster does not own;
  * - the master secret and a secret dbusers did not make are never written;
- * - every managed user's password is in its secret's current or pending version;
+ * - every managed user's password is in its secret's current or pending version, and no secret is
+ *   named by two accounts;
  * - no action fails on the server's "Access denied": what the server refuses, the executor refuses first;
  * - only the handler's own errors are thrown, and no statement holds a password in clear.
  *
@@ -441,6 +442,13 @@ it('random hostile batches and rotation steps leave every rule of the executor s
       }
     }
     expect([versions(MASTER), versions(FOREIGN)], context).toEqual(secretsBefore);
+    // One secret, one account: no two registry rows name the same secret.
+    expect(
+      await admin.query(
+        'SELECT secret_name FROM _dbusers.managed_accounts WHERE secret_name IS NOT NULL GROUP BY secret_name HAVING COUNT(*) > 1',
+      ),
+      `a secret named by two accounts\n${context}`,
+    ).toEqual([]);
     // No password that no secret holds: the server's is the current or the pending version's.
     for (const { account, secret, hash } of await heldPasswords()) {
       const kept = [...(sm.secrets.get(secret)?.versions.values() ?? [])].filter((v) =>

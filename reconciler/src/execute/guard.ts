@@ -13,7 +13,8 @@
  *   create_user / create_role   | the account does not exist; or it exists, the action says adopt,
  *                               | it is not another cluster's, and the global privileges it holds
  *                               | pass the privilege policy; the grants it adds pass the policy; an
- *                               | existing owned user keeps the secret on record
+ *                               | existing owned user keeps the secret on record; no other owned
+ *                               | account holds the secret (unless this batch deletes it)
  *   update_grant                | the account is owned and of that kind; the grants it adds pass
  *   reset_password              | the account is an owned user, the secret is the one on record
  *   delete_user / drop_role     | owned (a user may be gone already: a claim left by a crash)
@@ -48,7 +49,7 @@ export function refusals(
   dialect: Dialect,
   actual: ActualState,
 ): (string | undefined)[] {
-  const guard = new Guard(target, dialect, actual);
+  const guard = new Guard(target, dialect, actual, actions);
   return actions.map((a) => guard.check(a));
 }
 
@@ -65,11 +66,16 @@ class Guard {
   /** Whether the connected account may grant a role (roles.ts), made when first needed. */
   private mayGrant?: (role: string) => boolean;
 
+  /** Accounts the batch deletes: their secrets are free for the users it creates (a hand-over). */
+  private readonly deleting: Set<string>;
+
   constructor(
     private readonly target: ClusterSpec,
     private readonly dialect: Dialect,
     private readonly actual: ActualState,
+    actions: readonly Action[],
   ) {
+    this.deleting = new Set(actions.filter((a) => a.kind === 'delete_user').map(accountKey));
     this.accounts = new Map(actual.accounts.map((a) => [accountKey(a), a]));
     this.owner = ownerOf(target);
     this.owned = new Map(actual.owned.filter((o) => o.owner === this.owner).map((o) => [accountKey(o), o]));
@@ -154,6 +160,15 @@ class Guard {
     const secretName = a.kind === 'create_user' ? a.secretName : undefined;
     if (have && mine && kind === 'user' && secretName !== mine.secretName)
       return `the secret of ${displayAccount(a)} is ${JSON.stringify(mine.secretName ?? null)}, not ${JSON.stringify(secretName ?? null)}`;
+    // One secret, one account, whichever cluster claims it (clusters of an account and Region share
+    // Secrets Manager's names): refused here, before the claim is written, not half-way through.
+    const holder =
+      secretName === undefined
+        ? undefined
+        : [...this.owned.values(), ...this.actual.owned.filter((o) => o.owner !== this.owner)].find(
+            (o) => o.secretName === secretName && accountKey(o) !== key && !this.deleting.has(accountKey(o)),
+          );
+    if (holder) return `secret ${secretName} holds the password of ${displayAccount(holder)}`;
     if (have && !mine) {
       if (this.others.has(key))
         return `${displayAccount(a)} is managed by dbusers for ${this.others.get(key)}`;
