@@ -31,6 +31,7 @@ import type { BatchResult } from '../../reconciler/src/model/batch.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
 import { ordersCluster } from '../support/fixtures.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { seeded } from '../support/random.js';
 
 let server: TestServer;
 let admin: Database;
@@ -39,14 +40,7 @@ const statements: string[] = [];
 const MASTER = 'orders-master';
 const FOREIGN = 'prod/other';
 
-let seed = Number(process.env.DBUSERS_HOSTILE_SEED ?? 20261206);
-/** A linear congruential generator: the same seed, the same batches. */
-function random(): number {
-  seed = (seed * 1103515245 + 12345) % 2147483648;
-  return seed / 2147483648;
-}
-const one = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
-const some = <T>(xs: readonly T[], p: number) => xs.filter(() => random() < p);
+const { random, one, some } = seeded(Number(process.env.DBUSERS_HOSTILE_SEED ?? 20261206));
 
 /** Two clusters on one server: ours (orders), and billing, whose accounts are never ours. */
 const clusters = () => {

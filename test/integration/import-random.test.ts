@@ -13,6 +13,7 @@ import { importYaml } from '../../reconciler/src/desired/import.js';
 import { loadDesired } from '../../reconciler/src/desired/load.js';
 import { quoteAccount } from '../../reconciler/src/sql/escape.js';
 import { rdsMasterEnvironment, reconcileLocally, shownGrants, startTestServer } from '../support/server.js';
+import { seeded } from '../support/random.js';
 
 const SCHEMA = [
   'CREATE DATABASE app',
@@ -56,13 +57,7 @@ clusters:
   - { name: main, region: eu-west-1, engine: mariadb, engineVersion: "10.11", endpoint: db.example.com, port: 3306, masterSecretArn: "arn:aws:secretsmanager:eu-west-1:666677778888:secret:m", databases: [] }
 `;
 
-let seed = Number(process.env.DBUSERS_IMPORT_SEED ?? 20261206);
-/** A linear congruential generator: the same seed, the same servers. */
-function random(): number {
-  seed = (seed * 1103515245 + 12345) % 2147483648;
-  return seed / 2147483648;
-}
-const one = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+const { random, one } = seeded(Number(process.env.DBUSERS_IMPORT_SEED ?? 20261206));
 const maybe = (p: number, text: string) => (random() < p ? text : '');
 
 /** Statements that make one random server by hand (some fail, as a DBA's would: that is fine). */

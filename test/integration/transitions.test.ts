@@ -6,16 +6,9 @@
  * server given only that YAML holds (every SHOW GRANTS line and default role), so no transition
  * leaves a trace of the state before it. Seeded: DBUSERS_TRANSITIONS_SEED and _STEPS reproduce a run.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
-import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
-import {
-  rdsMasterEnvironment,
-  reconcileLocally,
-  shownGrants,
-  startTestServer,
-  type TestServer,
-} from '../support/server.js';
+import { afterAll, beforeAll, it } from 'vitest';
+import { expectConverged, rdsServer, type RdsServer } from '../support/server.js';
+import { seeded } from '../support/random.js';
 
 const SCHEMA = [
   'CREATE DATABASE app',
@@ -79,14 +72,7 @@ const DRIFT = [
 ];
 const ACCOUNTS = ["'fa'@'%'", "'fa'@'10.0.0.%'", "'fb'@'%'", 'r1', 'r2'];
 
-let seed = Number(process.env.DBUSERS_TRANSITIONS_SEED ?? 20261206);
-/** A linear congruential generator: the same seed, the same states. */
-function random(): number {
-  seed = (seed * 1103515245 + 12345) % 2147483648;
-  return seed / 2147483648;
-}
-const some = <T>(xs: readonly T[], p: number) => xs.filter(() => random() < p);
-const one = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+const { random, one, some } = seeded(Number(process.env.DBUSERS_TRANSITIONS_SEED ?? 20261206));
 const list = (entries: string[], indent: string) =>
   entries.length ? entries.map((e) => `\n${indent}- ${e}`).join('') : ' []';
 
@@ -148,24 +134,14 @@ function declaredNames(yaml: string): string[] {
   return ['fa', 'fb', 'r1', 'r2', ...(yaml.includes('name: fc') ? ['fc'] : [])];
 }
 
-/** A server of its own, with the schema the grants name, reached as the RDS master would reach it. */
-async function serverWithSchema(): Promise<{ server: TestServer; admin: Database; env: LocalEnvironment }> {
-  const server = await startTestServer();
-  const admin = await server.admin();
-  for (const sql of SCHEMA) await admin.query(sql);
-  return { server, admin, env: await rdsMasterEnvironment(server, admin) };
-}
-
-let main: Awaited<ReturnType<typeof serverWithSchema>>;
+let main: RdsServer;
 
 beforeAll(async () => {
-  main = await serverWithSchema();
+  main = await rdsServer(SCHEMA);
 });
 
 afterAll(async () => {
-  await main?.env.close();
-  await main?.admin.close();
-  await main?.server.stop();
+  await main?.stop();
 });
 
 // Each step starts a server of its own: minutes on a slow machine, not the default 60 s.
@@ -173,38 +149,14 @@ it('random transitions with drift between them converge in one apply, to what a 
   const steps = Number(process.env.DBUSERS_TRANSITIONS_STEPS ?? 10);
   for (let step = 0; step < steps; step++) {
     const yaml = randomState();
-    const files = { 'users/moves.yaml': yaml };
     const drift = step > 0 ? one(DRIFT).replace('{who}', one(ACCOUNTS)) : undefined;
     // Some drift names a role or grant the state does not hold: the server refuses it, and that is fine.
     if (drift) await main.admin.query(drift).catch(() => undefined);
     const context = `step ${step}, after ${drift ?? 'nothing'}:\n${yaml}`;
 
-    const applied = await reconcileLocally(main.env, files, 'apply', { allowDeletes: true });
-    expect(applied.diagnostics, context).toEqual([]);
-    expect(
-      applied.results.filter((r) => !r.ok),
-      context,
-    ).toEqual([]);
-    const replan = await reconcileLocally(main.env, files, 'plan', { allowDeletes: true });
-    expect(
-      replan.plans.flatMap((p) => p.actions),
-      context,
-    ).toEqual([]);
-
-    const fresh = await serverWithSchema();
-    try {
-      const fromScratch = await reconcileLocally(fresh.env, files, 'apply', { allowDeletes: true });
-      expect(
-        fromScratch.results.filter((r) => !r.ok),
-        context,
-      ).toEqual([]);
-      expect(await shownGrants(main.admin, declaredNames(yaml)), context).toEqual(
-        await shownGrants(fresh.admin, declaredNames(yaml)),
-      );
-    } finally {
-      await fresh.env.close();
-      await fresh.admin.close();
-      await fresh.server.stop();
-    }
+    await expectConverged(main, { 'users/moves.yaml': yaml }, context, {
+      schema: SCHEMA,
+      names: declaredNames(yaml),
+    });
   }
 }, 300_000);

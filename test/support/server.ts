@@ -4,6 +4,7 @@
  * There is no mocked database.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { expect } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedMariadb } from '../../reconciler/src/adapters/local/embedded-mariadb.js';
@@ -139,6 +140,69 @@ export async function rdsMasterEnvironment(server: TestServer, admin: Database):
     databaseUrl: `mysql://rdsmaster:rds-master-pw@${server.spec.host}:${server.spec.port}`,
     log: () => undefined,
   });
+}
+
+/** A test server with a schema, reached as the RDS master would reach it; stop() ends all three. */
+export interface RdsServer {
+  server: TestServer;
+  admin: Database;
+  env: LocalEnvironment;
+  stop(): Promise<void>;
+}
+
+export async function rdsServer(schema: readonly string[]): Promise<RdsServer> {
+  const server = await startTestServer();
+  const admin = await server.admin();
+  for (const sql of schema) await admin.query(sql);
+  const env = await rdsMasterEnvironment(server, admin);
+  return {
+    server,
+    admin,
+    env,
+    async stop() {
+      await env.close();
+      await admin.close();
+      await server.stop();
+    },
+  };
+}
+
+/**
+ * A random test's step: `files` apply on `main` with no diagnostic and no failed action, and re-plan
+ * empty. With `fresh`, a new server given only these files then shows the same grants and default
+ * roles for `names`: no state before this one left a trace.
+ */
+export async function expectConverged(
+  main: RdsServer,
+  files: Record<string, string>,
+  context: string,
+  fresh?: { schema: readonly string[]; names: readonly string[] },
+): Promise<void> {
+  const applied = await reconcileLocally(main.env, files, 'apply', { allowDeletes: true });
+  expect(applied.diagnostics, context).toEqual([]);
+  expect(
+    applied.results.filter((r) => !r.ok),
+    context,
+  ).toEqual([]);
+  const replan = await reconcileLocally(main.env, files, 'plan', { allowDeletes: true });
+  expect(
+    replan.plans.flatMap((p) => p.actions),
+    context,
+  ).toEqual([]);
+  if (!fresh) return;
+  const other = await rdsServer(fresh.schema);
+  try {
+    const fromScratch = await reconcileLocally(other.env, files, 'apply', { allowDeletes: true });
+    expect(
+      fromScratch.results.filter((r) => !r.ok),
+      context,
+    ).toEqual([]);
+    expect(await shownGrants(main.admin, fresh.names), context).toEqual(
+      await shownGrants(other.admin, fresh.names),
+    );
+  } finally {
+    await other.stop();
+  }
 }
 
 /** The databases and table the example users/payments-prod.yaml grants on, made on a test server. */
