@@ -289,6 +289,40 @@ describe('grant transitions on MariaDB', () => {
     ]);
     await converge(file([]));
   });
+
+  it('adopting a role whose declared roles hold it by hand now converges in one apply: that edge waits for the revoke', async () => {
+    const rx = '  rx: { grants: [{ on: "app.*", privileges: [SELECT] }], roles: [] }\n';
+    await converge(file([], `roles:\n${rx}`));
+    for (const sql of ['CREATE ROLE rz', 'GRANT INSERT ON other.* TO rz', 'GRANT rz TO rx'])
+      await admin.query(sql);
+    const adopted = file(
+      [],
+      `roles:\n${rx}  rz: { grants: [{ on: "other.*", privileges: [INSERT] }], roles: [rx], adopt: true }\n`,
+    ).replace('    grants:\n      []', '    roles: [rz]');
+    const planned = await run(adopted, 'plan');
+    expect(planned.plans[0]!.actions.map((a) => `${a.kind} ${a.user}`)).toEqual([
+      'create_role rz',
+      'update_grant fid',
+      'update_grant rx',
+      'update_grant rz',
+    ]);
+    await converge(adopted);
+    expect(
+      await admin.query(
+        "SELECT User, Role FROM mysql.roles_mapping WHERE User IN ('rx', 'rz', 'fid') ORDER BY User",
+      ),
+    ).toEqual([
+      { User: 'fid', Role: 'rz' },
+      { User: 'rz', Role: 'rx' },
+    ]);
+    const db = await client();
+    expect([
+      await allowed(db, 'INSERT INTO other.t VALUES (1)'),
+      await allowed(db, 'SELECT * FROM app.t'),
+    ]).toEqual([true, true]);
+    await db.close();
+    await converge(file([]));
+  });
 });
 
 describe('what only the server knows', () => {

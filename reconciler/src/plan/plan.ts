@@ -48,6 +48,7 @@ import {
   type Grant,
   type OwnershipRecord,
   type Plan,
+  type CreateRoleAction,
   type Skipped,
   type UpdateGrantAction,
 } from '../model/types.js';
@@ -607,24 +608,20 @@ function cmp(a: string, b: string): number {
  * closes no cycle of roles (acyclicOrder), then by account.
  */
 function sortActions(actions: Action[], actual: ActualState): Action[] {
-  const sorted = [...actions].sort(
-    (a, b) => ORDER[a.kind] - ORDER[b.kind] || cmp(accountKey(a), accountKey(b)),
-  );
+  const byKind = (list: Action[]) =>
+    list.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || cmp(accountKey(a), accountKey(b)));
+  const sorted = byKind([...actions]);
   const isRoleUpdate = (a: Action): a is UpdateGrantAction =>
     a.kind === 'update_grant' && a.accountKind === 'role';
-  const roleUpdates = sorted.filter(isRoleUpdate);
-  if (roleUpdates.length > 1) {
-    const inOrder = acyclicOrder(roleUpdates, sorted, actual);
-    let next = 0;
-    for (let i = 0; i < sorted.length; i++) if (isRoleUpdate(sorted[i]!)) sorted[i] = inOrder[next++]!;
-  }
+  // Most plans touch no role: nothing more to order.
+  if (!sorted.some((a) => a.kind === 'create_role' || isRoleUpdate(a))) return sorted;
   const roles = sorted.filter((a) => a.kind === 'create_role');
-  const ordered: Action[] = [];
+  const ordered: CreateRoleAction[] = [];
   const placed = new Set<string>();
-  const place = (a: Action, seen: Set<string>) => {
+  const place = (a: CreateRoleAction, seen: Set<string>) => {
     if (placed.has(a.user) || seen.has(a.user)) return;
     seen.add(a.user);
-    for (const dep of a.kind === 'create_role' ? a.roles : []) {
+    for (const dep of a.roles) {
       const needed = roles.find((r) => r.user === dep);
       if (needed) place(needed, seen);
     }
@@ -632,33 +629,55 @@ function sortActions(actions: Action[], actual: ActualState): Action[] {
     ordered.push(a);
   };
   for (const r of roles) place(r, new Set());
-  return [...ordered, ...sorted.filter((a) => a.kind !== 'create_role')];
+  // The role graph as the creates leave it; an adopted role's roles that would close a cycle wait
+  // for the updates that revoke its other end, in an update of their own.
+  const held = new Map<string, readonly string[]>();
+  for (const a of actual.accounts) if (a.kind === 'role') held.set(a.user, a.roles);
+  const later: UpdateGrantAction[] = [];
+  const creates = ordered.map((c) => {
+    const now = c.roles.filter((r) => held.get(c.user)?.includes(r) || !reaches(held, r, c.user));
+    held.set(c.user, now);
+    if (now.length === c.roles.length) return c;
+    const { kind: _, adopt: __, ...rest } = c;
+    later.push({
+      ...rest,
+      kind: 'update_grant',
+      accountKind: 'role',
+      before: { grants: c.grants, roles: now },
+      reason: `${c.reason}: the roles it holds that would close a cycle of roles until other updates ran`,
+    });
+    const { adminRoles, ...create } = c;
+    return { ...create, roles: now, ...adminOf({ adminRoles: adminRoles?.filter((r) => now.includes(r)) }) };
+  });
+  const rest = byKind([...sorted.filter((a) => a.kind !== 'create_role'), ...later]);
+  const inOrder = acyclicOrder(rest.filter(isRoleUpdate), held);
+  let next = 0;
+  for (let i = 0; i < rest.length; i++) if (isRoleUpdate(rest[i]!)) rest[i] = inOrder[next++]!;
+  return [...creates, ...rest];
+}
+
+/** Whether role `from` holds role `to`, itself or through the roles it holds. */
+function reaches(held: ReadonlyMap<string, readonly string[]>, from: string, to: string): boolean {
+  const seen = new Set<string>();
+  const walk = (r: string): boolean =>
+    r === to || (!seen.has(r) && seen.add(r) && (held.get(r) ?? NO_NAMES).some(walk));
+  return walk(from);
 }
 
 /**
  * Role updates in an order the server takes: it refuses a grant that would close a cycle of roles
  * even for a moment, so r2 stops holding r1 before r1 holds r2. Each update goes when none of the
  * roles it adds reaches it any more. One always can: if every update waited on the edge another
- * still has to revoke, following those edges would make a cycle on the server as it is.
+ * still has to revoke, following those edges would make a cycle on the server as it is. `held` is
+ * the role graph before them, and is left as they leave it.
  */
 function acyclicOrder(
   updates: readonly UpdateGrantAction[],
-  actions: readonly Action[],
-  actual: ActualState,
+  held: Map<string, readonly string[]>,
 ): UpdateGrantAction[] {
-  const held = new Map<string, readonly string[]>();
-  for (const a of actual.accounts) if (a.kind === 'role') held.set(a.user, a.roles);
-  // Roles made or adopted run first, with the roles they hold.
-  for (const a of actions) if (a.kind === 'create_role') held.set(a.user, a.roles);
-  const reaches = (from: string, to: string): boolean => {
-    const seen = new Set<string>();
-    const walk = (r: string): boolean =>
-      r === to || (!seen.has(r) && seen.add(r) && (held.get(r) ?? NO_NAMES).some(walk));
-    return walk(from);
-  };
   // An update may go when every role it adds does not reach it (a role it holds already adds nothing).
   const takes = (u: UpdateGrantAction) =>
-    u.roles.every((r) => held.get(u.user)?.includes(r) || !reaches(r, u.user));
+    u.roles.every((r) => held.get(u.user)?.includes(r) || !reaches(held, r, u.user));
   const pending = [...updates];
   const ordered: UpdateGrantAction[] = [];
   while (pending.length > 0) {
