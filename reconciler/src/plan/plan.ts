@@ -608,13 +608,27 @@ function cmp(a: string, b: string): number {
  * closes no cycle of roles (acyclicOrder), then by account.
  */
 function sortActions(actions: Action[], actual: ActualState): Action[] {
-  const byKind = (list: Action[]) =>
-    list.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || cmp(accountKey(a), accountKey(b)));
   const sorted = byKind([...actions]);
   const isRoleUpdate = (a: Action): a is UpdateGrantAction =>
     a.kind === 'update_grant' && a.accountKind === 'role';
   // Most plans touch no role: nothing more to order.
   if (!sorted.some((a) => a.kind === 'create_role' || isRoleUpdate(a))) return sorted;
+  const held = new Map<string, readonly string[]>();
+  for (const a of actual.accounts) if (a.kind === 'role') held.set(a.user, a.roles);
+  const { creates, later } = withoutCycles(dependencyOrder(sorted), held);
+  const rest = byKind([...sorted.filter((a) => a.kind !== 'create_role'), ...later]);
+  const inOrder = acyclicOrder(rest.filter(isRoleUpdate), held);
+  let next = 0;
+  for (let i = 0; i < rest.length; i++) if (isRoleUpdate(rest[i]!)) rest[i] = inOrder[next++]!;
+  return [...creates, ...rest];
+}
+
+function byKind(actions: Action[]): Action[] {
+  return actions.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || cmp(accountKey(a), accountKey(b)));
+}
+
+/** The role creates, each after the new roles it holds. */
+function dependencyOrder(sorted: readonly Action[]): CreateRoleAction[] {
   const roles = sorted.filter((a) => a.kind === 'create_role');
   const ordered: CreateRoleAction[] = [];
   const placed = new Set<string>();
@@ -629,39 +643,53 @@ function sortActions(actions: Action[], actual: ActualState): Action[] {
     ordered.push(a);
   };
   for (const r of roles) place(r, new Set());
-  // The role graph as the creates leave it; an adopted role's roles that would close a cycle wait
-  // for the updates that revoke its other end, in an update of their own.
-  const held = new Map<string, readonly string[]>();
-  for (const a of actual.accounts) if (a.kind === 'role') held.set(a.user, a.roles);
+  return ordered;
+}
+
+/**
+ * The creates as they may run first: an adopted role's roles that would close a cycle of roles
+ * (one holds it by hand) wait in an update of their own, which acyclicOrder places after the update
+ * that revokes the other end. `held` is left as the creates leave the role graph.
+ */
+function withoutCycles(
+  ordered: readonly CreateRoleAction[],
+  held: Map<string, readonly string[]>,
+): { creates: CreateRoleAction[]; later: UpdateGrantAction[] } {
   const later: UpdateGrantAction[] = [];
-  const creates = ordered.map((c) => {
-    const now = c.roles.filter((r) => held.get(c.user)?.includes(r) || !reaches(held, r, c.user));
+  const creates = ordered.map((c): CreateRoleAction => {
+    const now = c.roles.filter((r) => mayHold(held, c.user, r));
     held.set(c.user, now);
     if (now.length === c.roles.length) return c;
-    const { kind: _, adopt: __, ...rest } = c;
+    const { kind: _, adopt, adminRoles, ...role } = c;
     later.push({
-      ...rest,
+      ...role,
+      ...adminOf(c),
       kind: 'update_grant',
       accountKind: 'role',
       before: { grants: c.grants, roles: now },
       reason: `${c.reason}: the roles it holds that would close a cycle of roles until other updates ran`,
     });
-    const { adminRoles, ...create } = c;
-    return { ...create, roles: now, ...adminOf({ adminRoles: adminRoles?.filter((r) => now.includes(r)) }) };
+    return {
+      ...role,
+      kind: 'create_role',
+      adopt,
+      roles: now,
+      ...adminOf({ adminRoles: adminRoles?.filter((r) => now.includes(r)) }),
+    };
   });
-  const rest = byKind([...sorted.filter((a) => a.kind !== 'create_role'), ...later]);
-  const inOrder = acyclicOrder(rest.filter(isRoleUpdate), held);
-  let next = 0;
-  for (let i = 0; i < rest.length; i++) if (isRoleUpdate(rest[i]!)) rest[i] = inOrder[next++]!;
-  return [...creates, ...rest];
+  return { creates, later };
 }
 
-/** Whether role `from` holds role `to`, itself or through the roles it holds. */
-function reaches(held: ReadonlyMap<string, readonly string[]>, from: string, to: string): boolean {
+/**
+ * Whether `account` may hold `role` now without closing a cycle of roles in `held`: it holds it
+ * already, or `role` does not hold `account`, itself or through the roles it holds.
+ */
+function mayHold(held: ReadonlyMap<string, readonly string[]>, account: string, role: string): boolean {
+  if (held.get(account)?.includes(role)) return true;
   const seen = new Set<string>();
-  const walk = (r: string): boolean =>
-    r === to || (!seen.has(r) && seen.add(r) && (held.get(r) ?? NO_NAMES).some(walk));
-  return walk(from);
+  const reaches = (r: string): boolean =>
+    r === account || (!seen.has(r) && seen.add(r) && (held.get(r) ?? NO_NAMES).some(reaches));
+  return !reaches(role);
 }
 
 /**
@@ -675,9 +703,7 @@ function acyclicOrder(
   updates: readonly UpdateGrantAction[],
   held: Map<string, readonly string[]>,
 ): UpdateGrantAction[] {
-  // An update may go when every role it adds does not reach it (a role it holds already adds nothing).
-  const takes = (u: UpdateGrantAction) =>
-    u.roles.every((r) => held.get(u.user)?.includes(r) || !reaches(held, r, u.user));
+  const takes = (u: UpdateGrantAction) => u.roles.every((r) => mayHold(held, u.user, r));
   const pending = [...updates];
   const ordered: UpdateGrantAction[] = [];
   while (pending.length > 0) {
