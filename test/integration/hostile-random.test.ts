@@ -9,8 +9,8 @@
  * - an account this cluster did not own changes only when the batch adopted it (adopt: true);
  * - no account this cluster owns gains a role this cluster does not own;
  * - the master secret and a secret dbusers did not make are never written;
- * - every managed user's password is in its secret's current or pending version, and no secret is
- *   named by two accounts;
+ * - every managed user's password is in its secret's current or pending version, whose current
+ *   version names that user, and no secret is named by two accounts;
  * - no action fails on the server's "Access denied": what the server refuses, the executor refuses first;
  * - only the handler's own errors are thrown, and no statement holds a password in clear.
  *
@@ -229,9 +229,9 @@ function randomSeedEvent(): Record<string, string> {
 }
 
 /** The password hash the server holds for each account dbusers made with a secret, by secret name. */
-async function heldPasswords(): Promise<{ account: string; secret: string; hash: string }[]> {
+async function heldPasswords(): Promise<{ account: string; user: string; secret: string; hash: string }[]> {
   return admin.query(
-    `SELECT CONCAT("'", m.user, "'@'", m.host, "'") AS account, m.secret_name AS secret,
+    `SELECT CONCAT("'", m.user, "'@'", m.host, "'") AS account, m.user, m.secret_name AS secret,
        JSON_VALUE(p.Priv, '$.authentication_string') AS hash
      FROM _dbusers.managed_accounts m JOIN mysql.global_priv p ON p.User = m.user AND p.Host = m.host
      WHERE m.secret_name IS NOT NULL`,
@@ -443,11 +443,14 @@ it('random hostile batches and rotation steps leave every rule of the executor s
       ),
       `a secret named by two accounts\n${context}`,
     ).toEqual([]);
-    // No password that no secret holds: the server's is the current or the pending version's.
-    for (const { account, secret, hash } of await heldPasswords()) {
+    // No password that no secret holds: the server's is the current or the pending version's, and
+    // the current version names the account's user (a client logs in as the one it means to).
+    for (const { account, user, secret, hash } of await heldPasswords()) {
       const kept = [...(sm.secrets.get(secret)?.versions.values() ?? [])].filter((v) =>
         v.stages.some((stage) => stage === 'AWSCURRENT' || stage === 'AWSPENDING'),
       );
+      const current = kept.find((v) => v.stages.includes('AWSCURRENT'));
+      if (current) expect(JSON.parse(current.value).username, `${account}: ${secret}\n${context}`).toBe(user);
       const hashes = [];
       for (const v of kept)
         hashes.push(
