@@ -30,7 +30,7 @@ import { RotationError } from '../../reconciler/src/execute/rotation.js';
 import type { BatchResult } from '../../reconciler/src/model/batch.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
 import { ordersCluster } from '../support/fixtures.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { RDS_MARIADB_MASTER, startTestServer, type TestServer } from '../support/server.js';
 import { seeded } from '../support/random.js';
 
 let server: TestServer;
@@ -278,7 +278,8 @@ beforeAll(async () => {
     'CREATE TABLE orders.t (id INT)',
     'CREATE PROCEDURE orders.p() SELECT 1',
     "CREATE USER 'master'@'%' IDENTIFIED BY 'master-pw'",
-    "GRANT ALL PRIVILEGES ON *.* TO 'master'@'%' WITH GRANT OPTION",
+    // The master holds what the RDS for MariaDB master holds, and no more.
+    `GRANT ${RDS_MARIADB_MASTER} ON *.* TO 'master'@'%' WITH GRANT OPTION`,
     "CREATE USER 'master'@'10.0.0.1' IDENTIFIED BY 'other'",
     "CREATE USER 'rdsadmin'@'localhost' IDENTIFIED BY 'x'",
     "CREATE USER 'legacy'@'%' IDENTIFIED BY 'x'",
