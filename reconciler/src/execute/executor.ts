@@ -152,7 +152,7 @@ async function underLock(
           : [],
   );
   const foreign = await claimAll(db, claims, key);
-  const run = new ActionRunner(batch.target, dialect, state, deps, options, batch.actions);
+  const run = new ActionRunner(batch.target, dialect, state, deps, options);
   const results: ActionResult[] = [];
   let failures = 0;
   for (const [i, action] of batch.actions.entries()) {
@@ -242,8 +242,6 @@ function explain(error: unknown): string {
 class ActionRunner {
   private readonly accounts: Map<string, ActualAccount>;
   private readonly password: PasswordContext;
-  /** Accounts this batch deletes. */
-  private readonly deleted: Set<string>;
 
   constructor(
     private readonly target: ClusterSpec,
@@ -251,10 +249,8 @@ class ActionRunner {
     private readonly state: ActualState,
     private readonly deps: ExecutorDeps,
     private readonly options: ExecutorOptions,
-    actions: readonly Action[],
   ) {
     this.accounts = new Map(state.accounts.map((a) => [accountKey(a), a]));
-    this.deleted = new Set(actions.filter((a) => a.kind === 'delete_user').map(accountKey));
     this.password = {
       db: deps.db,
       dialect,
@@ -379,20 +375,12 @@ class ActionRunner {
       t['managed-by'] === 'dbusers'
         ? t['dbusers:account'] === target.account && t['dbusers:cluster'] === target.name
         : t.create_by_user_automation === 'true';
-    // A secret handed over from an account this batch deletes (the planner keeps it for its new user) is free.
-    const holder = this.state.owned.find(
-      (o) =>
-        o.secretName === secretName &&
-        o.owner === ownerOf(target) &&
-        accountKey(o) !== accountKey(a) &&
-        !this.deleted.has(accountKey(o)),
-    );
-    if (!ours || holder) {
+    // Whether another account holds it, the guard has checked before any claim (guard.ts).
+    if (!ours)
       throw new ActionError(
-        `secret ${secretName} ${holder ? `holds the password of ${displayAccount(holder)}` : 'was not made by dbusers for this cluster'}; name another secret`,
+        `secret ${secretName} was not made by dbusers for this cluster; name another secret`,
         a,
       );
-    }
     return found;
   }
 
