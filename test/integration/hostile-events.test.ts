@@ -6,7 +6,7 @@
  * policy), with no statement that changes anything: the grant tables are byte-for-byte the same.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { connect, type ConnectionSpec, type Database } from '../../reconciler/src/adapters/mysql/database.js';
+import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import {
   ExecutorEventError,
   ExecutorFailedError,
@@ -16,13 +16,14 @@ import { awsExecutorDeps } from '../../reconciler/src/handlers/executor-lambda.j
 import type { BatchResult } from '../../reconciler/src/model/batch.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
 import { ordersCluster } from '../support/fixtures.js';
-import { allowed, loginAs, startTestServer, type TestServer } from '../support/server.js';
+import { allowed, loginAs, recordingConnect, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
 let sm: ReturnType<typeof fakeSecretsManager>;
-let connects = 0;
-const statements: string[] = [];
+/** Every connection the handler opens, and every statement it sends, are counted. */
+const recorder = recordingConnect();
+const statements = recorder.sent.statements;
 const MASTER = 'orders-master';
 
 /** The fixture cluster, served by the test server. */
@@ -34,18 +35,11 @@ const cluster = () => ({
   protectedAccounts: ['legacy_etl'],
 });
 
-/** Every connection the handler opens, and every statement it sends, are counted. */
-async function countingConnect(spec: ConnectionSpec): Promise<Database> {
-  connects++;
-  const db = await connect(spec);
-  return { query: (sql, values) => (statements.push(sql), db.query(sql, values)), close: () => db.close() };
-}
-
 function handler() {
   return makeExecutorHandler(
     awsExecutorDeps({
       secretsClient: sm.client,
-      connect: countingConnect,
+      connect: recorder.connect,
       env: { DBUSERS_CLUSTERS: JSON.stringify([cluster()]) },
     }),
   );
@@ -439,7 +433,7 @@ beforeEach(async () => {
   // One legitimate batch first: the registry, its key and one managed account exist before the hostile ones.
   await handler()(batch(create('app', { grants: [onDb('orders', 'SELECT')] })) as never);
   sm.mock.resetHistory();
-  connects = 0;
+  recorder.sent.connects = 0;
   statements.length = 0;
 });
 
@@ -457,7 +451,7 @@ describe('hostile events', () => {
   it.each(BEFORE_ANY_CALL)('refuses %s before any connection or AWS call', async (_, event) => {
     const before = await grantTables();
     await expect(handler()(event() as never)).rejects.toThrow(ExecutorEventError);
-    expect(connects).toBe(0);
+    expect(recorder.sent.connects).toBe(0);
     expect(statements).toEqual([]);
     expect(sm.mock.calls()).toHaveLength(0);
     expect(await grantTables()).toBe(before);
@@ -500,7 +494,7 @@ describe('hostile events', () => {
     expect(await refusal({ hello: 'world' })).toMatch(
       /^invalid event: not an event this executor knows; expected one of: seed single action; batch; /,
     );
-    expect(connects).toBe(0);
+    expect(recorder.sent.connects).toBe(0);
   });
 
   it('acts on what the rules allow in a mixed batch, and refuses the rest', async () => {

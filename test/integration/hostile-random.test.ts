@@ -17,7 +17,7 @@
  * Seeded: DBUSERS_HOSTILE_SEED and DBUSERS_HOSTILE_STEPS reproduce a run.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connect, type ConnectionSpec, type Database } from '../../reconciler/src/adapters/mysql/database.js';
+import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import {
   ExecutorEventError,
   ExecutorFailedError,
@@ -30,13 +30,14 @@ import { RotationError } from '../../reconciler/src/execute/rotation.js';
 import type { BatchResult } from '../../reconciler/src/model/batch.js';
 import { fakeSecretsManager } from '../support/fake-secrets-manager.js';
 import { ordersCluster } from '../support/fixtures.js';
-import { RDS_MARIADB_MASTER, startTestServer, type TestServer } from '../support/server.js';
+import { RDS_MARIADB_MASTER, recordingConnect, startTestServer, type TestServer } from '../support/server.js';
 import { seeded } from '../support/random.js';
 
 let server: TestServer;
 let admin: Database;
 let sm: ReturnType<typeof fakeSecretsManager>;
-const statements: string[] = [];
+const recorder = recordingConnect();
+const statements = recorder.sent.statements;
 const MASTER = 'orders-master';
 const FOREIGN = 'prod/other';
 
@@ -58,16 +59,11 @@ const clusters = () => {
   ];
 };
 
-async function countingConnect(spec: ConnectionSpec): Promise<Database> {
-  const db = await connect(spec);
-  return { query: (sql, values) => (statements.push(sql), db.query(sql, values)), close: () => db.close() };
-}
-
 const handler = () =>
   makeExecutorHandler(
     awsExecutorDeps({
       secretsClient: sm.client,
-      connect: countingConnect,
+      connect: recorder.connect,
       env: { DBUSERS_CLUSTERS: JSON.stringify(clusters()) },
     }),
   );

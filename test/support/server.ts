@@ -28,6 +28,22 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
+/** A connect that keeps what the code under test sends: how many connections, and every statement. */
+export function recordingConnect() {
+  const sent = { connects: 0, statements: [] as string[] };
+  return {
+    sent,
+    async connect(spec: ConnectionSpec): Promise<Database> {
+      sent.connects++;
+      const db = await connect(spec);
+      return {
+        query: (sql, values) => (sent.statements.push(sql), db.query(sql, values)),
+        close: () => db.close(),
+      };
+    },
+  };
+}
+
 /** A temp folder removed by the returned function. */
 export function tempDir(prefix = 'dbusers-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
