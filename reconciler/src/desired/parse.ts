@@ -22,9 +22,9 @@ export function parseFile(
   diags: Diagnostics,
 ): { file: SourceFile; data: FileYaml } | undefined {
   const file = new SourceFile(path, text);
-  // Warnings too (an unresolved `!tag` is read as a plain string), and keys that are lists or maps
-  // (they would become "[object Object]"-like names): an account file has no use for either.
-  const problems = [...file.doc.errors, ...file.doc.warnings, ...collectionKeys(file)];
+  // Warnings too (an unresolved `!tag` is read as a plain string), and keys that are not text (a
+  // list would become an "[object Object]"-like name, `1.10` the name "1.1"): an account file has no use for either.
+  const problems = [...file.doc.errors, ...file.doc.warnings, ...oddKeys(file)];
   // The parser's stack runs out on a file nested thousands deep, once per level it unwinds: one
   // problem, said in the reader's terms.
   const deep = problems.find((e) => e.message.includes('Maximum call stack'));
@@ -53,21 +53,33 @@ export function parseFile(
   return valid ? { file, data: valid } : undefined;
 }
 
-/** Each map key that is a list or a map, as a problem at that key. */
-function collectionKeys(file: SourceFile): { code: string; pos: [number, number]; message: string }[] {
+/**
+ * Each map key that is not text, as a problem at that key: a list or a map, and a scalar the YAML
+ * reads as something else (`1.10` is the number 1.1, `~` is null, `!!binary` is bytes), which would
+ * become a name other than the one written.
+ */
+function oddKeys(file: SourceFile): { code: string; pos: [number, number]; message: string }[] {
   const found: { code: string; pos: [number, number]; message: string }[] = [];
   visit(file.doc, {
     Pair(_, pair) {
       const key = pair.key as Node | null;
-      if (key && !isScalar(key) && key.range)
-        found.push({
-          code: 'COLLECTION_KEY',
-          pos: [key.range[0], key.range[1]],
-          message: 'a key must be a plain name, not a list or a map',
-        });
+      if (!key?.range || (isScalar(key) && typeof key.value === 'string')) return;
+      const message = !isScalar(key)
+        ? 'a key must be a plain name, not a list or a map'
+        : key.value === null
+          ? 'a key must be a name, not empty or null'
+          : `a key must be text: ${key.source ?? ''} reads as ${readAs(key.value)}; write the name in quotes, with no tag`;
+      found.push({ code: 'KEY', pos: [key.range[0], key.range[1]], message });
     },
   });
   return found;
+}
+
+/** What YAML made of a scalar that is not text, in the reader's terms. */
+function readAs(value: unknown): string {
+  if (value instanceof Uint8Array) return 'binary data';
+  if (value instanceof Date) return `the date ${value.toISOString()}`;
+  return `the ${typeof value} ${String(value)}`;
 }
 
 function instancePath(pointer: string): Path {
