@@ -207,6 +207,23 @@ const BEFORE_ANY_CALL: [string, () => unknown][] = [
       ),
   ],
   [
+    'a routine grant MariaDB would lose at its next restart (a name outside ASCII)',
+    () =>
+      batch(
+        create('x', {
+          grants: [
+            {
+              level: 'routine',
+              database: 'orders',
+              routine: 'prüfen',
+              routineType: 'PROCEDURE',
+              privilege: 'EXECUTE',
+            },
+          ],
+        }),
+      ),
+  ],
+  [
     'an unknown grant level',
     () => batch(create('x', { grants: [{ level: 'everything', privilege: 'SELECT' }] })),
   ],

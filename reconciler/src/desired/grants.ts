@@ -1,7 +1,7 @@
 /** A YAML grant → canonical grants: its object, its privileges for the engine, the privilege policy. */
 import type { Dialect } from '../dialect/index.js';
 import { PRIVILEGE_ALIASES, profilePrivileges } from '../dialect/privileges.js';
-import { identifierProblem, normaliseHost } from '../model/names.js';
+import { identifierProblem, normaliseHost, routineGrantProblem } from '../model/names.js';
 import { refusedGrants, type PrivilegeException } from '../model/privilege-policy.js';
 import type { AccountId, Engine, Grant, GrantTarget } from '../model/types.js';
 import { describePath, type Diagnostics, type Path, type SourceFile } from './source-file.js';
@@ -131,7 +131,11 @@ function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarg
           ...('routine' in target ? [target.routine] : []),
           ...(g.columns ?? []),
         ];
-  const bad = names.map(identifierProblem).find((p) => p !== undefined);
+  const bad =
+    names.map(identifierProblem).find((p) => p !== undefined) ??
+    (target.level === 'routine' && ctx.dialect.asciiRoutineGrants && ctx.policy
+      ? routineGrantProblem(ctx.policy.account.user, target.database, target.routine)
+      : undefined);
   if (bad) return badTarget(ctx, path, at, bad);
   if (target.level === 'database' && g.pattern) {
     target = patternTarget(target.database);

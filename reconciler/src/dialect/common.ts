@@ -57,6 +57,8 @@ export interface Dialect {
   revokeAdminOption(role: string, grantee: string): string[];
   /** A table-level REVOKE also deletes the column grants of that privilege (MariaDB). */
   tableRevokeDropsColumns: boolean;
+  /** Routine grants keep only ASCII account, database and routine names (MariaDB: names.ts routineGrantProblem). */
+  asciiRoutineGrants?: boolean;
   /** Statements that make `roles` the default roles of a user (none → NONE). */
   setDefaultRoles(grantee: string, roles: readonly string[]): string[];
 }

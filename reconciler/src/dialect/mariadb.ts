@@ -138,6 +138,7 @@ export const mariadb: Dialect = {
     return [`REVOKE ADMIN OPTION FOR ${quoteString(role)} FROM ${grantee}`];
   },
   tableRevokeDropsColumns: true,
+  asciiRoutineGrants: true,
   setDefaultRoles(grantee, roles) {
     // MariaDB activates exactly one default role; validation refuses more than one role per user.
     return [`SET DEFAULT ROLE ${roles[0] === undefined ? 'NONE' : quoteString(roles[0])} FOR ${grantee}`];

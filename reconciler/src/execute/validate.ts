@@ -4,7 +4,14 @@
  * secret names. The event schema has checked the shapes; this checks the values.
  */
 import type { Dialect } from '../dialect/index.js';
-import { hostProblem, identifierProblem, nameProblem, normaliseHost, SECRET_NAME } from '../model/names.js';
+import {
+  hostProblem,
+  identifierProblem,
+  nameProblem,
+  normaliseHost,
+  routineGrantProblem,
+  SECRET_NAME,
+} from '../model/names.js';
 import type { Action, Grant } from '../model/types.js';
 
 /**
@@ -31,7 +38,12 @@ export function actionProblems(a: Action, dialect: Dialect, serverKnown = true):
         `host ${JSON.stringify(a.host)} is stored as ${JSON.stringify(normaliseHost(a.host))}; send it that way`,
       );
   }
-  if ('grants' in a) for (const g of a.grants) problems.push(...grantProblems(g, dialect));
+  if ('grants' in a)
+    for (const g of a.grants) {
+      problems.push(...grantProblems(g, dialect));
+      if (g.level === 'routine' && dialect.asciiRoutineGrants)
+        note(routineGrantProblem(a.user, g.database, g.routine));
+    }
   if ('roles' in a) {
     if (!dialect.supportsRoles && a.roles.length > 0) problems.push(`${dialect.name} has no roles`);
     for (const r of a.roles) note(nameProblem(r, dialect.maxUserLength));

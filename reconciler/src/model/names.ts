@@ -46,6 +46,19 @@ export function identifierProblem(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Why MariaDB cannot keep a routine grant naming this account, database and routine, or undefined.
+ * It writes the names of `mysql.procs_priv` double-encoded (their UTF-8 read as latin1), whatever
+ * character_set_server: the grant works until the next FLUSH PRIVILEGES or restart, then names an
+ * account and a routine that do not exist (seen on MariaDB 10.11). Only ASCII names survive.
+ */
+export function routineGrantProblem(user: string, database: string, routine: string): string | undefined {
+  const lost = [user, database, routine].find((n) => /[^\u0000-\u007f]/.test(n));
+  return lost === undefined
+    ? undefined
+    : `MariaDB loses a routine grant naming ${JSON.stringify(lost)} at its next restart (it stores names outside ASCII in mysql.procs_priv double-encoded); use ASCII names, or grant EXECUTE on the database`;
+}
+
 /** Secrets Manager's secret name characters. */
 export const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 
