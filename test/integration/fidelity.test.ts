@@ -379,6 +379,46 @@ describe('what only the server knows', () => {
     ).toEqual([]);
   });
 
+  it('reports a grant on a column the table lacks in the plan; names the server matches in any case (columns, routines) are not missing', async () => {
+    const missingColumn = file(['{ on: "app.t", columns: [a, nope], privileges: [SELECT] }']).replace(
+      '- name: fid',
+      '- name: fid_column',
+    );
+    const planned = await run(missingColumn, 'plan');
+    expect(planned.plans[0]!.skipped).toContainEqual(
+      expect.objectContaining({
+        user: 'fid_column',
+        reason: 'missing object',
+        detail: expect.stringMatching(/^its grants name app\.t\(nope\), which the server does not have/),
+      }),
+    );
+    await run(missingColumn, 'apply');
+    expect(await admin.query("SELECT User FROM mysql.global_priv WHERE User = 'fid_column'")).toEqual([]);
+
+    await admin.query('CREATE PROCEDURE app.Mixed() SELECT 1');
+    const anyCase = file([
+      '{ on: "app.t", columns: [A, b], privileges: [SELECT] }',
+      '{ on: "PROCEDURE app.mixed", privileges: [EXECUTE] }',
+    ]);
+    await converge(anyCase);
+    const db = await client();
+    expect(await allowed(db, 'SELECT a, b FROM app.t')).toBe(true);
+    expect(await allowed(db, 'CALL app.Mixed()')).toBe(true);
+    await db.close();
+  });
+
+  it('takes a routine grant made by hand in another case for the declared one: nothing to do, never a revoke of it', async () => {
+    await admin.query('CREATE PROCEDURE app.q() SELECT 1');
+    const yaml = file(['{ on: "PROCEDURE app.q", privileges: [EXECUTE] }']);
+    await converge(yaml);
+    await admin.query("REVOKE EXECUTE ON PROCEDURE app.q FROM 'fid'@'%'");
+    await admin.query("GRANT EXECUTE ON PROCEDURE app.Q TO 'fid'@'%'");
+    await converge(yaml);
+    const db = await client();
+    expect(await allowed(db, 'CALL app.q()')).toBe(true);
+    await db.close();
+  });
+
   it("names what MariaDB's PUBLIC role grants in the plan, since every account holds it", async () => {
     const yaml = file(['{ on: "app.*", privileges: [SELECT] }']);
     await converge(yaml);

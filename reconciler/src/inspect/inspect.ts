@@ -2,7 +2,7 @@
 import type { Database } from '../ports/database.js';
 import { AccountIndex, passwordMatches } from '../dialect/common.js';
 import { dialectForVersion } from '../dialect/index.js';
-import { describeObject } from '../model/grants.js';
+import { routineName } from '../model/grants.js';
 import type { ActualAccount, ActualState, Engine, ObjectRef, OwnershipRecord } from '../model/types.js';
 import type { RdsCredentials, SecretStore } from '../ports/index.js';
 import { REGISTRY_QUERY, readRegistry, SEAL_QUERY } from '../registry/registry.js';
@@ -133,23 +133,43 @@ function ahead<T>(work: Promise<T>): Promise<T> {
   return work;
 }
 
-/** The named tables and routines the server does not have: two queries, whatever their number. */
+/**
+ * The named tables, columns and routines the server does not have: two queries, three when a grant
+ * names columns, whatever their number.
+ */
 async function missing(db: Database, objects: readonly ObjectRef[]): Promise<ObjectRef[]> {
-  const schemas = [...new Set(objects.map((o) => o.database))];
-  const marks = schemas.map(() => '?').join(', ');
   const have = new Set<string>();
+  const inSchemas = (named: readonly ObjectRef[]) => {
+    const schemas = [...new Set(named.map((o) => o.database))];
+    return { where: `IN (${schemas.map(() => '?').join(', ')})`, schemas };
+  };
+  const all = inSchemas(objects);
   for (const r of await db.query<{ s: string; n: string }>(
-    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${marks})`,
-    schemas,
-  )) {
-    have.add(describeObject({ database: r.s, table: r.n }));
-  }
-  for (const r of await db.query<{ s: string; n: string; t: 'PROCEDURE' | 'FUNCTION' }>(
-    `SELECT ROUTINE_SCHEMA AS s, ROUTINE_NAME AS n, ROUTINE_TYPE AS t FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN (${marks})`,
-    schemas,
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA ${all.where}`,
+    all.schemas,
   ))
-    have.add(describeObject({ database: r.s, routine: r.n, routineType: r.t }));
-  return objects.filter((o) => !have.has(describeObject(o)));
+    have.add(lookupKey({ database: r.s, table: r.n }));
+  for (const r of await db.query<{ s: string; n: string; t: 'PROCEDURE' | 'FUNCTION' }>(
+    `SELECT ROUTINE_SCHEMA AS s, ROUTINE_NAME AS n, ROUTINE_TYPE AS t FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA ${all.where}`,
+    all.schemas,
+  ))
+    have.add(lookupKey({ database: r.s, routine: r.n, routineType: r.t }));
+  const columns = objects.filter((o) => 'column' in o && o.column !== undefined);
+  if (columns.length > 0) {
+    const named = inSchemas(columns);
+    for (const r of await db.query<{ s: string; n: string; c: string }>(
+      `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA ${named.where}`,
+      named.schemas,
+    ))
+      have.add(lookupKey({ database: r.s, table: r.n, column: r.c }));
+  }
+  return objects.filter((o) => !have.has(lookupKey(o)));
+}
+
+/** An object as the server finds it: databases and tables as written (Linux), routines and columns in any case. */
+function lookupKey(o: ObjectRef): string {
+  if ('routine' in o) return `${o.routineType}\0${o.database}\0${routineName(o.routine)}`;
+  return `${o.database}\0${o.table}\0${o.column?.toLowerCase() ?? ''}`;
 }
 
 /**

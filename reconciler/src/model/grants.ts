@@ -13,8 +13,16 @@ export function grantKey(g: Grant): string {
     case 'column':
       return `column\0${g.database}\0${g.table}\0${g.column}\0${g.privilege}`;
     case 'routine':
-      return `routine\0${g.database}\0${g.routineType}\0${g.routine}\0${g.privilege}`;
+      return `routine\0${g.database}\0${g.routineType}\0${routineName(g.routine)}\0${g.privilege}`;
   }
+}
+
+/**
+ * A routine name as the server compares it: in any case. A grant on `PROCEDURE db.P` is a grant on
+ * `db.p`, and the server keeps the spelling it was first granted with.
+ */
+export function routineName(name: string): string {
+  return name.toLowerCase();
 }
 
 /** The object part of a grant, for grouping privileges into one statement. */
@@ -47,7 +55,7 @@ function sameGrant(a: Grant, b: Grant): boolean {
     case 'routine':
       return (
         b.level === 'routine' &&
-        a.routine === b.routine &&
+        routineName(a.routine) === routineName(b.routine) &&
         a.database === b.database &&
         a.routineType === b.routineType
       );
@@ -125,14 +133,16 @@ export function describeTarget(g: Grant): string {
   }
 }
 
-/** The table or routine a grant names, if any. */
+/** The table, column or routine a grant names, if any. */
 export function objectOf(g: Grant): ObjectRef | undefined {
-  if (g.level === 'table' || g.level === 'column') return { database: g.database, table: g.table };
+  if (g.level === 'table') return { database: g.database, table: g.table };
+  if (g.level === 'column') return { database: g.database, table: g.table, column: g.column };
   if (g.level === 'routine') return { database: g.database, routine: g.routine, routineType: g.routineType };
   return undefined;
 }
 
-/** How a person names a table or routine: `db.t`, `PROCEDURE db.p`. */
+/** How a person names a table, column or routine: `db.t`, `db.t(c)`, `PROCEDURE db.p`. */
 export function describeObject(o: ObjectRef): string {
-  return 'table' in o ? `${o.database}.${o.table}` : `${o.routineType} ${o.database}.${o.routine}`;
+  if ('routine' in o) return `${o.routineType} ${o.database}.${o.routine}`;
+  return o.column === undefined ? `${o.database}.${o.table}` : `${o.database}.${o.table}(${o.column})`;
 }

@@ -26,9 +26,9 @@ export type GrantTarget =
  */
 export type Grant = GrantTarget & { privilege: string };
 
-/** A table or routine a grant names: it must exist before the grant can be made. */
+/** A table, column or routine a grant names: it must exist before the grant can be made. */
 export type ObjectRef =
-  | { database: string; table: string }
+  | { database: string; table: string; column?: string }
   | { database: string; routine: string; routineType: 'PROCEDURE' | 'FUNCTION' };
 
 /** An account is a user or a role, named as the server names it. */
