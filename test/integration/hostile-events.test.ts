@@ -224,6 +224,10 @@ const BEFORE_ANY_CALL: [string, () => unknown][] = [
       ),
   ],
   [
+    'a database the server cannot name in a grant (65 characters once its _ are escaped)',
+    () => batch(create('x', { grants: [onDb(`${'a'.repeat(57)}____`, 'SELECT')] })),
+  ],
+  [
     'an unknown grant level',
     () => batch(create('x', { grants: [{ level: 'everything', privilege: 'SELECT' }] })),
   ],

@@ -1,7 +1,12 @@
 /** A YAML grant → canonical grants: its object, its privileges for the engine, the privilege policy. */
 import type { Dialect } from '../dialect/index.js';
 import { PRIVILEGE_ALIASES, profilePrivileges } from '../dialect/privileges.js';
-import { identifierProblem, normaliseHost, routineGrantProblem } from '../model/names.js';
+import {
+  identifierProblem,
+  literalDatabaseProblem,
+  normaliseHost,
+  routineGrantProblem,
+} from '../model/names.js';
 import { refusedGrants, type PrivilegeException } from '../model/privilege-policy.js';
 import type { AccountId, Engine, Grant, GrantTarget } from '../model/types.js';
 import { describePath, type Diagnostics, type Path, type SourceFile } from './source-file.js';
@@ -141,6 +146,8 @@ function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarg
     target = patternTarget(target.database);
     if (target.level === 'database' && target.pattern !== undefined) return target;
   }
+  const literal = target.level === 'database' && literalDatabaseProblem(target.database);
+  if (literal) return badTarget(ctx, path, at, literal);
   if (target.level !== 'global' && ctx.databases && !ctx.databases.includes(target.database)) {
     const hint = /[%_]/.test(target.database) ? ' (as a LIKE pattern, write pattern: true)' : '';
     diags.add(

@@ -7,6 +7,7 @@ import type { Dialect } from '../dialect/index.js';
 import {
   hostProblem,
   identifierProblem,
+  literalDatabaseProblem,
   nameProblem,
   normaliseHost,
   routineGrantProblem,
@@ -87,5 +88,7 @@ function grantProblems(g: Grant, dialect: Dialect): string[] {
     const p = identifierProblem(n);
     if (p) problems.push(p);
   }
+  const literal = g.level === 'database' && g.pattern === undefined && literalDatabaseProblem(g.database);
+  if (literal) problems.push(literal);
   return problems;
 }

@@ -47,6 +47,17 @@ export function identifierProblem(name: string): string | undefined {
 }
 
 /**
+ * Why a database-level grant cannot name this database literally, or undefined: the grant names it
+ * with each `_`, `%` and `\` escaped, and the server takes at most 64 characters there.
+ */
+export function literalDatabaseProblem(database: string): string | undefined {
+  const escaped = [...database].length + (database.match(/[\\_%]/g)?.length ?? 0);
+  return escaped > 64
+    ? `${JSON.stringify(database)} is ${escaped} characters once its _ % \\ are escaped, as a grant on the database names it; the server allows 64`
+    : undefined;
+}
+
+/**
  * Why MariaDB cannot keep a routine grant naming this account, database and routine, or undefined.
  * It writes the names of `mysql.procs_priv` double-encoded (their UTF-8 read as latin1), whatever
  * character_set_server: the grant works until the next FLUSH PRIVILEGES or restart, then names an
