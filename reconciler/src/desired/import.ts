@@ -3,14 +3,20 @@
  * output validates as it stands: grants the privilege policy refuses are listed as exceptions for
  * review, a user on several hosts gets one secret per host, a user whose name Secrets Manager
  * cannot take gets a secret name it can, and an account dbusers cannot manage (control characters
- * or a trailing space in its name or host, locked by hand, a PROXY grant, MySQL partial revokes) is
- * left out, named in a comment, and left alone.
+ * or a trailing space in its name or host, locked by hand, a PROXY grant, MySQL partial revokes, a
+ * MariaDB routine grant named outside ASCII) is left out, named in a comment, and left alone.
  */
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
-import { dialectForEngine } from '../dialect/index.js';
-import { hostProblem, nameProblem, SECRET_NAME, secretNamePart } from '../model/names.js';
-import { describeTarget, objectKey } from '../model/grants.js';
+import { type Dialect, dialectForEngine } from '../dialect/index.js';
+import {
+  hostProblem,
+  nameProblem,
+  routineGrantProblem,
+  SECRET_NAME,
+  secretNamePart,
+} from '../model/names.js';
+import { describeGrant, describeTarget, objectKey } from '../model/grants.js';
 import { policyViolation } from '../model/privilege-policy.js';
 import type { ActualAccount, ActualState, ClusterSpec, Grant } from '../model/types.js';
 import { isProtected } from '../model/protected.js';
@@ -223,7 +229,7 @@ function manageable(
     const problem =
       nameProblem(a.user, dialect.maxUserLength) ??
       (a.kind === 'user' ? hostProblem(a.host, dialect.maxHostLength) : undefined) ??
-      undeclarable(a);
+      undeclarable(a, dialect);
     if (problem) why.set(a, problem);
   }
   // Holders of a left-out role, then theirs, until nothing changes.
@@ -244,9 +250,14 @@ function manageable(
   };
 }
 
-/** What an account holds that no YAML declares (plans refuse to manage it), if anything. */
-function undeclarable(a: ActualAccount): string | undefined {
+/** What an account holds that no YAML declares (plans refuse to manage it, validate refuses it), if anything. */
+function undeclarable(a: ActualAccount, dialect: Dialect): string | undefined {
   if (a.locked && a.auth !== 'iam') return 'locked (ACCOUNT LOCK), which no YAML declares';
+  const lost = dialect.asciiRoutineGrants
+    ? a.grants.find((g) => g.level === 'routine' && routineGrantProblem(a.user, g.database, g.routine))
+    : undefined;
+  if (lost)
+    return `holds ${describeGrant(lost)}, named outside ASCII, which MariaDB stores double-encoded (lost at its next restart), so no YAML declares it`;
   if (a.proxies?.length) return `may act as ${a.proxies.join(', ')} (PROXY), which no YAML declares`;
   if (a.partialRevokes?.length)
     return `holds MySQL partial revokes (${a.partialRevokes.join(', ')}), which no YAML declares`;
