@@ -114,10 +114,15 @@ describe('parseOn', () => {
       { level: 'routine', database: 'orders', routine: 'refund', routineType: 'PROCEDURE' },
     ],
     ['function `a b`.f', { level: 'routine', database: 'a b', routine: 'f', routineType: 'FUNCTION' }],
+    // Quoted, `*` is a name like any other, as the server reads it.
+    ['`*`.*', { level: 'database', database: '*' }],
+    ['app.`*`', { level: 'table', database: 'app', table: '*' }],
+    ['PROCEDURE app.`*`', { level: 'routine', database: 'app', routine: '*', routineType: 'PROCEDURE' }],
+    ['`*`.`*`', { level: 'table', database: '*', table: '*' }],
   ])('reads %s', (on, expected) => {
     expect(parseOn(on)).toEqual(expected);
   });
-  it.each(['orders', '*.invoices', '`open.x', 'a.b.c', 'PROCEDURE orders.*'])(
+  it.each(['orders', '*.invoices', '*.`*`', '`open.x', 'a.b.c', 'PROCEDURE orders.*'])(
     'refuses %s with a reason',
     (on) => {
       expect(typeof parseOn(on)).toBe('string');

@@ -13,14 +13,23 @@ import { describePath, type Diagnostics, type Path, type SourceFile } from './so
 import type { FileYaml, GrantYaml } from './yaml.js';
 import { decodeDatabasePattern } from '../sql/escape.js';
 
-/** Split `a.b`, `` `a.b`.c ``, `PROCEDURE db.p` into a grant target, or say why not. */
+/**
+ * Split `a.b`, `` `a.b`.c ``, `PROCEDURE db.p` into a grant target, or say why not. A `*` is a
+ * wildcard only unquoted: `` `*` `` names a database, table or routine called `*`.
+ */
 export function parseOn(on: string): GrantTarget | string {
   const m = /^(PROCEDURE|FUNCTION)\s+(.*)$/i.exec(on.trim());
   const body = m ? m[2]! : on.trim();
   const parts: string[] = [];
+  const wildcard: boolean[] = [];
   let current = '';
   let quoted = false;
   let wasQuoted = false;
+  const endPart = () => {
+    const part = wasQuoted ? current : current.trim();
+    parts.push(part);
+    wildcard.push(part === '*' && !wasQuoted);
+  };
   for (let i = 0; i < body.length; i++) {
     const c = body[i]!;
     if (quoted) {
@@ -32,18 +41,19 @@ export function parseOn(on: string): GrantTarget | string {
     } else if (c === '`') {
       quoted = wasQuoted = true;
     } else if (c === '.') {
-      parts.push(wasQuoted ? current : current.trim());
+      endPart();
       current = '';
       wasQuoted = false;
     } else current += c;
   }
   if (quoted) return 'an unclosed backtick';
-  parts.push(wasQuoted ? current : current.trim());
+  endPart();
   if (parts.length !== 2 || parts.some((p) => p === ''))
     return 'expected database.object (quote names with dots in backticks)';
   const [db, object] = parts as [string, string];
+  const [anyDb, anyObject] = wildcard as [boolean, boolean];
   if (m) {
-    if (db === '*' || object === '*') return `${m[1]!.toUpperCase()} needs a database and a routine name`;
+    if (anyDb || anyObject) return `${m[1]!.toUpperCase()} needs a database and a routine name`;
     return {
       level: 'routine',
       database: db,
@@ -51,8 +61,8 @@ export function parseOn(on: string): GrantTarget | string {
       routineType: m[1]!.toUpperCase() as 'PROCEDURE' | 'FUNCTION',
     };
   }
-  if (db === '*') return object === '*' ? { level: 'global' } : '*.table is not a grant target';
-  if (object === '*') return { level: 'database', database: db };
+  if (anyDb) return anyObject ? { level: 'global' } : '*.table is not a grant target';
+  if (anyObject) return { level: 'database', database: db };
   return { level: 'table', database: db, table: object };
 }
 
