@@ -14,7 +14,14 @@ import { importYaml } from '../../reconciler/src/desired/import.js';
 import { loadDesired } from '../../reconciler/src/desired/load.js';
 import { quoteAccount, quoteIdent, quoteString } from '../../reconciler/src/sql/escape.js';
 import { seeded } from '../support/random.js';
-import { rdsServer, reconcileLocally, shownGrants, type RdsServer } from '../support/server.js';
+import {
+  allowed,
+  loginAs,
+  rdsServer,
+  reconcileLocally,
+  shownGrants,
+  type RdsServer,
+} from '../support/server.js';
 
 const { random, one, some } = seeded(Number(process.env.DBUSERS_NAMES_SEED ?? 20261206));
 const ASCII = [...'aAzZbB_%.`\'"\\ -$1@#/*;:?!{}[],&|><=+~'];
@@ -52,6 +59,7 @@ afterAll(async () => {
 it('every state of random names either fails validation or applies and re-plans empty', async () => {
   const steps = Number(process.env.DBUSERS_NAMES_STEPS ?? 100);
   let applied = 0;
+  let logins = 0;
   for (let step = 0; step < steps; step++) {
     const [db, table, procedure, user, role] = [
       randomName(),
@@ -70,11 +78,10 @@ it('every state of random names either fails validation or applies and re-plans 
       );
     if (!(await made(`CREATE DATABASE ${quoteIdent(db)}`))) continue;
     const grants = [`{ on: ${q(`${inOn(db)}.*`)}, privileges: [SELECT] }`];
-    if (
-      await made(
-        `CREATE TABLE ${quoteIdent(db)}.${quoteIdent(table)} (${columns.map((c) => `${quoteIdent(c)} INT`).join(', ')})`,
-      )
-    ) {
+    const tableMade = await made(
+      `CREATE TABLE ${quoteIdent(db)}.${quoteIdent(table)} (${columns.map((c) => `${quoteIdent(c)} INT`).join(', ')})`,
+    );
+    if (tableMade) {
       grants.push(`{ on: ${q(`${inOn(db)}.${inOn(table)}`)}, privileges: [INSERT] }`);
       const some_ = some(columns, 0.6).map((c) => q(random() < 0.3 ? otherCase(c) : c));
       if (some_.length)
@@ -122,6 +129,23 @@ ${listed}
         context,
       ).toEqual([]);
       applied++;
+      if (host === '%') {
+        // The user logs in with its secret's password and may do what it was granted, and no more.
+        const secret = await main.env.secretsFor('555566667777').getValue(`names-user-${step}`, 'AWSCURRENT');
+        const client = await loginAs(main.server, user, secret!.password);
+        try {
+          expect(await allowed(client, `SHOW TABLES FROM ${quoteIdent(db)}`), context).toBe(true);
+          if (tableMade)
+            expect(
+              await allowed(client, `INSERT INTO ${quoteIdent(db)}.${quoteIdent(table)} () VALUES ()`),
+              context,
+            ).toBe(true);
+          expect(await allowed(client, 'SELECT * FROM mysql.global_priv'), context).toBe(false);
+          logins++;
+        } finally {
+          await client.close();
+        }
+      }
     } else expect(result.results, context).toEqual([]);
     // The next state starts from nothing: this one's accounts are dropped, its schema too.
     const none = yaml.replace(/roles:[\s\S]*/, 'users: []\n');
@@ -136,6 +160,7 @@ ${listed}
   }
   // Most states hold a name validation refuses; enough must apply for the test to mean something.
   expect(applied).toBeGreaterThanOrEqual(steps / 10);
+  expect(logins).toBeGreaterThan(0);
 }, 300_000);
 
 const LEGACY = `account: "666677778888"
