@@ -79,6 +79,49 @@ describe('the pull-request comment', () => {
   });
 });
 
+/**
+ * A managed user whose grants drifted by hand onto a table named to break out of the plan: a newline
+ * and a code fence (then an HTML comment that would hide the rest from reviewers), and escapes.
+ */
+function driftedPlan(): Plan {
+  const plan = bigPlan('orders', 0);
+  const table = 't\n```\n<!-- \u001b[2J';
+  plan.actions = [
+    {
+      kind: 'update_grant',
+      user: 'app',
+      host: '%',
+      accountKind: 'user',
+      grants: [],
+      roles: [],
+      before: { grants: [{ level: 'table', database: 'orders', table, privilege: 'SELECT' }], roles: [] },
+      reason: `grants differ: -SELECT on orders.${table}`,
+    },
+  ] as Plan['actions'];
+  return plan;
+}
+
+describe('names from the server in actions', () => {
+  it('never break a line of the comment: no code fence, HTML comment or newline of their own', () => {
+    const text = renderMarkdown([driftedPlan()]);
+    expect(text.split('\n').filter((l) => l.startsWith('```'))).toEqual(['```diff', '```']);
+    // Inside the code block it is text; outside it, it would hide what follows from reviewers.
+    const [before, block, after] = text.split(/^```.*$/m);
+    expect(`${before}${after}`).not.toContain('<!--');
+    expect(block).toContain('<!--');
+    expect(text).toContain('-     SELECT on orders.t\\u000a```\\u000a<!-- \\u001b[2J');
+  });
+
+  it('never reach the terminal as escapes or line breaks', () => {
+    const text = renderText([driftedPlan()], PLAIN);
+    expect(text).not.toMatch(/\u001b/);
+    expect(text.split('\n').filter((l) => l.includes('orders.t'))).toEqual([
+      '      reason: grants differ: -SELECT on orders.t\\u000a```\\u000a<!-- \\u001b[2J',
+      '      - SELECT on orders.t\\u000a```\\u000a<!-- \\u001b[2J',
+    ]);
+  });
+});
+
 describe('terminal text', () => {
   it('names the server, and sums up each cluster and the total', () => {
     const text = renderText([bigPlan('orders', 2), bigPlan('audit', 1)], PLAIN);

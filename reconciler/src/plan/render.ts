@@ -21,7 +21,16 @@ const SYMBOL: Record<Action['kind'], string> = {
   drop_role: '-',
 };
 
+/**
+ * An action's first line. Names in an action may come from the server (grants made by hand on a
+ * table named with a newline or an escape sequence): headline, reason and details go through
+ * `visible`, so no line is broken or rewritten, in a terminal or in a comment's code block.
+ */
 function headline(a: Action): string {
+  return visible(title(a));
+}
+
+function title(a: Action): string {
   switch (a.kind) {
     case 'create_role':
       return `${a.adopt ? 'adopt' : 'create'} role '${a.user}'`;
@@ -46,6 +55,10 @@ function roleAdded(a: { adminRoles?: string[]; nonDefaultRoles?: string[] }, rol
 
 /** The grant and role lines under an action, each with its own symbol. */
 function details(a: Action): string[] {
+  return lines(a).map(visible);
+}
+
+function lines(a: Action): string[] {
   if (a.kind === 'create_role' || a.kind === 'create_user') {
     return [...a.grants.map((g) => `+ ${describeGrant(g)}`), ...a.roles.map((r) => roleAdded(a, r))];
   }
@@ -140,7 +153,7 @@ export function renderText(plans: readonly Plan[], paint: Paint = PLAIN): string
     }
     for (const a of p.actions) {
       out.push(colour[SYMBOL[a.kind]]!(`  ${SYMBOL[a.kind]} ${headline(a)}`));
-      out.push(`      reason: ${a.reason}`);
+      out.push(`      reason: ${visible(a.reason)}`);
       for (const d of details(a)) out.push(colour[d[0]!]!(`      ${d}`));
     }
     for (const line of skippedLines(p))
@@ -221,7 +234,7 @@ function markdownSection(p: Plan, collapsed = false): string {
     else {
       out.push('```diff');
       for (const a of p.actions) {
-        out.push(`${SYMBOL[a.kind] === '~' ? '!' : SYMBOL[a.kind]} ${headline(a)}  # ${a.reason}`);
+        out.push(`${SYMBOL[a.kind] === '~' ? '!' : SYMBOL[a.kind]} ${headline(a)}  # ${visible(a.reason)}`);
         for (const d of details(a)) out.push(`${d[0]}     ${d.slice(2)}`);
       }
       out.push('```', '');
