@@ -46,6 +46,8 @@ const ACCOUNTS = [
   'proxy_holder',
   'anyone',
   'legacy_caller',
+  'odd_table',
+  'odd_proxy',
 ];
 
 beforeAll(async () => {
@@ -108,6 +110,13 @@ beforeAll(async () => {
     'CREATE PROCEDURE `läden`.p() BEGIN END',
     "CREATE USER 'legacy_caller'@'%' IDENTIFIED BY 'x'",
     "GRANT EXECUTE ON PROCEDURE `läden`.p TO 'legacy_caller'@'%'",
+    // Names the server takes and no YAML can: a table named with a newline, and a PROXY grant naming
+    // one; the comment that leaves them out must not end at it, or the rest would be YAML.
+    'CREATE TABLE app.`t\nusers: [] #` (a INT)',
+    "CREATE USER 'odd_table'@'%' IDENTIFIED BY 'x'",
+    "GRANT SELECT ON app.`t\nusers: [] #` TO 'odd_table'@'%'",
+    "CREATE USER 'odd_proxy'@'%' IDENTIFIED BY 'x'",
+    "GRANT PROXY ON 'x\nusers: []'@'%' TO 'odd_proxy'@'%'",
     // Locked by hand: adopting it would reset its password, and the login test would fail every run.
     "CREATE USER 'locked_one'@'%' IDENTIFIED BY 'x' ACCOUNT LOCK",
     "GRANT SELECT ON app.* TO 'locked_one'@'%'",
@@ -135,6 +144,10 @@ describe('import', () => {
     expect(loaded.diagnostics, yaml).toEqual([]);
     expect(yaml).toContain('#   "tab\\tuser@%": "tab\\tuser" holds control characters');
     expect(yaml).toContain('#   "locked_one@%": locked (ACCOUNT LOCK), which no YAML declares');
+    expect(yaml).toContain(
+      '#   "odd_table@%": holds a grant on "t\\nusers: [] #", a name no YAML can declare',
+    );
+    expect(yaml).toContain("#   \"odd_proxy@%\": may act as 'x\\u000ausers: []'@'%' (PROXY)");
     expect(yaml).toMatch(
       /# {3}"legacy_caller@%": holds EXECUTE on PROCEDURE l.+den\.p, named outside ASCII, which MariaDB stores double-encoded/,
     );
@@ -161,8 +174,8 @@ describe('import', () => {
 
     const planned = await run('plan');
     const actions = planned.plans.flatMap((p) => p.actions);
-    // One adoption per account imported, besides the four left out (two users have a second host).
-    expect(actions.length).toBeGreaterThanOrEqual(ACCOUNTS.length - 4 + 2);
+    // One adoption per account imported, besides the six left out (two users have a second host).
+    expect(actions.length).toBeGreaterThanOrEqual(ACCOUNTS.length - 6 + 2);
     expect(
       actions.every((a) => (a.kind === 'create_user' || a.kind === 'create_role') && a.adopt),
       JSON.stringify(actions, null, 1),

@@ -11,14 +11,21 @@ import { stringify } from 'yaml';
 import { type Dialect, dialectForEngine } from '../dialect/index.js';
 import {
   hostProblem,
+  identifierProblem,
   nameProblem,
   routineGrantProblem,
   SECRET_NAME,
   secretNamePart,
 } from '../model/names.js';
-import { describeGrant, describeTarget, objectKey } from '../model/grants.js';
+import { describeGrant, describeTarget, grantNames, objectKey } from '../model/grants.js';
 import { policyViolation } from '../model/privilege-policy.js';
-import type { ActualAccount, ActualState, ClusterSpec, Grant } from '../model/types.js';
+import {
+  visible,
+  type ActualAccount,
+  type ActualState,
+  type ClusterSpec,
+  type Grant,
+} from '../model/types.js';
 import { isProtected } from '../model/protected.js';
 import { DEFAULT_SECRET_TEMPLATE, secretNameFor } from './load.js';
 
@@ -200,7 +207,8 @@ export function importYaml(cluster: ClusterSpec, actual: ActualState): string {
         ]
       : []),
   ];
-  return `${header.map((line) => `# ${line}`).join('\n')}\n${stringify(doc)}`;
+  // Names from the server in these lines are shown as text: a newline in one would end the comment.
+  return `${header.map((line) => `# ${visible(line)}`).join('\n')}\n${stringify(doc)}`;
 }
 
 /** The databases the accounts' grants name (not LIKE patterns): the cluster's `databases:` list. */
@@ -258,6 +266,9 @@ function undeclarable(a: ActualAccount, dialect: Dialect): string | undefined {
     : undefined;
   if (lost)
     return `holds ${describeGrant(lost)}, named outside ASCII, which MariaDB stores double-encoded (lost at its next restart), so no YAML declares it`;
+  const unnamable = a.grants.flatMap(grantNames).find((n) => identifierProblem(n) !== undefined);
+  if (unnamable !== undefined)
+    return `holds a grant on ${JSON.stringify(unnamable)}, a name no YAML can declare (control characters, a trailing space, or over 64 characters)`;
   if (a.proxies?.length) return `may act as ${a.proxies.join(', ')} (PROXY), which no YAML declares`;
   if (a.partialRevokes?.length)
     return `holds MySQL partial revokes (${a.partialRevokes.join(', ')}), which no YAML declares`;

@@ -13,6 +13,7 @@ import {
   routineGrantProblem,
   SECRET_NAME,
 } from '../model/names.js';
+import { grantNames } from '../model/grants.js';
 import type { Action, Grant } from '../model/types.js';
 
 /**
@@ -76,15 +77,7 @@ function grantProblems(g: Grant, dialect: Dialect): string[] {
   if (!allowed || (!allowed.includes(g.privilege) && g.privilege !== 'GRANT OPTION')) {
     problems.push(`${JSON.stringify(g.privilege)} is not a ${g.level}-level privilege on ${dialect.name}`);
   }
-  if (g.level === 'global') return problems;
-  const names = [
-    g.database,
-    ...(g.level === 'table' || g.level === 'column' ? [g.table] : []),
-    ...(g.level === 'column' ? [g.column] : []),
-  ];
-  if (g.level === 'routine') names.push(g.routine);
-  if (g.level === 'database' && g.pattern !== undefined) names.push(g.pattern);
-  for (const n of names) {
+  for (const n of grantNames(g)) {
     const p = identifierProblem(n);
     if (p) problems.push(p);
   }

@@ -133,6 +133,22 @@ export function describeTarget(g: Grant): string {
   }
 }
 
+/** The identifiers a grant names, as the server stores them: database (or pattern), table, column, routine. */
+export function grantNames(g: Grant): string[] {
+  switch (g.level) {
+    case 'global':
+      return [];
+    case 'database':
+      return g.pattern === undefined ? [g.database] : [g.database, g.pattern];
+    case 'table':
+      return [g.database, g.table];
+    case 'column':
+      return [g.database, g.table, g.column];
+    case 'routine':
+      return [g.database, g.routine];
+  }
+}
+
 /** The table, column or routine a grant names, if any. */
 export function objectOf(g: Grant): ObjectRef | undefined {
   if (g.level === 'table') return { database: g.database, table: g.table };
