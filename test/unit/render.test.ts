@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Plan } from '../../reconciler/src/model/types.js';
 import { COMMENT_BUDGET, PLAIN, renderMarkdown, renderText } from '../../reconciler/src/plan/render.js';
-import { refusals } from '../../reconciler/src/cli/report.js';
+import { Progress, refusals } from '../../reconciler/src/cli/report.js';
 import { select } from '../support/fixtures.js';
 
 /** A plan of `n` creates on one cluster. */
@@ -118,6 +118,24 @@ describe('names from the server in actions', () => {
     expect(text.split('\n').filter((l) => l.includes('orders.t'))).toEqual([
       '      reason: grants differ: -SELECT on orders.t\\u000a```\\u000a<!-- \\u001b[2J',
       '      - SELECT on orders.t\\u000a```\\u000a<!-- \\u001b[2J',
+    ]);
+  });
+});
+
+describe('apply progress', () => {
+  it("shows a failed action's server message as text, never as terminal escapes", () => {
+    const lines: string[] = [];
+    const progress = new Progress({ out: () => undefined, err: (s) => lines.push(s) });
+    progress.start(1);
+    progress.tick({
+      kind: 'update_grant',
+      user: 'app',
+      host: '%',
+      status: 'failed',
+      message: "Table 'app.t\u001b[2J' doesn't exist",
+    });
+    expect(lines).toEqual([
+      "  [1/1] failed: update_grant 'app'@'%' (Table 'app.t\\u001b[2J' doesn't exist)\n",
     ]);
   });
 });

@@ -7,7 +7,14 @@ import { createInterface } from 'node:readline/promises';
 import pc from 'picocolors';
 import { formatDiagnostic } from '../desired/load.js';
 import type { ActionResult } from '../model/batch.js';
-import { displayAccount, REFUSAL_REASONS, type Plan, type Skipped, targetName } from '../model/types.js';
+import {
+  displayAccount,
+  REFUSAL_REASONS,
+  type Plan,
+  type Skipped,
+  targetName,
+  visible,
+} from '../model/types.js';
 import {
   PLAIN,
   renderMarkdown,
@@ -109,7 +116,10 @@ export class Progress {
 
   tick(r: ActionResult): void {
     this.done++;
-    const what = `${r.status === 'ok' ? 'done' : r.status}: ${r.kind} ${displayAccount(r)}${r.status === 'ok' ? '' : ` (${r.message})`}${r.warnings ? ` [${r.warnings.join('; ')}]` : ''}`;
+    // The server's messages may quote names made by hand: shown as text, never as escapes.
+    const what = visible(
+      `${r.status === 'ok' ? 'done' : r.status}: ${r.kind} ${displayAccount(r)}${r.status === 'ok' ? '' : ` (${r.message})`}${r.warnings ? ` [${r.warnings.join('; ')}]` : ''}`,
+    );
     const count = `[${this.done}/${this.total}]`;
     if (!this.io.interactive || r.status !== 'ok') {
       this.io.err(`${this.io.interactive ? '\r\x1b[2K' : ''}  ${count} ${what}\n`);
@@ -146,7 +156,8 @@ export function report(command: string, result: ReconcileResult, options: Output
     return 1;
   }
   const paint = paintFor(io);
-  for (const f of result.failures) io.err(`dbusers: ${f.cluster}: ${f.stage} failed: ${f.message}\n`);
+  for (const f of result.failures)
+    io.err(`${visible(`dbusers: ${f.cluster}: ${f.stage} failed: ${f.message}`)}\n`);
   // Nothing to show when no target could be read: never a plan that looks complete.
   if (result.plans.length === 0 && result.failures.length > 0 && !options.json) return 1;
   if (options.json)
@@ -197,7 +208,7 @@ export function report(command: string, result: ReconcileResult, options: Output
       if (command !== 'apply' && result.results.length === 0) return 1; // a target failed; the others are shown
       const failed = result.results.flatMap((r) => r.results.filter((x) => x.status !== 'ok'));
       io.err(
-        `Apply failed: ${failed.length} action(s) did not complete:\n${failed.map((f) => `  ${f.status}: ${f.message}`).join('\n')}\n`,
+        `Apply failed: ${failed.length} action(s) did not complete:\n${failed.map((f) => visible(`  ${f.status}: ${f.message}`)).join('\n')}\n`,
       );
       return 1;
     }
