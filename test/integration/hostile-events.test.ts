@@ -96,6 +96,13 @@ const onDb = (database: string, privilege: string, pattern?: string) => ({
   privilege,
   ...(pattern ? { pattern } : {}),
 });
+const onProcedure = (routine: string, routineType = 'PROCEDURE') => ({
+  level: 'routine',
+  database: 'orders',
+  routine,
+  routineType,
+  privilege: 'EXECUTE',
+});
 const batch = (...actions: unknown[]) => ({ action: 'batch', target: cluster(), actions });
 const seed = (action: string, username: string, extra: Record<string, unknown> = {}) => ({
   username,
@@ -189,39 +196,10 @@ const BEFORE_ANY_CALL: [string, () => unknown][] = [
         }),
       ),
   ],
-  [
-    'an unknown routine type',
-    () =>
-      batch(
-        create('x', {
-          grants: [
-            {
-              level: 'routine',
-              database: 'orders',
-              routine: 'p',
-              routineType: 'PROCEDURE; DROP',
-              privilege: 'EXECUTE',
-            },
-          ],
-        }),
-      ),
-  ],
+  ['an unknown routine type', () => batch(create('x', { grants: [onProcedure('p', 'PROCEDURE; DROP')] }))],
   [
     'a routine grant MariaDB would lose at its next restart (a name outside ASCII)',
-    () =>
-      batch(
-        create('x', {
-          grants: [
-            {
-              level: 'routine',
-              database: 'orders',
-              routine: 'prüfen',
-              routineType: 'PROCEDURE',
-              privilege: 'EXECUTE',
-            },
-          ],
-        }),
-      ),
+    () => batch(create('x', { grants: [onProcedure('prüfen')] })),
   ],
   [
     'a database the server cannot name in a grant (65 characters once its _ are escaped)',

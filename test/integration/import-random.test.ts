@@ -7,12 +7,9 @@
  * would do it (its privileges, no ADMIN OPTION on the roles made by hand). Seeded: DBUSERS_IMPORT_SEED and
  * DBUSERS_IMPORT_RUNS reproduce a run.
  */
-import { expect, it } from 'vitest';
-import { LocalDispatcher } from '../../reconciler/src/adapters/local/local-dispatcher.js';
-import { importYaml } from '../../reconciler/src/desired/import.js';
-import { loadDesired } from '../../reconciler/src/desired/load.js';
+import { it } from 'vitest';
 import { quoteAccount } from '../../reconciler/src/sql/escape.js';
-import { rdsMasterEnvironment, reconcileLocally, shownGrants, startTestServer } from '../support/server.js';
+import { expectImportRoundTrip, rdsMasterEnvironment, startTestServer } from '../support/server.js';
 import { seeded } from '../support/random.js';
 
 const SCHEMA = [
@@ -97,38 +94,11 @@ it('round-trips random servers: validates, plans only adoptions, applies, plans 
       for (const sql of SCHEMA) await admin.query(sql);
       const made = randomServer();
       for (const sql of made) await admin.query(sql).catch(() => undefined);
-      const [target] = loadDesired(new Map([['users/legacy.yaml', CLUSTER]])).targets;
-      const yaml = importYaml(target!.cluster, await new LocalDispatcher(env).inspect(target!.cluster, []));
-      const files = { 'users/legacy.yaml': yaml };
-      const context = `run ${run}, server made with:\n${made.join(';\n')}\nimported:\n${yaml}`;
-      const before = await shownGrants(admin);
-
-      const planned = await reconcileLocally(env, files, 'plan');
-      expect(planned.diagnostics, context).toEqual([]);
-      const actions = planned.plans.flatMap((p) => p.actions);
-      expect(
-        actions.filter((a) => !((a.kind === 'create_user' || a.kind === 'create_role') && a.adopt)),
-        context,
-      ).toEqual([]);
-      // Left alone: protected accounts, and those import names in a comment as undeclarable.
-      const leftAlone = planned.plans
-        .flatMap((p) => p.skipped)
-        .filter(
-          (s) => s.reason !== 'protected' && !yaml.includes(`#   ${JSON.stringify(`${s.user}@${s.host}`)}: `),
-        );
-      expect(leftAlone, context).toEqual([]);
-
-      const applied = await reconcileLocally(env, files, 'apply');
-      expect(
-        applied.results.flatMap((r) => r.results.filter((x) => x.status !== 'ok')),
-        context,
-      ).toEqual([]);
-      const again = await reconcileLocally(env, files, 'plan');
-      expect(
-        again.plans.flatMap((p) => p.actions),
-        context,
-      ).toEqual([]);
-      expect(await shownGrants(admin), context).toEqual(before);
+      await expectImportRoundTrip(
+        { env, admin },
+        CLUSTER,
+        `run ${run}, server made with:\n${made.join(';\n')}`,
+      );
     } finally {
       await env.close();
       await admin.close();

@@ -9,9 +9,6 @@
  * applies, plans nothing, changes no grant). Seeded: DBUSERS_NAMES_SEED and _STEPS reproduce a run.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { LocalDispatcher } from '../../reconciler/src/adapters/local/local-dispatcher.js';
-import { importYaml } from '../../reconciler/src/desired/import.js';
-import { loadDesired } from '../../reconciler/src/desired/load.js';
 import { quoteAccount, quoteIdent, quoteString } from '../../reconciler/src/sql/escape.js';
 import { seeded } from '../support/random.js';
 import {
@@ -19,7 +16,8 @@ import {
   loginAs,
   rdsServer,
   reconcileLocally,
-  shownGrants,
+  expectConverged,
+  expectImportRoundTrip,
   type RdsServer,
 } from '../support/server.js';
 
@@ -47,6 +45,17 @@ const inOn = (name: string) =>
 const q = (s: string) => JSON.stringify(s);
 
 let main: RdsServer;
+
+/** The next step starts from nothing: every account dbusers manages for `cluster` is deleted. */
+async function startOver(path: string, cluster: string, context: string): Promise<void> {
+  const cleared = await reconcileLocally(main.env, { [path]: `${cluster}users: []\n` }, 'apply', {
+    allowDeletes: true,
+  });
+  expect(
+    cleared.results.filter((r) => !r.ok),
+    context,
+  ).toEqual([]);
+}
 
 beforeAll(async () => {
   main = await rdsServer([]);
@@ -94,11 +103,12 @@ it('every state of random names either fails validation or applies and re-plans 
       grants.push(`{ on: ${q(`PROCEDURE ${inOn(db)}.${inOn(spelled)}`)}, privileges: [EXECUTE] }`);
     }
     const listed = grants.map((g) => `      - ${g}`).join('\n');
-    const yaml = `account: "555566667777"
+    const cluster = `account: "555566667777"
 alias: names
 clusters:
   - { name: main, region: eu-west-1, engine: mariadb, engineVersion: "10.11", endpoint: db.example.com, port: 3306, masterSecretArn: "arn:aws:secretsmanager:eu-west-1:555566667777:secret:m", databases: [${q(db)}] }
-roles:
+`;
+    const yaml = `${cluster}roles:
   ${q(role)}:
     grants:
 ${listed}
@@ -113,21 +123,13 @@ ${listed}
 `;
     const context = `step ${step}:\n${yaml}`;
     const files = { 'users/names.yaml': yaml };
-    const result = await reconcileLocally(main.env, files, 'apply', { allowDeletes: true });
-    if (result.diagnostics.length === 0) {
+    const planned = await reconcileLocally(main.env, files, 'plan', { allowDeletes: true });
+    if (planned.diagnostics.length === 0) {
       expect(
-        result.results.filter((r) => !r.ok),
+        planned.plans.flatMap((p) => p.skipped).filter((s) => s.reason !== 'protected'),
         context,
       ).toEqual([]);
-      expect(
-        result.plans.flatMap((p) => p.skipped).filter((s) => s.reason !== 'protected'),
-        context,
-      ).toEqual([]);
-      const replan = await reconcileLocally(main.env, files, 'plan', { allowDeletes: true });
-      expect(
-        replan.plans.flatMap((p) => p.actions),
-        context,
-      ).toEqual([]);
+      await expectConverged(main, files, context);
       applied++;
       if (host === '%') {
         // The user logs in with its secret's password and may do what it was granted, and no more.
@@ -146,16 +148,8 @@ ${listed}
           await client.close();
         }
       }
-    } else expect(result.results, context).toEqual([]);
-    // The next state starts from nothing: this one's accounts are dropped, its schema too.
-    const none = yaml.replace(/roles:[\s\S]*/, 'users: []\n');
-    const cleared = await reconcileLocally(main.env, { 'users/names.yaml': none }, 'apply', {
-      allowDeletes: true,
-    });
-    expect(
-      cleared.results.filter((r) => !r.ok),
-      context,
-    ).toEqual([]);
+    }
+    await startOver('users/names.yaml', cluster, context);
     await main.admin.query(`DROP DATABASE ${quoteIdent(db)}`);
   }
   // Most states hold a name validation refuses; enough must apply for the test to mean something.
@@ -213,51 +207,11 @@ it('import round-trips servers made by hand with random names', async () => {
       if (hasRole && who !== quoteString(role) && random() < 0.7)
         await run(`GRANT ${quoteString(role)} TO ${who}`);
     }
-    const [target] = loadDesired(new Map([['users/legacy.yaml', LEGACY]])).targets;
-    const yaml = importYaml(
-      target!.cluster,
-      await new LocalDispatcher(main.env).inspect(target!.cluster, []),
-    );
-    const files = { 'users/legacy.yaml': yaml };
-    const context = `step ${step}, made by hand:\n${made.join(';\n')}\nimported:\n${yaml}`;
-    const before = await shownGrants(main.admin);
-
-    const planned = await reconcileLocally(main.env, files, 'plan');
-    expect(planned.diagnostics, context).toEqual([]);
-    const adoptions = (a: { kind: string; adopt?: boolean }) =>
-      (a.kind === 'create_user' || a.kind === 'create_role') && a.adopt;
-    expect(
-      planned.plans.flatMap((p) => p.actions).filter((a) => !adoptions(a)),
-      context,
-    ).toEqual([]);
-    // Left alone: protected accounts, and those import names in a comment as undeclarable.
-    const leftAlone = planned.plans
-      .flatMap((p) => p.skipped)
-      .filter(
-        (x) => x.reason !== 'protected' && !yaml.includes(`#   ${JSON.stringify(`${x.user}@${x.host}`)}: `),
-      );
-    expect(leftAlone, context).toEqual([]);
-    const applied = await reconcileLocally(main.env, files, 'apply');
-    expect(
-      applied.results.flatMap((r) => r.results.filter((x) => x.status !== 'ok')),
-      context,
-    ).toEqual([]);
-    expect(
-      (await reconcileLocally(main.env, files, 'plan')).plans.flatMap((p) => p.actions),
-      context,
-    ).toEqual([]);
-    expect(await shownGrants(main.admin), context).toEqual(before);
+    await expectImportRoundTrip(main, LEGACY, `step ${step}, made by hand:\n${made.join(';\n')}`);
     imported++;
 
     // The next server starts from nothing: what was adopted is deleted, the rest dropped by hand.
-    const none = `${LEGACY}users: []\n`;
-    const cleared = await reconcileLocally(main.env, { 'users/legacy.yaml': none }, 'apply', {
-      allowDeletes: true,
-    });
-    expect(
-      cleared.results.flatMap((r) => r.results.filter((x) => x.status !== 'ok')),
-      context,
-    ).toEqual([]);
+    await startOver('users/legacy.yaml', LEGACY, `step ${step}`);
     for (const who of grantees)
       await main.admin.query(`DROP ${who.includes('@') ? 'USER' : 'ROLE'} IF EXISTS ${who}`);
     await main.admin.query(`DROP DATABASE ${quoteIdent(db)}`);

@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedMariadb } from '../../reconciler/src/adapters/local/embedded-mariadb.js';
 import { LocalDispatcher, LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
+import { importYaml } from '../../reconciler/src/desired/import.js';
+import { loadDesired } from '../../reconciler/src/desired/load.js';
+import type { Action, Skipped } from '../../reconciler/src/model/types.js';
 import type { PlanOptions } from '../../reconciler/src/plan/plan.js';
 import { reconcile, type ReconcileResult } from '../../reconciler/src/reconcile.js';
 import {
@@ -219,6 +222,45 @@ export async function expectConverged(
   } finally {
     await other.stop();
   }
+}
+
+/**
+ * `import` of the server `main` reaches, round-tripped: the YAML validates, plans only adoptions
+ * (what it leaves out, named in a comment, is left alone), applies, plans nothing, and every grant and
+ * default role is as it was.
+ */
+export async function expectImportRoundTrip(
+  main: Pick<RdsServer, 'env' | 'admin'>,
+  clusterYaml: string,
+  context: string,
+): Promise<void> {
+  const [target] = loadDesired(new Map([['users/legacy.yaml', clusterYaml]])).targets;
+  const yaml = importYaml(target!.cluster, await new LocalDispatcher(main.env).inspect(target!.cluster, []));
+  const files = { 'users/legacy.yaml': yaml };
+  const where = `${context}\nimported:\n${yaml}`;
+  const before = await shownGrants(main.admin);
+  const planned = await reconcileLocally(main.env, files, 'plan');
+  expect(planned.diagnostics, where).toEqual([]);
+  const adoption = (a: Action) => (a.kind === 'create_user' || a.kind === 'create_role') && a.adopt;
+  expect(
+    planned.plans.flatMap((p) => p.actions).filter((a) => !adoption(a)),
+    where,
+  ).toEqual([]);
+  const leftOut = (s: Skipped) => yaml.includes(`#   ${JSON.stringify(`${s.user}@${s.host}`)}: `);
+  expect(
+    planned.plans.flatMap((p) => p.skipped).filter((s) => s.reason !== 'protected' && !leftOut(s)),
+    where,
+  ).toEqual([]);
+  const applied = await reconcileLocally(main.env, files, 'apply');
+  expect(
+    applied.results.flatMap((r) => r.results.filter((x) => x.status !== 'ok')),
+    where,
+  ).toEqual([]);
+  expect(
+    (await reconcileLocally(main.env, files, 'plan')).plans.flatMap((p) => p.actions),
+    where,
+  ).toEqual([]);
+  expect(await shownGrants(main.admin), where).toEqual(before);
 }
 
 /** The databases and table the example users/payments-prod.yaml grants on, made on a test server. */
