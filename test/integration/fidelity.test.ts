@@ -419,6 +419,46 @@ describe('what only the server knows', () => {
     await db.close();
   });
 
+  it('plans no password a MariaDB checking passwords strictly would refuse as a hash, keeps the rest, and plans it once strict_password_validation is off', async () => {
+    const users = (...names: string[]) =>
+      file(['{ database: app, privileges: [SELECT, INSERT] }']).replace(
+        /users:\n[\s\S]*/,
+        `users:\n${names.map((n) => `  - { name: ${n}, cluster: main, grants: [{ database: app, privileges: [SELECT${n === 'pw_old' ? ', INSERT' : ''}] }] }`).join('\n')}\n`,
+      );
+    await converge(users('pw_old').replace(', INSERT', ''));
+    await admin.query("INSTALL SONAME 'simple_password_check'");
+    try {
+      const yaml = users('pw_old', 'pw_new');
+      const planned = await reconcileLocally(env, { 'users/fidelity.yaml': yaml }, 'plan', {
+        resetRequested: ['pw_old@%'],
+      });
+      const plan = planned.plans[0]!;
+      expect(plan.actions.map((a) => `${a.kind} ${a.user}`)).toEqual(['update_grant pw_old']);
+      const refused = plan.skipped.filter((k) => k.reason === 'unsupported');
+      expect(refused.map((k) => k.user)).toEqual(['pw_new', 'pw_old']);
+      expect(refused[0]!.detail).toMatch(
+        /^the server checks passwords \(simple_password_check\) with strict_password_validation ON, so it refuses a password given as its hash/,
+      );
+      const applied = await run(yaml, 'apply');
+      expect(applied.results.every((r) => r.ok)).toBe(true);
+      const secret = await env.secretsFor('555566667777').getValue('rds-main-pw_old-secret', 'AWSCURRENT');
+      const old = await loginAs(server, 'pw_old', secret!.password);
+      expect(await allowed(old, 'INSERT INTO app.t (a) VALUES (1)')).toBe(true);
+      await old.close();
+
+      await admin.query('SET GLOBAL strict_password_validation = OFF');
+      await converge(yaml);
+      const made = await env.secretsFor('555566667777').getValue('rds-main-pw_new-secret', 'AWSCURRENT');
+      const fresh = await loginAs(server, 'pw_new', made!.password);
+      expect(await allowed(fresh, 'SELECT * FROM app.t')).toBe(true);
+      await fresh.close();
+    } finally {
+      await admin.query('SET GLOBAL strict_password_validation = ON');
+      await admin.query("UNINSTALL SONAME 'simple_password_check'");
+      await run(file([]).replace(/users:\n[\s\S]*/, 'users: []\n'), 'apply');
+    }
+  });
+
   it("names what MariaDB's PUBLIC role grants in the plan, since every account holds it", async () => {
     const yaml = file(['{ on: "app.*", privileges: [SELECT] }']);
     await converge(yaml);

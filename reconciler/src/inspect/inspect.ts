@@ -1,6 +1,6 @@
 /** Read a whole server in a constant number of bulk queries: never one query per account. Never writes. */
 import type { Database } from '../ports/database.js';
-import { AccountIndex, passwordMatches } from '../dialect/common.js';
+import { AccountIndex, passwordMatches, text } from '../dialect/common.js';
 import { dialectForVersion } from '../dialect/index.js';
 import { routineName } from '../model/grants.js';
 import type { ActualAccount, ActualState, Engine, ObjectRef, OwnershipRecord } from '../model/types.js';
@@ -19,10 +19,18 @@ export class InspectError extends Error {
   }
 }
 
-/** Version, connected account and IAM plugin, in one query. */
+/** Version, connected account, IAM plugin and MariaDB's password validation plugins, in one query. */
 export const SERVER_QUERY = `SELECT VERSION() AS version, CURRENT_USER() AS current_user_name,
   (SELECT COUNT(*) FROM information_schema.PLUGINS
-    WHERE PLUGIN_NAME = 'AWSAuthenticationPlugin' AND PLUGIN_STATUS = 'ACTIVE') AS iam_plugin`;
+    WHERE PLUGIN_NAME = 'AWSAuthenticationPlugin' AND PLUGIN_STATUS = 'ACTIVE') AS iam_plugin,
+  (SELECT GROUP_CONCAT(PLUGIN_NAME) FROM information_schema.PLUGINS
+    WHERE PLUGIN_TYPE = 'PASSWORD VALIDATION' AND PLUGIN_STATUS = 'ACTIVE') AS password_checks`;
+
+/**
+ * Whether MariaDB refuses a password given as its hash: with a password validation plugin active and
+ * strict_password_validation ON (its default), it does. Asked only where such a plugin is active.
+ */
+const STRICT_QUERY = 'SELECT @@GLOBAL.strict_password_validation AS strict';
 
 /** Which engine a version string belongs to (Aurora reports a MySQL version). */
 function engineOf(version: string, declared: Engine): Engine {
@@ -94,6 +102,10 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
   const missingObjects = options.objects?.length
     ? await stage('look up tables and routines', missing(db, options.objects!))
     : undefined;
+  const checks = dialect.name === 'mariadb' ? text(server?.password_checks) : '';
+  const strict = checks
+    ? Number((await stage('read strict_password_validation', db.query(STRICT_QUERY)))[0]?.strict) === 1
+    : false;
   return {
     ...(options.server ? { server: options.server } : {}),
     engine: engineOf(version, options.engine),
@@ -105,6 +117,7 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
     multipleDefaultRoles: dialect.multipleDefaultRoles,
     supportsIamAuth: Number(server?.iam_plugin ?? 0) > 0,
     ...(options.iamStandIn ? { iamStandIn: true } : {}),
+    ...(strict ? { passwordHashRefusedBy: checks } : {}),
     accounts: index.all(),
     owned,
     unverifiedClaims: unverified,

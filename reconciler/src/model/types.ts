@@ -194,6 +194,11 @@ export interface ActualState {
   supportsIamAuth: boolean;
   /** Where the server has no IAM plugin, the executor makes an IAM user locked instead (local mode only). */
   iamStandIn?: boolean;
+  /**
+   * The password validation plugins of a MariaDB whose strict_password_validation refuses a password
+   * given as its hash: the only way dbusers gives MariaDB a password (its logs keep statements as sent).
+   */
+  passwordHashRefusedBy?: string;
   accounts: ActualAccount[];
   owned: OwnershipRecord[];
   /** Of the tables and routines the declarations name (when asked), those the server does not have. */

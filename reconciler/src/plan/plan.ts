@@ -22,6 +22,8 @@
  *   yes, naming a privilege the server's version lacks, or changing a role the connected account
  *        may not grant (no ADMIN OPTION on it, nor MySQL's ROLE_ADMIN: roles.ts) → skipped
  *        'missing privilege' (the same)
+ *   yes, setting a password where MariaDB refuses a password hash (a password validation plugin and
+ *        strict_password_validation ON)     → skipped 'unsupported', its other actions kept
  *   yes, its password in another secret than the YAML names, or naming a secret another declared
  *        account's password is in                     → skipped 'secret name' (the executor refuses both)
  *   no       | yes       | no              | skipped 'unmanaged'
@@ -210,7 +212,12 @@ function decide(entry: AccountEntry, ctx: PlanContext): Decision {
   // A claim by another cluster served by the same server is not ours: that account is left alone.
   const claim = anyClaim?.owner === ctx.owner ? anyClaim : undefined;
   const foreign = anyClaim && !claim ? `managed by dbusers for ${anyClaim.owner}` : undefined;
-  if (want) return withinReach(decideDeclared(want, have, claim, foreign, ctx), want, have, ctx);
+  if (want)
+    return passwordsAccepted(
+      withinReach(decideDeclared(want, have, claim, foreign, ctx), want, have, ctx),
+      want,
+      ctx,
+    );
   if (have && !claim) return skipOf(entry, 'unmanaged', foreign ?? 'not declared and not created by dbusers');
   if (have?.kind === 'role') return { delete: { kind: 'drop_role', user, host, reason: 'not declared' } };
   const secretName =
@@ -249,6 +256,30 @@ function withinReach(
   ctx.mayGrant ??= grantableRoles(ctx);
   const why = rolesOutOfReach(touched, ctx.mayGrant, ctx.actual);
   return why ? skipOf(want, 'missing privilege', `${why} (${want.source})`) : d;
+}
+
+/**
+ * On a MariaDB that refuses a password given as its hash (a password validation plugin with
+ * strict_password_validation ON), the actions that would set a password become a skip saying what to
+ * change; the account's other actions stay. dbusers gives MariaDB only hashes: its general, slow and
+ * binary logs keep statements as sent, clear-text passwords included.
+ */
+function passwordsAccepted(d: Decision, want: DesiredAccount, ctx: PlanContext): Decision {
+  const by = ctx.actual.passwordHashRefusedBy;
+  const setsPassword = (a: Action) =>
+    (a.kind === 'create_user' && a.auth === 'password') || a.kind === 'reset_password';
+  if (by === undefined || !d.actions?.some(setsPassword)) return d;
+  const rest = d.actions.filter((a) => !setsPassword(a));
+  return {
+    ...(d.skip
+      ? { skip: d.skip }
+      : skipOf(
+          want,
+          'unsupported',
+          `the server checks passwords (${by}) with strict_password_validation ON, so it refuses a password given as its hash, the only way dbusers gives MariaDB one (its logs keep statements as sent): set strict_password_validation to OFF (on RDS, in the DB parameter group) (${want.source})`,
+        )),
+    ...(rest.length > 0 ? { actions: rest } : {}),
+  };
 }
 
 /** Whether the connected account may grant a role: what it administers, and on MariaDB the roles this plan makes. */
