@@ -4,7 +4,9 @@ import {
   type LocalEnvironment,
 } from '../../reconciler/src/adapters/local/local-dispatcher.js';
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
+import { generatePassword } from '../../reconciler/src/adapters/local/file-secret-store.js';
 import { renderText } from '../../reconciler/src/plan/render.js';
+import { quoteString } from '../../reconciler/src/sql/escape.js';
 import { reconcile } from '../../reconciler/src/reconcile.js';
 import {
   allowed,
@@ -428,6 +430,11 @@ describe('what only the server knows', () => {
     await converge(users('pw_old').replace(', INSERT', ''));
     await admin.query("INSTALL SONAME 'simple_password_check'");
     try {
+      // What dbusers generates passes the plugin in clear, as MySQL's validate_password sees it.
+      for (let i = 0; i < 20; i++) {
+        await admin.query(`CREATE USER 'pw_probe'@'%' IDENTIFIED BY ${quoteString(generatePassword())}`);
+        await admin.query("DROP USER 'pw_probe'@'%'");
+      }
       const yaml = users('pw_old', 'pw_new');
       const planned = await reconcileLocally(env, { 'users/fidelity.yaml': yaml }, 'plan', {
         resetRequested: ['pw_old@%'],

@@ -221,7 +221,7 @@ export function fakeSecretsManager(region = 'eu-west-1', account = '111122223333
   );
   mock.on(GetRandomPasswordCommand).callsFake(
     guard('GetRandomPasswordCommand', () => ({
-      RandomPassword: `Gen${++passwords}aBcDeFgHiJkLmNoPqRsTuVwXyZ0123`.slice(0, 32),
+      RandomPassword: `Gen${++passwords}-aBcDeFgHiJkLmNoPqRsTuVwXyZ0123`.slice(0, 32),
     })),
   );
   return { mock, secrets, seed, failNext, client: new SecretsManagerClient({ region }) };

@@ -1,7 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
+import {
+  FileSecretStore,
+  generatePassword,
+  PASSWORD_KINDS,
+} from '../../reconciler/src/adapters/local/file-secret-store.js';
 import { SecretFormatError } from '../../reconciler/src/ports/index.js';
 import { tempDir } from '../support/server.js';
 
@@ -11,6 +15,18 @@ const credentials = (username: string) => ({
   port: 3306,
   username,
   password: `pw-${username}`,
+});
+
+describe('generatePassword', () => {
+  it('makes 32 characters of letters, digits and - . _, with each kind a password validation plugin asks for', () => {
+    const passwords = Array.from({ length: 2000 }, () => generatePassword());
+    for (const p of passwords) {
+      expect(p).toMatch(/^[A-Za-z0-9._-]{32}$/);
+      expect(PASSWORD_KINDS.filter((kind) => !kind.test(p))).toEqual([]);
+    }
+    // Every character of the alphabet turns up: none is left out by the rejection sampling.
+    expect(new Set(passwords.join('')).size).toBe(65);
+  });
 });
 
 describe('FileSecretStore.readMany', () => {

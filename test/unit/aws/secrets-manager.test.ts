@@ -245,15 +245,19 @@ describe('SecretsManagerStore', () => {
     ]);
   });
 
-  it('asks GetRandomPassword for letters and digits only', async () => {
+  it('asks GetRandomPassword for letters, digits and one of - . _ at least, as password validation plugins ask', async () => {
     const sm = fakeSecretsManager();
     const password = await new SecretsManagerStore({ client: sm.client }).randomPassword();
-    expect(sm.mock.commandCalls(GetRandomPasswordCommand)[0]!.args[0].input).toEqual({
+    const input = sm.mock.commandCalls(GetRandomPasswordCommand)[0]!.args[0].input;
+    expect(input).toEqual({
       PasswordLength: 32,
-      ExcludePunctuation: true,
+      ExcludeCharacters: input.ExcludeCharacters,
       RequireEachIncludedType: true,
     });
-    expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
+    // GetRandomPassword's punctuation (its documentation lists these 32), all excluded but - . _.
+    const punctuation = [...'!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'];
+    expect(punctuation.filter((c) => !input.ExcludeCharacters!.includes(c))).toEqual(['-', '.', '_']);
+    expect(password).toBe('Gen1-aBcDeFgHiJkLmNoPqRsTuVwXyZ0');
   });
 
   it('reads a missing secret or stage as undefined, many secrets in one listing and one batch read', async () => {

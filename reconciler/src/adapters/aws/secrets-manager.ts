@@ -56,6 +56,9 @@ export class SecretStoreError extends Error {
 /** The secret holding the registry signing key, one per account (the registry's rows name their cluster). */
 export const REGISTRY_KEY_SECRET = 'dbusers/registry-key';
 
+/** GetRandomPassword's punctuation but - . _ (the local store's alphabet: see generatePassword). */
+const EXCLUDED_PUNCTUATION = '!"#$%&\'()*+,/:;<=>?@[\\]^`{|}~';
+
 const isNotFound = (e: unknown) => (e as { name?: string })?.name === 'ResourceNotFoundException';
 
 /** Secrets Manager behind the SecretStore port. */
@@ -325,7 +328,9 @@ export class SecretsManagerStore implements SecretStore {
       this.client.send(
         new GetRandomPasswordCommand({
           PasswordLength: length,
-          ExcludePunctuation: true,
+          // Of punctuation, only - . _ (the local store's alphabet): at least one of them, as password
+          // validation plugins ask (MySQL's validate_password MEDIUM policy, MariaDB's simple_password_check).
+          ExcludeCharacters: EXCLUDED_PUNCTUATION,
           RequireEachIncludedType: true,
         }),
       ),

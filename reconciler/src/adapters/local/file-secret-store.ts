@@ -40,18 +40,30 @@ export interface SecretFile {
 /** The registry signing key's file: not a `.json` secret, so names() never lists it. */
 const REGISTRY_KEY_FILE = 'registry-key';
 
-/** Letters and digits only: nothing to escape in SQL, JSON, shells or URLs. */
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+/**
+ * Letters, digits and `- . _`: nothing to escape in SQL, JSON, shells or URLs (`- . _` are URL
+ * unreserved characters), and what password validation plugins ask for (below).
+ */
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._';
 
-/** A crypto-strong password of `length` letters and digits (no modulo bias). */
+/**
+ * Each kind of character a password validation plugin asks for by default: an upper-case and a
+ * lower-case letter, a digit, and another character (MySQL's validate_password MEDIUM policy,
+ * MariaDB's simple_password_check).
+ */
+export const PASSWORD_KINDS = [/[A-Z]/, /[a-z]/, /[0-9]/, /[-._]/];
+
+/** A crypto-strong password of `length` characters of ALPHABET (no modulo bias), with each of PASSWORD_KINDS. */
 export function generatePassword(length = 32): string {
-  let out = '';
-  while (out.length < length) {
-    for (const byte of randomBytes(length * 2)) {
-      if (byte < 248 && out.length < length) out += ALPHABET[byte % 62];
+  for (;;) {
+    let out = '';
+    while (out.length < length) {
+      for (const byte of randomBytes(length * 2)) {
+        if (byte < 195 && out.length < length) out += ALPHABET[byte % 65];
+      }
     }
+    if (PASSWORD_KINDS.every((kind) => kind.test(out))) return out;
   }
-  return out;
 }
 
 /** Secrets kept as files in a folder. */
