@@ -466,6 +466,49 @@ describe('what only the server knows', () => {
     }
   });
 
+  it("resets a managed password the server has expired, by hand or by its lifetime, and honours an account's own lifetime", async () => {
+    const yaml = file(['{ database: app, privileges: [SELECT] }']);
+    await converge(yaml);
+    const reasons = async (now = 0) =>
+      (await reconcileLocally(env, { 'users/fidelity.yaml': yaml }, 'plan', { now })).plans[0]!.actions.map(
+        (a) => `${a.kind}: ${a.reason}`,
+      );
+    await admin.query("ALTER USER 'fid'@'%' PASSWORD EXPIRE");
+    const expired = await client();
+    expect(await expired.query('SELECT 1').catch((e: Error) => e.message)).toMatch(/must SET PASSWORD/);
+    await expired.close();
+    expect(await reasons()).toEqual([
+      'reset_password: the server has expired its password (PASSWORD EXPIRE): clients are refused',
+    ]);
+    await converge(yaml);
+    const reset = await client();
+    expect(await allowed(reset, 'SELECT * FROM app.t')).toBe(true);
+    await reset.close();
+
+    // A lifetime of one day: due a day after the last change, not before.
+    const [{ changed }] = (await admin.query(
+      "SELECT JSON_VALUE(Priv, '$.password_last_changed') AS changed FROM mysql.global_priv WHERE User = 'fid'",
+    )) as [{ changed: string }];
+    // The account dbusers connects as must not expire meanwhile: its password is as old as the server.
+    const roots = (
+      await admin.query<{ h: string }>("SELECT Host AS h FROM mysql.global_priv WHERE User = 'root'")
+    ).map((r) => `'root'@${quoteString(r.h)}`);
+    for (const root of roots) await admin.query(`ALTER USER ${root} PASSWORD EXPIRE NEVER`);
+    await admin.query('SET GLOBAL default_password_lifetime = 1');
+    try {
+      expect(await reasons(Number(changed) + 3_600)).toEqual([]);
+      expect(await reasons(Number(changed) + 86_400)).toEqual([
+        "reset_password: its password is past the server's password lifetime (1 days): clients are refused",
+      ]);
+      await admin.query("ALTER USER 'fid'@'%' PASSWORD EXPIRE NEVER");
+      expect(await reasons(Number(changed) + 86_400)).toEqual([]);
+    } finally {
+      await admin.query('SET GLOBAL default_password_lifetime = 0');
+      for (const account of ["'fid'@'%'", ...roots])
+        await admin.query(`ALTER USER ${account} PASSWORD EXPIRE DEFAULT`);
+    }
+  });
+
   it("names what MariaDB's PUBLIC role grants in the plan, since every account holds it", async () => {
     const yaml = file(['{ on: "app.*", privileges: [SELECT] }']);
     await converge(yaml);

@@ -129,6 +129,23 @@ describe('MySQL 8 dialect', () => {
     expect(limited!.partialRevokes).toEqual(['SELECT on mysql.*']);
   });
 
+  it('reads an expired password and an account password lifetime (NULL: the server default), never on a role', () => {
+    const read = readAccounts(mysql8, {
+      accounts: [
+        mysqlUser('expired', '%', { password_expired: 'Y', password_lifetime: null }),
+        mysqlUser('never', '%', { password_lifetime: 0 }),
+        mysqlUser('monthly', '%', { password_lifetime: 30 }),
+        mysqlUser('a_role', '%', { has_auth: 0, account_locked: 'Y', password_expired: 'Y' }),
+      ],
+    });
+    expect(read.map((a) => [a.user, a.kind, a.passwordExpired, a.passwordLifetime])).toEqual([
+      ['expired', 'user', true, undefined],
+      ['never', 'user', undefined, 0],
+      ['monthly', 'user', undefined, 30],
+      ['a_role', 'role', undefined, undefined],
+    ]);
+  });
+
   it('keeps the old password valid during a rotation (dual passwords), then discards it; 5.7 and MariaDB have none', () => {
     expect(mysql8.setPasswordRetaining?.({ user: 'u', host: '%' }, 'pw')).toBe(
       "ALTER USER 'u'@'%' IDENTIFIED BY 'pw' RETAIN CURRENT PASSWORD",

@@ -70,6 +70,10 @@ function readGlobalPriv(rows: Record<string, unknown>[], index: AccountIndex): v
       account.grants.push({ level: 'global', privilege });
     if (typeof priv.default_role === 'string' && priv.default_role !== '')
       account.defaultRoles = withRole(account.defaultRoles, priv.default_role);
+    // PASSWORD EXPIRE stores a last change of 0; a lifetime of -1 is the server's default.
+    if (!isRole && priv.password_last_changed === 0) account.passwordExpired = true;
+    if (typeof priv.password_lifetime === 'number' && priv.password_lifetime >= 0)
+      account.passwordLifetime = priv.password_lifetime;
   }
 }
 

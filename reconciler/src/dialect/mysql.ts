@@ -72,6 +72,10 @@ function readUsers(rows: Record<string, unknown>[], index: AccountIndex, withRol
     );
     for (const privilege of privilegesOfRow(row, columns))
       account.grants.push({ level: 'global', privilege });
+    // NULL is the server's default lifetime; a role is expired by definition.
+    if (!isRole && row.password_expired === 'Y') account.passwordExpired = true;
+    if (row.password_lifetime !== null && row.password_lifetime !== undefined)
+      account.passwordLifetime = Number(row.password_lifetime);
     const revokes = partialRevokes(row.User_attributes);
     if (revokes.length > 0) account.partialRevokes = revokes;
   }

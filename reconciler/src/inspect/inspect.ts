@@ -19,8 +19,12 @@ export class InspectError extends Error {
   }
 }
 
-/** Version, connected account, IAM plugin and MariaDB's password validation plugins, in one query. */
+/**
+ * Version, connected account, IAM plugin, MariaDB's password validation plugins and the default
+ * password lifetime, in one query.
+ */
 export const SERVER_QUERY = `SELECT VERSION() AS version, CURRENT_USER() AS current_user_name,
+  @@GLOBAL.default_password_lifetime AS password_lifetime,
   (SELECT COUNT(*) FROM information_schema.PLUGINS
     WHERE PLUGIN_NAME = 'AWSAuthenticationPlugin' AND PLUGIN_STATUS = 'ACTIVE') AS iam_plugin,
   (SELECT GROUP_CONCAT(PLUGIN_NAME) FROM information_schema.PLUGINS
@@ -118,6 +122,9 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
     supportsIamAuth: Number(server?.iam_plugin ?? 0) > 0,
     ...(options.iamStandIn ? { iamStandIn: true } : {}),
     ...(strict ? { passwordHashRefusedBy: checks } : {}),
+    ...(Number(server?.password_lifetime) > 0
+      ? { defaultPasswordLifetime: Number(server!.password_lifetime) }
+      : {}),
     accounts: index.all(),
     owned,
     unverifiedClaims: unverified,

@@ -104,6 +104,10 @@ export interface ActualAccount extends AccountId {
   locked: boolean;
   /** Unix seconds, or undefined when the server does not say. */
   passwordChangedAt?: number;
+  /** Expired on the server (`PASSWORD EXPIRE`): it refuses every statement until the password is set again. */
+  passwordExpired?: true;
+  /** The account's own password lifetime in days (0: never); undefined: the server's default. */
+  passwordLifetime?: number;
   grants: Grant[];
   roles: readonly string[];
   /** Roles held WITH ADMIN OPTION (`roles_mapping.Admin_option`, `role_edges.WITH_ADMIN_OPTION`). */
@@ -194,6 +198,8 @@ export interface ActualState {
   supportsIamAuth: boolean;
   /** Where the server has no IAM plugin, the executor makes an IAM user locked instead (local mode only). */
   iamStandIn?: boolean;
+  /** The server's default_password_lifetime in days, where it expires passwords (over 0). */
+  defaultPasswordLifetime?: number;
   /**
    * The password validation plugins of a MariaDB whose strict_password_validation refuses a password
    * given as its hash: the only way dbusers gives MariaDB a password (its logs keep statements as sent).

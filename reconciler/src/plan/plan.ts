@@ -500,11 +500,27 @@ function resetReason(
   if (secret.hasPending) return 'finish an interrupted reset (pending secret version)';
   if (have.passwordMatchesSecret === false)
     return "the server's password is not the secret's (changed outside dbusers, or another secret store)";
+  const expired = expiredReason(have, actual, options.now);
+  if (expired) return expired;
   if (options.resetRequested?.includes(accountKey(want))) return 'reset requested';
   if (want.rotationDays && !secret.rotationEnabled && secret.changedAt !== undefined) {
     const days = Math.floor((options.now - secret.changedAt) / 86_400);
     if (days >= want.rotationDays) return `password is ${days} days old (rotationDays: ${want.rotationDays})`;
   }
+  return undefined;
+}
+
+/**
+ * Why the server refuses an account's password now, if it does: expired by hand (`PASSWORD EXPIRE`),
+ * or older than its lifetime (the account's own, or the server's default_password_lifetime). Its
+ * clients are refused every statement until the password is set again, which a reset does.
+ */
+function expiredReason(have: ActualAccount, actual: ActualState, now: number): string | undefined {
+  if (have.passwordExpired)
+    return 'the server has expired its password (PASSWORD EXPIRE): clients are refused';
+  const days = have.passwordLifetime ?? actual.defaultPasswordLifetime ?? 0;
+  if (days > 0 && have.passwordChangedAt !== undefined && now >= have.passwordChangedAt + days * 86_400)
+    return `its password is past the server's password lifetime (${days} days): clients are refused`;
   return undefined;
 }
 
