@@ -266,8 +266,6 @@ function withinReach(
  */
 function passwordsAccepted(d: Decision, want: DesiredAccount, ctx: PlanContext): Decision {
   const by = ctx.actual.passwordHashRefusedBy;
-  const setsPassword = (a: Action) =>
-    (a.kind === 'create_user' && a.auth === 'password') || a.kind === 'reset_password';
   if (by === undefined || !d.actions?.some(setsPassword)) return d;
   const rest = d.actions.filter((a) => !setsPassword(a));
   return {
@@ -280,6 +278,11 @@ function passwordsAccepted(d: Decision, want: DesiredAccount, ctx: PlanContext):
         )),
     ...(rest.length > 0 ? { actions: rest } : {}),
   };
+}
+
+/** Whether an action gives the server a password. */
+function setsPassword(a: Action): boolean {
+  return (a.kind === 'create_user' && a.auth === 'password') || a.kind === 'reset_password';
 }
 
 /** Whether the connected account may grant a role: what it administers, and on MariaDB the roles this plan makes. */
