@@ -7,6 +7,7 @@ import {
   normaliseHost,
   routineGrantProblem,
 } from '../model/names.js';
+import { grantNames } from '../model/grants.js';
 import { refusedGrants, type PrivilegeException } from '../model/privilege-policy.js';
 import type { AccountId, Engine, Grant, GrantTarget } from '../model/types.js';
 import { describePath, type Diagnostics, type Path, type SourceFile } from './source-file.js';
@@ -137,15 +138,7 @@ function readGrantTarget(g: GrantYaml, path: Path, ctx: GrantContext): GrantTarg
     return badTarget(ctx, path, [...path, 'columns'], 'columns need a table: on: db.table');
   if (g.pattern && target.level !== 'database')
     return badTarget(ctx, path, [...path, 'pattern'], PATTERN_ON_DATABASES);
-  const names =
-    target.level === 'global'
-      ? []
-      : [
-          target.database,
-          ...('table' in target ? [target.table] : []),
-          ...('routine' in target ? [target.routine] : []),
-          ...(g.columns ?? []),
-        ];
+  const names = [...grantNames(target), ...(g.columns ?? [])];
   const bad =
     names.map(identifierProblem).find((p) => p !== undefined) ??
     (target.level === 'routine' && ctx.dialect.asciiRoutineGrants && ctx.policy

@@ -1,5 +1,5 @@
 /** Grant sets: a stable key per grant, sorting, and the delta between two sets. */
-import type { Grant, ObjectRef } from './types.js';
+import type { Grant, GrantTarget, ObjectRef } from './types.js';
 
 /** One string that identifies a grant; equal keys mean the same privilege on the same object. */
 export function grantKey(g: Grant): string {
@@ -134,7 +134,7 @@ export function describeTarget(g: Grant): string {
 }
 
 /** The identifiers a grant names, as the server stores them: database (or pattern), table, column, routine. */
-export function grantNames(g: Grant): string[] {
+export function grantNames(g: GrantTarget): string[] {
   switch (g.level) {
     case 'global':
       return [];
