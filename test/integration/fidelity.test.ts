@@ -498,7 +498,7 @@ describe('what only the server knows', () => {
     try {
       expect(await reasons(Number(changed) + 3_600)).toEqual([]);
       expect(await reasons(Number(changed) + 86_400)).toEqual([
-        "reset_password: its password is past the server's password lifetime (1 days): clients are refused",
+        'reset_password: its password is older than its lifetime on the server (1 day): clients are refused',
       ]);
       await admin.query("ALTER USER 'fid'@'%' PASSWORD EXPIRE NEVER");
       expect(await reasons(Number(changed) + 86_400)).toEqual([]);

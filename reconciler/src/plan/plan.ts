@@ -523,7 +523,7 @@ function expiredReason(have: ActualAccount, actual: ActualState, now: number): s
     return 'the server has expired its password (PASSWORD EXPIRE): clients are refused';
   const days = have.passwordLifetime ?? actual.defaultPasswordLifetime ?? 0;
   if (days > 0 && have.passwordChangedAt !== undefined && now >= have.passwordChangedAt + days * 86_400)
-    return `its password is past the server's password lifetime (${days} days): clients are refused`;
+    return `its password is older than its lifetime on the server (${days === 1 ? '1 day' : `${days} days`}): clients are refused`;
   return undefined;
 }
 
