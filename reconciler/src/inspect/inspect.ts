@@ -2,7 +2,7 @@
 import type { Database } from '../ports/database.js';
 import { AccountIndex, passwordMatches, text } from '../dialect/common.js';
 import { dialectForVersion } from '../dialect/index.js';
-import { routineName } from '../model/grants.js';
+import { lowerCaseNames as inLowerCase, routineName } from '../model/grants.js';
 import type { ActualAccount, ActualState, Engine, ObjectRef, OwnershipRecord } from '../model/types.js';
 import type { RdsCredentials, SecretStore } from '../ports/index.js';
 import { REGISTRY_QUERY, readRegistry, SEAL_QUERY } from '../registry/registry.js';
@@ -20,11 +20,11 @@ export class InspectError extends Error {
 }
 
 /**
- * Version, connected account, IAM plugin, MariaDB's password validation plugins and the default
- * password lifetime, in one query.
+ * Version, connected account, IAM plugin, MariaDB's password validation plugins, the default
+ * password lifetime and whether names are kept in lower case, in one query.
  */
 export const SERVER_QUERY = `SELECT VERSION() AS version, CURRENT_USER() AS current_user_name,
-  @@GLOBAL.default_password_lifetime AS password_lifetime,
+  @@GLOBAL.default_password_lifetime AS password_lifetime, @@lower_case_table_names AS lower_case_names,
   (SELECT COUNT(*) FROM information_schema.PLUGINS
     WHERE PLUGIN_NAME = 'AWSAuthenticationPlugin' AND PLUGIN_STATUS = 'ACTIVE') AS iam_plugin,
   (SELECT GROUP_CONCAT(PLUGIN_NAME) FROM information_schema.PLUGINS
@@ -103,8 +103,9 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
   const at = current.lastIndexOf('@');
   const currentUser = { user: current.slice(0, at), host: current.slice(at + 1) };
   const metas = secrets ? await stage('read secrets', readSecrets(secrets, index, owned, options)) : {};
+  const lowerCaseNames = Number(server?.lower_case_names) === 1;
   const missingObjects = options.objects?.length
-    ? await stage('look up tables and routines', missing(db, options.objects!))
+    ? await stage('look up tables and routines', missing(db, options.objects!, lowerCaseNames))
     : undefined;
   const checks = dialect.name === 'mariadb' ? text(server?.password_checks) : '';
   const strict = checks
@@ -122,6 +123,7 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
     supportsIamAuth: Number(server?.iam_plugin ?? 0) > 0,
     ...(options.iamStandIn ? { iamStandIn: true } : {}),
     ...(strict ? { passwordHashRefusedBy: checks } : {}),
+    ...(lowerCaseNames ? { lowerCaseNames: true } : {}),
     ...(Number(server?.password_lifetime) > 0
       ? { defaultPasswordLifetime: Number(server!.password_lifetime) }
       : {}),
@@ -157,8 +159,16 @@ function ahead<T>(work: Promise<T>): Promise<T> {
  * The named tables, columns and routines the server does not have: two queries, three when a grant
  * names columns, whatever their number.
  */
-async function missing(db: Database, objects: readonly ObjectRef[]): Promise<ObjectRef[]> {
+async function missing(
+  db: Database,
+  objects: readonly ObjectRef[],
+  lowerCaseNames: boolean,
+): Promise<ObjectRef[]> {
   const have = new Set<string>();
+  const lookupKey = (o: ObjectRef) => {
+    const key = objectKey(o);
+    return lowerCaseNames ? key.toLowerCase() : key;
+  };
   const inSchemas = (named: readonly ObjectRef[]) => {
     const schemas = [...new Set(named.map((o) => o.database))];
     return { where: `IN (${schemas.map(() => '?').join(', ')})`, schemas };
@@ -183,11 +193,16 @@ async function missing(db: Database, objects: readonly ObjectRef[]): Promise<Obj
     ))
       have.add(lookupKey({ database: r.s, table: r.n, column: r.c }));
   }
-  return objects.filter((o) => !have.has(lookupKey(o)));
+  // Named as the plan names them: in lower case where the server keeps names so.
+  const lost = objects.filter((o) => !have.has(lookupKey(o)));
+  return lowerCaseNames ? lost.map(inLowerCase) : lost;
 }
 
-/** An object as the server finds it: databases and tables as written (Linux), routines and columns in any case. */
-function lookupKey(o: ObjectRef): string {
+/**
+ * An object as the server finds it: routines and columns in any case, databases and tables as
+ * written (on Linux, unless lower_case_table_names: see missing).
+ */
+function objectKey(o: ObjectRef): string {
   if ('routine' in o) return `${o.routineType}\0${o.database}\0${routineName(o.routine)}`;
   return `${o.database}\0${o.table}\0${o.column?.toLowerCase() ?? ''}`;
 }

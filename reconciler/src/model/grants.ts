@@ -133,6 +133,19 @@ export function describeTarget(g: Grant): string {
   }
 }
 
+/**
+ * A grant or object with its database, table, routine and pattern in lower case, as a server with
+ * lower_case_table_names = 1 keeps them in its grant tables; column names stay as written.
+ */
+export function lowerCaseNames<T extends Grant | ObjectRef>(x: T): T {
+  const lower: Record<string, unknown> = { ...x };
+  for (const name of LOWER_CASE_NAMES)
+    if (typeof lower[name] === 'string') lower[name] = (lower[name] as string).toLowerCase();
+  return lower as T;
+}
+
+const LOWER_CASE_NAMES = ['database', 'table', 'routine', 'pattern'] as const;
+
 /** The identifiers a grant names, as the server stores them: database (or pattern), table, column, routine. */
 export function grantNames(g: GrantTarget): string[] {
   switch (g.level) {

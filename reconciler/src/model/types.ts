@@ -201,6 +201,11 @@ export interface ActualState {
   /** The server's default_password_lifetime in days, where it expires passwords (over 0). */
   defaultPasswordLifetime?: number;
   /**
+   * lower_case_table_names = 1: the server keeps database, table and routine names in lower case,
+   * in its grant tables too, and matches them in any case.
+   */
+  lowerCaseNames?: true;
+  /**
    * The password validation plugins of a MariaDB whose strict_password_validation refuses a password
    * given as its hash: the only way dbusers gives MariaDB a password (its logs keep statements as sent).
    */

@@ -32,7 +32,14 @@
 import { dialectForEngine, dialectForVersion } from '../dialect/index.js';
 import { AccountMap } from '../model/account-map.js';
 import { roleGrantor, rolesOutOfReach, touchedRoles } from '../model/roles.js';
-import { describeGrant, describeObject, diffGrants, diffNames, objectOf } from '../model/grants.js';
+import {
+  describeGrant,
+  describeObject,
+  diffGrants,
+  diffNames,
+  lowerCaseNames,
+  objectOf,
+} from '../model/grants.js';
 import {
   accountKey,
   defaultRolesOf,
@@ -110,8 +117,12 @@ interface Decision {
 
 /** Compute the plan for one cluster. */
 export function plan(target: DesiredTarget, actual: ActualState, options: PlanOptions): Plan {
-  // Roles take the host the server gives them ('' on MariaDB, '%' on MySQL), whatever was declared.
-  const accounts = target.accounts.map((a) => (a.kind === 'role' ? { ...a, host: actual.roleHost } : a));
+  // Roles take the host the server gives them ('' on MariaDB, '%' on MySQL), whatever was declared;
+  // grants name databases, tables and routines as the server keeps them (lower_case_table_names).
+  const accounts = target.accounts.map((a) => {
+    const named = actual.lowerCaseNames ? { ...a, grants: a.grants.map(lowerCaseNames) } : a;
+    return named.kind === 'role' ? { ...named, host: actual.roleHost } : named;
+  });
   const { cluster } = target;
   const declaredSecrets = new Set<string>();
   for (const d of accounts) if (d.secretName) declaredSecrets.add(d.secretName);
