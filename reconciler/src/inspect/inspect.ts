@@ -21,10 +21,12 @@ export class InspectError extends Error {
 
 /**
  * Version, connected account, IAM plugin, MariaDB's password validation plugins, the default
- * password lifetime and whether names are kept in lower case, in one query.
+ * password lifetime, whether names are kept in lower case and whether the server is read-only, in one
+ * query.
  */
 export const SERVER_QUERY = `SELECT VERSION() AS version, CURRENT_USER() AS current_user_name,
   @@GLOBAL.default_password_lifetime AS password_lifetime, @@lower_case_table_names AS lower_case_names,
+  @@GLOBAL.read_only OR @@GLOBAL.innodb_read_only AS read_only,
   (SELECT COUNT(*) FROM information_schema.PLUGINS
     WHERE PLUGIN_NAME = 'AWSAuthenticationPlugin' AND PLUGIN_STATUS = 'ACTIVE') AS iam_plugin,
   (SELECT GROUP_CONCAT(PLUGIN_NAME) FROM information_schema.PLUGINS
@@ -124,6 +126,7 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
     ...(options.iamStandIn ? { iamStandIn: true } : {}),
     ...(strict ? { passwordHashRefusedBy: checks } : {}),
     ...(lowerCaseNames ? { lowerCaseNames: true } : {}),
+    ...(Number(server?.read_only) === 1 ? { readOnly: true } : {}),
     ...(Number(server?.password_lifetime) > 0
       ? { defaultPasswordLifetime: Number(server!.password_lifetime) }
       : {}),

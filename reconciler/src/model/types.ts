@@ -205,6 +205,8 @@ export interface ActualState {
    * in its grant tables too, and matches them in any case.
    */
   lowerCaseNames?: true;
+  /** read_only or innodb_read_only: a read replica or an Aurora reader, which refuses every change. */
+  readOnly?: true;
   /**
    * The password validation plugins of a MariaDB whose strict_password_validation refuses a password
    * given as its hash: the only way dbusers gives MariaDB a password (its logs keep statements as sent).

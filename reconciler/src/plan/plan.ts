@@ -28,6 +28,7 @@
  *        account's password is in                     → skipped 'secret name' (the executor refuses both)
  *   no       | yes       | no              | skipped 'unmanaged'
  *   deletes over the limit (count or share of owned accounts) → all skipped 'over delete limit'
+ *   any action, on a read-only server (read_only, innodb_read_only) → skipped 'unsupported'
  */
 import { dialectForEngine, dialectForVersion } from '../dialect/index.js';
 import { AccountMap } from '../model/account-map.js';
@@ -161,6 +162,16 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
       })),
     );
   else actions.push(...deletes);
+  // A read-only server (a read replica, an Aurora reader endpoint) refuses every change: each
+  // account it would touch is said once, and nothing is sent.
+  if (actual.readOnly) {
+    const refused = new AccountMap<AccountId>();
+    for (const a of actions.splice(0))
+      if (!refused.get(a.user, a.host)) {
+        refused.add(a);
+        skipped.push({ user: a.user, host: a.host, reason: 'unsupported', detail: READ_ONLY });
+      }
+  }
   return {
     cluster: cluster.name,
     account: cluster.account,
@@ -178,6 +189,9 @@ export function plan(target: DesiredTarget, actual: ActualState, options: PlanOp
       })),
   };
 }
+
+const READ_ONLY =
+  "the server is read-only (read_only or innodb_read_only: a read replica, or an Aurora reader endpoint?), so it refuses every change: point the cluster's endpoint at the writer";
 
 /** Why the deletes are over the limit, or undefined when they may go ahead. */
 function deleteLimitDetail(count: number, owned: number, options: PlanOptions): string | undefined {

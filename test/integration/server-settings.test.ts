@@ -1,8 +1,11 @@
 /**
- * A server with lower_case_table_names = 1 (an option of RDS for MySQL 8 and Aurora MySQL, set when
- * the instance is made) keeps database, table and routine names in lower case, in its grant tables
- * too. Declared in any case, they apply once and re-plan empty: never a grant revoked because its
- * name came back in lower case, and never a table reported missing because it was written otherwise.
+ * Server settings that change what dbusers may do, each on a server started with it:
+ * - lower_case_table_names = 1 (an option of RDS for MySQL 8 and Aurora MySQL, set when the instance
+ *   is made) keeps database, table and routine names in lower case, in its grant tables too.
+ *   Declared in any case, they apply once and re-plan empty: never a grant revoked because its name
+ *   came back in lower case, never a table reported missing because it was written otherwise.
+ * - read_only (a read replica; an Aurora reader endpoint) refuses every change: the plan says so for
+ *   each account, and an apply sends nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
@@ -11,7 +14,9 @@ import {
   allowed,
   localEnvironment,
   loginAs,
+  rdsMasterEnvironment,
   reconcileLocally,
+  shownGrants,
   startTestServer,
   type TestServer,
 } from '../support/server.js';
@@ -91,5 +96,50 @@ describe('lower_case_table_names = 1', () => {
         detail: expect.stringMatching(/^its grants name sales\.returns, which the server does not have/),
       }),
     );
+  });
+});
+
+describe('a read-only server', () => {
+  let replica: TestServer;
+  let root: Database;
+  let master: LocalEnvironment;
+
+  beforeAll(async () => {
+    replica = await startTestServer(['--read-only']);
+    root = await replica.admin();
+    await root.query('CREATE DATABASE Sales');
+    // The RDS master has no READ ONLY ADMIN: read_only binds it, as it does not bind root here.
+    master = await rdsMasterEnvironment(replica, root);
+  });
+
+  afterAll(async () => {
+    await master?.close();
+    await root?.close();
+    await replica?.stop();
+  });
+
+  it('plans no change, says why for each account, and applies nothing until it is writable', async () => {
+    const files = { 'users/cased.yaml': yaml(['{ database: Sales, privileges: [SELECT] }']) };
+    const before = await shownGrants(root);
+    const planned = await reconcileLocally(master, files, 'plan');
+    expect(planned.plans[0]!.actions).toEqual([]);
+    expect(planned.plans[0]!.skipped.filter((s) => s.reason === 'unsupported')).toEqual([
+      {
+        user: 'reporter',
+        host: '%',
+        reason: 'unsupported',
+        detail: expect.stringMatching(
+          /^the server is read-only .*: point the cluster's endpoint at the writer$/,
+        ),
+      },
+    ]);
+    const applied = await reconcileLocally(master, files, 'apply');
+    expect(applied.results).toEqual([]);
+    expect(await shownGrants(root)).toEqual(before);
+
+    await root.query('SET GLOBAL read_only = 0');
+    const writable = await reconcileLocally(master, files, 'apply');
+    expect(writable.results.every((r) => r.ok)).toBe(true);
+    expect((await reconcileLocally(master, files, 'plan')).plans[0]!.actions).toEqual([]);
   });
 });
