@@ -2,9 +2,10 @@
  * What validates, a server accepts: random names for every field a grant or an account names
  * (databases, tables, columns, routines, users, hosts, roles), drawn from quotes, backticks,
  * backslashes, wildcards, dots, spaces, letters whose case differs only by the server's rules, and
- * characters outside ASCII, up to past the server's limits. The schema is made first with those
- * names; each state either fails validation (and changes nothing) or applies as the RDS for MariaDB
- * master with no failed or skipped action, and re-plans empty. Then the other way round: servers
+ * characters outside ASCII, up to past the server's limits, and a LIKE pattern of such characters.
+ * The schema is made first with those names; each state either fails validation (and changes
+ * nothing) or applies as the RDS for MariaDB master with no failed or skipped action, and re-plans
+ * empty. Then the other way round: servers
  * made by hand with such names must round-trip through `import` (validates, plans only adoptions,
  * applies, plans nothing, changes no grant). Seeded: DBUSERS_NAMES_SEED and _STEPS reproduce a run.
  */
@@ -25,6 +26,8 @@ const { random, one, some } = seeded(Number(process.env.DBUSERS_NAMES_SEED ?? 20
 const ASCII = [...'aAzZbB_%.`\'"\\ -$1@#/*;:?!{}[],&|><=+~'];
 const ANY = [...ASCII, 'é', 'É', '名', 'ß', 'İ', 'ı', '\u00a0', 'ǅ'];
 const HOST = [...'aB1.%_:/-09x'];
+/** What a LIKE pattern is made of: wildcards, the backslash that escapes them, and odd names. */
+const PATTERN = [..."a_%\\b.`'é"];
 
 /** A name of 1 to 8 characters, now and then 60 to 67 (around the server's 64). */
 function randomName(alphabet = random() < 0.6 ? ASCII : ANY, max = 8): string {
@@ -87,6 +90,9 @@ it('every state of random names either fails validation or applies and re-plans 
       );
     if (!(await made(`CREATE DATABASE ${quoteIdent(db)}`))) continue;
     const grants = [`{ on: ${q(`${inOn(db)}.*`)}, privileges: [SELECT] }`];
+    // A LIKE pattern with a wildcard left at its end, after a prefix no system schema has.
+    const pattern = `zq${randomName(random() < 0.5 ? PATTERN : undefined, 6)}${one(['%', '_'])}`;
+    grants.push(`{ on: ${q(`${inOn(pattern)}.*`)}, pattern: true, privileges: [INSERT] }`);
     const tableMade = await made(
       `CREATE TABLE ${quoteIdent(db)}.${quoteIdent(table)} (${columns.map((c) => `${quoteIdent(c)} INT`).join(', ')})`,
     );
