@@ -43,6 +43,9 @@ beforeAll(async () => {
     'CREATE DATABASE Sales',
     'CREATE TABLE Sales.Orders (Id INT, Total INT)',
     'CREATE PROCEDURE Sales.Refund() SELECT 1',
+    // Lower case as the server makes it, one character for one: İ is i, and a final Σ is σ.
+    'CREATE DATABASE `İADE`',
+    'CREATE TABLE `İADE`.`ΤΕΛΟΣ` (a INT)',
   ])
     await admin.query(sql);
   env = localEnvironment(server);
@@ -81,6 +84,33 @@ describe('lower_case_table_names = 1', () => {
       expect(await allowed(db, 'CALL Sales.Refund()')).toBe(true);
       await db.close();
     }
+  });
+
+  it('lower-cases names outside ASCII as the server does, one character for one', async () => {
+    const files = {
+      'users/cased.yaml': yaml([
+        '{ database: İADE, privileges: [SELECT] }',
+        '{ on: "İADE.ΤΕΛΟΣ", privileges: [INSERT] }',
+      ]).replace('databases: [Sales]', 'databases: [Sales, İADE]'),
+    };
+    expect(
+      (await reconcileLocally(env, files, 'plan')).plans[0]!.skipped.filter(
+        (s) => s.reason === 'missing object',
+      ),
+    ).toEqual([]);
+    for (let run = 0; run < 2; run++) {
+      const applied = await reconcileLocally(env, files, 'apply');
+      expect(
+        applied.results.every((r) => r.ok),
+        JSON.stringify(applied.results),
+      ).toBe(true);
+      expect((await reconcileLocally(env, files, 'plan')).plans[0]!.actions).toEqual([]);
+    }
+    const secret = await env.secretsFor('555566667777').getValue('rds-main-reporter-secret', 'AWSCURRENT');
+    const db = await loginAs(server, 'reporter', secret!.password);
+    expect(await allowed(db, 'INSERT INTO `İADE`.`ΤΕΛΟΣ` (a) VALUES (1)')).toBe(true);
+    expect(await allowed(db, 'SELECT * FROM `İADE`.`ΤΕΛΟΣ`')).toBe(true);
+    await db.close();
   });
 
   it('still reports a table that does not exist, named as the server names it', async () => {

@@ -164,16 +164,14 @@ function ahead<T>(work: Promise<T>): Promise<T> {
  */
 async function missing(
   db: Database,
-  objects: readonly ObjectRef[],
+  named: readonly ObjectRef[],
   lowerCaseNames: boolean,
 ): Promise<ObjectRef[]> {
+  // Named as the server keeps them, and as the plan names them: in lower case where the server does.
+  const objects = lowerCaseNames ? named.map(inLowerCase) : named;
   const have = new Set<string>();
-  const lookupKey = (o: ObjectRef) => {
-    const key = objectKey(o);
-    return lowerCaseNames ? key.toLowerCase() : key;
-  };
-  const inSchemas = (named: readonly ObjectRef[]) => {
-    const schemas = [...new Set(named.map((o) => o.database))];
+  const inSchemas = (refs: readonly ObjectRef[]) => {
+    const schemas = [...new Set(refs.map((o) => o.database))];
     return { where: `IN (${schemas.map(() => '?').join(', ')})`, schemas };
   };
   const all = inSchemas(objects);
@@ -181,29 +179,27 @@ async function missing(
     `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA ${all.where}`,
     all.schemas,
   ))
-    have.add(lookupKey({ database: r.s, table: r.n }));
+    have.add(objectKey({ database: r.s, table: r.n }));
   for (const r of await db.query<{ s: string; n: string; t: 'PROCEDURE' | 'FUNCTION' }>(
     `SELECT ROUTINE_SCHEMA AS s, ROUTINE_NAME AS n, ROUTINE_TYPE AS t FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA ${all.where}`,
     all.schemas,
   ))
-    have.add(lookupKey({ database: r.s, routine: r.n, routineType: r.t }));
+    have.add(objectKey({ database: r.s, routine: r.n, routineType: r.t }));
   const columns = objects.filter((o) => 'column' in o && o.column !== undefined);
   if (columns.length > 0) {
-    const named = inSchemas(columns);
+    const some = inSchemas(columns);
     for (const r of await db.query<{ s: string; n: string; c: string }>(
-      `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA ${named.where}`,
-      named.schemas,
+      `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA ${some.where}`,
+      some.schemas,
     ))
-      have.add(lookupKey({ database: r.s, table: r.n, column: r.c }));
+      have.add(objectKey({ database: r.s, table: r.n, column: r.c }));
   }
-  // Named as the plan names them: in lower case where the server keeps names so.
-  const lost = objects.filter((o) => !have.has(lookupKey(o)));
-  return lowerCaseNames ? lost.map(inLowerCase) : lost;
+  return objects.filter((o) => !have.has(objectKey(o)));
 }
 
 /**
  * An object as the server finds it: routines and columns in any case, databases and tables as
- * written (on Linux, unless lower_case_table_names: see missing).
+ * written (on Linux; in lower case under lower_case_table_names, which missing() applies first).
  */
 function objectKey(o: ObjectRef): string {
   if ('routine' in o) return `${o.routineType}\0${o.database}\0${routineName(o.routine)}`;

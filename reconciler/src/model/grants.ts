@@ -140,8 +140,18 @@ export function describeTarget(g: Grant): string {
 export function lowerCaseNames<T extends Grant | ObjectRef>(x: T): T {
   const lower: Record<string, unknown> = { ...x };
   for (const name of LOWER_CASE_NAMES)
-    if (typeof lower[name] === 'string') lower[name] = (lower[name] as string).toLowerCase();
+    if (typeof lower[name] === 'string') lower[name] = serverLowerCase(lower[name] as string);
   return lower as T;
+}
+
+/**
+ * Lower case as the server makes it: character by character, one character for one (`İ` is `i`, a
+ * final `Σ` is `σ`), where String.toLowerCase maps some to two and looks at their neighbours.
+ */
+function serverLowerCase(name: string): string {
+  let lower = '';
+  for (const c of name) lower += [...c.toLowerCase()][0];
+  return lower;
 }
 
 const LOWER_CASE_NAMES = ['database', 'table', 'routine', 'pattern'] as const;
