@@ -169,8 +169,11 @@ export interface RdsServer {
   stop(): Promise<void>;
 }
 
-export async function rdsServer(schema: readonly string[]): Promise<RdsServer> {
-  const server = await startTestServer();
+export async function rdsServer(
+  schema: readonly string[],
+  serverArgs: readonly string[] = [],
+): Promise<RdsServer> {
+  const server = await startTestServer(serverArgs);
   const admin = await server.admin();
   for (const sql of schema) await admin.query(sql);
   const env = await rdsMasterEnvironment(server, admin);
