@@ -12,15 +12,15 @@ import {
   allowed,
   loginAs,
   reconcileLocally,
-  startTestServer,
+  localServer,
   type TestServer,
-  localEnvironment,
   MemorySource,
 } from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
 let env: LocalEnvironment;
+let stop: () => Promise<void>;
 
 /** One user `fid` (and the roles given) on a MariaDB cluster with databases app, app1, app2, other. */
 const file = (grants: string[], extra = '') => `account: "555566667777"
@@ -53,6 +53,14 @@ async function converge(yaml: string): Promise<void> {
   ).toEqual([]);
 }
 
+/** Which role each of `users` holds, as roles_mapping keeps it. */
+function roleEdges(...users: string[]) {
+  return admin.query(
+    `SELECT User, Role FROM mysql.roles_mapping WHERE User IN (${users.map(() => '?').join(', ')}) ORDER BY User`,
+    users,
+  );
+}
+
 async function client(): Promise<Database> {
   const secret = await env.secretsFor('555566667777').getValue('rds-main-fid-secret', 'AWSCURRENT');
   return loginAs(server, 'fid', secret!.password);
@@ -77,9 +85,7 @@ async function denialsDuring(sql: string, work: () => Promise<void>): Promise<st
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
-  admin = await server.admin();
-  for (const sql of [
+  ({ server, admin, env, stop } = await localServer([
     'CREATE DATABASE app',
     'CREATE DATABASE app1',
     'CREATE DATABASE app2',
@@ -92,15 +98,11 @@ beforeAll(async () => {
     'CREATE TABLE app_x.t (id INT)',
     'CREATE DATABASE appyx',
     'CREATE TABLE appyx.t (id INT)',
-  ])
-    await admin.query(sql);
-  env = localEnvironment(server);
+  ]));
 });
 
 afterAll(async () => {
-  await env?.close();
-  await admin?.close();
-  await server?.stop();
+  await stop?.();
 });
 
 describe('grant transitions on MariaDB', () => {
@@ -281,11 +283,7 @@ describe('grant transitions on MariaDB', () => {
     ]);
     await converge(graph('', 'lo', 'hi'));
     expect(await reaches()).toEqual([true, true]);
-    expect(
-      await admin.query(
-        "SELECT User, Role FROM mysql.roles_mapping WHERE User IN ('lo', 'hi', 'fid') ORDER BY User",
-      ),
-    ).toEqual([
+    expect(await roleEdges('lo', 'hi', 'fid')).toEqual([
       { User: 'fid', Role: 'hi' },
       { User: 'hi', Role: 'lo' },
     ]);
@@ -309,11 +307,7 @@ describe('grant transitions on MariaDB', () => {
       'update_grant rz',
     ]);
     await converge(adopted);
-    expect(
-      await admin.query(
-        "SELECT User, Role FROM mysql.roles_mapping WHERE User IN ('rx', 'rz', 'fid') ORDER BY User",
-      ),
-    ).toEqual([
+    expect(await roleEdges('rx', 'rz', 'fid')).toEqual([
       { User: 'fid', Role: 'rz' },
       { User: 'rz', Role: 'rx' },
     ]);

@@ -5,19 +5,13 @@ import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { dialectForVersion } from '../../reconciler/src/dialect/index.js';
 import { mariadb } from '../../reconciler/src/dialect/mariadb.js';
-import { quoteString } from '../../reconciler/src/sql/escape.js';
-import {
-  allowed,
-  loginAs,
-  reconcileLocally,
-  startTestServer,
-  type TestServer,
-  localEnvironment,
-} from '../support/server.js';
+import { quoteIdent, quoteString } from '../../reconciler/src/sql/escape.js';
+import { allowed, loginAs, reconcileLocally, localServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let admin: Database;
 let env: LocalEnvironment;
+let stop: () => Promise<void>;
 
 const HOSTILE = [
   "o'brien",
@@ -56,20 +50,16 @@ function sync(files: Record<string, string>, mode: 'plan' | 'apply') {
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
-  admin = await server.admin();
-  for (const db of [...DATABASES, 'appxdb']) {
-    const id = '`' + db.replace(/`/g, '``') + '`';
-    await admin.query(`CREATE DATABASE ${id}`);
-    await admin.query(`CREATE TABLE ${id}.t (id INT)`);
-  }
-  env = localEnvironment(server);
+  ({ server, admin, env, stop } = await localServer(
+    [...DATABASES, 'appxdb'].flatMap((db) => [
+      `CREATE DATABASE ${quoteIdent(db)}`,
+      `CREATE TABLE ${quoteIdent(db)}.t (id INT)`,
+    ]),
+  ));
 });
 
 afterAll(async () => {
-  await env?.close();
-  await admin?.close();
-  await server?.stop();
+  await stop?.();
 });
 
 describe('hostile names', () => {

@@ -9,7 +9,7 @@
  */
 import { it } from 'vitest';
 import { quoteAccount } from '../../reconciler/src/sql/escape.js';
-import { expectImportRoundTrip, rdsMasterEnvironment, startTestServer } from '../support/server.js';
+import { expectImportRoundTrip, rdsServer } from '../support/server.js';
 import { seeded } from '../support/random.js';
 
 const SCHEMA = [
@@ -87,22 +87,13 @@ function randomServer(): string[] {
 it('round-trips random servers: validates, plans only adoptions, applies, plans nothing, changes no grant', async () => {
   const runs = Number(process.env.DBUSERS_IMPORT_RUNS ?? 6);
   for (let run = 0; run < runs; run++) {
-    const server = await startTestServer();
-    const admin = await server.admin();
-    const env = await rdsMasterEnvironment(server, admin);
+    const main = await rdsServer(SCHEMA);
     try {
-      for (const sql of SCHEMA) await admin.query(sql);
       const made = randomServer();
-      for (const sql of made) await admin.query(sql).catch(() => undefined);
-      await expectImportRoundTrip(
-        { env, admin },
-        CLUSTER,
-        `run ${run}, server made with:\n${made.join(';\n')}`,
-      );
+      for (const sql of made) await main.admin.query(sql).catch(() => undefined);
+      await expectImportRoundTrip(main, CLUSTER, `run ${run}, server made with:\n${made.join(';\n')}`);
     } finally {
-      await env.close();
-      await admin.close();
-      await server.stop();
+      await main.stop();
     }
   }
 }, 300_000);

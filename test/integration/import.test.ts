@@ -7,17 +7,11 @@ import {
 import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import { importYaml } from '../../reconciler/src/desired/import.js';
 import { loadDesired } from '../../reconciler/src/desired/load.js';
-import {
-  reconcileLocally,
-  shownGrants,
-  startTestServer,
-  type TestServer,
-  localEnvironment,
-} from '../support/server.js';
+import { localServer, reconcileLocally, shownGrants } from '../support/server.js';
 
-let server: TestServer;
 let admin: Database;
 let env: LocalEnvironment;
+let stop: () => Promise<void>;
 
 const CLUSTER = `account: "666677778888"
 alias: legacy
@@ -51,9 +45,7 @@ const ACCOUNTS = [
 ];
 
 beforeAll(async () => {
-  server = await startTestServer();
-  admin = await server.admin();
-  for (const sql of [
+  ({ admin, env, stop } = await localServer([
     'CREATE DATABASE app',
     'CREATE DATABASE app1',
     'CREATE TABLE app.t (a INT, b INT)',
@@ -120,15 +112,11 @@ beforeAll(async () => {
     // Locked by hand: adopting it would reset its password, and the login test would fail every run.
     "CREATE USER 'locked_one'@'%' IDENTIFIED BY 'x' ACCOUNT LOCK",
     "GRANT SELECT ON app.* TO 'locked_one'@'%'",
-  ])
-    await admin.query(sql);
-  env = localEnvironment(server);
+  ]));
 });
 
 afterAll(async () => {
-  await env?.close();
-  await admin?.close();
-  await server?.stop();
+  await stop?.();
 });
 
 describe('import', () => {

@@ -1,17 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
-import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
-import {
-  loginAs,
-  reconcileLocally,
-  startTestServer,
-  type TestServer,
-  localEnvironment,
-} from '../support/server.js';
+import { loginAs, reconcileLocally, localServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
-let admin: Database;
 let env: LocalEnvironment;
+let stop: () => Promise<void>;
 
 /** readwrite on the whole database, or read-only on the one table: SELECT moves between levels. */
 const file = (readwrite: boolean) => `account: "444455556666"
@@ -32,18 +25,15 @@ async function apply(readwrite: boolean) {
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
-  admin = await server.admin();
-  await admin.query('CREATE DATABASE app');
-  await admin.query('CREATE TABLE app.t (id INT)');
-  await admin.query('INSERT INTO app.t VALUES (1)');
-  env = localEnvironment(server);
+  ({ server, env, stop } = await localServer([
+    'CREATE DATABASE app',
+    'CREATE TABLE app.t (id INT)',
+    'INSERT INTO app.t VALUES (1)',
+  ]));
 });
 
 afterAll(async () => {
-  await env?.close();
-  await admin?.close();
-  await server?.stop();
+  await stop?.();
 });
 
 describe('changing grants', () => {

@@ -8,22 +8,15 @@
  *   each account, and an apply sends nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalEnvironment } from '../../reconciler/src/adapters/local/local-dispatcher.js';
-import type { Database } from '../../reconciler/src/adapters/mysql/database.js';
 import {
   allowed,
-  localEnvironment,
+  localServer,
   loginAs,
-  rdsMasterEnvironment,
+  rdsServer,
   reconcileLocally,
   shownGrants,
-  startTestServer,
-  type TestServer,
+  type RdsServer,
 } from '../support/server.js';
-
-let server: TestServer;
-let admin: Database;
-let env: LocalEnvironment;
 
 const yaml = (grants: string[]) => `account: "555566667777"
 alias: cased
@@ -36,28 +29,48 @@ users:
 ${grants.map((g) => `      - ${g}`).join('\n')}
 `;
 
-beforeAll(async () => {
-  server = await startTestServer(['--lower-case-table-names=1']);
-  admin = await server.admin();
-  for (const sql of [
-    'CREATE DATABASE Sales',
-    'CREATE TABLE Sales.Orders (Id INT, Total INT)',
-    'CREATE PROCEDURE Sales.Refund() SELECT 1',
-    // Lower case as the server makes it, one character for one: İ is i, and a final Σ is σ.
-    'CREATE DATABASE `İADE`',
-    'CREATE TABLE `İADE`.`ΤΕΛΟΣ` (a INT)',
-  ])
-    await admin.query(sql);
-  env = localEnvironment(server);
-});
-
-afterAll(async () => {
-  await env?.close();
-  await admin?.close();
-  await server?.stop();
-});
-
 describe('lower_case_table_names = 1', () => {
+  let cased: RdsServer;
+
+  beforeAll(async () => {
+    cased = await localServer(
+      [
+        'CREATE DATABASE Sales',
+        'CREATE TABLE Sales.Orders (Id INT, Total INT)',
+        'CREATE PROCEDURE Sales.Refund() SELECT 1',
+        // Lower case as the server makes it, one character for one: İ is i, and a final Σ is σ.
+        'CREATE DATABASE `İADE`',
+        'CREATE TABLE `İADE`.`ΤΕΛΟΣ` (a INT)',
+      ],
+      ['--lower-case-table-names=1'],
+    );
+  });
+
+  afterAll(async () => {
+    await cased?.stop();
+  });
+
+  /** Two applies, each complete and followed by an empty plan; `then` runs after each. */
+  async function applyTwice(files: Record<string, string>, then?: () => Promise<void>): Promise<void> {
+    for (let run = 0; run < 2; run++) {
+      const applied = await reconcileLocally(cased.env, files, 'apply');
+      expect(
+        applied.results.every((r) => r.ok),
+        JSON.stringify(applied.results),
+      ).toBe(true);
+      expect((await reconcileLocally(cased.env, files, 'plan')).plans[0]!.actions).toEqual([]);
+      await then?.();
+    }
+  }
+
+  /** The declared user, logged in with its secret's password. */
+  async function reporter() {
+    const secret = await cased.env
+      .secretsFor('555566667777')
+      .getValue('rds-main-reporter-secret', 'AWSCURRENT');
+    return loginAs(cased.server, 'reporter', secret!.password);
+  }
+
   it('applies names written in any case once, keeps them on every later run, and the user uses them', async () => {
     const files = {
       'users/cased.yaml': yaml([
@@ -67,23 +80,16 @@ describe('lower_case_table_names = 1', () => {
         '{ on: "PROCEDURE Sales.Refund", privileges: [EXECUTE] }',
       ]),
     };
-    const planned = await reconcileLocally(env, files, 'plan');
+    const planned = await reconcileLocally(cased.env, files, 'plan');
     expect(planned.plans[0]!.skipped.filter((s) => s.reason === 'missing object')).toEqual([]);
-    for (let run = 0; run < 2; run++) {
-      const applied = await reconcileLocally(env, files, 'apply');
-      expect(
-        applied.results.every((r) => r.ok),
-        JSON.stringify(applied.results),
-      ).toBe(true);
-      expect((await reconcileLocally(env, files, 'plan')).plans[0]!.actions).toEqual([]);
-      const secret = await env.secretsFor('555566667777').getValue('rds-main-reporter-secret', 'AWSCURRENT');
-      const db = await loginAs(server, 'reporter', secret!.password);
+    await applyTwice(files, async () => {
+      const db = await reporter();
       expect(await allowed(db, 'SELECT * FROM Sales.Orders')).toBe(true);
       expect(await allowed(db, 'INSERT INTO Sales.Orders (Id) VALUES (1)')).toBe(true);
       expect(await allowed(db, 'UPDATE Sales.Orders SET Total = 2')).toBe(true);
       expect(await allowed(db, 'CALL Sales.Refund()')).toBe(true);
       await db.close();
-    }
+    });
   });
 
   it('lower-cases names outside ASCII as the server does, one character for one', async () => {
@@ -94,20 +100,12 @@ describe('lower_case_table_names = 1', () => {
       ]).replace('databases: [Sales]', 'databases: [Sales, İADE]'),
     };
     expect(
-      (await reconcileLocally(env, files, 'plan')).plans[0]!.skipped.filter(
+      (await reconcileLocally(cased.env, files, 'plan')).plans[0]!.skipped.filter(
         (s) => s.reason === 'missing object',
       ),
     ).toEqual([]);
-    for (let run = 0; run < 2; run++) {
-      const applied = await reconcileLocally(env, files, 'apply');
-      expect(
-        applied.results.every((r) => r.ok),
-        JSON.stringify(applied.results),
-      ).toBe(true);
-      expect((await reconcileLocally(env, files, 'plan')).plans[0]!.actions).toEqual([]);
-    }
-    const secret = await env.secretsFor('555566667777').getValue('rds-main-reporter-secret', 'AWSCURRENT');
-    const db = await loginAs(server, 'reporter', secret!.password);
+    await applyTwice(files);
+    const db = await reporter();
     expect(await allowed(db, 'INSERT INTO `İADE`.`ΤΕΛΟΣ` (a) VALUES (1)')).toBe(true);
     expect(await allowed(db, 'SELECT * FROM `İADE`.`ΤΕΛΟΣ`')).toBe(true);
     await db.close();
@@ -115,7 +113,7 @@ describe('lower_case_table_names = 1', () => {
 
   it('still reports a table that does not exist, named as the server names it', async () => {
     const planned = await reconcileLocally(
-      env,
+      cased.env,
       { 'users/cased.yaml': yaml(['{ on: "Sales.Returns", privileges: [SELECT] }']) },
       'plan',
     );
@@ -130,28 +128,21 @@ describe('lower_case_table_names = 1', () => {
 });
 
 describe('a read-only server', () => {
-  let replica: TestServer;
-  let root: Database;
-  let master: LocalEnvironment;
+  let replica: RdsServer;
 
   beforeAll(async () => {
-    replica = await startTestServer(['--read-only']);
-    root = await replica.admin();
-    await root.query('CREATE DATABASE Sales');
-    // The RDS master has no READ ONLY ADMIN: read_only binds it, as it does not bind root here.
-    master = await rdsMasterEnvironment(replica, root);
+    // As the RDS master, which has no READ ONLY ADMIN: read_only binds it, as it does not bind root here.
+    replica = await rdsServer(['CREATE DATABASE Sales'], ['--read-only']);
   });
 
   afterAll(async () => {
-    await master?.close();
-    await root?.close();
     await replica?.stop();
   });
 
   it('plans no change, says why for each account, and applies nothing until it is writable', async () => {
     const files = { 'users/cased.yaml': yaml(['{ database: Sales, privileges: [SELECT] }']) };
-    const before = await shownGrants(root);
-    const planned = await reconcileLocally(master, files, 'plan');
+    const before = await shownGrants(replica.admin);
+    const planned = await reconcileLocally(replica.env, files, 'plan');
     expect(planned.plans[0]!.actions).toEqual([]);
     expect(planned.plans[0]!.skipped.filter((s) => s.reason === 'unsupported')).toEqual([
       {
@@ -163,13 +154,13 @@ describe('a read-only server', () => {
         ),
       },
     ]);
-    const applied = await reconcileLocally(master, files, 'apply');
+    const applied = await reconcileLocally(replica.env, files, 'apply');
     expect(applied.results).toEqual([]);
-    expect(await shownGrants(root)).toEqual(before);
+    expect(await shownGrants(replica.admin)).toEqual(before);
 
-    await root.query('SET GLOBAL read_only = 0');
-    const writable = await reconcileLocally(master, files, 'apply');
+    await replica.admin.query('SET GLOBAL read_only = 0');
+    const writable = await reconcileLocally(replica.env, files, 'apply');
     expect(writable.results.every((r) => r.ok)).toBe(true);
-    expect((await reconcileLocally(master, files, 'plan')).plans[0]!.actions).toEqual([]);
+    expect((await reconcileLocally(replica.env, files, 'plan')).plans[0]!.actions).toEqual([]);
   });
 });

@@ -161,7 +161,7 @@ export async function rdsMasterEnvironment(server: TestServer, admin: Database):
   });
 }
 
-/** A test server with a schema, reached as the RDS master would reach it; stop() ends all three. */
+/** A test server with a schema and the local-mode environment that reaches it; stop() ends all three. */
 export interface RdsServer {
   server: TestServer;
   admin: Database;
@@ -169,14 +169,28 @@ export interface RdsServer {
   stop(): Promise<void>;
 }
 
-export async function rdsServer(
+/** A test server with a schema, reached as root in local mode. */
+export function localServer(
   schema: readonly string[],
   serverArgs: readonly string[] = [],
+): Promise<RdsServer> {
+  return serverWith(schema, serverArgs, async (server) => localEnvironment(server));
+}
+
+/** A test server with a schema, reached as the RDS master would reach it. */
+export function rdsServer(schema: readonly string[], serverArgs: readonly string[] = []): Promise<RdsServer> {
+  return serverWith(schema, serverArgs, rdsMasterEnvironment);
+}
+
+async function serverWith(
+  schema: readonly string[],
+  serverArgs: readonly string[],
+  reach: (server: TestServer, admin: Database) => Promise<LocalEnvironment>,
 ): Promise<RdsServer> {
   const server = await startTestServer(serverArgs);
   const admin = await server.admin();
   for (const sql of schema) await admin.query(sql);
-  const env = await rdsMasterEnvironment(server, admin);
+  const env = await reach(server, admin);
   return {
     server,
     admin,
