@@ -59,8 +59,12 @@ const notManaged = (a: Action) => `${displayAccount(a)} is not an account dbuser
 class Guard {
   private readonly accounts: Map<string, ActualAccount>;
   private readonly owner: string;
-  private readonly owned: Map<string, OwnershipRecord>;
+  private readonly owned = new Map<string, OwnershipRecord>();
   private readonly others: Map<string, string>;
+  /** Who holds each secret, on any cluster: a batch of many creates looks each one up once. */
+  private readonly holders = new Map<string, OwnershipRecord[]>();
+  /** Roles owned on this cluster, kept as the batch claims more. */
+  private readonly ownedRoles = new Set<string>();
   /** Roles this batch makes, in order: a later action may grant them. */
   private readonly madeRoles = new Set<string>();
   /** Whether the connected account may grant a role (roles.ts), made when first needed. */
@@ -78,10 +82,31 @@ class Guard {
     this.deleting = new Set(actions.filter((a) => a.kind === 'delete_user').map(accountKey));
     this.accounts = new Map(actual.accounts.map((a) => [accountKey(a), a]));
     this.owner = ownerOf(target);
-    this.owned = new Map(actual.owned.filter((o) => o.owner === this.owner).map((o) => [accountKey(o), o]));
     this.others = new Map(
       actual.owned.filter((o) => o.owner !== this.owner).map((o) => [accountKey(o), o.owner]),
     );
+    for (const o of actual.owned) {
+      if (o.owner === this.owner) this.claim(o);
+      else this.hold(o);
+    }
+  }
+
+  /** Record an account of this cluster as owned, replacing its earlier record in every index. */
+  private claim(o: OwnershipRecord): void {
+    const key = accountKey(o);
+    const before = this.owned.get(key);
+    if (before?.secretName)
+      this.holders.set(
+        before.secretName,
+        this.holders.get(before.secretName)!.filter((h) => h !== before),
+      );
+    this.owned.set(key, o);
+    this.hold(o);
+    if (o.kind === 'role') this.ownedRoles.add(o.user);
+  }
+
+  private hold(o: OwnershipRecord): void {
+    if (o.secretName) this.holders.set(o.secretName, [...(this.holders.get(o.secretName) ?? []), o]);
   }
 
   /** The rules every action meets, then those of its kind. */
@@ -137,9 +162,7 @@ class Guard {
   }
 
   private ownsRole(role: string): boolean {
-    return (
-      this.madeRoles.has(role) || [...this.owned.values()].some((o) => o.kind === 'role' && o.user === role)
-    );
+    return this.madeRoles.has(role) || this.ownedRoles.has(role);
   }
 
   /** The grants an action adds pass the privilege policy (revoking is always allowed). */
@@ -165,9 +188,12 @@ class Guard {
     const holder =
       secretName === undefined
         ? undefined
-        : [...this.owned.values(), ...this.actual.owned.filter((o) => o.owner !== this.owner)].find(
-            (o) => o.secretName === secretName && accountKey(o) !== key && !this.deleting.has(accountKey(o)),
-          );
+        : this.holders
+            .get(secretName)
+            ?.find(
+              (o) =>
+                o.secretName === secretName && accountKey(o) !== key && !this.deleting.has(accountKey(o)),
+            );
     if (holder) return `secret ${secretName} holds the password of ${displayAccount(holder)}`;
     if (have && !mine) {
       if (this.others.has(key))
@@ -186,7 +212,7 @@ class Guard {
     const refused = this.outOfReach(a, have) ?? this.policy(a, diffGrants(a.grants, have?.grants ?? []).add);
     if (refused) return refused;
     if (a.kind === 'create_role') this.madeRoles.add(a.user);
-    this.owned.set(key, { user: a.user, host: a.host, kind, owner: this.owner, secretName });
+    this.claim({ user: a.user, host: a.host, kind, owner: this.owner, secretName });
     this.accounts.set(key, {
       ...(have ?? newAccount(a, kind)),
       grants: a.grants,
