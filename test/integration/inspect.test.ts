@@ -192,9 +192,11 @@ describe('the registry seal', () => {
   it('takes a seal of an older format as no seal: each row is checked on its own, a row added by hand is not owned', async () => {
     const { store, key } = await keyedStore();
     const rows = [row('sa'), row('sb')];
-    // The format before length-prefixed fields: one JSON array per row.
+    // The format before the JSON of each column: each row's fields with their lengths before them.
     const older = createHmac('sha256', key)
-      .update(rows.map((r) => `${JSON.stringify([r.user, r.host, r.kind, null, r.owner])}\n`).join(''))
+      .update(
+        rows.map((r) => `${r.user.length}:${r.user}1:%${r.kind}-${r.owner.length}:${r.owner}\n`).join(''),
+      )
       .digest('hex');
     await registry(key, [...rows, row('sc')], {
       macOf: (r) => (r.user === 'sc' ? 'f'.repeat(64) : registryMac(key, r)),

@@ -6,25 +6,48 @@ import { privilegeColumns, privilegesOfSet, pushWhereYes } from './privileges.js
 
 /**
  * A grant table whose rows each name one object and hold its privileges in a SET column
- * (`tables_priv`, `columns_priv`, `procs_priv`).
+ * (`tables_priv`, `columns_priv`, `procs_priv`), the object in `objectColumns`.
  */
 function setColumnTable(
   name: string,
   sql: string,
-  column: string,
+  objectColumns: readonly string[],
+  setColumn: string,
   grantOf: (row: Record<string, unknown>, privilege: string) => Grant,
 ): InspectQuery {
   return {
     name,
     sql,
     read(rows, index) {
+      // Rows come in key order, so the accounts holding the same privileges on one object often
+      // follow each other: they share its grants (never changed once read), built once.
+      let last: Record<string, unknown> | undefined;
+      let grants: readonly Grant[] = [];
       for (const row of rows) {
         const account = index.get(row.User, row.Host);
         if (!account) continue;
-        for (const privilege of privilegesOfSet(row[column])) account.grants.push(grantOf(row, privilege));
+        if (
+          last === undefined ||
+          !sameCells(last, row, objectColumns) ||
+          last[setColumn] !== row[setColumn]
+        ) {
+          grants = privilegesOfSet(row[setColumn]).map((privilege) => grantOf(row, privilege));
+          last = row;
+        }
+        for (const g of grants) account.grants.push(g);
       }
     },
   };
+}
+
+/** Whether two rows hold the same values in `columns`. */
+function sameCells(
+  a: Record<string, unknown>,
+  b: Record<string, unknown>,
+  columns: readonly string[],
+): boolean {
+  for (const c of columns) if (a[c] !== b[c]) return false;
+  return true;
 }
 
 /** `mysql.proxies_priv`: whom an account may act as. Never declared, so read to be reported. */
@@ -49,6 +72,7 @@ export const GRANT_TABLE_QUERIES: InspectQuery[] = [
   setColumnTable(
     'tables',
     'SELECT Host, Db, User, Table_name, Table_priv FROM mysql.tables_priv',
+    ['Db', 'Table_name'],
     'Table_priv',
     (row, privilege) => ({
       level: 'table',
@@ -60,6 +84,7 @@ export const GRANT_TABLE_QUERIES: InspectQuery[] = [
   setColumnTable(
     'columns',
     'SELECT Host, Db, User, Table_name, Column_name, Column_priv FROM mysql.columns_priv',
+    ['Db', 'Table_name', 'Column_name'],
     'Column_priv',
     (row, privilege) => ({
       level: 'column',
@@ -72,6 +97,7 @@ export const GRANT_TABLE_QUERIES: InspectQuery[] = [
   setColumnTable(
     'procs',
     'SELECT Host, Db, User, Routine_name, Routine_type, Proc_priv FROM mysql.procs_priv',
+    ['Db', 'Routine_name', 'Routine_type'],
     'Proc_priv',
     (row, privilege) => ({
       level: 'routine',
