@@ -167,6 +167,19 @@ export function readAccounts(
   return index.all();
 }
 
+/**
+ * A reader of a text column whose value repeats from row to row (a plugin, an owner): an equal value
+ * comes back as the string read before it, so what inspection keeps holds it once, not once per row.
+ */
+export function repeatedText(): (value: unknown) => string {
+  let last = '';
+  return (value) => {
+    const t = text(value);
+    if (t !== last) last = t;
+    return last;
+  };
+}
+
 /** Read one text cell whatever the driver returned (string, Buffer, null). */
 export function text(value: unknown): string {
   if (typeof value === 'string') return value;

@@ -5,6 +5,7 @@ import { GRANT_TABLE_QUERIES } from './grant-tables.js';
 import {
   accountClauses,
   nativePasswordHash,
+  repeatedText,
   text,
   withRole,
   type AccountIndex,
@@ -46,6 +47,7 @@ function authKind(priv: Record<string, unknown>, isRole: boolean): AuthKind {
 
 /** `mysql.global_priv`: one row per account or role, everything in the `Priv` JSON. */
 function readGlobalPriv(rows: Record<string, unknown>[], index: AccountIndex): void {
+  const pluginOf = repeatedText();
   for (const row of rows) {
     const priv = privJson(row.Priv);
     const isRole = priv.is_role === true || priv.is_role === 1;
@@ -56,7 +58,7 @@ function readGlobalPriv(rows: Record<string, unknown>[], index: AccountIndex): v
         host: text(row.Host),
         kind: isRole ? 'role' : 'user',
         auth: authKind(priv, isRole),
-        plugin: text(priv.plugin),
+        plugin: pluginOf(priv.plugin),
         locked: priv.account_locked === true || priv.account_locked === 1,
         passwordChangedAt: changed > 0 ? changed : undefined,
         grants: [],

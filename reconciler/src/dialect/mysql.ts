@@ -6,7 +6,7 @@
 import { NO_NAMES } from '../model/types.js';
 import { quoteAccount, quoteString } from '../sql/escape.js';
 import { GRANT_TABLE_QUERIES } from './grant-tables.js';
-import { accountClauses, text, withRole, type AccountIndex, type Dialect } from './common.js';
+import { accountClauses, repeatedText, text, withRole, type AccountIndex, type Dialect } from './common.js';
 import {
   COLUMN_PRIVILEGES,
   COMMON_GLOBAL_PRIVILEGES,
@@ -48,12 +48,13 @@ const MYSQL8_DYNAMIC_PRIVILEGES = [
 /** `mysql.user`: accounts, their auth and their static global privileges (one `Y`/`N` column each). */
 function readUsers(rows: Record<string, unknown>[], index: AccountIndex, withRoles: boolean): void {
   const columns = privilegeColumns(rows[0]);
+  const pluginOf = repeatedText();
   for (const row of rows) {
     const hasAuth = Number(row.has_auth) === 1;
     // MySQL has no role flag: a locked, expired account without a password is a role (role_edges confirms more).
     const isRole = withRoles && row.account_locked === 'Y' && row.password_expired === 'Y' && !hasAuth;
     const changed = Number(row.pw_changed_unix ?? NaN);
-    const plugin = text(row.plugin);
+    const plugin = pluginOf(row.plugin);
     const account = index.add(
       {
         user: text(row.User),

@@ -11,6 +11,7 @@
  * not match (a crash before the renewal, or a hand-made change) is each row checked on its own.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { repeatedText } from '../dialect/common.js';
 import type { AccountId, OwnershipRecord } from '../model/types.js';
 import type { Database } from '../ports/database.js';
 
@@ -67,13 +68,14 @@ export function readRegistry(
   key: string | undefined,
   seal?: unknown,
 ): { owned: OwnershipRecord[]; unverified: AccountId[] } {
+  const ownerOf = repeatedText();
   const records = rows.map(
     (r): OwnershipRecord => ({
       user: String(r.user),
       host: String(r.host),
       kind: r.kind === 'role' ? 'role' : 'user',
       secretName: r.secret_name ? String(r.secret_name) : undefined,
-      owner: String(r.owner ?? ''),
+      owner: ownerOf(r.owner),
     }),
   );
   if (
