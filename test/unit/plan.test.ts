@@ -4,6 +4,7 @@ import type { ActualAccount, ActualState, DesiredAccount, Grant } from '../../re
 import { applyPolicy, policies, POLICY_NAMES } from '../../reconciler/src/plan/policy.js';
 import { mysql8 } from '../../reconciler/src/dialect/mysql.js';
 import { hasChanges, plan, type PlanOptions } from '../../reconciler/src/plan/plan.js';
+import { isBuiltInProtected } from '../../reconciler/src/model/protected.js';
 import {
   aliceReadonly,
   aliceReadwrite,
@@ -699,5 +700,21 @@ describe('secret names', () => {
       ),
     ).toEqual([]);
     expect(skipped(mysql({ roles: ['reporting', 'fresh'], adminRoles: ['reporting', 'fresh'] }))).toEqual([]);
+  });
+});
+
+describe('built-in accounts', () => {
+  it("protects Aurora's AWS_ roles in any case, and no other name, as /^AWS_/i does", () => {
+    for (const user of ['AWS_LOAD_S3_ACCESS', 'aws_x', 'Aws_', 'root', 'PUBLIC', ''])
+      expect(isBuiltInProtected(user)).toBe(true);
+    for (const user of ['AWS', 'AWSX', 'xAWS_', 'ΑWS_', 'AWS-', 'app'])
+      expect(isBuiltInProtected(user)).toBe(false);
+    // Beside the named built-ins (which no generated name here is), exactly what /^AWS_/i says.
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', minLength: 1 }), (rest) => {
+        for (const user of [`x${rest}`, `aws_${rest}`, `AWS_${rest}`, `aWs${rest}`, `${rest}AWS_`])
+          expect(isBuiltInProtected(user)).toBe(/^AWS_/i.test(user));
+      }),
+    );
   });
 });
