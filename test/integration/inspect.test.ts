@@ -205,6 +205,15 @@ describe('the registry seal', () => {
     expect(await inspectWith(store)).toEqual({ owned: ['sa', 'sb'], unverified: ['sc'] });
   });
 
+  it('does not let rows that trade owners stand for the sealed ones (each column holds the same values)', async () => {
+    const { store, key } = await keyedStore();
+    const other = 'payments-prod/other';
+    await registry(key, [row('sa'), { ...row('sb'), owner: other }]);
+    const [{ mac: seal }] = (await admin.query<{ mac: string }>(SEAL_QUERY)) as [{ mac: string }];
+    await registry(key, [{ ...row('sa'), owner: other }, row('sb')], { macOf: () => 'f'.repeat(64), seal });
+    expect(await inspectWith(store)).toEqual({ owned: [], unverified: ['sa', 'sb'] });
+  });
+
   it('does not let one row whose name holds the text of two rows stand for them', async () => {
     const { store, key } = await keyedStore();
     await registry(key, [row('sa'), row('sb')]);
