@@ -15,6 +15,7 @@ function setColumnTable(
   setColumn: string,
   grantOf: (row: Record<string, unknown>, privilege: string) => Grant,
 ): InspectQuery {
+  const compared = [...objectColumns, setColumn];
   return {
     name,
     sql,
@@ -26,11 +27,7 @@ function setColumnTable(
       for (const row of rows) {
         const account = index.get(row.User, row.Host);
         if (!account) continue;
-        if (
-          last === undefined ||
-          !sameCells(last, row, objectColumns) ||
-          last[setColumn] !== row[setColumn]
-        ) {
+        if (last === undefined || !sameCells(last, row, compared)) {
           grants = privilegesOfSet(row[setColumn]).map((privilege) => grantOf(row, privilege));
           last = row;
         }

@@ -18,31 +18,10 @@ export class AccountMap<V extends AccountId> {
   /** A value whose account the map does not hold yet. */
   add(value: V): void {
     if (!this.first.has(value.user)) this.first.set(value.user, value);
-    else this.addOtherHost(value);
-  }
-
-  /**
-   * The value held for an account, or the one `make` gives it, now held: one lookup of the user
-   * where a separate get and add take two. `make` is called only when the map holds none.
-   */
-  getOrAdd<A extends AccountId>(a: A, make: (a: A) => V): V {
-    const first = this.first.get(a.user);
-    if (first === undefined) {
-      const value = make(a);
-      this.first.set(a.user, value);
-      return value;
+    else {
+      const others = this.otherHosts.get(value.user);
+      if (others) others.push(value);
+      else this.otherHosts.set(value.user, [value]);
     }
-    if (first.host === a.host) return first;
-    const other = this.otherHosts.get(a.user)?.find((v) => v.host === a.host);
-    if (other !== undefined) return other;
-    const value = make(a);
-    this.addOtherHost(value);
-    return value;
-  }
-
-  private addOtherHost(value: V): void {
-    const others = this.otherHosts.get(value.user);
-    if (others) others.push(value);
-    else this.otherHosts.set(value.user, [value]);
   }
 }

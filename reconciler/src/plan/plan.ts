@@ -658,21 +658,19 @@ interface AccountEntry {
 function accountsByName(declared: readonly DesiredAccount[], actual: ActualState): AccountEntry[] {
   const byName = new AccountMap<AccountEntry>();
   const entries: AccountEntry[] = [];
-  const newEntry = (a: AccountId): AccountEntry => {
-    // Every field from the start: one object shape for all entries.
-    const e: AccountEntry = {
-      user: a.user,
-      host: a.host,
-      want: undefined,
-      have: undefined,
-      claim: undefined,
-    };
-    entries.push(e);
+  const entry = (a: AccountId): AccountEntry => {
+    let e = byName.get(a.user, a.host);
+    if (e === undefined) {
+      // Every field from the start: one object shape for all entries.
+      e = { user: a.user, host: a.host, want: undefined, have: undefined, claim: undefined };
+      byName.add(e);
+      entries.push(e);
+    }
     return e;
   };
-  for (const d of declared) byName.getOrAdd(d, newEntry).want = d;
-  for (const a of actual.accounts) byName.getOrAdd(a, newEntry).have = a;
-  for (const o of actual.owned) byName.getOrAdd(o, newEntry).claim = o;
+  for (const d of declared) entry(d).want = d;
+  for (const a of actual.accounts) entry(a).have = a;
+  for (const o of actual.owned) entry(o).claim = o;
   return entries;
 }
 

@@ -90,14 +90,14 @@ export function readRegistry(
   key: string | undefined,
   seal?: unknown,
 ): { owned: OwnershipRecord[]; unverified: AccountId[] } {
-  const ownerOf = repeatedText();
+  const ownerText = repeatedText();
   const records = rows.map(
     (r): OwnershipRecord => ({
       user: String(r.user),
       host: String(r.host),
       kind: r.kind === 'role' ? 'role' : 'user',
       secretName: r.secret_name ? String(r.secret_name) : undefined,
-      owner: ownerOf(r.owner),
+      owner: ownerText(r.owner),
     }),
   );
   if (
