@@ -106,6 +106,21 @@ export async function allowed(db: Database, sql: string): Promise<boolean> {
   }
 }
 
+/** For each statement in order, whether the login may run it; the login is closed after. */
+export async function allowedEach(
+  login: Promise<Database>,
+  statements: readonly string[],
+): Promise<boolean[]> {
+  const db = await login;
+  try {
+    const out: boolean[] = [];
+    for (const sql of statements) out.push(await allowed(db, sql));
+    return out;
+  } finally {
+    await db.close();
+  }
+}
+
 /** YAML files held in memory, as a SourceRepo. */
 export class MemorySource implements SourceRepo {
   constructor(public files: Record<string, string>) {}
