@@ -16,9 +16,7 @@ import { parse } from 'yaml';
 import { startEmbeddedMariadb } from '../../reconciler/src/adapters/local/embedded-mariadb.js';
 import { connect, parseDatabaseUrl } from '../../reconciler/src/adapters/mysql/database.js';
 import { main as cli } from '../../reconciler/src/cli/main.js';
-import { dialectForVersion } from '../../reconciler/src/dialect/index.js';
-import { SERVER_QUERY } from '../../reconciler/src/inspect/inspect.js';
-import { REGISTRY_QUERY, SEAL_QUERY } from '../../reconciler/src/registry/registry.js';
+import { bulkQueries, SERVER_QUERY } from '../../reconciler/src/inspect/inspect.js';
 import { medians } from './timing.js';
 
 const size = Number(process.env.BENCH_PLAN_SIZE ?? 10_000);
@@ -56,16 +54,13 @@ async function main(): Promise<void> {
     const planned = await cli(['plan', folder], quiet);
     if (planned !== 0) throw new Error(`bench: dbusers plan after apply exited ${planned}, not 0 (in sync)`);
 
-    const dialect = dialectForVersion(String((await db.query<{ v: string }>('SELECT VERSION() AS v'))[0]!.v));
     const [baseline, ours] = await medians(
       [
         async () => {
           parse(readFileSync(file, 'utf8'));
           const other = await connect(spec);
-          await other.query(SERVER_QUERY);
-          for (const q of dialect.inspectQueries) await other.query(q.sql);
-          await other.query(SEAL_QUERY);
-          await other.query(REGISTRY_QUERY);
+          const [server] = await other.query(SERVER_QUERY);
+          for (const sql of bulkQueries(server).sql) await other.query(sql);
           await other.close();
         },
         () => cli(['plan', folder], quiet),

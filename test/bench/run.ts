@@ -20,16 +20,19 @@ import { join } from 'node:path';
 import { startEmbeddedMariadb } from '../../reconciler/src/adapters/local/embedded-mariadb.js';
 import { FileSecretStore } from '../../reconciler/src/adapters/local/file-secret-store.js';
 import { connect, parseDatabaseUrl, type Database } from '../../reconciler/src/adapters/mysql/database.js';
-import type { Dialect } from '../../reconciler/src/dialect/common.js';
-import { dialectForVersion } from '../../reconciler/src/dialect/index.js';
 import {
   decodeAccessBits,
-  privilegeColumns,
+  privilegeOfColumn,
   privilegesOfSet,
-  pushWhereYes,
 } from '../../reconciler/src/dialect/privileges.js';
 import { executeBatch } from '../../reconciler/src/execute/executor.js';
-import { inOrder, inspect, SERVER_QUERY } from '../../reconciler/src/inspect/inspect.js';
+import {
+  type BulkQueries,
+  bulkQueries,
+  inOrder,
+  inspect,
+  SERVER_QUERY,
+} from '../../reconciler/src/inspect/inspect.js';
 import { PACK_ABOVE, packInspect } from '../../reconciler/src/adapters/aws/inspect-payload.js';
 import {
   type Action,
@@ -40,9 +43,7 @@ import {
 } from '../../reconciler/src/model/types.js';
 import { plan } from '../../reconciler/src/plan/plan.js';
 import {
-  REGISTRY_QUERY,
   REGISTRY_TABLE,
-  SEAL_QUERY,
   ensureRegistry,
   readRegistry,
   registryMac,
@@ -91,8 +92,8 @@ async function seed(db: Database, from: number, to: number, key: string): Promis
 }
 
 /** Every query inspect sends, in its order. */
-function inspectSql(dialect: Dialect): string[] {
-  return [SERVER_QUERY, ...dialect.inspectQueries.map((q) => q.sql), SEAL_QUERY, REGISTRY_QUERY];
+function inspectSql(bulk: BulkQueries): string[] {
+  return [SERVER_QUERY, ...bulk.sql];
 }
 
 /**
@@ -102,11 +103,11 @@ function inspectSql(dialect: Dialect): string[] {
  * registry rows' text, and find each declared account. No grant objects, no comparison, no plan:
  * a real reading of the rows costs more than this.
  */
-async function floor(db: Database, dialect: Dialect, key: string, desired: DesiredAccount[]): Promise<void> {
-  const take = inOrder(db, inspectSql(dialect));
+async function floor(db: Database, bulk: BulkQueries, key: string, desired: DesiredAccount[]): Promise<void> {
+  const take = inOrder(db, inspectSql(bulk));
   await take();
   const byUser = new Map<unknown, { host: unknown; access: unknown; grants: unknown[] }>();
-  for (const q of dialect.inspectQueries) {
+  for (const q of bulk.queries) {
     const rows = await take();
     if (q.name === 'accounts')
       for (const r of rows)
@@ -149,8 +150,8 @@ interface LeanAccount {
  * owned accounts found. No protected-account, password, role, policy or missing-object checks, no
  * actions built: the product does all of these, so it cannot be faster than this.
  */
-async function lean(db: Database, dialect: Dialect, key: string, desired: DesiredAccount[]): Promise<void> {
-  const take = inOrder(db, inspectSql(dialect));
+async function lean(db: Database, bulk: BulkQueries, key: string, desired: DesiredAccount[]): Promise<void> {
+  const take = inOrder(db, inspectSql(bulk));
   await take();
   const byUser = new Map<unknown, LeanAccount>();
   const accounts: LeanAccount[] = [];
@@ -159,7 +160,7 @@ async function lean(db: Database, dialect: Dialect, key: string, desired: Desire
     while (a !== undefined && a.host !== host) a = a.next;
     return a;
   };
-  for (const q of dialect.inspectQueries) {
+  for (const q of bulk.queries) {
     const rows = await take();
     if (q.name === 'accounts')
       for (const r of rows) {
@@ -183,20 +184,19 @@ async function lean(db: Database, dialect: Dialect, key: string, desired: Desire
         accounts.push(a);
       }
     else if (q.name === 'db') {
-      const columns = privilegeColumns(rows[0]);
-      const shared = new Map<unknown, (Grant | undefined)[]>();
+      const privileges = bulk.dbColumns.map(privilegeOfColumn);
+      const shared = new Map<unknown, Grant[]>();
       for (const r of rows) {
         const a = find(r.User, r.Host);
         if (a === undefined) continue;
         let grants = shared.get(r.Db);
         if (grants === undefined) {
           const { database } = decodeDatabasePattern(String(r.Db));
-          grants = columns.map((privilege): Grant | undefined =>
-            privilege === undefined ? undefined : { level: 'database', database, privilege },
-          );
+          grants = privileges.map((privilege): Grant => ({ level: 'database', database, privilege }));
           shared.set(r.Db, grants);
         }
-        pushWhereYes(r, grants, a.grants);
+        const held = String(r.privileges);
+        for (let i = 0; i < grants.length; i++) if (held[i] === 'Y') a.grants.push(grants[i]!);
       }
     } else if (q.name === 'tables') {
       let last: Record<string, unknown> | undefined;
@@ -248,10 +248,9 @@ async function main(): Promise<void> {
   const db = await connect(spec);
   const rows: string[][] = [];
   try {
-    const [{ version }] = (await db.query<{ version: string }>('SELECT VERSION() AS version')) as [
-      { version: string },
-    ];
-    const dialect = dialectForVersion(version);
+    const [facts] = await db.query(SERVER_QUERY);
+    const version = String(facts?.version);
+    const bulk = bulkQueries(facts);
     // The runtime moves these numbers: the Lambdas run Node.js 24, the CLI 20.19+.
     console.log(`Node.js ${process.version}, MariaDB ${version}`);
     let seeded = 0;
@@ -276,7 +275,7 @@ async function main(): Promise<void> {
       let answer: ActualState | undefined;
       // The raw bulk read: exactly the SQL inspect sends, with no processing of the rows.
       const rawRead = async () => {
-        for (const sql of inspectSql(dialect)) await db.query(sql);
+        for (const sql of inspectSql(bulk)) await db.query(sql);
       };
       const [raw, ours] = await medians(
         [
@@ -291,7 +290,7 @@ async function main(): Promise<void> {
       );
       // The references in runs of their own, so their garbage does not weigh on the runs above.
       const [rawAgain, least, leanest] = await medians(
-        [rawRead, () => floor(db, dialect, key, desired), () => lean(db, dialect, key, desired)],
+        [rawRead, () => floor(db, bulk, key, desired), () => lean(db, bulk, key, desired)],
         TIMING,
       );
       if (changes !== 0)

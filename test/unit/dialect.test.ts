@@ -45,17 +45,8 @@ describe('MySQL 8 dialect', () => {
       mysqlUser('rdsadmin', 'localhost', { Select_priv: 'Y', Grant_priv: 'Y' }),
     ],
     global_grants: [{ USER: 'app', HOST: '%', PRIV: 'XA_RECOVER_ADMIN', WITH_GRANT_OPTION: 'N' }],
-    db: [
-      {
-        Host: '%',
-        Db: 'app\\_db',
-        User: 'app',
-        Select_priv: 'Y',
-        Insert_priv: 'Y',
-        Grant_priv: 'N',
-        Delete_priv: 'N',
-      },
-    ],
+    // What inspection's query makes of a row: one Y or N per privilege column, in their order.
+    db: [{ Host: '%', Db: 'app\\_db', User: 'app', privileges: 'YYNN' }],
     tables: [
       { Host: '%', Db: 'orders', User: 'reporting', Table_name: 'invoices', Table_priv: 'Select,Grant' },
     ],
@@ -91,7 +82,8 @@ describe('MySQL 8 dialect', () => {
     ],
     default_roles: [{ HOST: '%', USER: 'app', DEFAULT_ROLE_HOST: '%', DEFAULT_ROLE_USER: 'reporting' }],
   };
-  const accounts = readAccounts(mysql8, results);
+  const dbColumns = ['Select_priv', 'Insert_priv', 'Grant_priv', 'Delete_priv'];
+  const accounts = readAccounts(mysql8, results, dbColumns);
   const app = accounts.find((a) => a.user === 'app')!;
 
   it('reads every level of grant into one model', () => {
@@ -168,15 +160,28 @@ describe('MySQL 8 dialect', () => {
     ]);
   });
 
+  it('refuses a mysql.db row whose privileges do not read as one Y or N per column', () => {
+    const short = { ...results, db: [{ Host: '%', Db: 'app\\_db', User: 'app', privileges: 'YY' }] };
+    expect(() => readAccounts(mysql8, short, dbColumns)).toThrow(
+      "the privileges of app@% on app\\_db read as 'YY', not one Y or N for each of 4 columns",
+    );
+    const unread = { ...results, db: [{ Host: '%', Db: 'app\\_db', User: 'app', privileges: null }] };
+    expect(() => readAccounts(mysql8, unread, dbColumns)).toThrow("read as '', not one Y or N");
+  });
+
   it('import writes a role held but not among the default roles as { name, default: false }', () => {
-    const appAgain = readAccounts(mysql8, {
-      ...results,
-      accounts: [...results.accounts, mysqlUser('audit', '%', { has_auth: 0, account_locked: 'Y' })],
-      role_edges: [
-        ...results.role_edges,
-        { FROM_HOST: '%', FROM_USER: 'audit', TO_HOST: '%', TO_USER: 'app', WITH_ADMIN_OPTION: 'Y' },
-      ],
-    }).find((a) => a.user === 'app');
+    const appAgain = readAccounts(
+      mysql8,
+      {
+        ...results,
+        accounts: [...results.accounts, mysqlUser('audit', '%', { has_auth: 0, account_locked: 'Y' })],
+        role_edges: [
+          ...results.role_edges,
+          { FROM_HOST: '%', FROM_USER: 'audit', TO_HOST: '%', TO_USER: 'app', WITH_ADMIN_OPTION: 'Y' },
+        ],
+      },
+      dbColumns,
+    ).find((a) => a.user === 'app');
     expect(appAgain).toMatchObject({
       user: 'app',
       roles: ['reporting', 'audit'],
@@ -193,7 +198,7 @@ describe('MySQL 8 dialect', () => {
   });
 
   it('reads a whole server in a fixed set of queries', () => {
-    expect(mysql8.inspectQueries.map((q) => q.name)).toEqual([
+    expect(mysql8.inspectQueries(dbColumns).map((q) => q.name)).toEqual([
       'accounts',
       'global_grants',
       'db',
@@ -204,7 +209,7 @@ describe('MySQL 8 dialect', () => {
       'role_edges',
       'default_roles',
     ]);
-    expect(mysql57.inspectQueries.map((q) => q.name)).toEqual([
+    expect(mysql57.inspectQueries(dbColumns).map((q) => q.name)).toEqual([
       'accounts',
       'db',
       'tables',

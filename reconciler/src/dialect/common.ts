@@ -36,8 +36,11 @@ export interface Dialect {
   privileges: { global: string[]; database: string[]; table: string[]; column: string[]; routine: string[] };
   /** Privileges later versions of the engine add, with the version that does: named in refusals. */
   newerPrivileges?: Readonly<Record<string, string>>;
-  /** Bulk queries that read a whole server, their number independent of the number of accounts. */
-  inspectQueries: InspectQuery[];
+  /**
+   * Bulk queries that read a whole server, their number independent of the number of accounts,
+   * given the privilege columns of its `mysql.db` (they differ by engine and version).
+   */
+  inspectQueries(dbColumns: readonly string[]): InspectQuery[];
   /** How statements name the account or role. */
   account(a: AccountId, kind: 'user' | 'role'): string;
   createUser(a: AccountId, auth: { password: string } | { iam: true } | { locked: true }): string;
@@ -157,13 +160,17 @@ export class AccountIndex {
   }
 }
 
-/** Bulk rows by query name → accounts with grants, roles and default roles. */
+/**
+ * Bulk rows by query name → accounts with grants, roles and default roles; `dbColumns`, the
+ * privilege columns of `mysql.db`, where the results hold its rows.
+ */
 export function readAccounts(
   dialect: Pick<Dialect, 'inspectQueries'>,
   results: QueryResults,
+  dbColumns: readonly string[] = [],
 ): ActualAccount[] {
   const index = new AccountIndex();
-  for (const q of dialect.inspectQueries) q.read(results[q.name] ?? [], index);
+  for (const q of dialect.inspectQueries(dbColumns)) q.read(results[q.name] ?? [], index);
   return index.all();
 }
 

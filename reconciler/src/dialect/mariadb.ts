@@ -1,7 +1,7 @@
 /** MariaDB 10.4+: accounts in `mysql.global_priv` (JSON), roles in `roles_mapping`, one default role. */
 import { NO_NAMES, type AuthKind } from '../model/types.js';
 import { quoteString } from '../sql/escape.js';
-import { GRANT_TABLE_QUERIES } from './grant-tables.js';
+import { grantTableQueries } from './grant-tables.js';
 import {
   accountClauses,
   nativePasswordHash,
@@ -105,9 +105,9 @@ export const mariadb: Dialect = {
     column: COLUMN_PRIVILEGES,
     routine: ROUTINE_PRIVILEGES,
   },
-  inspectQueries: [
+  inspectQueries: (dbColumns) => [
     { name: 'accounts', sql: 'SELECT User, Host, Priv FROM mysql.global_priv', read: readGlobalPriv },
-    ...GRANT_TABLE_QUERIES,
+    ...grantTableQueries(dbColumns),
     {
       name: 'roles',
       sql: 'SELECT Host, User, Role, Admin_option FROM mysql.roles_mapping',

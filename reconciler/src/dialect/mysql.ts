@@ -5,7 +5,7 @@
  */
 import { NO_NAMES } from '../model/types.js';
 import { quoteAccount, quoteString } from '../sql/escape.js';
-import { GRANT_TABLE_QUERIES } from './grant-tables.js';
+import { grantTableQueries } from './grant-tables.js';
 import { accountClauses, repeatedText, text, withRole, type AccountIndex, type Dialect } from './common.js';
 import {
   COLUMN_PRIVILEGES,
@@ -133,7 +133,7 @@ export const mysql8: Dialect = {
   maxHostLength: 255,
   multipleDefaultRoles: true,
   privileges,
-  inspectQueries: [
+  inspectQueries: (dbColumns) => [
     { name: 'accounts', sql: ACCOUNTS_QUERY, read: (rows, index) => readUsers(rows, index, true) },
     {
       name: 'global_grants',
@@ -147,7 +147,7 @@ export const mysql8: Dialect = {
         }
       },
     },
-    ...GRANT_TABLE_QUERIES,
+    ...grantTableQueries(dbColumns),
     {
       name: 'role_edges',
       sql: 'SELECT FROM_HOST, FROM_USER, TO_HOST, TO_USER, WITH_ADMIN_OPTION FROM mysql.role_edges',
@@ -210,8 +210,8 @@ export const mysql57: Dialect = {
   maxHostLength: 60,
   multipleDefaultRoles: false,
   privileges: { ...privileges, global: COMMON_GLOBAL_PRIVILEGES },
-  inspectQueries: [
+  inspectQueries: (dbColumns) => [
     { name: 'accounts', sql: ACCOUNTS_QUERY, read: (rows, index) => readUsers(rows, index, false) },
-    ...GRANT_TABLE_QUERIES,
+    ...grantTableQueries(dbColumns),
   ],
 };

@@ -1,6 +1,6 @@
 /** Read a whole server in a constant number of bulk queries: never one query per account. Never writes. */
 import type { Database } from '../ports/database.js';
-import { AccountIndex, passwordMatches, text } from '../dialect/common.js';
+import { AccountIndex, passwordMatches, text, type Dialect, type InspectQuery } from '../dialect/common.js';
 import { dialectForVersion } from '../dialect/index.js';
 import { lowerCaseNames as inLowerCase, routineName } from '../model/grants.js';
 import type { ActualAccount, ActualState, Engine, ObjectRef, OwnershipRecord } from '../model/types.js';
@@ -21,8 +21,8 @@ export class InspectError extends Error {
 
 /**
  * Version, connected account, IAM plugin, MariaDB's password validation plugins, the default
- * password lifetime, whether names are kept in lower case and whether the server is read-only, in one
- * query.
+ * password lifetime, whether names are kept in lower case, whether the server is read-only, and the
+ * privilege columns of `mysql.db` (they differ by engine and version), in one query.
  */
 export const SERVER_QUERY = `SELECT VERSION() AS version, CURRENT_USER() AS current_user_name,
   @@GLOBAL.default_password_lifetime AS password_lifetime, @@lower_case_table_names AS lower_case_names,
@@ -30,7 +30,27 @@ export const SERVER_QUERY = `SELECT VERSION() AS version, CURRENT_USER() AS curr
   (SELECT COUNT(*) FROM information_schema.PLUGINS
     WHERE PLUGIN_NAME = 'AWSAuthenticationPlugin' AND PLUGIN_STATUS = 'ACTIVE') AS iam_plugin,
   (SELECT GROUP_CONCAT(PLUGIN_NAME) FROM information_schema.PLUGINS
-    WHERE PLUGIN_TYPE = 'PASSWORD VALIDATION' AND PLUGIN_STATUS = 'ACTIVE') AS password_checks`;
+    WHERE PLUGIN_TYPE = 'PASSWORD VALIDATION' AND PLUGIN_STATUS = 'ACTIVE') AS password_checks,
+  (SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS
+    WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'db' AND RIGHT(COLUMN_NAME, 5) = '_priv') AS db_columns`;
+
+/**
+ * The bulk queries for the server that answered SERVER_QUERY (its version picks the dialect, its
+ * `mysql.db` columns the grant-table query), and their SQL in the order inspection sends it.
+ */
+export function bulkQueries(server: Record<string, unknown> | undefined): BulkQueries {
+  const dialect = dialectForVersion(String(server?.version ?? ''));
+  const dbColumns = text(server?.db_columns).split(',').filter(Boolean);
+  const queries = dialect.inspectQueries(dbColumns);
+  return { dialect, dbColumns, queries, sql: [...queries.map((q) => q.sql), SEAL_QUERY, REGISTRY_QUERY] };
+}
+
+export interface BulkQueries {
+  dialect: Dialect;
+  dbColumns: string[];
+  queries: InspectQuery[];
+  sql: string[];
+}
 
 /**
  * Whether MariaDB refuses a password given as its hash: with a password validation plugin active and
@@ -91,10 +111,14 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
   );
   const [server] = await stage('server version', db.query(SERVER_QUERY));
   const version = String(server?.version ?? '');
-  const dialect = dialectForVersion(version);
+  const { dialect, queries, sql } = bulkQueries(server);
   const index = new AccountIndex();
-  const take = inOrder(db, [...dialect.inspectQueries.map((q) => q.sql), SEAL_QUERY, REGISTRY_QUERY]);
-  for (const q of dialect.inspectQueries) q.read(await stage(`read ${q.name}`, take()), index);
+  const take = inOrder(db, sql);
+  for (const q of queries)
+    await stage(
+      `read ${q.name}`,
+      take().then((rows) => q.read(rows, index)),
+    );
   // An unreadable registry means "not ours", never a crash: nothing is changed or deleted then.
   const sealRows = await take().catch(() => []);
   const registryRows = await take().catch(() => []);
