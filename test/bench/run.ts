@@ -106,6 +106,10 @@ function inspectSql(bulk: BulkQueries): string[] {
 async function floor(db: Database, bulk: BulkQueries, key: string, desired: DesiredAccount[]): Promise<void> {
   const take = inOrder(db, inspectSql(bulk));
   await take();
+  await take();
+  let text = '';
+  for (const r of await take()) text += `${r.user}\0${r.host}\0${r.kind}\0${r.secret_name}\0${r.owner}\n`;
+  createHmac('sha256', key).update(text).digest('hex');
   const byUser = new Map<unknown, { host: unknown; access: unknown; grants: unknown[] }>();
   for (const q of bulk.queries) {
     const rows = await take();
@@ -118,10 +122,6 @@ async function floor(db: Database, bulk: BulkQueries, key: string, desired: Desi
         if (account !== undefined && account.host === r.Host) account.grants.push(r);
       }
   }
-  await take();
-  let text = '';
-  for (const r of await take()) text += `${r.user}\0${r.host}\0${r.kind}\0${r.secret_name}\0${r.owner}\n`;
-  createHmac('sha256', key).update(text).digest('hex');
   for (const d of desired)
     if (!byUser.has(d.user)) throw new Error(`bench: floor: ${d.user} not on the server`);
 }
@@ -153,6 +153,10 @@ interface LeanAccount {
 async function lean(db: Database, bulk: BulkQueries, key: string, desired: DesiredAccount[]): Promise<void> {
   const take = inOrder(db, inspectSql(bulk));
   await take();
+  const [seal] = await take();
+  // The product's own check: records, the seal's text and its MAC.
+  const { owned, unverified } = readRegistry(await take(), key, seal?.mac);
+  if (unverified.length > 0) throw new Error('bench: lean: registry rows that do not verify');
   const byUser = new Map<unknown, LeanAccount>();
   const accounts: LeanAccount[] = [];
   const find = (user: unknown, host: unknown) => {
@@ -223,10 +227,6 @@ async function lean(db: Database, bulk: BulkQueries, key: string, desired: Desir
       }
     }
   }
-  const [seal] = await take();
-  // The product's own check: records, the seal's text and its MAC.
-  const { owned, unverified } = readRegistry(await take(), key, seal?.mac);
-  if (unverified.length > 0) throw new Error('bench: lean: registry rows that do not verify');
   for (const o of owned) {
     const a = find(o.user, o.host);
     if (a !== undefined) a.claimed = true;

@@ -106,7 +106,7 @@ describe('inspect', () => {
     const state = await inspect(db, { cluster: 'main', engine: 'mariadb' });
     expect(state.accounts.length).toBeGreaterThan(200);
     expect(db.count).toBe(few);
-    // The version, the grant tables, the registry's seal and its rows.
+    // The version, the registry's seal and its rows, the grant tables.
     expect(few).toBe(mariadb.inspectQueries([]).length + 3);
   });
 

@@ -36,13 +36,14 @@ export const SERVER_QUERY = `SELECT VERSION() AS version, CURRENT_USER() AS curr
 
 /**
  * The bulk queries for the server that answered SERVER_QUERY (its version picks the dialect, its
- * `mysql.db` columns the grant-table query), and their SQL in the order inspection sends it.
+ * `mysql.db` columns the grant-table query), and their SQL in the order inspection sends it: the
+ * registry's seal and rows first, so that they are checked while the server reads the grant tables.
  */
 export function bulkQueries(server: Record<string, unknown> | undefined): BulkQueries {
   const dialect = dialectForVersion(String(server?.version ?? ''));
   const dbColumns = text(server?.db_columns).split(',').filter(Boolean);
   const queries = dialect.inspectQueries(dbColumns);
-  return { dialect, dbColumns, queries, sql: [...queries.map((q) => q.sql), SEAL_QUERY, REGISTRY_QUERY] };
+  return { dialect, dbColumns, queries, sql: [SEAL_QUERY, REGISTRY_QUERY, ...queries.map((q) => q.sql)] };
 }
 
 export interface BulkQueries {
@@ -114,17 +115,21 @@ export async function inspect(db: Database, options: InspectOptions): Promise<Ac
   const { dialect, queries, sql } = bulkQueries(server);
   const index = new AccountIndex();
   const take = inOrder(db, sql);
+  // An unreadable registry means "not ours", never a crash: nothing is changed or deleted then.
+  const sealRows = await take().catch(() => []);
+  const registryRows = await take().catch(() => []);
+  // Checked as soon as the key is here, while the server reads the grant tables.
+  const ownership = ahead(
+    stage('read the registry key', keyRead).then((key) =>
+      readRegistry(registryRows, key, key ? sealRows[0]?.mac : undefined),
+    ),
+  );
   for (const q of queries)
     await stage(
       `read ${q.name}`,
       take().then((rows) => q.read(rows, index)),
     );
-  // An unreadable registry means "not ours", never a crash: nothing is changed or deleted then.
-  const sealRows = await take().catch(() => []);
-  const registryRows = await take().catch(() => []);
-  const key = await stage('read the registry key', keyRead);
-  const seal = key ? sealRows[0]?.mac : undefined;
-  const { owned, unverified } = readRegistry(registryRows, key, seal);
+  const { owned, unverified } = await ownership;
   const current = String(server?.current_user_name ?? '');
   const at = current.lastIndexOf('@');
   const currentUser = { user: current.slice(0, at), host: current.slice(at + 1) };
