@@ -60,7 +60,8 @@ class Guard {
   private readonly accounts: Map<string, ActualAccount>;
   private readonly owner: string;
   private readonly owned = new Map<string, OwnershipRecord>();
-  private readonly others: Map<string, string>;
+  /** Accounts another cluster's dbusers owns on this server, and that owner. */
+  private readonly others = new Map<string, string>();
   /** Who holds each secret, on any cluster: a batch of many creates looks each one up once. */
   private readonly holders = new Map<string, OwnershipRecord[]>();
   /** Roles owned on this cluster, kept as the batch claims more. */
@@ -82,12 +83,12 @@ class Guard {
     this.deleting = new Set(actions.filter((a) => a.kind === 'delete_user').map(accountKey));
     this.accounts = new Map(actual.accounts.map((a) => [accountKey(a), a]));
     this.owner = ownerOf(target);
-    this.others = new Map(
-      actual.owned.filter((o) => o.owner !== this.owner).map((o) => [accountKey(o), o.owner]),
-    );
     for (const o of actual.owned) {
       if (o.owner === this.owner) this.claim(o);
-      else this.hold(o);
+      else {
+        this.others.set(accountKey(o), o.owner);
+        this.hold(o);
+      }
     }
   }
 
@@ -190,10 +191,7 @@ class Guard {
         ? undefined
         : this.holders
             .get(secretName)
-            ?.find(
-              (o) =>
-                o.secretName === secretName && accountKey(o) !== key && !this.deleting.has(accountKey(o)),
-            );
+            ?.find((o) => accountKey(o) !== key && !this.deleting.has(accountKey(o)));
     if (holder) return `secret ${secretName} holds the password of ${displayAccount(holder)}`;
     if (have && !mine) {
       if (this.others.has(key))

@@ -45,32 +45,24 @@ export function registryMac(key: string, r: OwnershipRecord): string {
  * format does not match: inspection then checks each row's own MAC, and the next batch writes this one.
  */
 function sealOf(key: string, records: readonly OwnershipRecord[]): string {
-  const n = records.length;
-  const users = new Array<string>(n);
-  const hosts = new Array<string>(n);
-  const kinds = new Array<string>(n);
-  const secrets = new Array<string | null>(n);
-  const owners = new Array<string>(n);
-  for (let i = 0; i < n; i++) {
-    const r = records[i]!;
-    users[i] = r.user;
-    hosts[i] = r.host;
-    kinds[i] = r.kind;
-    secrets[i] = r.secretName ?? null;
-    owners[i] = r.owner;
-  }
-  const text = JSON.stringify([users, runs(hosts), runs(kinds), runs(secrets), runs(owners)]);
+  const text = JSON.stringify([
+    records.map((r) => r.user),
+    runs(records, (r) => r.host),
+    runs(records, (r) => r.kind),
+    runs(records, (r) => r.secretName ?? null),
+    runs(records, (r) => r.owner),
+  ]);
   return createHmac('sha256', key).update(text).digest('hex');
 }
 
-/** Each run of equal values as the value and its length: `a a a b` → `a 3 b 1`. */
-function runs(values: readonly unknown[]): unknown[] {
+/** Each run of records with an equal `value` as that value and the run's length: `a a a b` → `a 3 b 1`. */
+function runs(records: readonly OwnershipRecord[], value: (r: OwnershipRecord) => unknown): unknown[] {
   const out: unknown[] = [];
-  for (let i = 0; i < values.length; ) {
-    const value = values[i];
+  for (let i = 0; i < records.length; ) {
+    const v = value(records[i]!);
     let end = i + 1;
-    while (end < values.length && values[end] === value) end++;
-    out.push(value, end - i);
+    while (end < records.length && value(records[end]!) === v) end++;
+    out.push(v, end - i);
     i = end;
   }
   return out;
